@@ -1,0 +1,10 @@
+//! The machine profile: what the installer knows about the hardware.
+//!
+//! A profile is plain data. `probe` builds one from a live system (or a
+//! recorded sysroot), and everything downstream (the planner, the wizard)
+//! only ever reads a profile, so it can be tested on recorded machines.
+
+pub mod probe;
+mod profile;
+
+pub use profile::*;

@@ -1,0 +1,1 @@
+//! Reading a machine profile from a live system or a recorded sysroot.

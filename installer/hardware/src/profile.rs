@@ -1,0 +1,255 @@
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// Everything the installer found on one machine.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct MachineProfile {
+    /// Format version of this profile, bumped when fields change meaning.
+    pub profile_version: u32,
+    pub cpu: Cpu,
+    pub memory_bytes: u64,
+    pub firmware: Firmware,
+    pub disks: Vec<Disk>,
+    pub nics: Vec<Nic>,
+}
+
+pub const PROFILE_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Cpu {
+    pub model: String,
+    /// Physical cores (all sockets).
+    pub cores: u32,
+    /// Logical CPUs (hardware threads).
+    pub threads: u32,
+    pub virtualization: Option<Virtualization>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Virtualization {
+    /// Intel VT-x (`vmx` CPU flag).
+    Vmx,
+    /// AMD-V (`svm` CPU flag).
+    Svm,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Firmware {
+    Uefi,
+    Bios,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Transport {
+    Nvme,
+    Sata,
+    Sas,
+    Scsi,
+    Usb,
+    Virtio,
+    Mmc,
+    Unknown,
+}
+
+/// One whole block device (not a partition).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Disk {
+    /// Kernel name, e.g. `sda`, `nvme0n1`, `vdb`. Never used as an address
+    /// in plans: see `stable_path`.
+    pub name: String,
+    /// Every `/dev/disk/by-id/...` link of the disk, best first.
+    pub by_id: Vec<String>,
+    pub model: Option<String>,
+    pub serial: Option<String>,
+    pub wwn: Option<String>,
+    pub size_bytes: u64,
+    pub logical_sector_bytes: u32,
+    pub physical_sector_bytes: u32,
+    pub rotational: bool,
+    pub transport: Transport,
+    pub removable: bool,
+    /// `gpt` or `dos` when the disk has a partition table.
+    pub partition_table: Option<String>,
+    pub partitions: Vec<Partition>,
+    /// Filesystem signature on the whole disk (no partition table).
+    pub filesystem: Option<Filesystem>,
+    /// ZFS pools whose labels were found on the disk or its partitions.
+    pub zfs_pools: Vec<String>,
+    /// The installer itself was booted from this disk: never a target.
+    pub boot_medium: bool,
+    /// udev properties (`E:` lines of the udev database), for answer filters.
+    pub udev: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Partition {
+    pub name: String,
+    pub number: u32,
+    pub size_bytes: u64,
+    pub filesystem: Option<Filesystem>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Filesystem {
+    /// blkid's `TYPE`, e.g. `ext4`, `vfat`, `zfs_member`, `iso9660`.
+    pub fs_type: String,
+    pub label: Option<String>,
+    pub uuid: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Nic {
+    pub name: String,
+    pub mac: String,
+    pub driver: Option<String>,
+    /// Carrier detected; `None` when the interface is down and cannot tell.
+    pub link: Option<bool>,
+    pub speed_mbps: Option<u32>,
+    pub udev: BTreeMap<String, String>,
+}
+
+impl Disk {
+    /// The address used for this disk in plans, commands and saved
+    /// configuration: its best `/dev/disk/by-id` link. Disks without one
+    /// (rare: some virtual disks without a serial) fall back to the kernel
+    /// name, which the planner reports as a warning.
+    pub fn stable_path(&self) -> String {
+        match self.by_id.first() {
+            Some(id) => format!("/dev/disk/by-id/{id}"),
+            None => format!("/dev/{}", self.name),
+        }
+    }
+
+    pub fn has_stable_path(&self) -> bool {
+        !self.by_id.is_empty()
+    }
+
+    pub fn is_ssd(&self) -> bool {
+        !self.rotational
+    }
+
+    /// Whether anything recognisable is on the disk now.
+    pub fn holds_data(&self) -> bool {
+        self.partition_table.is_some()
+            || self.filesystem.is_some()
+            || !self.zfs_pools.is_empty()
+            || self.partitions.iter().any(|p| p.filesystem.is_some())
+    }
+
+    /// A one-line human description: model, serial, size, type.
+    pub fn describe(&self) -> String {
+        format!(
+            "{} (serial {}, {}, {}{})",
+            self.model.as_deref().unwrap_or("unknown model"),
+            self.serial.as_deref().unwrap_or("none"),
+            human_bytes(self.size_bytes),
+            transport_name(self.transport),
+            if self.rotational { " HDD" } else { " SSD" },
+        )
+    }
+
+    /// What is on the disk now, in words ("empty" when nothing).
+    pub fn contents(&self) -> String {
+        let mut parts = Vec::new();
+        for pool in &self.zfs_pools {
+            parts.push(format!("ZFS pool {pool}"));
+        }
+        if let Some(fs) = &self.filesystem {
+            parts.push(fs.describe());
+        }
+        if let Some(table) = &self.partition_table {
+            let fss: Vec<String> = self
+                .partitions
+                .iter()
+                .filter_map(|p| p.filesystem.as_ref())
+                .filter(|fs| fs.fs_type != "zfs_member")
+                .map(Filesystem::describe)
+                .collect();
+            let mut s = format!("{table} table, {} partition(s)", self.partitions.len());
+            if !fss.is_empty() {
+                s.push_str(&format!(": {}", fss.join(", ")));
+            }
+            parts.push(s);
+        }
+        if parts.is_empty() {
+            "empty".to_string()
+        } else {
+            parts.join("; ")
+        }
+    }
+}
+
+impl Filesystem {
+    pub fn describe(&self) -> String {
+        match &self.label {
+            Some(label) => format!("{} \"{label}\"", self.fs_type),
+            None => self.fs_type.clone(),
+        }
+    }
+}
+
+pub fn transport_name(t: Transport) -> &'static str {
+    match t {
+        Transport::Nvme => "NVMe",
+        Transport::Sata => "SATA",
+        Transport::Sas => "SAS",
+        Transport::Scsi => "SCSI",
+        Transport::Usb => "USB",
+        Transport::Virtio => "virtio",
+        Transport::Mmc => "MMC",
+        Transport::Unknown => "unknown bus",
+    }
+}
+
+/// Sizes as disk vendors print them on labels are decimal; we print binary
+/// units with one decimal, which is what `lsblk` and Proxmox show.
+pub fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+impl MachineProfile {
+    pub fn disk(&self, name: &str) -> Option<&Disk> {
+        self.disks.iter().find(|d| d.name == name)
+    }
+
+    pub fn nic(&self, name: &str) -> Option<&Nic> {
+        self.nics.iter().find(|n| n.name == name)
+    }
+
+    pub fn from_json(text: &str) -> Result<Self, serde_json::Error> {
+        serde_json::from_str(text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn human_bytes_uses_binary_units() {
+        assert_eq!(human_bytes(512), "512 B");
+        assert_eq!(human_bytes(8 * 1024 * 1024 * 1024), "8.0 GiB");
+        assert_eq!(human_bytes(1_000_204_886_016), "931.5 GiB");
+    }
+}
