@@ -1,0 +1,17 @@
+//! The one way the TAPPaaS installer talks to Proxmox VE.
+//!
+//! - [`schema`]: checks any request against the public Proxmox VE API
+//!   schema, so calls are verified without a Proxmox node.
+//! - [`client`]: the [`Api`] transport trait and the typed layer
+//!   [`Proxmox`] with the calls first boot needs.
+//! - [`pvesh`]: the transport used on a node (`pvesh` with JSON output).
+//! - [`sim`]: a stateful simulator of a group of Proxmox machines for tests.
+#![forbid(unsafe_code)]
+#![deny(clippy::unwrap_used)]
+
+pub mod formats;
+pub mod request;
+pub mod schema;
+
+pub use request::{Method, Request};
+pub use schema::{Rule, Schema, SchemaError, SchemaLoadError};
