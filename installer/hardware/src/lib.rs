@@ -6,5 +6,8 @@
 
 pub mod probe;
 mod profile;
+pub mod render;
 
+pub use probe::{probe, ProbeError, INSTALLER_MEDIUM_LABEL};
 pub use profile::*;
+pub use render::render_text;

@@ -1,1 +1,0 @@
-//! Reading a machine profile from a live system or a recorded sysroot.
