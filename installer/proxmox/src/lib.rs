@@ -9,9 +9,13 @@
 #![forbid(unsafe_code)]
 #![deny(clippy::unwrap_used)]
 
+pub mod client;
 pub mod formats;
+pub mod pvesh;
 pub mod request;
 pub mod schema;
 
+pub use client::{Api, ApiError, Proxmox};
+pub use pvesh::{CommandOutput, CommandRunner, PveshApi, SystemRunner};
 pub use request::{Method, Request};
 pub use schema::{Rule, Schema, SchemaError, SchemaLoadError};

@@ -205,7 +205,11 @@ impl Schema {
                 }
                 Segment::Var(_) => !given.is_empty(),
             });
-            if fits && best.is_none_or_less(literals) {
+            let better = match best {
+                None => true,
+                Some((score, _)) => score < literals,
+            };
+            if fits && better {
                 best = Some((literals, ep));
             }
         }
@@ -628,20 +632,6 @@ impl Schema {
             .entry(pattern.to_string())
             .or_insert_with(|| Regex::new(&format!("^(?:{pattern})$")).ok())
             .clone()
-    }
-}
-
-/// Small helper so `match_path` reads as "keep the best so far".
-trait BestSoFar {
-    fn is_none_or_less(&self, score: usize) -> bool;
-}
-
-impl BestSoFar for Option<(usize, &Endpoint)> {
-    fn is_none_or_less(&self, score: usize) -> bool {
-        match self {
-            None => true,
-            Some((best, _)) => *best < score,
-        }
     }
 }
 
