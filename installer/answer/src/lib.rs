@@ -3,9 +3,21 @@
 //! `parse` turns TOML text into a validated [`Answer`] or a list of
 //! [`AnswerError`]s, each naming the key and the line. The wizard builds the
 //! same [`Answer`] and goes through the same [`validate`].
+//!
+//! The file format is documented in `docs/answer-file.md`.
 
+mod checks;
+mod filter;
+mod lists;
 mod model;
+mod parse;
+mod path;
+mod rules;
 mod secret;
+mod write;
 
+pub use filter::{disk_list_entry_matches, filter_matches, Glob};
 pub use model::*;
-pub use secret::Secret;
+pub use parse::{parse, parse_file, validate, FileErrors};
+pub use secret::{Secret, REDACTED};
+pub use write::{has_secrets, redacted, to_toml};

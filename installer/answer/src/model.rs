@@ -165,19 +165,17 @@ impl Cidr {
     pub fn contains(&self, ip: IpAddr) -> bool {
         match (self.addr, ip) {
             (IpAddr::V4(a), IpAddr::V4(b)) => {
-                let mask = if self.prefix == 0 {
-                    0
-                } else {
-                    u32::MAX << (32 - u32::from(self.prefix))
-                };
+                // checked: a prefix of 0 (or a bad one from a hand-built
+                // value) must not overflow the shift.
+                let mask = u32::MAX
+                    .checked_shl(32u32.saturating_sub(u32::from(self.prefix)))
+                    .unwrap_or(0);
                 u32::from(a) & mask == u32::from(b) & mask
             }
             (IpAddr::V6(a), IpAddr::V6(b)) => {
-                let mask = if self.prefix == 0 {
-                    0
-                } else {
-                    u128::MAX << (128 - u32::from(self.prefix))
-                };
+                let mask = u128::MAX
+                    .checked_shl(128u32.saturating_sub(u32::from(self.prefix)))
+                    .unwrap_or(0);
                 u128::from(a) & mask == u128::from(b) & mask
             }
             _ => false,
@@ -540,6 +538,27 @@ impl Services {
         "uptime-kuma",
     ];
 
+    /// Every service that `deploy` may name: the base services, then the
+    /// optional ones.
+    pub const KNOWN: &'static [&'static str] = &[
+        "authentik",
+        "vaultwarden",
+        "garage",
+        "postgresql",
+        "backup-server",
+        "grafana",
+        "uptime-kuma",
+        "portainer",
+        "wazuh",
+        "graylog",
+        "rustscan",
+        "nextcloud",
+        "jellyfin",
+        "home-assistant",
+        "frigate",
+        "pg-auto-failover",
+    ];
+
     fn default_deploy() -> Vec<String> {
         Self::BASE.iter().map(|s| s.to_string()).collect()
     }
@@ -594,5 +613,20 @@ mod tests {
         assert!(!net.contains("10.0.1.1".parse().expect("ip")));
         assert!("10.0.0.10".parse::<Cidr>().is_err());
         assert!("10.0.0.10/33".parse::<Cidr>().is_err());
+        let all: Cidr = "10.0.0.10/0".parse().expect("cidr");
+        assert!(all.contains("192.168.1.1".parse().expect("ip")));
+        let bad = Cidr {
+            addr: "10.0.0.1".parse().expect("ip"),
+            prefix: 40,
+        };
+        assert!(bad.contains("10.0.0.1".parse().expect("ip")));
+    }
+
+    #[test]
+    fn known_services_start_with_the_base_ones() {
+        assert_eq!(
+            &Services::KNOWN[..Services::BASE.len()],
+            &Services::BASE[..]
+        );
     }
 }
