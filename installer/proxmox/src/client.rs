@@ -900,7 +900,10 @@ fn list<'v>(req: &Request, v: &'v Value) -> Result<&'v Vec<Value>, ApiError> {
 fn short(v: &Value) -> String {
     let s = v.to_string();
     if s.len() > 200 {
-        let cut = (0..=200).rev().find(|i| s.is_char_boundary(*i)).unwrap_or(0);
+        let cut = (0..=200)
+            .rev()
+            .find(|i| s.is_char_boundary(*i))
+            .unwrap_or(0);
         format!("{}...", &s[..cut])
     } else {
         s

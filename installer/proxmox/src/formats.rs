@@ -144,9 +144,7 @@ pub fn is_cluster_name(s: &str) -> bool {
 
 /// VM ids are 100 to 999999999 written without leading zeros.
 pub fn is_vmid(s: &str) -> bool {
-    (3..=9).contains(&s.len())
-        && !s.starts_with('0')
-        && s.bytes().all(|c| c.is_ascii_digit())
+    (3..=9).contains(&s.len()) && !s.starts_with('0') && s.bytes().all(|c| c.is_ascii_digit())
 }
 
 /// A certificate SHA-256 fingerprint: 32 hex pairs separated by colons, the

@@ -14,8 +14,10 @@ pub mod formats;
 pub mod pvesh;
 pub mod request;
 pub mod schema;
+pub mod sim;
 
 pub use client::{Api, ApiError, Proxmox};
 pub use pvesh::{CommandOutput, CommandRunner, PveshApi, SystemRunner};
 pub use request::{Method, Request};
 pub use schema::{Rule, Schema, SchemaError, SchemaLoadError};
+pub use sim::{FailWhen, MachineSpec, SimNode, Simulator};

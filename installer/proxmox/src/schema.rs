@@ -411,7 +411,12 @@ impl Schema {
                     value == "0" || value == "1"
                 };
                 if !ok {
-                    c.error(Some(name), Some(value), Rule::Type, "expected a boolean (0 or 1)");
+                    c.error(
+                        Some(name),
+                        Some(value),
+                        Rule::Type,
+                        "expected a boolean (0 or 1)",
+                    );
                 }
             }
             "integer" => match parse_integer(value) {
@@ -508,12 +513,22 @@ impl Schema {
     fn check_range(&self, prop: &Value, name: &str, value: &str, n: f64, c: &mut Checker) {
         if let Some(min) = number_of(prop.get("minimum")) {
             if n < min {
-                c.error(Some(name), Some(value), Rule::Minimum, format!("must be >= {min}"));
+                c.error(
+                    Some(name),
+                    Some(value),
+                    Rule::Minimum,
+                    format!("must be >= {min}"),
+                );
             }
         }
         if let Some(max) = number_of(prop.get("maximum")) {
             if n > max {
-                c.error(Some(name), Some(value), Rule::Maximum, format!("must be <= {max}"));
+                c.error(
+                    Some(name),
+                    Some(value),
+                    Rule::Maximum,
+                    format!("must be <= {max}"),
+                );
             }
         }
     }
@@ -674,10 +689,12 @@ fn collect_endpoints(nodes: &[Value], out: &mut Vec<Endpoint>) -> Result<(), Sch
         let segments = split_path(template)
             .ok_or_else(|| SchemaLoadError::Shape(format!("bad path '{template}'")))?
             .into_iter()
-            .map(|s| match s.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
-                Some(var) => Segment::Var(var.to_string()),
-                None => Segment::Literal(s.to_string()),
-            })
+            .map(
+                |s| match s.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+                    Some(var) => Segment::Var(var.to_string()),
+                    None => Segment::Literal(s.to_string()),
+                },
+            )
             .collect();
         let mut methods = BTreeMap::new();
         if let Some(info) = node.get("info").and_then(Value::as_object) {
@@ -735,7 +752,10 @@ fn split_path(path: &str) -> Option<Vec<&str>> {
 /// The property for `name`: its own entry, or the `[n]` family it belongs
 /// to (`link0` -> `link[n]`). `Err` when the family exists but the number is
 /// out of the range the schema states.
-fn lookup_property<'a>(props: &'a Map<String, Value>, name: &str) -> Result<Option<&'a Value>, String> {
+fn lookup_property<'a>(
+    props: &'a Map<String, Value>,
+    name: &str,
+) -> Result<Option<&'a Value>, String> {
     if let Some(p) = props.get(name) {
         return Ok(Some(p));
     }
@@ -755,7 +775,9 @@ fn lookup_property<'a>(props: &'a Map<String, Value>, name: &str) -> Result<Opti
     let Some(prop) = props.get(&format!("{prefix}[n]")) else {
         return Ok(None);
     };
-    let n: u64 = number.parse().map_err(|_| format!("bad index in '{name}'"))?;
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("bad index in '{name}'"))?;
     if let Some(max) = family_max(prefix, prop) {
         if n > max {
             return Err(format!("'{prefix}[n]' allows {prefix}0 to {prefix}{max}"));
@@ -901,7 +923,11 @@ mod tests {
             .unwrap_err();
         assert_eq!(e[0].rule, Rule::Format);
         let e = s
-            .validate(Method::Get, "/nodes/pve1/status", &params(&[("node", "pve1")]))
+            .validate(
+                Method::Get,
+                "/nodes/pve1/status",
+                &params(&[("node", "pve1")]),
+            )
             .unwrap_err();
         assert_eq!(e[0].rule, Rule::PathConflict);
         let e = s
