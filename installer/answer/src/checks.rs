@@ -3,13 +3,14 @@
 
 use std::net::IpAddr;
 
-/// One DNS label as a host name needs it.
+/// One DNS label as a host name needs it. The error is a phrase that
+/// follows "it", e.g. "has an empty label".
 fn check_label(label: &str, lowercase_only: bool) -> Result<(), String> {
     if label.is_empty() {
         return Err("has an empty label (two dots in a row, or a dot at either end)".to_string());
     }
     if label.len() > 63 {
-        return Err(format!("label '{label}' is longer than 63 characters"));
+        return Err(format!("has a label longer than 63 characters ('{label}')"));
     }
     let ok = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-';
     if let Some(bad) = label
@@ -22,11 +23,13 @@ fn check_label(label: &str, lowercase_only: bool) -> Result<(), String> {
             "letters, digits and '-'"
         };
         return Err(format!(
-            "label '{label}' has '{bad}': only {allowed} are allowed"
+            "has '{bad}' in label '{label}' (only {allowed} are allowed)"
         ));
     }
     if label.starts_with('-') || label.ends_with('-') {
-        return Err(format!("label '{label}' starts or ends with '-'"));
+        return Err(format!(
+            "has a label that starts or ends with '-' ('{label}')"
+        ));
     }
     Ok(())
 }
@@ -160,7 +163,7 @@ pub(crate) fn ssh_key(line: &str) -> Result<(), String> {
     match inner {
         Some(t) if t == kind.as_bytes() => Ok(()),
         Some(t) => Err(format!(
-            "the key data is a '{}' key but the line says '{kind}'",
+            "the key data is of type {} but the line says {kind}: copy the whole line of one .pub file",
             String::from_utf8_lossy(t)
         )),
         None => Err(format!(
@@ -172,7 +175,8 @@ pub(crate) fn ssh_key(line: &str) -> Result<(), String> {
 /// Standard base64 with padding; None when it is not.
 pub(crate) fn base64_decode(text: &str) -> Option<Vec<u8>> {
     let b = text.as_bytes();
-    if b.is_empty() || b.len() % 4 != 0 {
+    // Whole groups of four characters only.
+    if b.is_empty() || !b.chunks_exact(4).remainder().is_empty() {
         return None;
     }
     let pad = b.iter().rev().take_while(|c| **c == b'=').count();

@@ -137,14 +137,20 @@ fn reword(path: KeyPath, msg: &str) -> (KeyPath, String) {
         .strip_prefix("missing field `")
         .and_then(|s| s.strip_suffix('`'))
     {
-        return (path.key(field), "missing: this key is required".to_string());
+        let message = if path.0.is_empty() {
+            format!("missing: this section is required: add [{field}]")
+        } else {
+            "missing: this key is required".to_string()
+        };
+        return (path.key(field), message);
     }
     if let Some(rest) = msg.strip_prefix("unknown field `") {
         let expected = rest.split_once("`, ").map_or("", |(_, e)| e);
+        let what = if path.0.len() == 1 { "section" } else { "key" };
         let message = if expected.is_empty() || expected == "there are no fields" {
-            "unknown key (this table takes no keys)".to_string()
+            format!("unknown {what} (this table takes no keys)")
         } else {
-            format!("unknown key ({})", unquote(expected))
+            format!("unknown {what} ({})", unquote(expected))
         };
         return (path, message);
     }
@@ -220,11 +226,11 @@ mod tests {
             )
         );
         assert_eq!(
-            reword(p.clone(), "unknown field `x`, expected `deploy`").1,
+            reword(p.key("x"), "unknown field `x`, expected `deploy`").1,
             "unknown key (expected deploy)"
         );
         assert_eq!(
-            reword(p.clone(), "unknown field `x`, there are no fields").1,
+            reword(p.key("x"), "unknown field `x`, there are no fields").1,
             "unknown key (this table takes no keys)"
         );
         assert_eq!(

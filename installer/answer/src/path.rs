@@ -198,7 +198,11 @@ fn consider(
     }
     let len = r.len();
     // `<=`: on a tie the later (deeper) candidate wins.
-    if best.as_ref().map_or(true, |(l, _)| len <= *l) {
+    let better = match best {
+        Some((l, _)) => len <= *l,
+        None => true,
+    };
+    if better {
         *best = Some((len, path.clone()));
     }
 }

@@ -454,16 +454,17 @@ fn disk_setup(r: &mut Rules, a: &Answer) -> Option<Role> {
     let (role, distinct) = selection(r, &p, &d.disk_list, &d.filter, &d.filter_match, None);
     let z = p.key("zfs");
     let opts = d.zfs.clone().unwrap_or_default();
-    match opts.raid {
-        None => r.err(
-            z.key("raid"),
-            "missing: set the boot pool's RAID level, e.g. zfs.raid = \"raid1\" for two mirrored disks (one of raid0, raid1, raid10, raidz-1, raidz-2, raidz-3)",
-        ),
-        Some(raid) => {
-            if let Some(n) = distinct {
-                disk_count(r, z.key("raid"), raid.as_str(), raid.min_disks(), raid == ZfsRaid::Raid10, n);
-            }
+    // Absent, the planner takes raid0 for one boot disk and raid1 for two,
+    // and asks for it with more.
+    match (opts.raid, distinct) {
+        (Some(raid), Some(n)) => {
+            disk_count(r, z.key("raid"), raid.as_str(), raid.min_disks(), raid == ZfsRaid::Raid10, n);
         }
+        (None, Some(n)) if n > 2 => r.err(
+            z.key("raid"),
+            format!("missing: with {n} boot disks, set the RAID level, e.g. zfs.raid = \"raidz-1\" (one of raid0, raid1, raid10, raidz-1, raidz-2, raidz-3)"),
+        ),
+        _ => {}
     }
     if let Some(x) = opts.ashift {
         if !(9..=16).contains(&x) {
