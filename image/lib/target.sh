@@ -1,0 +1,146 @@
+# Stage "target": the squashfs of the system that the installer puts on the
+# node's boot pool.
+#   test: derived from the base tarball (ZFS module already built), plus
+#         GRUB, zfs-initramfs, ifupdown2, ssh, chrony: a bootable ZFS-root
+#         Debian without Proxmox.
+#   pve:  Debian trixie + Proxmox VE, following Proxmox's "install Proxmox VE
+#         on Debian 13" steps. Proxmox's kernel carries ZFS, so this flavour
+#         needs no DKMS and does not use the base tarball.
+# shellcheck shell=bash
+
+# Proxmox's apt repository and archive key for Proxmox VE 9 (Debian 13).
+# The SHA-256 sum is the one Proxmox publishes next to its install-on-Debian
+# instructions; a key that does not match is never used.
+PVE_REPO_URI=http://download.proxmox.com/debian/pve
+PVE_COMPONENT=pve-no-subscription
+PVE_KEYRING_URLS=(
+    https://enterprise.proxmox.com/debian/proxmox-archive-keyring-trixie.gpg
+    http://download.proxmox.com/debian/proxmox-archive-keyring-trixie.gpg
+)
+PVE_KEYRING_SHA256=136673be77aba35dcce385b28737689ad64fd785a797e57897589aed08db6e45
+PVE_KEYRING_PATH=/usr/share/keyrings/proxmox-archive-keyring.gpg
+
+# Fetch and check the Proxmox keyring; also proves the repository host is
+# reachable before any slow step. Fails with a clear message otherwise.
+pve_fetch_keyring() { # OUT
+    local out=$1 url ok=0
+    for url in "${PVE_KEYRING_URLS[@]}"; do
+        log "pve: fetching $url"
+        if curl -fsSL --connect-timeout 10 --max-time 60 -o "$out" "$url"; then
+            ok=1
+            break
+        fi
+    done
+    [[ $ok -eq 1 ]] || die "the pve flavour needs Proxmox's repository, which is not reachable from this machine (tried: ${PVE_KEYRING_URLS[*]}). Build --flavour test here, or build pve on a machine with Internet access."
+    local sum
+    sum=$(sha256sum "$out" | cut -c1-64)
+    [[ $sum == "$PVE_KEYRING_SHA256" ]] \
+        || die "Proxmox keyring checksum mismatch: got $sum, expected $PVE_KEYRING_SHA256 (refusing to trust it)"
+    # The repository itself must answer too (the key host may differ).
+    curl -fsS --connect-timeout 10 --max-time 60 -o /dev/null "$PVE_REPO_URI/dists/$SUITE/Release" \
+        || die "Proxmox repository $PVE_REPO_URI is not reachable from this machine"
+    log "pve: keyring verified (sha256 $sum), repository reachable"
+}
+
+target_key() { # FLAVOUR BASE_TAR
+    local overlay=()
+    [[ -d $REPO_DIR/overlays/target ]] && overlay=("$REPO_DIR/overlays/target")
+    if [[ $1 == test ]]; then
+        inputs_hash "str:flavour=test" "str:base=$(basename "$2")" \
+            "$IMAGE_DIR/packages/target-test.list" "$IMAGE_DIR/lib/target.sh" \
+            "$IMAGE_DIR/lib/common.sh" "${overlay[@]}"
+    else
+        inputs_hash "str:flavour=pve" "str:suite=$SUITE" \
+            "$IMAGE_DIR/packages/target-pve.list" "$IMAGE_DIR/lib/target.sh" \
+            "$IMAGE_DIR/lib/common.sh" "${overlay[@]}"
+    fi
+}
+
+build_target() { # FLAVOUR BASE_TAR -> prints the squashfs path
+    local flavour=$1 base=$2 key out
+    key=$(target_key "$flavour" "$base")
+    out="$CACHE_DIR/target-$flavour-$SUITE-$key.squashfs"
+    if [[ -f $out ]]; then
+        log "target: cached $(basename "$out")"
+        echo "$out"
+        return
+    fi
+    log "target: building $(basename "$out")"
+    local root="$WORK_DIR/target-root"
+    if [[ $flavour == test ]]; then
+        target_test_root "$base" "$root"
+    else
+        target_pve_root "$root"
+    fi
+    # Files common to every flavour (e.g. a marker of where it came from).
+    if [[ -d $REPO_DIR/overlays/target ]]; then
+        cp -a --no-preserve=ownership "$REPO_DIR/overlays/target/." "$root/"
+    fi
+    squash_root "$root" "$WORK_DIR/target.squashfs"
+    rm -rf "$root"
+    cache_commit "$WORK_DIR/target.squashfs" "$out"
+    log "target: $(du -m "$out" | cut -f1) MiB"
+    echo "$out"
+}
+
+target_test_root() { # BASE_TAR ROOT
+    local base=$1 root=$2
+    unpack_root "$base" "$root"
+    CHROOT_ROOT=$root
+    chroot_prepare "$root"
+    in_root "$root" apt-get update -qq >&2
+    # systemd-timesyncd would fight chrony over the clock.
+    # shellcheck disable=SC2046
+    in_root "$root" apt-get install -y -qq --no-install-recommends \
+        $(pkg_words "$IMAGE_DIR/packages/target-test.list") systemd-timesyncd- >&2
+    in_root "$root" modinfo -k "$(find "$root/lib/modules" -mindepth 1 -maxdepth 1 -printf '%f\n' | sort -V | tail -n1)" \
+        -F version zfs >/dev/null || die "target: zfs module missing"
+    clean_root "$root"
+    chroot_release "$root"
+}
+
+target_pve_root() { # ROOT
+    local root=$1 hooks="$WORK_DIR/pve-hooks"
+    mkdir -p "$hooks"
+    [[ -f $WORK_DIR/proxmox-archive-keyring.gpg ]] || pve_fetch_keyring "$WORK_DIR/proxmox-archive-keyring.gpg"
+    cp "$WORK_DIR/proxmox-archive-keyring.gpg" "$hooks/proxmox-archive-keyring.gpg"
+    cat >"$hooks/pve.sources" <<EOF
+Types: deb
+URIs: $PVE_REPO_URI
+Suites: $SUITE
+Components: $PVE_COMPONENT
+Signed-By: $PVE_KEYRING_PATH
+EOF
+    # Step 2 of Proxmox's instructions, run inside the new root: the
+    # Proxmox VE packages, then Debian's kernel and os-prober removed.
+    cat >"$hooks/pve-install" <<'EOF'
+#!/bin/sh
+set -eu
+export DEBIAN_FRONTEND=noninteractive
+# postfix asks how to deliver mail: local only until the node is configured.
+printf '%s\n' 'postfix postfix/main_mailer_type select Local only' \
+    'postfix postfix/mailname string tappaas.invalid' | debconf-set-selections
+apt-get install -y proxmox-ve postfix open-iscsi chrony
+old=$(dpkg-query -W -f='${Package} ${Status}\n' 'linux-image-[0-9]*' 2>/dev/null \
+    | awk '$NF == "installed" {print $1}')
+# shellcheck disable=SC2086
+apt-get remove -y linux-image-amd64 $old os-prober || true
+dpkg-query -W -f='${Status}\n' proxmox-ve | grep -q 'install ok installed'
+EOF
+    chmod 755 "$hooks/pve-install"
+    local tmp="$WORK_DIR/pve.tar.zst"
+    mmdebstrap --mode=root --variant=apt --components=main,contrib \
+        --include="$(pkg_list "$IMAGE_DIR/packages/target-pve.list")" \
+        --setup-hook="mkdir -p \"\$1/usr/share/keyrings\" \"\$1/etc/apt/sources.list.d\"" \
+        --setup-hook="cp '$hooks/proxmox-archive-keyring.gpg' \"\$1$PVE_KEYRING_PATH\"" \
+        --setup-hook="cp '$hooks/pve.sources' \"\$1/etc/apt/sources.list.d/pve.sources\"" \
+        --customize-hook="cp '$hooks/pve-install' \"\$1/tmp/pve-install\"" \
+        --customize-hook='chroot "$1" /tmp/pve-install' \
+        --customize-hook='rm -f "$1/tmp/pve-install"' \
+        "$SUITE" "$tmp" </dev/null >&2 \
+        || die "mmdebstrap of the pve target failed (see the messages above)"
+    unpack_root "$tmp" "$root"
+    rm -f "$tmp"
+    rm -rf "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/*.bin
+    : >"$root/etc/machine-id"
+}
