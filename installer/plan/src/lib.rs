@@ -1,1 +1,186 @@
-//! The planner.
+//! The planner: a machine profile and an answer in, a plan out.
+//!
+//! Pure: no disk is read or written here. The same plan is printed by
+//! `plan`/`--dry-run`, shown by the wizard's summary and run by the
+//! executor, so what the user confirms is exactly what runs.
+
+mod disks;
+mod error;
+mod files;
+mod model;
+mod network;
+mod pools;
+mod render;
+mod steps;
+
+use tappaas_answer::{Answer, ClusterAction, Fqdn, DEFAULT_CLUSTER_NAME};
+use tappaas_hardware::MachineProfile;
+
+pub use error::PlanError;
+pub use model::*;
+pub use render::render_text;
+
+/// Below this the installed node cannot run Proxmox VE at all.
+const MIN_MEMORY_BYTES: u64 = 2 * 1024 * 1024 * 1024;
+/// Below this the firewall and the base services do not all fit.
+const RECOMMENDED_MEMORY_BYTES: u64 = 16 * 1024 * 1024 * 1024;
+
+/// Turn what the machine has and what the user wants into a plan, or say
+/// everything that stands in the way.
+pub fn plan(
+    machine: &MachineProfile,
+    answer: &Answer,
+    env: &Environment,
+) -> Result<Plan, Vec<PlanError>> {
+    let mut errors = Vec::new();
+    let mut warnings = Vec::new();
+
+    check_machine(machine, &mut errors, &mut warnings);
+
+    let roles = disks::assign_roles(machine, answer, &mut errors, &mut warnings);
+    let network = network::plan_network(machine, answer, &mut errors, &mut warnings);
+
+    let (roles, network) = match (roles, network) {
+        (Some(r), Some(n)) if errors.is_empty() => (r, n),
+        _ => return Err(errors),
+    };
+
+    let layout = pools::plan_pools(machine, answer, &roles, &mut errors, &mut warnings);
+    let Some(layout) = layout.filter(|_| errors.is_empty()) else {
+        return Err(errors);
+    };
+
+    let node = node_plan(machine, answer, env);
+    let services = if node.cluster_is_join() {
+        if !answer.services.deploy.is_empty() && answer.services != Default::default() {
+            warnings.push(Finding {
+                message: "services are deployed by the first node of the cluster; this node joins, so [services] is ignored".into(),
+                hint: "deploy further services later with `tappaas-installer services deploy NAME` on the first node".into(),
+            });
+        }
+        Vec::new()
+    } else {
+        answer.services.deploy.clone()
+    };
+
+    let arc = zfs_arc_max(machine.memory_bytes, answer);
+    let mut plan = Plan {
+        plan_version: PLAN_VERSION,
+        node,
+        warnings,
+        disks: disks::disk_plans(machine, &roles),
+        partitions: layout.partitions,
+        pools: layout.pools,
+        network,
+        zfs_arc_max_bytes: arc,
+        services,
+        steps: Vec::new(),
+    };
+    plan.steps = steps::plan_steps(&plan, machine, answer, env);
+    Ok(plan)
+}
+
+fn check_machine(
+    machine: &MachineProfile,
+    errors: &mut Vec<PlanError>,
+    warnings: &mut Vec<Finding>,
+) {
+    let mem = tappaas_hardware::human_bytes(machine.memory_bytes);
+    if machine.memory_bytes < MIN_MEMORY_BYTES {
+        errors.push(PlanError::new(
+            format!("this machine has {mem} of memory; Proxmox VE needs at least 2 GiB"),
+            "install on a machine with more memory",
+        ));
+    } else if machine.memory_bytes < RECOMMENDED_MEMORY_BYTES {
+        warnings.push(Finding {
+            message: format!(
+                "this machine has {mem} of memory; the firewall and all base services need about 16 GiB"
+            ),
+            hint: "add memory, or deploy fewer services ([services] deploy) on this node".into(),
+        });
+    }
+    if machine.cpu.virtualization.is_none() {
+        warnings.push(Finding {
+            message: "the CPU reports no hardware virtualisation (VT-x/AMD-V): the firewall and service VMs will not start".into(),
+            hint: "enable Intel VT-x or AMD-V (SVM) in the firmware setup and run the installer again".into(),
+        });
+    }
+    if machine.nics.is_empty() {
+        errors.push(PlanError::new(
+            "no network interface found: the node needs one for management",
+            "add a network card (check that its driver is supported)",
+        ));
+    } else if machine.nics.len() == 1 {
+        warnings.push(Finding {
+            message: format!(
+                "only one network interface ({}): the firewall gets no WAN port, bridge `wan` is created without a port",
+                machine.nics[0].name
+            ),
+            hint: "add a second NIC (a USB NIC works) for the firewall's WAN, then add it to bridge `wan` in /etc/network/interfaces".into(),
+        });
+    }
+}
+
+fn node_plan(machine: &MachineProfile, answer: &Answer, env: &Environment) -> NodePlan {
+    let number = answer.node.number;
+    let (hostname, domain) = match &answer.global.fqdn {
+        Fqdn::Name(fqdn) => match fqdn.split_once('.') {
+            Some((host, domain)) => (host.to_string(), Some(domain.to_string())),
+            None => (fqdn.clone(), None),
+        },
+        Fqdn::FromDhcp(d) => (format!("tappaas{number}"), d.domain.clone()),
+    };
+    let cluster = match answer.cluster.action {
+        ClusterAction::Create => ClusterPlan::Create {
+            name: answer
+                .cluster
+                .name
+                .clone()
+                .unwrap_or_else(|| DEFAULT_CLUSTER_NAME.to_string()),
+        },
+        ClusterAction::Join => ClusterPlan::Join {
+            peer: answer.cluster.peer.clone().unwrap_or_default(),
+            fingerprint: answer
+                .cluster
+                .fingerprint
+                .clone()
+                .unwrap_or_default()
+                .to_ascii_uppercase(),
+        },
+    };
+    NodePlan {
+        hostname,
+        domain,
+        number,
+        flavour: env.flavour,
+        firmware: machine.firmware,
+        cluster,
+        timezone: answer.global.timezone.clone(),
+        keyboard: answer.global.keyboard.clone(),
+        country: answer.global.country.clone(),
+        mailto: answer.global.mailto.clone(),
+    }
+}
+
+impl NodePlan {
+    pub fn cluster_is_join(&self) -> bool {
+        matches!(self.cluster, ClusterPlan::Join { .. })
+    }
+
+    pub fn fqdn(&self) -> String {
+        match &self.domain {
+            Some(d) => format!("{}.{d}", self.hostname),
+            None => self.hostname.clone(),
+        }
+    }
+}
+
+/// Proxmox's rule: 10% of the memory, at least 64 MiB and at most 16 GiB,
+/// unless the answer sets `zfs.arc-max` (MiB).
+pub fn zfs_arc_max(memory_bytes: u64, answer: &Answer) -> u64 {
+    const MIB: u64 = 1024 * 1024;
+    if let Some(mib) = answer.disk_setup.zfs.as_ref().and_then(|z| z.arc_max) {
+        return mib.saturating_mul(MIB);
+    }
+    (memory_bytes / 10).clamp(64 * MIB, 16 * 1024 * MIB)
+}

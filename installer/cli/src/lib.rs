@@ -1,0 +1,109 @@
+//! The `tappaas-installer` command: one function per subcommand, so tests
+//! can call them; `main.rs` only parses arguments.
+
+mod build_info;
+mod commands;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+pub use build_info::BuildInfo;
+
+/// Exit status for an answer or plan that was read but is not acceptable,
+/// so scripts can tell "you asked for something impossible" from a crash.
+pub const EXIT_INVALID: u8 = 2;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "tappaas-installer",
+    version,
+    about = "Installs a TAPPaaS node: Proxmox VE on ZFS, with the pools tank1 and tank2",
+    long_about = "Installs a TAPPaaS node: Proxmox VE on ZFS (rpool), the data pools \
+tank1 (redundant) and tank2 (not redundant), the bridges lan and wan, and a first \
+boot that creates or joins the cluster and deploys the firewall and services.\n\n\
+Nothing is written to any disk by `probe`, `validate` or `plan`.",
+    after_help = "Examples:\n  \
+tappaas-installer probe\n  \
+tappaas-installer validate answer.toml\n  \
+tappaas-installer plan --answer answer.toml\n  \
+tappaas-installer plan --machine profile.json --answer answer.toml --json"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show what this machine has: CPU, memory, firmware, disks, NICs
+    Probe(ProbeArgs),
+    /// Check an answer file and report every problem with its key and line
+    Validate(ValidateArgs),
+    /// Print the whole install plan without touching anything
+    Plan(PlanArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct MachineSource {
+    /// Read a recorded machine profile (JSON from `probe --json`) instead
+    /// of probing this machine
+    #[arg(long, value_name = "FILE", conflicts_with = "sysroot")]
+    pub machine: Option<PathBuf>,
+    /// Probe a recorded root tree (proc/, sys/, run/udev/) instead of /
+    #[arg(long, value_name = "DIR")]
+    pub sysroot: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ProbeArgs {
+    /// Read this root tree instead of / (for recorded machines)
+    #[arg(long, value_name = "DIR", default_value = "/")]
+    pub sysroot: PathBuf,
+    /// Print the machine profile as JSON (the input of `plan --machine`)
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// The answer file (TOML)
+    #[arg(value_name = "ANSWER")]
+    pub answer: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub source: MachineSource,
+    /// The answer file (TOML)
+    #[arg(long, value_name = "FILE")]
+    pub answer: PathBuf,
+    /// Print the plan as JSON instead of text
+    #[arg(long)]
+    pub json: bool,
+    /// Target system flavour (default: the one on this ISO, else pve)
+    #[arg(long, value_enum)]
+    pub flavour: Option<FlavourArg>,
+    /// Target system image (default: the one on this ISO)
+    #[arg(long, value_name = "PATH")]
+    pub target_image: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum FlavourArg {
+    /// Debian with Proxmox VE
+    Pve,
+    /// Debian without the Proxmox packages (for tests)
+    Test,
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        None => commands::welcome(),
+        Some(Command::Probe(a)) => commands::probe(&a),
+        Some(Command::Validate(a)) => commands::validate(&a),
+        Some(Command::Plan(a)) => commands::plan(&a),
+    }
+}

@@ -1,0 +1,450 @@
+//! The plan: everything the installer will do, as data.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+pub const PLAN_VERSION: u32 = 1;
+
+/// Root of the target system while it is being installed.
+pub const TARGET_ROOT: &str = "/target";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct Plan {
+    pub plan_version: u32,
+    pub node: NodePlan,
+    pub warnings: Vec<Finding>,
+    /// Every disk of the machine and what happens to it.
+    pub disks: Vec<DiskPlan>,
+    pub partitions: Vec<PartitionPlan>,
+    pub pools: Vec<PoolPlan>,
+    pub network: NetworkPlan,
+    pub zfs_arc_max_bytes: u64,
+    pub services: Vec<String>,
+    /// In order; each step is journaled by the executor.
+    pub steps: Vec<Step>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct NodePlan {
+    pub hostname: String,
+    /// `None` when the domain comes from DHCP at install time.
+    pub domain: Option<String>,
+    pub number: u8,
+    pub flavour: Flavour,
+    pub firmware: tappaas_hardware::Firmware,
+    pub cluster: ClusterPlan,
+    pub timezone: String,
+    pub keyboard: String,
+    pub country: String,
+    pub mailto: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "action")]
+pub enum ClusterPlan {
+    Create {
+        name: String,
+    },
+    Join {
+        peer: String,
+        /// The peer certificate fingerprint the user confirmed.
+        fingerprint: String,
+    },
+}
+
+/// Which target system the ISO carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Flavour {
+    /// Debian + Proxmox VE.
+    Pve,
+    /// Debian without the Proxmox packages (what the tests use).
+    Test,
+}
+
+impl fmt::Display for Flavour {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Flavour::Pve => "pve",
+            Flavour::Test => "test",
+        })
+    }
+}
+
+/// What the planner needs to know about the installer itself.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct Environment {
+    pub flavour: Flavour,
+    /// Path of the target system image (squashfs) on the live system.
+    pub target_image: String,
+}
+
+impl Default for Environment {
+    fn default() -> Self {
+        Environment {
+            flavour: Flavour::Pve,
+            target_image: "/run/live/medium/.tappaas/target-pve.squashfs".to_string(),
+        }
+    }
+}
+
+/// A warning the user should read before confirming.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct Finding {
+    pub message: String,
+    /// What to do about it.
+    pub hint: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DiskRole {
+    Boot,
+    Tank1,
+    Tank2,
+    /// Not selected: never written to.
+    Untouched,
+    /// The installer's own boot medium: never a target.
+    InstallerMedium,
+}
+
+impl fmt::Display for DiskRole {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            DiskRole::Boot => "boot (rpool)",
+            DiskRole::Tank1 => "tank1",
+            DiskRole::Tank2 => "tank2",
+            DiskRole::Untouched => "not touched",
+            DiskRole::InstallerMedium => "installer medium",
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct DiskPlan {
+    /// Stable `/dev/disk/by-id/...` path.
+    pub path: String,
+    /// Kernel name at probe time, for the user's orientation only.
+    pub kernel_name: String,
+    pub model: Option<String>,
+    pub serial: Option<String>,
+    pub size_bytes: u64,
+    pub role: DiskRole,
+    /// The disk's content is destroyed.
+    pub erase: bool,
+    /// What is on it now (`empty` when nothing).
+    pub current_content: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct PartitionPlan {
+    pub disk: String,
+    pub number: u32,
+    /// Stable path of the partition (`<disk>-partN`).
+    pub path: String,
+    pub purpose: PartitionPurpose,
+    /// `None`: to the end of the disk.
+    pub size_bytes: Option<u64>,
+    /// sgdisk type code.
+    pub type_code: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PartitionPurpose {
+    BiosBoot,
+    Efi,
+    Rpool,
+    Tank2,
+}
+
+impl fmt::Display for PartitionPurpose {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            PartitionPurpose::BiosBoot => "BIOS boot",
+            PartitionPurpose::Efi => "EFI system",
+            PartitionPurpose::Rpool => "ZFS rpool",
+            PartitionPurpose::Tank2 => "ZFS tank2",
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct PoolPlan {
+    pub name: String,
+    pub action: PoolAction,
+    /// Every member device (disk or partition), stable paths.
+    pub disks: Vec<String>,
+    /// Empty for an imported pool: it keeps the layout it has.
+    pub vdevs: Vec<Vdev>,
+    /// Pool properties (`-o`).
+    pub properties: BTreeMap<String, String>,
+    /// Root dataset properties (`-O`).
+    pub filesystem_properties: BTreeMap<String, String>,
+    pub datasets: Vec<Dataset>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PoolAction {
+    Create,
+    /// Already on these disks: import and keep its data.
+    Import,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct Vdev {
+    pub kind: VdevKind,
+    pub devices: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum VdevKind {
+    /// A single device (pool stripes across such vdevs).
+    Disk,
+    Mirror,
+    Raidz1,
+    Raidz2,
+    Raidz3,
+}
+
+impl VdevKind {
+    /// The `zpool create` keyword, none for a plain disk.
+    pub fn keyword(self) -> Option<&'static str> {
+        match self {
+            VdevKind::Disk => None,
+            VdevKind::Mirror => Some("mirror"),
+            VdevKind::Raidz1 => Some("raidz1"),
+            VdevKind::Raidz2 => Some("raidz2"),
+            VdevKind::Raidz3 => Some("raidz3"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct Dataset {
+    pub name: String,
+    pub properties: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct NetworkPlan {
+    pub management_nic: String,
+    pub management_mac: String,
+    pub address: Address,
+    pub gateway: Option<String>,
+    pub dns: Option<String>,
+    /// `None` on a one-NIC machine: bridge `wan` gets no port.
+    pub wan_nic: Option<String>,
+    pub zones: Vec<ZonePlan>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "source", content = "cidr")]
+pub enum Address {
+    Static(String),
+    /// Taken from the DHCP lease at install time and written statically.
+    FromDhcp,
+}
+
+impl fmt::Display for Address {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Address::Static(cidr) => f.write_str(cidr),
+            Address::FromDhcp => f.write_str("from DHCP at install time"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct ZonePlan {
+    pub name: String,
+    pub vlan: u16,
+    pub cidr: String,
+}
+
+/// One journaled unit of work.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct Step {
+    /// Stable id, used by the journal to resume.
+    pub id: String,
+    pub title: String,
+    pub actions: Vec<Action>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "kind")]
+pub enum Action {
+    /// Stop unless the disk at `path` still has this serial and size: the
+    /// machine may have changed since it was probed.
+    CheckDisk {
+        path: String,
+        serial: Option<String>,
+        size_bytes: u64,
+    },
+    Run(Command),
+    /// A file on the target system (path relative to its root).
+    WriteFile(FileSpec),
+    Symlink {
+        path: String,
+        target: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct Command {
+    pub argv: Vec<String>,
+    /// What to feed on standard input; secrets are named, never included.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stdin: Option<Stdin>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Stdin {
+    /// `root:<password>` (chpasswd) from the answer's root-password.
+    RootPassword,
+    /// `root:<hash>` (chpasswd -e) from the answer's root-password-hashed.
+    RootPasswordHash,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct FileSpec {
+    pub path: String,
+    /// Octal mode as text (`0644`), as people read it.
+    pub mode: String,
+    pub content: FileContent,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "from", content = "text")]
+pub enum FileContent {
+    Text(String),
+    /// This plan, as JSON, written by the executor.
+    ThePlan,
+    /// `/etc/hosts` naming the address the management bridge leased by
+    /// DHCP at install time (known only then).
+    HostsForLease,
+}
+
+impl Command {
+    pub fn new<I, S>(argv: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Command {
+            argv: argv.into_iter().map(Into::into).collect(),
+            stdin: None,
+        }
+    }
+
+    /// A command run inside the target system.
+    pub fn chroot<I, S>(argv: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let mut full = vec!["chroot".to_string(), TARGET_ROOT.to_string()];
+        full.extend(argv.into_iter().map(Into::into));
+        Command {
+            argv: full,
+            stdin: None,
+        }
+    }
+
+    pub fn with_stdin(mut self, stdin: Stdin) -> Self {
+        self.stdin = Some(stdin);
+        self
+    }
+}
+
+impl fmt::Display for Command {
+    /// Shell-quoted, so a printed plan can be read (and pasted) as commands.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let quoted: Vec<String> = self.argv.iter().map(|a| shell_quote(a)).collect();
+        f.write_str(&quoted.join(" "))?;
+        match self.stdin {
+            Some(Stdin::RootPassword) => f.write_str("  < root:<password from the answer>"),
+            Some(Stdin::RootPasswordHash) => f.write_str("  < root:<hash from the answer>"),
+            None => Ok(()),
+        }
+    }
+}
+
+fn shell_quote(arg: &str) -> String {
+    let plain = !arg.is_empty()
+        && arg
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,@+%".contains(c));
+    if plain {
+        arg.to_string()
+    } else {
+        format!("'{}'", arg.replace('\'', r"'\''"))
+    }
+}
+
+impl Plan {
+    /// Every file the plan writes on the node, in order.
+    pub fn files(&self) -> impl Iterator<Item = &FileSpec> {
+        self.steps
+            .iter()
+            .flat_map(|s| s.actions.iter())
+            .filter_map(|a| match a {
+                Action::WriteFile(f) => Some(f),
+                _ => None,
+            })
+    }
+
+    /// Every command, in order.
+    pub fn commands(&self) -> impl Iterator<Item = &Command> {
+        self.steps
+            .iter()
+            .flat_map(|s| s.actions.iter())
+            .filter_map(|a| match a {
+                Action::Run(c) => Some(c),
+                _ => None,
+            })
+    }
+
+    pub fn disks_to_erase(&self) -> impl Iterator<Item = &DiskPlan> {
+        self.disks.iter().filter(|d| d.erase)
+    }
+
+    pub fn to_json(&self) -> String {
+        // A plan holds only strings, numbers and maps with string keys, so
+        // serialising it cannot fail; fall back to an explanation anyway.
+        serde_json::to_string_pretty(self)
+            .unwrap_or_else(|e| format!("{{\"error\": \"plan not serialisable: {e}\"}}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_print_shell_quoted() {
+        let c = Command::new(["zfs", "create", "-o", "mountpoint=/", "rpool/ROOT/pve-1"]);
+        assert_eq!(c.to_string(), "zfs create -o mountpoint=/ rpool/ROOT/pve-1");
+        let c = Command::new(["sh", "-c", "echo 'hi there'"]);
+        assert_eq!(c.to_string(), r#"sh -c 'echo '\''hi there'\'''"#);
+    }
+}

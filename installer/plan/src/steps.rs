@@ -1,0 +1,366 @@
+//! The ordered, journaled steps with every command they run.
+
+use tappaas_answer::Answer;
+use tappaas_hardware::MachineProfile;
+
+use crate::files::{node_files, FIRSTBOOT_UNIT};
+use crate::pools::ROOT_DATASET;
+use crate::{
+    Action, Command, DiskRole, Environment, Flavour, PartitionPurpose, Plan, PoolAction, PoolPlan,
+    Stdin, Step, TARGET_ROOT,
+};
+
+/// Where the live system's own binary is, copied onto the node for first boot.
+const INSTALLER_BINARY: &str = "/usr/bin/tappaas-installer";
+
+fn step(id: &str, title: impl Into<String>, actions: Vec<Action>) -> Step {
+    Step {
+        id: id.into(),
+        title: title.into(),
+        actions,
+    }
+}
+
+fn run<I, S>(argv: I) -> Action
+where
+    I: IntoIterator<Item = S>,
+    S: Into<String>,
+{
+    Action::Run(Command::new(argv))
+}
+
+fn chroot<I, S>(argv: I) -> Action
+where
+    I: IntoIterator<Item = S>,
+    S: Into<String>,
+{
+    Action::Run(Command::chroot(argv))
+}
+
+fn target(path: &str) -> String {
+    format!("{TARGET_ROOT}{path}")
+}
+
+pub(crate) fn plan_steps(
+    plan: &Plan,
+    machine: &MachineProfile,
+    answer: &Answer,
+    env: &Environment,
+) -> Vec<Step> {
+    let mut steps = Vec::new();
+
+    // 1. The machine may have changed since it was probed: check first.
+    let checks = plan
+        .disks
+        .iter()
+        .filter(|d| d.erase || is_kept_pool_disk(plan, &d.path))
+        .map(|d| Action::CheckDisk {
+            path: d.path.clone(),
+            serial: d.serial.clone(),
+            size_bytes: d.size_bytes,
+        })
+        .collect();
+    steps.push(step(
+        "check-disks",
+        "Check that the selected disks are the ones planned",
+        checks,
+    ));
+
+    // 2. Wipe: signatures of every old partition, then the disk's own.
+    let mut wipe = Vec::new();
+    for d in plan.disks.iter().filter(|d| d.erase) {
+        if let Some(disk) = machine.disk(&d.kernel_name) {
+            for p in &disk.partitions {
+                if p.filesystem.is_some() {
+                    wipe.push(run([
+                        "wipefs",
+                        "--all",
+                        "--force",
+                        &format!("{}-part{}", d.path, p.number),
+                    ]));
+                }
+            }
+        }
+        wipe.push(run(["wipefs", "--all", "--force", &d.path]));
+        wipe.push(run(["sgdisk", "--zap-all", &d.path]));
+    }
+    if !wipe.is_empty() {
+        wipe.push(run(["udevadm", "settle"]));
+        steps.push(step(
+            "wipe-disks",
+            "Erase the disks that will be reused",
+            wipe,
+        ));
+    }
+
+    // 3. Boot disks: BIOS boot, EFI system, rpool (and tank2's remainder).
+    let mut part = Vec::new();
+    for disk in plan.disks.iter().filter(|d| d.role == DiskRole::Boot) {
+        let mut argv: Vec<String> = vec!["sgdisk".into()];
+        let mut start = "1M".to_string();
+        for p in plan.partitions.iter().filter(|p| p.disk == disk.path) {
+            let end = match p.size_bytes {
+                Some(bytes) => format!("+{}K", bytes / 1024),
+                None => "0".into(),
+            };
+            argv.push(format!("--new={}:{}:{}", p.number, start, end));
+            argv.push(format!("--typecode={}:{}", p.number, p.type_code));
+            argv.push(format!(
+                "--change-name={}:{}",
+                p.number,
+                partition_label(p.purpose)
+            ));
+            start = "0".into();
+        }
+        argv.push(disk.path.clone());
+        part.push(Action::Run(Command { argv, stdin: None }));
+    }
+    part.push(run(["udevadm", "settle"]));
+    steps.push(step(
+        "partition-boot-disks",
+        "Partition the boot disk(s)",
+        part,
+    ));
+
+    // 4. rpool and its datasets, mounted at the target root.
+    let Some(rpool) = plan.pools.iter().find(|p| p.name == "rpool") else {
+        return steps;
+    };
+    let mut rp = vec![Action::Run(zpool_create(rpool, Some(TARGET_ROOT)))];
+    for ds in &rpool.datasets {
+        let mut argv = vec!["zfs".to_string(), "create".into()];
+        for (k, v) in &ds.properties {
+            argv.push("-o".into());
+            argv.push(format!("{k}={v}"));
+        }
+        argv.push(ds.name.clone());
+        rp.push(Action::Run(Command { argv, stdin: None }));
+    }
+    rp.push(run([
+        "zpool",
+        "set",
+        &format!("bootfs={ROOT_DATASET}"),
+        "rpool",
+    ]));
+    steps.push(step(
+        "create-rpool",
+        "Create the ZFS pool rpool and its datasets",
+        rp,
+    ));
+
+    // 5. The target system from the ISO's image.
+    steps.push(step(
+        "install-system",
+        format!("Copy the {} system onto rpool", env.flavour),
+        vec![run([
+            "unsquashfs",
+            "-f",
+            "-no-progress",
+            "-d",
+            TARGET_ROOT,
+            &env.target_image,
+        ])],
+    ));
+
+    // 6. Configuration.
+    let mut cfg = vec![
+        run(["mount", "--rbind", "/dev", &target("/dev")]),
+        run(["mount", "-t", "proc", "proc", &target("/proc")]),
+        run(["mount", "-t", "sysfs", "sysfs", &target("/sys")]),
+    ];
+    for f in node_files(plan, answer) {
+        cfg.push(Action::WriteFile(f));
+    }
+    cfg.push(Action::Symlink {
+        path: "/etc/localtime".into(),
+        target: format!("/usr/share/zoneinfo/{}", plan.node.timezone),
+    });
+    // Every node gets its own identities, never the image's.
+    cfg.push(run(["rm", "-f", &target("/etc/machine-id")]));
+    cfg.push(run([
+        "systemd-machine-id-setup",
+        &format!("--root={TARGET_ROOT}"),
+    ]));
+    cfg.push(chroot(["zgenhostid", "-f"]));
+    cfg.push(run([
+        "sh",
+        "-c",
+        &format!("rm -f {}/etc/ssh/ssh_host_*", TARGET_ROOT),
+    ]));
+    cfg.push(chroot(["ssh-keygen", "-A"]));
+    let password = if answer.global.root_password_hashed.is_some() {
+        Command::chroot(["chpasswd", "--encrypted"]).with_stdin(Stdin::RootPasswordHash)
+    } else {
+        Command::chroot(["chpasswd"]).with_stdin(Stdin::RootPassword)
+    };
+    cfg.push(Action::Run(password));
+    cfg.push(run([
+        "install",
+        "-m",
+        "0755",
+        INSTALLER_BINARY,
+        &target(INSTALLER_BINARY),
+    ]));
+    cfg.push(run([
+        "systemctl",
+        &format!("--root={TARGET_ROOT}"),
+        "enable",
+        FIRSTBOOT_UNIT,
+    ]));
+    steps.push(step("configure", "Configure the node", cfg));
+
+    // 7. Boot loader on every boot disk, for UEFI and legacy BIOS.
+    steps.push(step(
+        "bootloader",
+        "Make the node bootable (UEFI and BIOS)",
+        bootloader(plan, env),
+    ));
+
+    // 8. The data pools.
+    for pool in plan.pools.iter().filter(|p| p.name != "rpool") {
+        let actions = match pool.action {
+            PoolAction::Create => vec![
+                Action::Run(zpool_create(pool, None)),
+                run(["zpool", "export", &pool.name]),
+            ],
+            // Import proves the pool is whole before the node relies on it.
+            PoolAction::Import => vec![
+                run([
+                    "zpool",
+                    "import",
+                    "-f",
+                    "-N",
+                    "-d",
+                    "/dev/disk/by-id",
+                    &pool.name,
+                ]),
+                run(["zpool", "export", &pool.name]),
+            ],
+        };
+        let mut actions = actions;
+        // Proxmox imports data pools at boot with one unit per pool.
+        actions.push(run([
+            "systemctl",
+            &format!("--root={TARGET_ROOT}"),
+            "enable",
+            &format!("zfs-import@{}.service", pool.name),
+        ]));
+        let verb = match pool.action {
+            PoolAction::Create => "Create",
+            PoolAction::Import => "Keep and check",
+        };
+        steps.push(step(
+            &format!("pool-{}", pool.name),
+            format!("{verb} the ZFS pool {}", pool.name),
+            actions,
+        ));
+    }
+
+    // 9. Leave the disks clean for the reboot.
+    steps.push(step(
+        "finish",
+        "Unmount and export rpool",
+        vec![
+            run(["umount", "--recursive", "--lazy", &target("/dev")]),
+            run(["umount", &target("/proc")]),
+            run(["umount", &target("/sys")]),
+            run(["zfs", "unmount", "-a"]),
+            run(["zpool", "export", "rpool"]),
+        ],
+    ));
+    steps
+}
+
+fn is_kept_pool_disk(plan: &Plan, path: &str) -> bool {
+    plan.pools
+        .iter()
+        .any(|p| p.action == PoolAction::Import && p.disks.iter().any(|d| d == path))
+}
+
+fn partition_label(purpose: PartitionPurpose) -> &'static str {
+    match purpose {
+        PartitionPurpose::BiosBoot => "bios-boot",
+        PartitionPurpose::Efi => "efi",
+        PartitionPurpose::Rpool => "rpool",
+        PartitionPurpose::Tank2 => "tank2",
+    }
+}
+
+fn zpool_create(pool: &PoolPlan, altroot: Option<&str>) -> Command {
+    let mut argv = vec!["zpool".to_string(), "create".into(), "-f".into()];
+    for (k, v) in &pool.properties {
+        argv.push("-o".into());
+        argv.push(format!("{k}={v}"));
+    }
+    for (k, v) in &pool.filesystem_properties {
+        argv.push("-O".into());
+        argv.push(format!("{k}={v}"));
+    }
+    if let Some(root) = altroot {
+        argv.push("-R".into());
+        argv.push(root.into());
+    }
+    argv.push(pool.name.clone());
+    for vdev in &pool.vdevs {
+        if let Some(k) = vdev.kind.keyword() {
+            argv.push(k.into());
+        }
+        argv.extend(vdev.devices.iter().cloned());
+    }
+    Command { argv, stdin: None }
+}
+
+fn bootloader(plan: &Plan, env: &Environment) -> Vec<Action> {
+    let esps: Vec<&str> = plan
+        .partitions
+        .iter()
+        .filter(|p| p.purpose == PartitionPurpose::Efi)
+        .map(|p| p.path.as_str())
+        .collect();
+    let disks: Vec<&str> = plan
+        .disks
+        .iter()
+        .filter(|d| d.role == DiskRole::Boot)
+        .map(|d| d.path.as_str())
+        .collect();
+    let mut a = Vec::new();
+    match env.flavour {
+        // Proxmox's own tool keeps every ESP in sync and sets up both
+        // GRUB (BIOS) and systemd-boot/GRUB (UEFI) as Proxmox does.
+        Flavour::Pve => {
+            for esp in &esps {
+                a.push(chroot(["proxmox-boot-tool", "format", esp, "--force"]));
+                a.push(chroot(["proxmox-boot-tool", "init", esp]));
+            }
+            a.push(chroot(["proxmox-boot-tool", "refresh"]));
+        }
+        // The same layout with plain GRUB: the first ESP carries the EFI
+        // loader at the removable-media path; every disk gets BIOS GRUB.
+        Flavour::Test => {
+            for esp in &esps {
+                a.push(run(["mkfs.vfat", "-F", "32", "-n", "EFI", esp]));
+            }
+            if let Some(first) = esps.first() {
+                a.push(run(["mkdir", "-p", &target("/boot/efi")]));
+                a.push(run(["mount", first, &target("/boot/efi")]));
+            }
+            a.push(chroot(["update-initramfs", "-u", "-k", "all"]));
+            a.push(chroot([
+                "grub-install",
+                "--target=x86_64-efi",
+                "--efi-directory=/boot/efi",
+                "--bootloader-id=tappaas",
+                "--removable",
+                "--no-nvram",
+            ]));
+            for disk in &disks {
+                a.push(chroot(["grub-install", "--target=i386-pc", disk]));
+            }
+            a.push(chroot(["update-grub"]));
+            if !esps.is_empty() {
+                a.push(run(["umount", &target("/boot/efi")]));
+            }
+        }
+    }
+    a
+}

@@ -1,0 +1,713 @@
+//! The planner's rules (SPEC.md "Disks and pools"), one test each.
+
+mod common;
+
+use common::*;
+use tappaas_plan::{
+    plan, Action, Address, DiskRole, Environment, FileContent, Flavour, Plan, PlanError,
+    PoolAction, VdevKind,
+};
+
+fn env() -> Environment {
+    Environment {
+        flavour: Flavour::Test,
+        target_image: "/run/live/medium/.tappaas/target-test.squashfs".into(),
+    }
+}
+
+/// Two SSDs, two HDDs, one more HDD, two NICs: the common home server.
+fn home_server() -> tappaas_hardware::MachineProfile {
+    machine(
+        vec![
+            disk("sda", "SSD1", 500, true),
+            disk("sdb", "SSD2", 500, true),
+            disk("sdc", "HDD1", 4000, false),
+            disk("sdd", "HDD2", 4000, false),
+            disk("sde", "HDD3", 2000, false),
+        ],
+        vec![
+            nic("enp1s0", "aa:00:00:00:00:01", true),
+            nic("enp2s0", "aa:00:00:00:00:02", true),
+        ],
+        64,
+    )
+}
+
+const STANDARD: &str = r#"
+[disk-setup]
+filesystem = "zfs"
+disk-list = ["sda", "sdb"]
+
+[tank1]
+layout = "mirror"
+disk-list = ["sdc", "sdd"]
+
+[tank2]
+disk-list = ["sde"]
+"#;
+
+fn ok(m: &tappaas_hardware::MachineProfile, a: &str) -> Plan {
+    match plan(m, &answer(a), &env()) {
+        Ok(p) => p,
+        Err(e) => panic!("expected a plan, got: {e:#?}"),
+    }
+}
+
+fn err(m: &tappaas_hardware::MachineProfile, a: &str) -> Vec<PlanError> {
+    match plan(m, &answer(a), &env()) {
+        Ok(p) => panic!(
+            "expected errors, got a plan:\n{}",
+            tappaas_plan::render_text(&p)
+        ),
+        Err(e) => e,
+    }
+}
+
+fn has_error(errors: &[PlanError], key: &str, needle: &str) -> bool {
+    errors
+        .iter()
+        .any(|e| e.key.as_deref() == Some(key) && e.message.contains(needle))
+}
+
+fn all_argv(p: &Plan) -> Vec<String> {
+    p.commands().flat_map(|c| c.argv.iter().cloned()).collect()
+}
+
+#[test]
+fn standard_layout() {
+    let p = ok(&home_server(), STANDARD);
+    let rpool = &p.pools[0];
+    assert_eq!(rpool.name, "rpool");
+    assert_eq!(rpool.vdevs.len(), 1);
+    assert_eq!(
+        rpool.vdevs[0].kind,
+        VdevKind::Mirror,
+        "two boot disks default to a mirror"
+    );
+    assert_eq!(
+        rpool.vdevs[0].devices,
+        vec![
+            "/dev/disk/by-id/ata-TEST_DISK_SSD1-part3",
+            "/dev/disk/by-id/ata-TEST_DISK_SSD2-part3"
+        ]
+    );
+    assert_eq!(
+        rpool.properties.get("autotrim").map(String::as_str),
+        Some("on")
+    );
+    let tank1 = &p.pools[1];
+    assert_eq!(
+        (tank1.name.as_str(), tank1.vdevs[0].kind),
+        ("tank1", VdevKind::Mirror)
+    );
+    assert_eq!(
+        tank1.properties.get("autotrim"),
+        None,
+        "HDDs get no autotrim"
+    );
+    assert_eq!(
+        tank1.properties.get("ashift").map(String::as_str),
+        Some("12")
+    );
+    for k in ["compression", "atime", "xattr"] {
+        assert!(
+            tank1.filesystem_properties.contains_key(k),
+            "tank1 lacks {k}"
+        );
+    }
+    let tank2 = &p.pools[2];
+    assert_eq!(tank2.vdevs[0].kind, VdevKind::Disk);
+    assert_eq!(p.disks_to_erase().count(), 5);
+    // Three partitions per boot disk: BIOS boot, ESP, rpool.
+    assert_eq!(p.partitions.len(), 6);
+    let datasets: Vec<&str> = rpool.datasets.iter().map(|d| d.name.as_str()).collect();
+    assert!(datasets.contains(&"rpool/ROOT/pve-1") && datasets.contains(&"rpool/data"));
+}
+
+#[test]
+fn disks_are_addressed_by_id_only() {
+    let p = ok(&home_server(), STANDARD);
+    for arg in all_argv(&p) {
+        assert!(
+            !(arg.starts_with("/dev/sd") || arg.starts_with("/dev/nvme")),
+            "kernel name in a command: {arg}"
+        );
+    }
+}
+
+#[test]
+fn unselected_disk_is_never_in_a_command() {
+    let a = r#"
+[disk-setup]
+filesystem = "zfs"
+disk-list = ["sda", "sdb"]
+[tank1]
+layout = "mirror"
+disk-list = ["sdc", "sdd"]
+"#;
+    let p = ok(&home_server(), a);
+    let sde = "ata-TEST_DISK_HDD3";
+    assert!(all_argv(&p).iter().all(|a| !a.contains(sde)));
+    let d = p
+        .disks
+        .iter()
+        .find(|d| d.kernel_name == "sde")
+        .expect("sde listed");
+    assert_eq!((d.role, d.erase), (DiskRole::Untouched, false));
+}
+
+#[test]
+fn a_disk_has_one_role() {
+    let a = r#"
+[disk-setup]
+filesystem = "zfs"
+disk-list = ["sda", "sdb"]
+[tank1]
+layout = "mirror"
+filter.ID_SERIAL = "TEST_DISK_*"
+"#;
+    let e = err(&home_server(), a);
+    assert!(
+        has_error(&e, "tank1", "selected for disk-setup and for tank1"),
+        "{e:#?}"
+    );
+}
+
+#[test]
+fn disk_with_data_needs_consent() {
+    let mut m = home_server();
+    m.disks[2] = with_ext4(m.disks[2].clone());
+    let e = err(&m, STANDARD);
+    let msg = e
+        .iter()
+        .find(|e| e.message.contains("holds data"))
+        .expect("holds-data error");
+    assert!(
+        msg.message.contains("sdc") && msg.message.contains("ext4"),
+        "{msg:?}"
+    );
+    assert!(msg.hint.contains("erase-disks-with-data"));
+    let p = ok(
+        &m,
+        &format!("{STANDARD}\n[node]\nerase-disks-with-data = true\n"),
+    );
+    assert!(p.disks.iter().any(|d| d.kernel_name == "sdc" && d.erase));
+    // The old partition's signature is wiped before the disk's.
+    assert!(all_argv(&p)
+        .iter()
+        .any(|a| a == "/dev/disk/by-id/ata-TEST_DISK_HDD1-part1"));
+}
+
+#[test]
+fn existing_tank1_is_kept_and_imported() {
+    let mut m = home_server();
+    m.disks[2] = with_pool(m.disks[2].clone(), "tank1");
+    m.disks[3] = with_pool(m.disks[3].clone(), "tank1");
+    let p = ok(&m, STANDARD);
+    let tank1 = p.pools.iter().find(|p| p.name == "tank1").expect("tank1");
+    assert_eq!(tank1.action, PoolAction::Import);
+    for name in ["sdc", "sdd"] {
+        let d = p
+            .disks
+            .iter()
+            .find(|d| d.kernel_name == name)
+            .expect("disk");
+        assert!(
+            !d.erase,
+            "{name} holds the kept tank1 and must not be erased"
+        );
+    }
+    let argv = all_argv(&p);
+    assert!(
+        !argv.iter().any(|a| a.contains("TEST_DISK_HDD1")),
+        "a kept disk is in a command: {argv:?}"
+    );
+    let cmds: Vec<String> = p.commands().map(|c| c.to_string()).collect();
+    assert!(cmds
+        .iter()
+        .any(|c| c.starts_with("zpool import -f -N -d /dev/disk/by-id tank1")));
+    assert!(!cmds
+        .iter()
+        .any(|c| c.starts_with("zpool create") && c.contains(" tank1 ")));
+    // Kept disks are still identity-checked before anything runs.
+    let checked = p.steps[0]
+        .actions
+        .iter()
+        .filter(|a| matches!(a, Action::CheckDisk { path, .. } if path.contains("HDD1")))
+        .count();
+    assert_eq!(checked, 1);
+}
+
+#[test]
+fn existing_tank1_on_other_disks_stops_the_plan() {
+    let mut m = home_server();
+    m.disks[4] = with_pool(m.disks[4].clone(), "tank1");
+    let e = err(&m, STANDARD);
+    assert!(has_error(&e, "tank1", "already exists on sde"), "{e:#?}");
+}
+
+#[test]
+fn existing_tank1_can_be_wiped_explicitly() {
+    let mut m = home_server();
+    m.disks[2] = with_pool(m.disks[2].clone(), "tank1");
+    m.disks[3] = with_pool(m.disks[3].clone(), "tank1");
+    let a = STANDARD.replace(
+        "layout = \"mirror\"",
+        "layout = \"mirror\"\nexisting = \"wipe\"",
+    );
+    let p = ok(&m, &a);
+    assert_eq!(p.pools[1].action, PoolAction::Create);
+    assert!(p.disks.iter().filter(|d| d.erase).count() == 5);
+}
+
+#[test]
+fn existing_pool_without_its_section_is_not_destroyed_silently() {
+    let mut m = home_server();
+    m.disks[4] = with_pool(m.disks[4].clone(), "tank2");
+    let a = r#"
+[disk-setup]
+filesystem = "zfs"
+disk-list = ["sda", "sdb"]
+[tank1]
+layout = "raidz-1"
+disk-list = ["sdc", "sdd", "sde"]
+"#;
+    let e = err(&m, a);
+    assert!(
+        e.iter().any(|e| e.message.contains("existing pool tank2")),
+        "{e:#?}"
+    );
+}
+
+#[test]
+fn tank2_on_the_boot_disk_remainder_cannot_be_kept() {
+    let mut m = home_server();
+    m.disks[0] = with_pool(m.disks[0].clone(), "tank2");
+    let a = r#"
+[disk-setup]
+filesystem = "zfs"
+disk-list = ["sda"]
+zfs.hdsize = 100
+[tank2]
+boot-remainder = true
+[node]
+erase-disks-with-data = true
+"#;
+    let e = err(&m, a);
+    assert!(has_error(&e, "tank2", "re-partitioned"), "{e:#?}");
+}
+
+#[test]
+fn boot_remainder_becomes_tank2() {
+    let a = r#"
+[disk-setup]
+filesystem = "zfs"
+disk-list = ["sda", "sdb"]
+zfs.hdsize = 64
+[tank2]
+boot-remainder = true
+"#;
+    let p = ok(&home_server(), a);
+    let tank2 = p.pools.iter().find(|p| p.name == "tank2").expect("tank2");
+    assert_eq!(
+        tank2.disks,
+        vec![
+            "/dev/disk/by-id/ata-TEST_DISK_SSD1-part4",
+            "/dev/disk/by-id/ata-TEST_DISK_SSD2-part4"
+        ]
+    );
+    let rpool_part = p.partitions.iter().find(|p| p.number == 3).expect("part3");
+    assert_eq!(rpool_part.size_bytes, Some(64 * GIB));
+    let sgdisk: Vec<String> = p
+        .commands()
+        .filter(|c| c.argv[0] == "sgdisk" && c.argv[1].starts_with("--new"))
+        .map(|c| c.to_string())
+        .collect();
+    assert_eq!(sgdisk.len(), 2);
+    assert!(sgdisk[0].contains("--new=4:0:0"), "{}", sgdisk[0]);
+}
+
+#[test]
+fn hdsize_larger_than_the_disk_is_refused() {
+    let a = r#"
+[disk-setup]
+filesystem = "zfs"
+disk-list = ["sda"]
+zfs.hdsize = 600
+"#;
+    let e = err(&home_server(), a);
+    assert!(
+        has_error(&e, "disk-setup.zfs.hdsize", "does not fit"),
+        "{e:#?}"
+    );
+}
+
+#[test]
+fn installer_medium_is_never_a_target() {
+    let mut m = home_server();
+    m.disks[4].boot_medium = true;
+    let e = err(&m, STANDARD);
+    assert!(
+        has_error(&e, "tank2.disk-list", "installer's own boot medium"),
+        "{e:#?}"
+    );
+
+    // A filter that happens to match it leaves it out, with a warning.
+    let a = r#"
+[disk-setup]
+filesystem = "zfs"
+disk-list = ["sda", "sdb"]
+[tank1]
+layout = "mirror"
+filter.ID_SERIAL = "TEST_DISK_HDD*"
+"#;
+    let p = ok(&m, a);
+    assert_eq!(p.pools[1].disks.len(), 2);
+    assert!(p
+        .warnings
+        .iter()
+        .any(|w| w.message.contains("installer medium")));
+    let medium = p
+        .disks
+        .iter()
+        .find(|d| d.kernel_name == "sde")
+        .expect("sde");
+    assert_eq!(
+        (medium.role, medium.erase),
+        (DiskRole::InstallerMedium, false)
+    );
+}
+
+#[test]
+fn layouts_need_their_minimum_disks() {
+    let a = r#"
+[disk-setup]
+filesystem = "zfs"
+disk-list = ["sda"]
+[tank1]
+layout = "raid10"
+filter.ID_BUS = "ata"
+filter.ID_MODEL = "NOPE"
+filter-match = "any"
+"#;
+    // The filter matches sda too: a role conflict, reported first.
+    let e = err(&home_server(), a);
+    assert!(e
+        .iter()
+        .any(|e| e.message.contains("selected for disk-setup and for tank1")));
+
+    let a = r#"
+[disk-setup]
+filesystem = "zfs"
+disk-list = ["sda", "sdb"]
+[tank1]
+layout = "raid10"
+filter.ID_SERIAL_SHORT = "HDD*"
+"#;
+    let e = err(&home_server(), a);
+    assert!(
+        has_error(&e, "tank1", "raid10 needs at least 4 disks, 3 selected"),
+        "{e:#?}"
+    );
+
+    let mut m = home_server();
+    m.disks.push(disk("sdf", "HDD4", 4000, false));
+    m.disks.push(disk("sdg", "HDD5", 4000, false));
+    let e = err(&m, a);
+    assert!(
+        has_error(&e, "tank1", "even number of disks, 5 selected"),
+        "{e:#?}"
+    );
+
+    let a = r#"
+[disk-setup]
+filesystem = "zfs"
+filter.ID_SERIAL_SHORT = "SSD*"
+zfs.raid = "raidz-1"
+"#;
+    let e = err(&home_server(), a);
+    assert!(
+        has_error(
+            &e,
+            "disk-setup",
+            "raidz-1 needs at least 3 disks, 2 selected"
+        ),
+        "{e:#?}"
+    );
+}
+
+#[test]
+fn raid10_pairs_mirrors() {
+    let m = machine(
+        (0..6)
+            .map(|i| {
+                disk(
+                    &format!("sd{}", (b'a' + i) as char),
+                    &format!("D{i}"),
+                    1000,
+                    true,
+                )
+            })
+            .collect(),
+        vec![
+            nic("eno1", "aa:00:00:00:00:01", true),
+            nic("eno2", "aa:00:00:00:00:02", false),
+        ],
+        32,
+    );
+    let a = r#"
+[disk-setup]
+filesystem = "zfs"
+disk-list = ["sda", "sdb"]
+[tank1]
+layout = "raid10"
+disk-list = ["sdc", "sdd", "sde", "sdf"]
+"#;
+    let p = ok(&m, a);
+    let t1 = &p.pools[1];
+    assert_eq!(t1.vdevs.len(), 2);
+    assert!(t1
+        .vdevs
+        .iter()
+        .all(|v| v.kind == VdevKind::Mirror && v.devices.len() == 2));
+    let create = p
+        .commands()
+        .find(|c| c.argv.contains(&"tank1".to_string()) && c.argv[1] == "create")
+        .expect("create");
+    let mirrors = create.argv.iter().filter(|a| *a == "mirror").count();
+    assert_eq!(mirrors, 2, "{create}");
+}
+
+#[test]
+fn single_disk_tank1_needs_explicit_consent_and_warns() {
+    let a = r#"
+[disk-setup]
+filesystem = "zfs"
+disk-list = ["sda"]
+[tank1]
+layout = "single"
+allow-no-redundancy = true
+disk-list = ["sdc"]
+"#;
+    let p = ok(&home_server(), a);
+    assert!(p
+        .warnings
+        .iter()
+        .any(|w| w.message.contains("tank1 has no redundancy")));
+}
+
+#[test]
+fn mismatched_sizes_warn() {
+    let a = r#"
+[disk-setup]
+filesystem = "zfs"
+disk-list = ["sda"]
+[tank1]
+layout = "mirror"
+disk-list = ["sdc", "sde"]
+"#;
+    let p = ok(&home_server(), a);
+    assert!(
+        p.warnings
+            .iter()
+            .any(|w| w.message.contains("differ in size")),
+        "{:#?}",
+        p.warnings
+    );
+}
+
+#[test]
+fn memory_limits() {
+    let mut m = home_server();
+    m.memory_bytes = GIB;
+    let e = err(&m, STANDARD);
+    assert!(e.iter().any(|e| e.message.contains("at least 2 GiB")));
+    m.memory_bytes = 8 * GIB;
+    let p = ok(&m, STANDARD);
+    assert!(p
+        .warnings
+        .iter()
+        .any(|w| w.message.contains("8.0 GiB of memory")));
+}
+
+#[test]
+fn no_virtualisation_warns_with_what_to_do() {
+    let mut m = home_server();
+    m.cpu.virtualization = None;
+    let p = ok(&m, STANDARD);
+    let w = p
+        .warnings
+        .iter()
+        .find(|w| w.message.contains("virtualisation"))
+        .expect("warning");
+    assert!(w.hint.contains("firmware setup"));
+}
+
+#[test]
+fn one_nic_warns_and_leaves_wan_without_a_port() {
+    let mut m = home_server();
+    m.nics.truncate(1);
+    let p = ok(&m, STANDARD);
+    assert_eq!(p.network.wan_nic, None);
+    assert!(p
+        .warnings
+        .iter()
+        .any(|w| w.message.contains("only one network interface")));
+    let ifaces = file(&p, "/etc/network/interfaces");
+    assert!(
+        ifaces.contains("auto wan\niface wan inet manual\n\tbridge-ports none"),
+        "{ifaces}"
+    );
+}
+
+#[test]
+fn no_nic_is_an_error() {
+    let mut m = home_server();
+    m.nics.clear();
+    let e = err(&m, STANDARD);
+    assert!(e.iter().any(|e| e.message.contains("no network interface")));
+}
+
+fn file(p: &Plan, path: &str) -> String {
+    match p.files().find(|f| f.path == path).map(|f| &f.content) {
+        Some(FileContent::Text(t)) => t.clone(),
+        other => panic!("{path}: {other:?}"),
+    }
+}
+
+#[test]
+fn default_network_follows_the_tappaas_convention() {
+    let a = format!("{STANDARD}\n[node]\nnumber = 3\n");
+    let p = ok(&home_server(), &a);
+    assert_eq!(p.network.address, Address::Static("10.0.0.12/24".into()));
+    assert_eq!(p.network.gateway.as_deref(), Some("10.0.0.1"));
+    let ifaces = file(&p, "/etc/network/interfaces");
+    for needle in [
+        "auto lan\niface lan inet static\n\taddress 10.0.0.12/24\n\tgateway 10.0.0.1\n\tbridge-ports enp1s0",
+        "bridge-vlan-aware yes",
+        "bridge-vids 2-4094",
+        "auto wan\niface wan inet manual\n\tbridge-ports enp2s0",
+    ] {
+        assert!(ifaces.contains(needle), "missing {needle:?} in\n{ifaces}");
+    }
+    let hosts = file(&p, "/etc/hosts");
+    assert!(
+        hosts.contains("10.0.0.12 tappaas1.home.lan tappaas1"),
+        "{hosts}"
+    );
+    assert!(!hosts.contains("127.0.1.1"));
+    assert_eq!(p.network.zones.len(), 5);
+}
+
+#[test]
+fn management_nic_from_filter_and_wan_from_bridges() {
+    let a = format!(
+        "{STANDARD}\n[network]\nsource = \"from-answer\"\ncidr = \"192.168.1.20/24\"\ngateway = \"192.168.1.1\"\ndns = \"192.168.1.1\"\nfilter.INTERFACE = \"enp2s0\"\n[bridges]\nwan-filter.INTERFACE = \"enp1s0\"\n"
+    );
+    let p = ok(&home_server(), &a);
+    assert_eq!(p.network.management_nic, "enp2s0");
+    assert_eq!(p.network.wan_nic.as_deref(), Some("enp1s0"));
+    let bad = format!("{STANDARD}\n[bridges]\nwan-filter.INTERFACE = \"enp1s0\"\n");
+    let e = err(&home_server(), &bad);
+    assert!(
+        has_error(&e, "bridges.wan-filter", "management interface"),
+        "{e:#?}"
+    );
+}
+
+#[test]
+fn zfs_arc_follows_proxmox() {
+    let mut m = home_server();
+    m.memory_bytes = 64 * GIB;
+    assert_eq!(ok(&m, STANDARD).zfs_arc_max_bytes, 64 * GIB / 10);
+    m.memory_bytes = 512 * GIB;
+    assert_eq!(ok(&m, STANDARD).zfs_arc_max_bytes, 16 * GIB);
+    let a = STANDARD.replace(
+        "disk-list = [\"sda\", \"sdb\"]",
+        "disk-list = [\"sda\", \"sdb\"]\nzfs.arc-max = 2048",
+    );
+    let p = ok(&m, &a);
+    assert_eq!(p.zfs_arc_max_bytes, 2 * GIB);
+    assert!(file(&p, "/etc/modprobe.d/zfs.conf").contains(&format!("zfs_arc_max={}", 2 * GIB)));
+}
+
+#[test]
+fn joining_node_deploys_no_services() {
+    let a = format!(
+        "{STANDARD}\n[node]\nnumber = 2\n[cluster]\naction = \"join\"\npeer = \"10.0.0.10\"\nfingerprint = \"{}\"\npeer-password = \"peer secret pw\"\n",
+        ["ab"; 32].join(":")
+    );
+    let p = ok(&home_server(), &a);
+    assert!(p.services.is_empty());
+    match &p.node.cluster {
+        tappaas_plan::ClusterPlan::Join { peer, fingerprint } => {
+            assert_eq!(peer, "10.0.0.10");
+            assert_eq!(fingerprint, &["AB"; 32].join(":"));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(!p.to_json().contains("peer secret pw"));
+}
+
+#[test]
+fn passwords_never_appear_in_the_plan() {
+    let p = ok(&home_server(), STANDARD);
+    let json = p.to_json();
+    let text = tappaas_plan::render_text(&p);
+    for out in [&json, &text] {
+        assert!(
+            !out.contains("correct horse battery"),
+            "clear-text password in the plan"
+        );
+    }
+    // The password reaches chpasswd on standard input, by name only.
+    let chpasswd = p
+        .commands()
+        .find(|c| c.argv.contains(&"chpasswd".to_string()))
+        .expect("chpasswd");
+    assert_eq!(chpasswd.stdin, Some(tappaas_plan::Stdin::RootPassword));
+    assert!(file(&p, "/etc/tappaas/answer.toml").contains("<redacted>"));
+}
+
+#[test]
+fn flavours_choose_the_boot_loader() {
+    let m = home_server();
+    let test = ok(&m, STANDARD);
+    let cmds: Vec<String> = test.commands().map(|c| c.to_string()).collect();
+    assert!(cmds
+        .iter()
+        .any(|c| c.contains("grub-install --target=i386-pc /dev/disk/by-id/ata-TEST_DISK_SSD2")));
+    assert!(cmds
+        .iter()
+        .any(|c| c.contains("grub-install --target=x86_64-efi")));
+    let pve = plan(&m, &answer(STANDARD), &Environment::default()).expect("plan");
+    let cmds: Vec<String> = pve.commands().map(|c| c.to_string()).collect();
+    assert_eq!(
+        cmds.iter()
+            .filter(|c| c.contains("proxmox-boot-tool init"))
+            .count(),
+        2
+    );
+    assert!(!cmds.iter().any(|c| c.contains("grub-install")));
+}
+
+#[test]
+fn steps_have_unique_ids_in_install_order() {
+    let p = ok(&home_server(), STANDARD);
+    let ids: Vec<&str> = p.steps.iter().map(|s| s.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        [
+            "check-disks",
+            "wipe-disks",
+            "partition-boot-disks",
+            "create-rpool",
+            "install-system",
+            "configure",
+            "bootloader",
+            "pool-tank1",
+            "pool-tank2",
+            "finish"
+        ]
+    );
+}
