@@ -8,9 +8,6 @@ use crate::profile::{
 };
 
 const WIDTH: usize = 80;
-/// Where the second and third lines of a disk start (under MODEL's left
-/// neighbour, the SIZE column).
-const DETAIL_INDENT: usize = 11;
 
 pub fn render_text(profile: &MachineProfile) -> String {
     let mut out = String::new();
@@ -48,12 +45,22 @@ pub fn render_text(profile: &MachineProfile) -> String {
         push_line(&mut out, "Disks:     none found");
     } else {
         push_line(&mut out, &format!("Disks ({}):", profile.disks.len()));
+        let rows: Vec<DiskRow> = profile.disks.iter().map(DiskRow::new).collect();
+        let widths = DiskWidths::new(&rows);
         push_line(
             &mut out,
-            &disk_row("", "NAME", "SIZE", "TYPE", "MODEL", "SERIAL"),
+            &widths.row(&DiskRow {
+                mark: "",
+                name: "NAME".into(),
+                size: "SIZE".into(),
+                kind: "TYPE".into(),
+                model: "MODEL".into(),
+                serial: "SERIAL".into(),
+            }),
         );
-        for disk in &profile.disks {
-            render_disk(&mut out, disk);
+        for (disk, row) in profile.disks.iter().zip(&rows) {
+            push_line(&mut out, &widths.row(row));
+            render_disk_details(&mut out, disk, 2 + widths.name + 1);
         }
     }
 
@@ -62,10 +69,7 @@ pub fn render_text(profile: &MachineProfile) -> String {
         push_line(&mut out, "NICs:      none found");
     } else {
         push_line(&mut out, &format!("NICs ({}):", profile.nics.len()));
-        push_line(
-            &mut out,
-            &nic_row("NAME", "MAC", "DRIVER", "LINK", "SPEED"),
-        );
+        push_line(&mut out, &nic_row("NAME", "MAC", "DRIVER", "LINK", "SPEED"));
         for nic in &profile.nics {
             render_nic(&mut out, nic);
         }
@@ -73,52 +77,112 @@ pub fn render_text(profile: &MachineProfile) -> String {
     out
 }
 
-fn render_disk(out: &mut String, disk: &Disk) {
-    let kind = format!(
-        "{} {}",
-        if disk.rotational { "HDD" } else { "SSD" },
-        transport_name(disk.transport)
-    );
-    push_line(
-        out,
-        &disk_row(
-            if disk.boot_medium { "*" } else { "" },
-            &disk.name,
-            &human_bytes(disk.size_bytes),
-            &kind,
-            disk.model.as_deref().unwrap_or("-"),
-            disk.serial.as_deref().unwrap_or("-"),
-        ),
-    );
-    let indent = " ".repeat(DETAIL_INDENT);
+/// The cells of one disk's table row, before fitting.
+struct DiskRow {
+    mark: &'static str,
+    name: String,
+    size: String,
+    kind: String,
+    model: String,
+    serial: String,
+}
+
+impl DiskRow {
+    fn new(disk: &Disk) -> Self {
+        // The kernel calls CD drives and USB sticks "rotational"; saying HDD
+        // for them would mislead whoever picks the disks.
+        let media = if disk.name.starts_with("sr") {
+            "CD/DVD"
+        } else if disk.removable {
+            "removable"
+        } else if disk.rotational {
+            "HDD"
+        } else {
+            "SSD"
+        };
+        DiskRow {
+            mark: if disk.boot_medium { "*" } else { "" },
+            name: disk.name.clone(),
+            size: human_bytes(disk.size_bytes),
+            kind: format!("{media} {}", transport_name(disk.transport)),
+            model: disk.model.clone().unwrap_or_else(|| "-".into()),
+            serial: disk.serial.clone().unwrap_or_else(|| "-".into()),
+        }
+    }
+}
+
+/// Column widths sized to the machine's disks, so that long models get
+/// the room short serials leave (and the other way round).
+struct DiskWidths {
+    name: usize,
+    size: usize,
+    kind: usize,
+    model: usize,
+    serial: usize,
+}
+
+impl DiskWidths {
+    fn new(rows: &[DiskRow]) -> Self {
+        let max = |f: fn(&DiskRow) -> &str, header: usize| {
+            rows.iter()
+                .map(|r| f(r).chars().count())
+                .max()
+                .unwrap_or(0)
+                .max(header)
+        };
+        let name = max(|r| &r.name, 4).min(10);
+        let size = max(|r| &r.size, 4);
+        let kind = max(|r| &r.kind, 4).min(16);
+        let serial = max(|r| &r.serial, 6).min(24);
+        // Mark, then four separating spaces after name, size, kind, model.
+        let fixed = 2 + name + 1 + size + 1 + kind + 1 + 1 + serial;
+        let model = max(|r| &r.model, 5).min(WIDTH.saturating_sub(fixed));
+        DiskWidths {
+            name,
+            size,
+            kind,
+            model,
+            serial,
+        }
+    }
+
+    fn row(&self, r: &DiskRow) -> String {
+        format!(
+            "{:<1} {:<nw$} {:<sw$} {:<kw$} {:<mw$} {}",
+            r.mark,
+            fit(&r.name, self.name),
+            fit(&r.size, self.size),
+            fit(&r.kind, self.kind),
+            fit(&r.model, self.model),
+            fit(&r.serial, self.serial),
+            nw = self.name,
+            sw = self.size,
+            kw = self.kind,
+            mw = self.model,
+        )
+    }
+}
+
+/// The lines under a disk's row, starting under its SIZE cell.
+fn render_disk_details(out: &mut String, disk: &Disk, indent_width: usize) {
+    let indent = " ".repeat(indent_width);
     let path = if disk.has_stable_path() {
         disk.stable_path()
     } else {
         format!("{} (no stable by-id name)", disk.stable_path())
     };
     // A path must stay whole to be copied: move it left rather than cut it.
-    let room = WIDTH.saturating_sub(path.chars().count()).min(DETAIL_INDENT);
+    let room = WIDTH.saturating_sub(path.chars().count()).min(indent_width);
     push_line(out, &format!("{}{path}", " ".repeat(room)));
-    for line in wrap(&format!("contents: {}", disk.contents()), WIDTH - DETAIL_INDENT) {
+    for line in wrap(
+        &format!("contents: {}", disk.contents()),
+        WIDTH - indent_width,
+    ) {
         push_line(out, &format!("{indent}{line}"));
     }
     if disk.boot_medium {
         push_line(out, &format!("{indent}* installer medium: never a target"));
     }
-}
-
-fn disk_row(mark: &str, name: &str, size: &str, kind: &str, model: &str, serial: &str) -> String {
-    // 1 + 1 + 8 + 1 + 10 + 1 + 11 + 1 + 23 + 1 + 23 = 81 minus the final
-    // padding, which is trimmed.
-    format!(
-        "{:<1} {:<8} {:<10} {:<11} {:<23} {}",
-        mark,
-        fit(name, 8),
-        fit(size, 10),
-        fit(kind, 11),
-        fit(model, 23),
-        fit(serial, 22),
-    )
 }
 
 fn render_nic(out: &mut String, nic: &Nic) {

@@ -62,12 +62,15 @@ fn unescape_mount_field(field: &str) -> String {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        let octal = bytes.get(i + 1..i + 4).filter(|d| {
-            bytes[i] == b'\\' && d.iter().all(|c| (b'0'..=b'7').contains(c))
-        });
+        let octal = bytes
+            .get(i + 1..i + 4)
+            .filter(|d| bytes[i] == b'\\' && d.iter().all(|c| (b'0'..=b'7').contains(c)));
         match octal {
             Some(d) => {
-                out.push(d.iter().fold(0u8, |acc, c| acc.wrapping_mul(8) + (c - b'0')));
+                out.push(
+                    d.iter()
+                        .fold(0u8, |acc, c| acc.wrapping_mul(8) + (c - b'0')),
+                );
                 i += 4;
             }
             None => {
@@ -137,8 +140,7 @@ fn read_disk(
     let record = udev::read_record(sysroot, &format!("b{dev}"))?;
 
     let logical = sysfs::optional_u64(&dir.join("queue/logical_block_size"))?.unwrap_or(512);
-    let physical =
-        sysfs::optional_u64(&dir.join("queue/physical_block_size"))?.unwrap_or(logical);
+    let physical = sysfs::optional_u64(&dir.join("queue/physical_block_size"))?.unwrap_or(logical);
     let rotational = sysfs::attr(&dir.join("queue/rotational"))?.as_deref() == Some("1");
     let removable = sysfs::attr(&dir.join("removable"))?.as_deref() == Some("1");
 
@@ -147,13 +149,19 @@ fn read_disk(
         .unwrap_or_default();
     let transport = transport(name, &record, &devpath);
 
-    let model = match sysfs::attr(&dir.join("device/model"))? {
+    // sysfs `device/model` of SATA disks is the SCSI INQUIRY field, cut to
+    // 16 characters; udev's ID_MODEL_ENC has the whole ATA model. ID_MODEL
+    // is the last resort: for SATA it has spaces turned into `_`.
+    let model = match record
+        .get("ID_MODEL_ENC")
+        .map(|m| decode_udev_enc(m).trim().to_string())
+        .filter(|m| !m.is_empty())
+    {
         Some(model) => Some(model),
-        None => record
-            .get("ID_MODEL_ENC")
-            .map(|m| decode_udev_enc(m).trim().to_string())
-            .or_else(|| record.get("ID_MODEL").map(|m| m.replace('_', " ")))
-            .filter(|m| !m.is_empty()),
+        None => match sysfs::attr(&dir.join("device/model"))? {
+            Some(model) => Some(model),
+            None => record.get("ID_MODEL").map(str::to_string),
+        },
     };
     let serial = match sysfs::attr(&dir.join("device/serial"))? {
         Some(serial) => Some(serial),
@@ -209,7 +217,9 @@ fn read_disk(
             || dev
                 .strip_prefix("disk/by-id/")
                 .is_some_and(|id| by_id.iter().any(|b| b == id))
-            || partitions.iter().any(|(_, links)| links.iter().any(|l| l == dev))
+            || partitions
+                .iter()
+                .any(|(_, links)| links.iter().any(|l| l == dev))
     });
 
     Ok(Some(Disk {
@@ -246,6 +256,10 @@ fn read_partitions(
     let mut partitions = Vec::new();
     for name in sysfs::list_dir(dir)? {
         let pdir = dir.join(&name);
+        // Attribute files sit next to the partition directories.
+        if !pdir.is_dir() {
+            continue;
+        }
         let Some(number) = sysfs::optional_u64(&pdir.join("partition"))? else {
             continue;
         };

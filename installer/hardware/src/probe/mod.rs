@@ -128,7 +128,9 @@ mod tests {
 
     #[test]
     fn kernel_names_sort_naturally() {
-        let mut names = vec!["sdaa", "sdb", "nvme10n1", "sda", "nvme2n1", "sdz", "vda", "sr0"];
+        let mut names = vec![
+            "sdaa", "sdb", "nvme10n1", "sda", "nvme2n1", "sdz", "vda", "sr0",
+        ];
         names.sort_by(|a, b| kernel_name_order(a, b));
         assert_eq!(
             names,
