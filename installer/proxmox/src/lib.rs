@@ -8,6 +8,8 @@
 //! - [`sim`]: a stateful simulator of a group of Proxmox machines for tests.
 #![forbid(unsafe_code)]
 #![deny(clippy::unwrap_used)]
+// Unit tests may unwrap: a panic there is a test failure with a location.
+#![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod client;
 pub mod formats;

@@ -645,7 +645,7 @@ impl Schema {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         cache
             .entry(pattern.to_string())
-            .or_insert_with(|| Regex::new(&format!("^(?:{pattern})$")).ok())
+            .or_insert_with(|| Regex::new(&format!("^(?:{})$", perl_to_rust(pattern))).ok())
             .clone()
     }
 }
@@ -719,6 +719,55 @@ fn collect_endpoints(nodes: &[Value], out: &mut Vec<Endpoint>) -> Result<(), Sch
         }
     }
     Ok(())
+}
+
+/// Rewrite the Perl-only spellings found in the schema into `regex` syntax:
+/// stringified `qr//` groups `(?^:...)` / `(?^i:...)` (Perl's "default
+/// flags, then these"), `{,n}` (Perl 5.34's `{0,n}`) and `\0` (NUL).
+/// Anything else Perl-only makes compilation fail, and the value is then
+/// reported as unchecked.
+fn perl_to_rust(p: &str) -> String {
+    let chars: Vec<char> = p.chars().collect();
+    let mut out = String::with_capacity(p.len() + 8);
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if c == '\\' {
+            match chars.get(i + 1) {
+                Some('0') if !chars.get(i + 2).is_some_and(char::is_ascii_digit) => {
+                    out.push_str("\\x00");
+                }
+                Some(next) => {
+                    out.push(c);
+                    out.push(*next);
+                }
+                None => out.push(c),
+            }
+            i += 2;
+            continue;
+        }
+        if c == '(' && chars.get(i + 1) == Some(&'?') && chars.get(i + 2) == Some(&'^') {
+            let flags: String = chars[i + 3..]
+                .iter()
+                .take_while(|ch| ch.is_ascii_alphabetic())
+                .collect();
+            if chars.get(i + 3 + flags.len()) == Some(&':') {
+                out.push_str("(?");
+                out.push_str(&flags);
+                out.push(':');
+                i += 4 + flags.len();
+                continue;
+            }
+        }
+        if c == '{' && chars.get(i + 1) == Some(&',') {
+            out.push_str("{0");
+            i += 1;
+            continue;
+        }
+        out.push(c);
+        i += 1;
+    }
+    out
 }
 
 fn collect_patterns(v: &Value, out: &mut Vec<String>) {
@@ -934,6 +983,15 @@ mod tests {
             .validate(Method::Post, "/nodes/pve1/status", &BTreeMap::new())
             .unwrap_err();
         assert_eq!(e[0].rule, Rule::MethodNotAllowed);
+    }
+
+    #[test]
+    fn perl_spellings() {
+        assert_eq!(perl_to_rust("(?^i:[a-z]+)"), "(?i:[a-z]+)");
+        assert_eq!(perl_to_rust("(?^:x)"), "(?:x)");
+        assert_eq!(perl_to_rust("[a-z]{,8}"), "[a-z]{0,8}");
+        assert_eq!(perl_to_rust(r"\0\w"), r"\x00\w");
+        assert_eq!(perl_to_rust(r"\\0"), r"\\0");
     }
 
     #[test]

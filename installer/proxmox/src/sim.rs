@@ -192,20 +192,7 @@ impl Simulator {
         let fingerprint = spec
             .fingerprint
             .unwrap_or_else(|| fake_fingerprint(&spec.name));
-        let mut storage = BTreeMap::new();
-        storage.insert(
-            "local".to_string(),
-            Storage {
-                id: "local".to_string(),
-                kind: "dir".to_string(),
-                content: vec!["iso".into(), "vztmpl".into(), "backup".into()],
-                pool: None,
-                path: Some("/var/lib/vz".to_string()),
-                nodes: None,
-                sparse: false,
-                disable: false,
-            },
-        );
+        let storage = default_storage();
         st.machines.insert(
             spec.name.clone(),
             Machine {
@@ -220,6 +207,21 @@ impl Simulator {
             },
         );
         Ok(())
+    }
+
+    /// Reinstall a machine: it comes back standalone, with a new
+    /// certificate and Proxmox's default storage, while its cluster (if
+    /// any) still lists it as a member; as after a disk swap, or when an
+    /// install is re-run on a node that had joined.
+    pub fn reinstall(&self, node: &str) {
+        let mut st = lock(&self.shared.state);
+        st.clock += 1;
+        let generation = st.clock;
+        if let Some(m) = st.machines.get_mut(node) {
+            m.cluster = None;
+            m.storage = default_storage();
+            m.fingerprint = fake_fingerprint(&format!("{node}#{generation}"));
+        }
     }
 
     /// A client bound to `node`, as `pvesh` on that machine.
@@ -372,6 +374,21 @@ impl SimNode {
     pub fn node(&self) -> &str {
         &self.node
     }
+}
+
+/// What a fresh Proxmox install has in `/etc/pve/storage.cfg`.
+fn default_storage() -> BTreeMap<String, Storage> {
+    let local = Storage {
+        id: "local".to_string(),
+        kind: "dir".to_string(),
+        content: vec!["iso".into(), "vztmpl".into(), "backup".into()],
+        pool: None,
+        path: Some("/var/lib/vz".to_string()),
+        nodes: None,
+        sparse: false,
+        disable: false,
+    };
+    BTreeMap::from([(local.id.clone(), local)])
 }
 
 /// A distinct, stable fingerprint per machine name (not a real hash of
@@ -819,6 +836,7 @@ impl State {
         pool: &str,
         content: &[String],
         nodes: Option<&[String]>,
+        adding: bool,
     ) -> Result<(), String> {
         if let Some(bad) = content.iter().find(|c| *c != "images" && *c != "rootdir") {
             return Err(format!("storage does not support content type '{bad}'"));
@@ -839,10 +857,10 @@ impl State {
                 continue;
             }
             // Proxmox activates a new storage on the local node and fails
-            // there; the other nodes would only fail when they use it. The
-            // simulator checks them all, so a plan that registers a pool
-            // for a node without it is caught here.
-            return Err(if node == local {
+            // there; other nodes (and updates) would only fail when the
+            // storage is used. The simulator checks them all, so a plan
+            // that registers a pool for a node without it is caught here.
+            return Err(if adding && node == local {
                 format!(
                     "could not activate storage '{id}', zfs error: cannot import '{pool}': no such pool available"
                 )
@@ -878,7 +896,7 @@ impl State {
         let nodes: Option<Vec<String>> = req
             .get_param("nodes")
             .map(|n| split_list(n).into_iter().map(str::to_string).collect());
-        self.check_zfspool(local, &id, &pool, &content, nodes.as_deref())?;
+        self.check_zfspool(local, &id, &pool, &content, nodes.as_deref(), true)?;
         let storage = Storage {
             id: id.clone(),
             kind: kind.clone(),
@@ -927,7 +945,7 @@ impl State {
         }
         if s.kind == "zfspool" {
             let pool = s.pool.clone().unwrap_or_default();
-            self.check_zfspool(local, id, &pool, &s.content, s.nodes.as_deref())?;
+            self.check_zfspool(local, id, &pool, &s.content, s.nodes.as_deref(), false)?;
         }
         let kind = s.kind.clone();
         self.storage_cfg_mut(local)?.insert(id.to_string(), s);

@@ -1,0 +1,562 @@
+//! Every request the typed client can build fits the published Proxmox VE
+//! API schema, and the validator catches each kind of mistake.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use common::{ip, node, schema};
+use tappaas_proxmox::client::{
+    requests, ClusterName, CreateCluster, Fingerprint, JoinCluster, Link, Password, PoolName,
+    StorageId, ZfsPoolStorage,
+};
+use tappaas_proxmox::{Method, Request, Rule, SchemaError};
+
+fn fp() -> Fingerprint {
+    Fingerprint::parse(&vec!["4F"; 32].join(":")).unwrap()
+}
+
+/// One of each request, with representative values and the variants the
+/// builders can produce (optional parameters given and not).
+fn all_typed_requests() -> Vec<(&'static str, Request)> {
+    let create = CreateCluster {
+        name: ClusterName::new("tappaas").unwrap(),
+        link0: Link::new(ip("10.0.0.10")),
+    };
+    let mut create_prio = create.clone();
+    create_prio.link0.priority = Some(10);
+    let join = JoinCluster::new(
+        "10.0.0.10",
+        fp(),
+        Password::new("correct horse battery staple"),
+        Link::new(ip("10.0.0.11")),
+    )
+    .unwrap();
+    let join_by_name = JoinCluster::new(
+        "tappaas1.home.arpa",
+        fp(),
+        Password::new("x"),
+        Link::new(ip("fd00::11")),
+    )
+    .unwrap();
+    let tank1 = ZfsPoolStorage::new(
+        StorageId::new("tank1").unwrap(),
+        PoolName::new("tank1").unwrap(),
+        vec![node("tappaas1")],
+    )
+    .unwrap();
+    let mut tank2 = ZfsPoolStorage::new(
+        StorageId::new("tank2").unwrap(),
+        PoolName::new("tank2/vm").unwrap(),
+        vec![node("tappaas1"), node("tappaas2"), node("tappaas3")],
+    )
+    .unwrap();
+    tank2.sparse = false;
+    let upid = "UPID:tappaas1:00000A3F:00000001:6553F100:clustercreate::root@pam:";
+    vec![
+        ("version", requests::version()),
+        ("cluster_status", requests::cluster_status()),
+        ("join_info", requests::join_info(None)),
+        (
+            "join_info(node)",
+            requests::join_info(Some(&node("tappaas1"))),
+        ),
+        ("cluster_config_nodes", requests::cluster_config_nodes()),
+        ("create_cluster", requests::create_cluster(&create)),
+        (
+            "create_cluster(priority)",
+            requests::create_cluster(&create_prio),
+        ),
+        ("join_cluster", requests::join_cluster(&join)),
+        (
+            "join_cluster(dns, v6)",
+            requests::join_cluster(&join_by_name),
+        ),
+        ("storages", requests::storages()),
+        (
+            "storage",
+            requests::storage(&StorageId::new("tank1").unwrap()),
+        ),
+        ("add_zfspool_storage", requests::add_zfspool_storage(&tank1)),
+        (
+            "add_zfspool_storage(3 nodes)",
+            requests::add_zfspool_storage(&tank2),
+        ),
+        (
+            "set_storage_nodes",
+            requests::set_storage_nodes(
+                &StorageId::new("tank1").unwrap(),
+                &[node("tappaas1"), node("tappaas2")],
+            ),
+        ),
+        ("nodes", requests::nodes()),
+        ("node_status", requests::node_status(&node("tappaas1"))),
+        ("node_storages", requests::node_storages(&node("tappaas2"))),
+        ("zfs_pools", requests::zfs_pools(&node("tappaas3"))),
+        (
+            "task_status",
+            requests::task_status(&node("tappaas1"), upid),
+        ),
+    ]
+}
+
+#[test]
+fn every_typed_request_fits_the_schema_and_is_fully_checked() {
+    let s = schema();
+    let mut failures = Vec::new();
+    for (name, req) in all_typed_requests() {
+        if let Err(errors) = s.validate_request(&req) {
+            failures.push(format!("{name} {req:?}: {errors:?}"));
+        }
+        // A format without a validator would let a bad value through
+        // unnoticed; every one our calls touch must be checked.
+        let unchecked = s.unchecked_formats(req.method, &req.path, &req.params);
+        if !unchecked.is_empty() {
+            failures.push(format!("{name}: not fully checked: {unchecked:?}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn the_calls_we_rely_on_exist_with_these_methods() {
+    let s = schema();
+    for (template, method) in [
+        ("/version", Method::Get),
+        ("/cluster/status", Method::Get),
+        ("/cluster/config", Method::Post),
+        ("/cluster/config/join", Method::Get),
+        ("/cluster/config/join", Method::Post),
+        ("/cluster/config/nodes", Method::Get),
+        ("/storage", Method::Get),
+        ("/storage", Method::Post),
+        ("/storage/{storage}", Method::Get),
+        ("/storage/{storage}", Method::Put),
+        ("/nodes", Method::Get),
+        ("/nodes/{node}/status", Method::Get),
+        ("/nodes/{node}/storage", Method::Get),
+        ("/nodes/{node}/disks/zfs", Method::Get),
+        ("/nodes/{node}/tasks/{upid}/status", Method::Get),
+    ] {
+        assert!(
+            s.methods(template).contains(&method),
+            "{method} {template} missing from the schema"
+        );
+    }
+    assert!(s.len() > 400, "only {} paths: wrong file?", s.len());
+}
+
+#[test]
+fn the_schema_patterns_our_calls_use_compile() {
+    let s = schema();
+    let bad = s.uncompilable_patterns();
+    // The certificate fingerprint pattern guards the join; it must be a
+    // real check, not an "unchecked" note.
+    assert!(
+        !bad.iter().any(|p| p.contains("A-Fa-f0-9")),
+        "fingerprint pattern does not compile: {bad:?}"
+    );
+}
+
+fn params(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+fn errors(method: Method, path: &str, pairs: &[(&str, &str)]) -> Vec<SchemaError> {
+    match schema().validate(method, path, &params(pairs)) {
+        Ok(()) => panic!("{method} {path} {pairs:?} was accepted"),
+        Err(e) => e,
+    }
+}
+
+/// The single error expected, with its rule and parameter.
+fn one(errs: Vec<SchemaError>, rule: Rule, param: Option<&str>) -> SchemaError {
+    assert_eq!(errs.len(), 1, "{errs:#?}");
+    let e = errs.into_iter().next().unwrap();
+    assert_eq!(e.rule, rule, "{e}");
+    assert_eq!(e.param.as_deref(), param, "{e}");
+    e
+}
+
+fn valid_join() -> Vec<(&'static str, String)> {
+    vec![
+        ("hostname", "10.0.0.10".to_string()),
+        ("fingerprint", vec!["4F"; 32].join(":")),
+        ("password", "secret".to_string()),
+        ("link0", "address=10.0.0.11".to_string()),
+    ]
+}
+
+fn join_with(change: &[(&'static str, Option<&str>)]) -> Vec<(&'static str, String)> {
+    let mut p = valid_join();
+    for (k, v) in change {
+        p.retain(|(key, _)| key != k);
+        if let Some(v) = v {
+            p.push((k, v.to_string()));
+        }
+    }
+    p
+}
+
+fn join_errors(change: &[(&'static str, Option<&str>)]) -> Vec<SchemaError> {
+    let p = join_with(change);
+    let pairs: Vec<(&str, &str)> = p.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    errors(Method::Post, "/cluster/config/join", &pairs)
+}
+
+#[test]
+fn the_valid_join_used_below_is_valid() {
+    let p = valid_join();
+    let pairs: Vec<(&str, &str)> = p.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    schema()
+        .validate(Method::Post, "/cluster/config/join", &params(&pairs))
+        .unwrap();
+}
+
+#[test]
+fn unknown_path() {
+    let e = one(
+        errors(Method::Get, "/cluster/nothing", &[]),
+        Rule::UnknownPath,
+        None,
+    );
+    assert!(e.to_string().contains("/cluster/nothing"), "{e}");
+    one(errors(Method::Get, "storage", &[]), Rule::UnknownPath, None);
+}
+
+#[test]
+fn wrong_method() {
+    let e = one(
+        errors(Method::Delete, "/cluster/status", &[]),
+        Rule::MethodNotAllowed,
+        None,
+    );
+    assert!(e.detail.contains("GET"), "{e}");
+    one(
+        errors(Method::Post, "/nodes/tappaas1/disks/zfs/tank1", &[]),
+        Rule::MethodNotAllowed,
+        None,
+    );
+}
+
+#[test]
+fn unknown_parameter() {
+    let e = one(
+        errors(
+            Method::Post,
+            "/cluster/config",
+            &[("clustername", "tappaas"), ("ring0_addr", "10.0.0.10")],
+        ),
+        Rule::UnknownParameter,
+        Some("ring0_addr"),
+    );
+    assert_eq!(e.value.as_deref(), Some("10.0.0.10"));
+    // `GET /storage` takes only `type`.
+    one(
+        errors(Method::Get, "/storage", &[("node", "tappaas1")]),
+        Rule::UnknownParameter,
+        Some("node"),
+    );
+}
+
+#[test]
+fn missing_required_parameter() {
+    one(
+        join_errors(&[("fingerprint", None)]),
+        Rule::MissingParameter,
+        Some("fingerprint"),
+    );
+    one(
+        join_errors(&[("password", None)]),
+        Rule::MissingParameter,
+        Some("password"),
+    );
+    one(
+        errors(Method::Post, "/storage", &[("type", "zfspool")]),
+        Rule::MissingParameter,
+        Some("storage"),
+    );
+    one(
+        errors(Method::Post, "/cluster/config", &[]),
+        Rule::MissingParameter,
+        Some("clustername"),
+    );
+}
+
+#[test]
+fn bad_enum_value() {
+    let e = one(
+        errors(
+            Method::Post,
+            "/storage",
+            &[("type", "zfs-pool"), ("storage", "tank1")],
+        ),
+        Rule::Enum,
+        Some("type"),
+    );
+    assert!(e.detail.contains("zfspool"), "{e}");
+    one(
+        errors(Method::Get, "/storage", &[("type", "ZFSPOOL")]),
+        Rule::Enum,
+        Some("type"),
+    );
+}
+
+#[test]
+fn pattern_mismatch() {
+    // 31 pairs instead of 32.
+    let short = vec!["4F"; 31].join(":");
+    let e = one(
+        join_errors(&[("fingerprint", Some(&short))]),
+        Rule::Pattern,
+        Some("fingerprint"),
+    );
+    assert_eq!(e.value.as_deref(), Some(short.as_str()));
+    // The pattern must match the whole value, not a part of it.
+    let longer = format!("{}:4F", vec!["4F"; 32].join(":"));
+    one(
+        join_errors(&[("fingerprint", Some(&longer))]),
+        Rule::Pattern,
+        Some("fingerprint"),
+    );
+    let spaced = format!(" {}", vec!["4F"; 32].join(":"));
+    one(
+        join_errors(&[("fingerprint", Some(&spaced))]),
+        Rule::Pattern,
+        Some("fingerprint"),
+    );
+}
+
+#[test]
+fn out_of_range_integer() {
+    one(
+        errors(
+            Method::Post,
+            "/cluster/config",
+            &[("clustername", "tappaas"), ("nodeid", "0")],
+        ),
+        Rule::Minimum,
+        Some("nodeid"),
+    );
+    one(
+        errors(
+            Method::Post,
+            "/cluster/config",
+            &[("clustername", "tappaas"), ("votes", "x")],
+        ),
+        Rule::Type,
+        Some("votes"),
+    );
+    one(
+        errors(
+            Method::Post,
+            "/storage",
+            &[
+                ("type", "zfspool"),
+                ("storage", "t1"),
+                ("max-protected-backups", "-2"),
+            ],
+        ),
+        Rule::Minimum,
+        Some("max-protected-backups"),
+    );
+}
+
+#[test]
+fn bad_link0_property_string() {
+    let create = |link: &str| {
+        errors(
+            Method::Post,
+            "/cluster/config",
+            &[("clustername", "tappaas"), ("link0", link)],
+        )
+    };
+    let e = one(
+        create("address=10.0.0.10,priority=256"),
+        Rule::Maximum,
+        Some("link0.priority"),
+    );
+    assert!(
+        e.to_string().contains("priority=256") || e.value.as_deref() == Some("256"),
+        "{e}"
+    );
+    one(
+        create("address=10.0.0.10,prio=1"),
+        Rule::PropertyString,
+        Some("link0"),
+    );
+    one(create("priority=1"), Rule::PropertyString, Some("link0"));
+    one(
+        create("address=10.0.0.10,address=10.0.0.11"),
+        Rule::PropertyString,
+        Some("link0"),
+    );
+    one(
+        create("address=not..an.address"),
+        Rule::Format,
+        Some("link0.address"),
+    );
+    one(
+        create("address=10.0.0.10,"),
+        Rule::PropertyString,
+        Some("link0"),
+    );
+    // The bare default key is fine, and so are link0..link7 but not link8.
+    schema()
+        .validate(
+            Method::Post,
+            "/cluster/config",
+            &params(&[
+                ("clustername", "tappaas"),
+                ("link0", "10.0.0.10"),
+                ("link7", "10.1.0.10,priority=2"),
+            ]),
+        )
+        .unwrap();
+    one(
+        errors(
+            Method::Post,
+            "/cluster/config",
+            &[("clustername", "tappaas"), ("link8", "10.0.0.10")],
+        ),
+        Rule::UnknownParameter,
+        Some("link8"),
+    );
+}
+
+#[test]
+fn other_rules() {
+    // Booleans are 0 or 1.
+    one(
+        errors(
+            Method::Post,
+            "/storage",
+            &[
+                ("type", "zfspool"),
+                ("storage", "tank1"),
+                ("sparse", "true"),
+            ],
+        ),
+        Rule::Type,
+        Some("sparse"),
+    );
+    // Named formats: storage id, node list, content list, node in the path.
+    one(
+        errors(
+            Method::Post,
+            "/storage",
+            &[("type", "zfspool"), ("storage", "1tank")],
+        ),
+        Rule::Format,
+        Some("storage"),
+    );
+    one(
+        errors(
+            Method::Post,
+            "/storage",
+            &[
+                ("type", "zfspool"),
+                ("storage", "tank1"),
+                ("nodes", "tappaas1,tap_paas2"),
+            ],
+        ),
+        Rule::Format,
+        Some("nodes"),
+    );
+    one(
+        errors(
+            Method::Post,
+            "/storage",
+            &[
+                ("type", "zfspool"),
+                ("storage", "tank1"),
+                ("content", "images,vm"),
+            ],
+        ),
+        Rule::Format,
+        Some("content"),
+    );
+    one(
+        errors(Method::Get, "/nodes/tap_paas1/status", &[]),
+        Rule::Format,
+        Some("node"),
+    );
+    // Cluster names are at most 15 characters.
+    one(
+        errors(
+            Method::Post,
+            "/cluster/config",
+            &[("clustername", "tappaas-cluster1")],
+        ),
+        Rule::MaxLength,
+        Some("clustername"),
+    );
+    // A path variable is not given again as a parameter.
+    one(
+        errors(
+            Method::Get,
+            "/nodes/tappaas1/status",
+            &[("node", "tappaas1")],
+        ),
+        Rule::PathConflict,
+        Some("node"),
+    );
+}
+
+#[test]
+fn errors_name_parameter_value_and_rule_but_never_a_password() {
+    let e = one(
+        join_errors(&[("password", Some(&"x".repeat(129)))]),
+        Rule::MaxLength,
+        Some("password"),
+    );
+    let text = e.to_string();
+    assert!(
+        text.contains("'password'") && text.contains("maxLength"),
+        "{text}"
+    );
+    assert!(!text.contains("xxxx"), "password leaked: {text}");
+
+    let errs = errors(
+        Method::Post,
+        "/cluster/config",
+        &[
+            ("clustername", "tappaas"),
+            ("link0", "address=10.0.0.10,priority=300"),
+        ],
+    );
+    let text = errs[0].to_string();
+    assert!(
+        text.contains("link0.priority") && text.contains("300") && text.contains("maximum"),
+        "{text}"
+    );
+}
+
+#[test]
+fn all_problems_are_reported_at_once() {
+    let errs = errors(
+        Method::Post,
+        "/storage",
+        &[
+            ("type", "zfs-pool"),
+            ("storage", "1x"),
+            ("sparse", "yes"),
+            ("bogus", "1"),
+        ],
+    );
+    let rules: Vec<Rule> = errs.iter().map(|e| e.rule).collect();
+    for r in [Rule::Enum, Rule::Format, Rule::Type, Rule::UnknownParameter] {
+        assert!(rules.contains(&r), "{r:?} missing in {errs:#?}");
+    }
+}
+
+#[test]
+#[ignore = "prints a report: cargo test -- --ignored --nocapture"]
+fn report_uncompilable_patterns() {
+    for p in schema().uncompilable_patterns() {
+        println!("{p}");
+    }
+}
