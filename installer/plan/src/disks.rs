@@ -139,7 +139,7 @@ fn select<'m>(
                     errors.push(PlanError::at(
                         format!("{section}.disk-list"),
                         format!(
-                            "'{entry}' is the installer's own boot medium ({})",
+                            "'{entry}' is the installer's own boot medium: {}",
                             d.describe()
                         ),
                         "choose another disk: the medium the installer runs from is never a target",
@@ -168,7 +168,7 @@ fn select<'m>(
             if d.boot_medium {
                 warnings.push(Finding {
                     message: format!(
-                        "{section}.filter also matches the installer medium {} ({}); it is left out",
+                        "{section}.filter also matches the installer medium {}, {}; it is left out",
                         d.name,
                         d.describe()
                     ),
@@ -223,7 +223,7 @@ fn check_one_role_each(roles: &[(&str, &Vec<&Disk>)], errors: &mut Vec<PlanError
                 errors.push(PlanError::at(
                     *b,
                     format!(
-                        "disk {} ({}) is selected for {a} and for {b}",
+                        "disk {}, {}, is selected for {a} and for {b}",
                         d.name,
                         d.describe()
                     ),
@@ -271,7 +271,7 @@ fn decide_existing_pools(
                     if let Some(d) = found.iter().find(|d| !roles.tank1.iter().any(|t| t.name == d.name)) {
                         errors.push(PlanError::at(
                             "tank1.existing",
-                            format!("the old tank1 also lives on {} ({}), which is not selected, so it cannot be wiped", d.name, d.describe()),
+                            format!("the old tank1 also lives on {}, {}, which is not selected, so it cannot be wiped", d.name, d.describe()),
                             format!("add {where_} to tank1, or remove that disk from the machine"),
                         ));
                     }
@@ -308,7 +308,7 @@ fn decide_existing_pools(
                     if let Some(d) = found.iter().find(|d| !selected(d)) {
                         errors.push(PlanError::at(
                             "tank2.existing",
-                            format!("the old tank2 also lives on {} ({}), which is not selected, so it cannot be wiped", d.name, d.describe()),
+                            format!("the old tank2 also lives on {}, {}, which is not selected, so it cannot be wiped", d.name, d.describe()),
                             format!("add {where_} to tank2, or remove that disk from the machine"),
                         ));
                     }
@@ -407,7 +407,7 @@ fn decide_erase(answer: &Answer, roles: &mut Roles<'_>, errors: &mut Vec<PlanErr
         errors.push(PlanError::at(
             section,
             format!(
-                "disk {} ({}) holds data ({}) and would be erased",
+                "disk {}, {}, holds data ({}) and would be erased",
                 disk.name,
                 disk.describe(),
                 disk.contents()
