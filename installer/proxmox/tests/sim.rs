@@ -2,6 +2,9 @@
 //! drive it: create on node 1, nodes 2 and 3 join, storages per node, and
 //! each way this can go wrong.
 
+// Tests may unwrap: a panic is a failure with a location.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use common::{client, ip, node, password, world, GIB};

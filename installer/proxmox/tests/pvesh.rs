@@ -1,0 +1,362 @@
+//! The `pvesh` transport: the argv built for each call is what pvesh
+//! expects, answers are parsed, failures carry the command (without
+//! secrets), and no process is ever spawned here.
+
+// Tests may unwrap: a panic is a failure with a location.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::collections::VecDeque;
+
+use common::{client as sim_client, ip, node, schema, world};
+use tappaas_proxmox::client::{
+    ClusterName, CreateCluster, Fingerprint, JoinCluster, Link, Password, PoolName, StorageId,
+    ZfsPoolStorage,
+};
+use tappaas_proxmox::{
+    Api, ApiError, CommandOutput, CommandRunner, Method, Proxmox, PveshApi, Request, SimNode,
+};
+
+/// Records every command and answers from a queue (default: exit 0, no
+/// output).
+#[derive(Default)]
+struct Recorder {
+    commands: Vec<Vec<String>>,
+    replies: VecDeque<std::io::Result<CommandOutput>>,
+}
+
+impl Recorder {
+    fn reply(&mut self, stdout: &str) {
+        self.replies.push_back(Ok(CommandOutput {
+            status: Some(0),
+            stdout: stdout.as_bytes().to_vec(),
+            stderr: Vec::new(),
+        }));
+    }
+}
+
+impl CommandRunner for Recorder {
+    fn run(&mut self, program: &str, args: &[String]) -> std::io::Result<CommandOutput> {
+        let mut cmd = vec![program.to_string()];
+        cmd.extend(args.iter().cloned());
+        self.commands.push(cmd);
+        self.replies.pop_front().unwrap_or_else(|| {
+            Ok(CommandOutput {
+                status: Some(0),
+                stdout: Vec::new(),
+                stderr: Vec::new(),
+            })
+        })
+    }
+}
+
+fn pvesh() -> Proxmox<PveshApi<Recorder>> {
+    Proxmox::new(PveshApi::new(Recorder::default()), schema())
+}
+
+fn last(p: &Proxmox<PveshApi<Recorder>>) -> String {
+    p.api().runner().commands.last().unwrap().join(" ")
+}
+
+fn fp() -> Fingerprint {
+    Fingerprint::parse(&vec!["4F"; 32].join(":")).unwrap()
+}
+
+#[test]
+fn zfspool_storage_command() {
+    let mut p = pvesh();
+    let s = ZfsPoolStorage::new(
+        StorageId::new("tank1").unwrap(),
+        PoolName::new("tank1").unwrap(),
+        vec![node("tappaas1"), node("tappaas2")],
+    )
+    .unwrap();
+    p.add_zfspool_storage(&s).unwrap();
+    assert_eq!(
+        p.api().runner().commands[0],
+        [
+            "pvesh",
+            "create",
+            "/storage",
+            "--content",
+            "images,rootdir",
+            "--nodes",
+            "tappaas1,tappaas2",
+            "--pool",
+            "tank1",
+            "--sparse",
+            "1",
+            "--storage",
+            "tank1",
+            "--type",
+            "zfspool",
+            "--output-format",
+            "json",
+        ]
+    );
+    p.set_storage_nodes(&StorageId::new("tank1").unwrap(), &[node("tappaas1")])
+        .unwrap();
+    assert_eq!(
+        last(&p),
+        "pvesh set /storage/tank1 --nodes tappaas1 --output-format json"
+    );
+}
+
+#[test]
+fn cluster_commands() {
+    let mut p = pvesh();
+    p.api_mut()
+        .runner_mut()
+        .reply("\"UPID:tappaas1:00001234:00000001:6553F100:clustercreate::root@pam:\"\n");
+    let upid = p
+        .create_cluster(&CreateCluster {
+            name: ClusterName::new("tappaas").unwrap(),
+            link0: Link::new(ip("10.0.0.10")),
+        })
+        .unwrap();
+    assert_eq!(
+        last(&p),
+        "pvesh create /cluster/config --clustername tappaas --link0 address=10.0.0.10 --output-format json"
+    );
+    assert!(upid.unwrap().starts_with("UPID:tappaas1:"));
+
+    let j = JoinCluster::new(
+        "10.0.0.10",
+        fp(),
+        Password::new("s3cret"),
+        Link::new(ip("10.0.0.11")),
+    )
+    .unwrap();
+    p.join_cluster(&j).unwrap();
+    let fp_text = vec!["4F"; 32].join(":");
+    assert_eq!(
+        last(&p),
+        format!(
+            "pvesh create /cluster/config/join --fingerprint {fp_text} --hostname 10.0.0.10 \
+             --link0 address=10.0.0.11 --password s3cret --output-format json"
+        )
+    );
+    // But the line shown in messages hides it.
+    let shown = p
+        .api()
+        .display_command(&tappaas_proxmox::client::requests::join_cluster(&j));
+    assert!(shown.contains("--password <redacted>") && !shown.contains("s3cret"));
+}
+
+#[test]
+fn read_commands_and_answers() {
+    let mut p = pvesh();
+    let r = p.api_mut().runner_mut();
+    // Shaped like pvesh's JSON: Perl prints booleans as 0/1.
+    r.reply(r#"{"release":"9.1","repoid":"e5010dc0","version":"9.1.3"}"#);
+    r.reply(
+        r#"[{"id":"cluster","name":"tappaas","nodes":2,"quorate":1,"type":"cluster","version":2},
+            {"id":"node/tappaas1","ip":"10.0.0.10","level":"","local":1,"name":"tappaas1","nodeid":1,"online":1,"type":"node"},
+            {"id":"node/tappaas2","ip":"10.0.0.11","level":"","local":0,"name":"tappaas2","nodeid":2,"online":0,"type":"node"}]"#,
+    );
+    r.reply(
+        r#"[{"content":"images,rootdir","digest":"ab","nodes":"tappaas1","pool":"tank1","sparse":1,"storage":"tank1","type":"zfspool"},
+            {"content":"backup,iso,vztmpl","digest":"ab","path":"/var/lib/vz","storage":"local","type":"dir"}]"#,
+    );
+    r.reply(r#"[{"alloc":0,"dedup":1,"frag":0,"free":100,"health":"ONLINE","name":"tank1","size":100}]"#);
+    r.reply(r#"[{"node":"tappaas1","status":"online","ssl_fingerprint":"AB:CD"}]"#);
+    r.reply(r#"{"exitstatus":"OK","status":"stopped","upid":"U","node":"tappaas1","pid":1,"pstart":1,"starttime":1,"type":"t","id":"","user":"root@pam"}"#);
+
+    assert_eq!(p.version().unwrap().version, "9.1.3");
+    assert_eq!(last(&p), "pvesh get /version --output-format json");
+
+    let st = p.cluster_status().unwrap();
+    assert_eq!(last(&p), "pvesh get /cluster/status --output-format json");
+    let cl = st.cluster.as_ref().unwrap();
+    assert!(cl.quorate && cl.nodes == 2);
+    assert!(st.nodes[0].local && st.nodes[0].online);
+    assert!(!st.nodes[1].online);
+
+    let storages = p.storages().unwrap();
+    assert_eq!(last(&p), "pvesh get /storage --output-format json");
+    assert!(storages[0].sparse && storages[0].available_on("tappaas1"));
+    assert!(!storages[0].available_on("tappaas2"));
+    assert!(storages[1].available_on("tappaas2"));
+
+    let pools = p.zfs_pools(&node("tappaas1")).unwrap();
+    assert_eq!(
+        last(&p),
+        "pvesh get /nodes/tappaas1/disks/zfs --output-format json"
+    );
+    assert_eq!(pools[0].name, "tank1");
+
+    p.nodes().unwrap();
+    assert_eq!(last(&p), "pvesh get /nodes --output-format json");
+
+    assert!(p
+        .task_status(&node("tappaas1"), "UPID:tappaas1:1")
+        .unwrap()
+        .succeeded());
+    assert_eq!(
+        last(&p),
+        "pvesh get /nodes/tappaas1/tasks/UPID:tappaas1:1/status --output-format json"
+    );
+
+    p.api_mut()
+        .runner_mut()
+        .reply("{\"nodelist\":[],\"preferred_node\":\"tappaas2\"}");
+    p.join_info(Some(&node("tappaas2"))).unwrap();
+    assert_eq!(
+        last(&p),
+        "pvesh get /cluster/config/join --node tappaas2 --output-format json"
+    );
+}
+
+#[test]
+fn a_refusal_carries_the_command_without_secrets_and_the_message() {
+    let mut p = pvesh();
+    p.api_mut()
+        .runner_mut()
+        .replies
+        .push_back(Ok(CommandOutput {
+            status: Some(255),
+            stdout: Vec::new(),
+            stderr: b"authentication failure\n".to_vec(),
+        }));
+    let j = JoinCluster::new(
+        "10.0.0.10",
+        fp(),
+        Password::new("s3cret"),
+        Link::new(ip("10.0.0.11")),
+    )
+    .unwrap();
+    let e = p.join_cluster(&j).unwrap_err();
+    let text = e.to_string();
+    assert!(matches!(e, ApiError::Command { .. }), "{text}");
+    assert!(text.contains("exit status 255") && text.contains("authentication failure"));
+    assert!(text.contains("pvesh create /cluster/config/join"));
+    assert!(!text.contains("s3cret"), "{text}");
+}
+
+#[test]
+fn spawn_errors_surface() {
+    let mut p = pvesh();
+    p.api_mut()
+        .runner_mut()
+        .replies
+        .push_back(Err(std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            "no pvesh",
+        )));
+    let e = p.version().unwrap_err();
+    assert!(matches!(e, ApiError::Spawn { .. }), "{e}");
+    assert!(e.to_string().contains("pvesh get /version"));
+}
+
+#[test]
+fn garbage_output_is_a_decode_error() {
+    let mut p = pvesh();
+    p.api_mut().runner_mut().reply("not json at all");
+    assert!(matches!(p.version().unwrap_err(), ApiError::Decode { .. }));
+    p.api_mut().runner_mut().reply("{\"unexpected\": true}");
+    assert!(matches!(p.version().unwrap_err(), ApiError::Decode { .. }));
+}
+
+#[test]
+fn invalid_requests_never_run() {
+    let mut p = pvesh();
+    let e = p
+        .call(&Request::new(Method::Delete, "/cluster/status"))
+        .unwrap_err();
+    assert!(matches!(e, ApiError::Invalid { .. }));
+    assert!(p.api().runner().commands.is_empty());
+}
+
+/// Reads a pvesh argv back the way pvesh does and answers from the
+/// simulator: proves the argv round-trips into the request that was meant.
+struct PveshOverSim(SimNode);
+
+impl CommandRunner for PveshOverSim {
+    fn run(&mut self, program: &str, args: &[String]) -> std::io::Result<CommandOutput> {
+        assert_eq!(program, "pvesh");
+        let method = match args[0].as_str() {
+            "get" => Method::Get,
+            "create" => Method::Post,
+            "set" => Method::Put,
+            "delete" => Method::Delete,
+            other => panic!("pvesh has no sub-command {other}"),
+        };
+        let mut req = Request::new(method, args[1].clone());
+        let mut rest = args[2..].chunks(2);
+        let mut format = None;
+        for pair in &mut rest {
+            let key = pair[0].strip_prefix("--").expect("options start with --");
+            if key == "output-format" {
+                format = Some(pair[1].clone());
+            } else {
+                assert!(req
+                    .params
+                    .insert(key.to_string(), pair[1].clone())
+                    .is_none());
+            }
+        }
+        assert_eq!(format.as_deref(), Some("json"));
+        Ok(match self.0.call(&req) {
+            Ok(v) => CommandOutput {
+                status: Some(0),
+                stdout: serde_json::to_vec(&v).unwrap(),
+                stderr: Vec::new(),
+            },
+            Err(e) => CommandOutput {
+                status: Some(255),
+                stdout: Vec::new(),
+                stderr: e.to_string().into_bytes(),
+            },
+        })
+    }
+}
+
+#[test]
+fn pvesh_argv_round_trips_through_the_simulator() {
+    let sim = world();
+    let on = |n: &str| Proxmox::new(PveshApi::new(PveshOverSim(sim.client(n))), schema());
+    let mut p1 = on("tappaas1");
+    p1.create_cluster(&CreateCluster {
+        name: ClusterName::new("tappaas").unwrap(),
+        link0: Link::new(ip("10.0.0.10")),
+    })
+    .unwrap();
+    let fp1 = Fingerprint::parse(&sim.fingerprint("tappaas1").unwrap()).unwrap();
+    let mut p2 = on("tappaas2");
+    p2.join_cluster(
+        &JoinCluster::new(
+            "tappaas1",
+            fp1,
+            Password::new(common::password(1)),
+            Link::new(ip("10.0.0.11")),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    p2.add_zfspool_storage(
+        &ZfsPoolStorage::new(
+            StorageId::new("tank1").unwrap(),
+            PoolName::new("tank1").unwrap(),
+            vec![node("tappaas1"), node("tappaas2")],
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let seen = sim_client(&sim, "tappaas1").storages().unwrap();
+    assert!(seen.iter().any(|s| s.storage == "tank1"));
+    let e = p2
+        .add_zfspool_storage(
+            &ZfsPoolStorage::new(
+                StorageId::new("tank1").unwrap(),
+                PoolName::new("tank1").unwrap(),
+                vec![node("tappaas1")],
+            )
+            .unwrap(),
+        )
+        .unwrap_err();
+    assert!(
+        e.to_string().contains("storage ID 'tank1' already defined"),
+        "{e}"
+    );
+}
