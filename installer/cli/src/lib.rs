@@ -18,6 +18,7 @@ pub const EXIT_INVALID: u8 = 2;
 #[derive(Debug, Parser)]
 #[command(
     name = "tappaas-installer",
+    max_term_width = 80,
     version,
     about = "Installs a TAPPaaS node: Proxmox VE on ZFS, with the pools tank1 and tank2",
     long_about = "Installs a TAPPaaS node: Proxmox VE on ZFS (rpool), the data pools \

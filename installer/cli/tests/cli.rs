@@ -1,0 +1,209 @@
+//! The real binary, as a user runs it.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_tappaas-installer"));
+    // Never pick up the build info of a machine the tests run on.
+    c.env("TAPPAAS_BUILD_INFO", "/nonexistent");
+    c
+}
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures")
+}
+
+fn run(args: &[&str]) -> Output {
+    bin().args(args).output().expect("run tappaas-installer")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn plan_prints_the_golden_plan() {
+    for case in ["nvme2-hdd4", "usb-boot", "server12"] {
+        let dir = fixtures().join("plans").join(case);
+        let machine = fixtures().join("machines").join(case).join("profile.json");
+        let answer = dir.join("answer.toml");
+        let args = [
+            "plan",
+            "--machine",
+            path(&machine),
+            "--answer",
+            path(&answer),
+        ];
+        let o = run(&args);
+        assert!(o.status.success(), "{case}: {}", stderr(&o));
+        let golden = std::fs::read_to_string(dir.join("plan.txt")).expect("golden");
+        assert_eq!(
+            stdout(&o),
+            golden,
+            "{case}: text plan differs from the golden one"
+        );
+
+        let mut json_args = args.to_vec();
+        json_args.push("--json");
+        let o = run(&json_args);
+        let golden = std::fs::read_to_string(dir.join("plan.json")).expect("golden");
+        assert_eq!(
+            stdout(&o),
+            golden,
+            "{case}: JSON plan differs from the golden one"
+        );
+    }
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().expect("fixture paths are UTF-8")
+}
+
+#[test]
+fn plan_from_a_recorded_sysroot_equals_plan_from_its_profile() {
+    let m = fixtures().join("machines").join("usb-boot");
+    let answer = fixtures()
+        .join("plans")
+        .join("usb-boot")
+        .join("answer.toml");
+    let a = run(&[
+        "plan",
+        "--sysroot",
+        path(&m.join("sysroot")),
+        "--answer",
+        path(&answer),
+        "--json",
+    ]);
+    let b = run(&[
+        "plan",
+        "--machine",
+        path(&m.join("profile.json")),
+        "--answer",
+        path(&answer),
+        "--json",
+    ]);
+    assert!(a.status.success(), "{}", stderr(&a));
+    assert_eq!(stdout(&a), stdout(&b));
+}
+
+#[test]
+fn refused_plan_exits_2_and_says_what_to_do() {
+    let answer = fixtures()
+        .join("plans")
+        .join("existing-pools-refused")
+        .join("answer.toml");
+    let machine = fixtures()
+        .join("machines")
+        .join("existing-pools")
+        .join("profile.json");
+    let o = run(&[
+        "plan",
+        "--machine",
+        path(&machine),
+        "--answer",
+        path(&answer),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert!(
+        err.contains("a pool tank1 already exists on sdc, sdd"),
+        "{err}"
+    );
+    assert!(err.contains("what to do:"), "{err}");
+    assert!(err.contains("nothing was written"), "{err}");
+    assert!(stdout(&o).is_empty());
+}
+
+#[test]
+fn validate_reports_key_and_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("answer.toml");
+    std::fs::write(
+        &file,
+        "[global]\nkeyboard = \"en-us\"\ncountry = \"nl\"\nfqdn = \"a.b.c\"\nmailto = \"a@b.c\"\ntimezone = \"UTC\"\nroot-password = \"12345678\"\n\n[disk-setup]\nfilesystem = \"zfs\"\ndisk-list = [\"sda\"]\nzfs.raid = \"raid5\"\n",
+    )
+    .expect("write");
+    let o = run(&["validate", path(&file)]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert!(err.contains("answer.toml"), "{err}");
+    assert!(err.contains("line 12"), "{err}");
+    assert!(err.contains("raid5"), "{err}");
+
+    let ok = fixtures()
+        .join("plans")
+        .join("usb-boot")
+        .join("answer.toml");
+    let o = run(&["validate", path(&ok)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).ends_with(": valid\n"));
+}
+
+#[test]
+fn missing_files_are_errors_that_name_them() {
+    let o = run(&[
+        "plan",
+        "--machine",
+        "/nonexistent/profile.json",
+        "--answer",
+        "/nonexistent/a.toml",
+    ]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("/nonexistent/a.toml"), "{}", stderr(&o));
+
+    let answer = fixtures()
+        .join("plans")
+        .join("usb-boot")
+        .join("answer.toml");
+    let o = run(&[
+        "plan",
+        "--machine",
+        "/nonexistent/profile.json",
+        "--answer",
+        path(&answer),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("reading the machine profile /nonexistent/profile.json"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn probe_json_reads_back_as_the_recorded_profile() {
+    let m = fixtures().join("machines").join("server12");
+    let o = run(&["probe", "--sysroot", path(&m.join("sysroot")), "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let got: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("json");
+    let want: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(m.join("profile.json")).expect("read"))
+            .expect("json");
+    assert_eq!(got, want);
+}
+
+#[test]
+fn help_fits_80_columns_and_names_every_subcommand() {
+    let mut texts = vec![stdout(&run(&["--help"]))];
+    for sub in ["probe", "validate", "plan"] {
+        let o = run(&[sub, "--help"]);
+        assert!(o.status.success());
+        texts.push(stdout(&o));
+    }
+    for sub in ["probe", "validate", "plan"] {
+        assert!(texts[0].contains(sub), "--help does not mention {sub}");
+    }
+    for t in &texts {
+        for line in t.lines() {
+            assert!(
+                line.chars().count() <= 80,
+                "help line over 80 columns: {line:?}"
+            );
+        }
+    }
+}
