@@ -563,3 +563,31 @@ fn report_uncompilable_patterns() {
         println!("{p}");
     }
 }
+
+/// docs/proxmox-api.md names calls as `METHOD /path`; each must exist in
+/// the schema, and every request the client builds must be documented.
+#[test]
+fn the_api_doc_matches_the_schema_and_the_client() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/proxmox-api.md");
+    let doc = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let re = regex::Regex::new(r"`(GET|POST|PUT|DELETE) (/[^`\s]*)`").unwrap();
+    let s = schema();
+    let mut documented = Vec::new();
+    for cap in re.captures_iter(&doc) {
+        let method = Method::from_http(&cap[1]).unwrap();
+        let template = cap[2].to_string();
+        assert!(
+            s.methods(&template).contains(&method),
+            "docs name {method} {template}, which the schema does not have"
+        );
+        documented.push((method, template));
+    }
+    for (name, req) in all_typed_requests() {
+        let template = s.match_path(&req.path).unwrap().template;
+        assert!(
+            documented.contains(&(req.method, template.clone())),
+            "{name} ({} {template}) is not in docs/proxmox-api.md",
+            req.method
+        );
+    }
+}
