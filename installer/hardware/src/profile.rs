@@ -75,7 +75,8 @@ pub struct Disk {
     pub rotational: bool,
     pub transport: Transport,
     pub removable: bool,
-    /// `gpt` or `dos` when the disk has a partition table.
+    /// `gpt` or `dos` when the disk has a partition table; `unknown` when
+    /// sysfs shows partitions but udev did not name the table.
     pub partition_table: Option<String>,
     pub partitions: Vec<Partition>,
     /// Filesystem signature on the whole disk (no partition table).
@@ -138,9 +139,18 @@ impl Disk {
         !self.rotational
     }
 
-    /// Whether anything recognisable is on the disk now.
+    /// udev never described the disk (no udev database: a container, a
+    /// host without udevd), so partition tables and filesystems were not
+    /// seen. The live installer always runs udev.
+    pub fn contents_unknown(&self) -> bool {
+        self.udev.is_empty()
+    }
+
+    /// Whether anything recognisable is on the disk now. Unknown contents
+    /// count as data: not knowing is no reason to erase without asking.
     pub fn holds_data(&self) -> bool {
-        self.partition_table.is_some()
+        self.contents_unknown()
+            || self.partition_table.is_some()
             || self.filesystem.is_some()
             || !self.zfs_pools.is_empty()
             || self.partitions.iter().any(|p| p.filesystem.is_some())
@@ -181,7 +191,9 @@ impl Disk {
             }
             parts.push(s);
         }
-        if parts.is_empty() {
+        if parts.is_empty() && self.contents_unknown() {
+            "unknown (no udev data)".to_string()
+        } else if parts.is_empty() {
             "empty".to_string()
         } else {
             parts.join("; ")

@@ -447,6 +447,11 @@ fn dev_host() {
     for d in &p.disks {
         assert!(!d.name.starts_with("loop") && !d.name.starts_with("zram"));
         assert!(d.size_bytes > 0 && !d.boot_medium);
+        // Recorded without a udev database: what is on the disk is
+        // unknown, so it must not look empty (erasable without asking).
+        if d.udev.is_empty() {
+            assert!(d.contents_unknown() && d.holds_data(), "{}", d.name);
+        }
     }
     assert!(p
         .nics
@@ -558,7 +563,8 @@ fn medium_found_by_mount_alone() {
     // Partitions but no udev to name the table: it still holds data.
     assert_eq!(disk(&p, "sdb").partition_table.as_deref(), Some("unknown"));
     assert!(disk(&p, "sdb").holds_data());
-    assert!(!disk(&p, "sda").holds_data());
+    // No udev: even a disk without partitions may hold a filesystem.
+    assert!(disk(&p, "sda").contents_unknown() && disk(&p, "sda").holds_data());
     assert_eq!(disk(&p, "sda").transport, Transport::Scsi);
 }
 
@@ -583,4 +589,31 @@ fn virtual_nics_are_skipped() {
         eth0.udev.get("ID_NET_DRIVER").map(String::as_str),
         Some("virtio_net")
     );
+}
+
+/// `scripts/record-sysroot` keeps everything probe reads: recording a
+/// fixture again must give the same profile. Slow (a few seconds, it runs
+/// the script on every generated machine), hence ignored; run it with
+/// `cargo test -p tappaas-hardware --test probe -- --ignored`.
+#[test]
+#[ignore]
+fn record_sysroot_keeps_what_probe_reads() {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/record-sysroot");
+    let out_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("recorded");
+    let _ = fs::remove_dir_all(&out_dir);
+    fs::create_dir_all(&out_dir).expect("mkdir");
+    for name in MACHINES.iter().filter(|n| **n != "dev-host") {
+        let sysroot = machines_dir().join(name).join("sysroot");
+        let out = out_dir.join(name);
+        let status = std::process::Command::new("bash")
+            .arg(&script)
+            .arg(&out)
+            .arg(&sysroot)
+            .stdout(std::process::Stdio::null())
+            .status()
+            .expect("run record-sysroot");
+        assert!(status.success(), "{name}: record-sysroot failed");
+        let recorded = probe(&out).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(recorded, probe_machine(name), "{name}");
+    }
 }
