@@ -4,7 +4,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use crate::path::{KeyPath, Spans};
+use crate::path::{KeyPath, Seg, Spans};
 use crate::rules;
 use crate::{Answer, AnswerError};
 
@@ -121,7 +121,13 @@ fn toml_error(spans: &Spans<'_>, e: &toml::de::Error) -> AnswerError {
         Some(r) if !r.is_empty() => spans.path_at(r.start),
         _ => KeyPath::default(),
     };
-    let (path, message) = reword(path, &msg);
+    let (path, mut message) = reword(path, &msg);
+    // serde quotes the value it found; for a password that would print it.
+    let secret =
+        matches!(path.0.last(), Some(Seg::Key(k)) if k == "root-password" || k == "peer-password");
+    if secret && (message.starts_with("wrong type") || message.starts_with("invalid value")) {
+        message = "wrong type: expected a string: write the password in quotes".to_string();
+    }
     AnswerError {
         key: path.to_string(),
         line,

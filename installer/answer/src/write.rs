@@ -39,10 +39,23 @@ pub fn to_toml(answer: &Answer) -> String {
     }
     out.push('\n');
     match toml::to_string_pretty(answer) {
-        Ok(body) => out.push_str(&body),
+        Ok(body) => out.push_str(&tidy(body)),
         // Not expected: every field of Answer has a TOML form. Say so in the
         // file rather than write half an answer.
         Err(e) => out.push_str(&format!("# The answer could not be written: {e}\n")),
     }
     out
+}
+
+/// Drops top-level tables that came out empty (`[bridges]` without a
+/// wan-filter): they mean the same as no table, and only add noise.
+fn tidy(body: String) -> String {
+    match body.parse::<toml_edit::DocumentMut>() {
+        Ok(mut doc) => {
+            doc.as_table_mut()
+                .retain(|_, item| !item.as_table().is_some_and(|t| t.is_empty()));
+            doc.to_string()
+        }
+        Err(_) => body,
+    }
 }
