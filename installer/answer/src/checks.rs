@@ -1,5 +1,7 @@
-//! Checks of single values (names, addresses, keys, hashes). Each returns
-//! `Err(message)` with what is wrong and what to write instead.
+//! Checks of single values (names, addresses, keys, hashes), public so
+//! that the wizard can check a field as it is typed. Each returns
+//! `Err(message)` with what is wrong and what to write instead; the message
+//! reads after the key's name (`global.fqdn: <message>`).
 
 use std::net::IpAddr;
 
@@ -43,7 +45,7 @@ fn check_labels(name: &str, lowercase_only: bool) -> Result<(), String> {
 }
 
 /// The node's name with its domain (`tappaas1.example.com`).
-pub(crate) fn fqdn(name: &str) -> Result<(), String> {
+pub fn fqdn(name: &str) -> Result<(), String> {
     let fail = |why: String| {
         Err(format!(
             "'{name}' is not a host name with a domain: it {why}; write e.g. \"tappaas1.example.com\""
@@ -62,14 +64,14 @@ pub(crate) fn fqdn(name: &str) -> Result<(), String> {
 }
 
 /// A DNS domain (`example.com`, or a single label such as `lan`).
-pub(crate) fn domain(name: &str) -> Result<(), String> {
+pub fn domain(name: &str) -> Result<(), String> {
     check_labels(name, true).map_err(|why| {
         format!("'{name}' is not a domain name: it {why}; write e.g. \"example.com\"")
     })
 }
 
 /// An IP address or a host name (any case, with or without a domain).
-pub(crate) fn ip_or_host(name: &str) -> Result<(), String> {
+pub fn ip_or_host(name: &str) -> Result<(), String> {
     if name.parse::<IpAddr>().is_ok() {
         return Ok(());
     }
@@ -93,7 +95,7 @@ pub(crate) fn ip_or_host(name: &str) -> Result<(), String> {
 }
 
 /// A simple e-mail address check: `local@domain`.
-pub(crate) fn email(addr: &str) -> Result<(), String> {
+pub fn email(addr: &str) -> Result<(), String> {
     let fail = |why: &str| {
         Err(format!(
             "'{addr}' is not an e-mail address: {why}; write e.g. \"admin@example.com\""
@@ -130,7 +132,7 @@ const SSH_KEY_TYPES: &[&str] = &[
 ];
 
 /// An `authorized_keys` line: `type base64 [comment]`.
-pub(crate) fn ssh_key(line: &str) -> Result<(), String> {
+pub fn ssh_key(line: &str) -> Result<(), String> {
     let hint = "write the line of a .pub file: \"ssh-ed25519 AAAA... user@host\"";
     let mut parts = line.split_whitespace();
     let (Some(kind), Some(data)) = (parts.next(), parts.next()) else {
@@ -217,7 +219,7 @@ fn crypt_chars(s: &str) -> bool {
 /// A crypt(3) hash as Debian's libxcrypt writes it, of a scheme that is
 /// still considered safe: yescrypt `$y$`, gost-yescrypt `$gy$`, scrypt
 /// `$7$`, bcrypt `$2b$`/`$2a$`/`$2y$`, SHA-512 `$6$`, SHA-256 `$5$`.
-pub(crate) fn crypt_hash(hash: &str) -> Result<(), String> {
+pub fn crypt_hash(hash: &str) -> Result<(), String> {
     let hint = "make one with `mkpasswd -m yescrypt` or `openssl passwd -6`";
     let fail = |why: &str| Err(format!("is not a crypt(3) password hash: {why}; {hint}"));
     let Some(rest) = hash.strip_prefix('$') else {
@@ -273,7 +275,7 @@ pub(crate) fn crypt_hash(hash: &str) -> Result<(), String> {
 }
 
 /// A SHA-256 certificate fingerprint: 32 bytes as colon-separated hex pairs.
-pub(crate) fn fingerprint(fp: &str) -> Result<(), String> {
+pub fn fingerprint(fp: &str) -> Result<(), String> {
     let pairs: Vec<&str> = fp.split(':').collect();
     let ok = pairs.len() == 32
         && pairs
@@ -290,7 +292,7 @@ pub(crate) fn fingerprint(fp: &str) -> Result<(), String> {
 }
 
 /// A Proxmox cluster name.
-pub(crate) fn cluster_name(name: &str) -> Result<(), String> {
+pub fn cluster_name(name: &str) -> Result<(), String> {
     let ok = (1..=15).contains(&name.len())
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
     if ok {

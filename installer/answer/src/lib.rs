@@ -6,7 +6,7 @@
 //!
 //! The file format is documented in `docs/answer-file.md`.
 
-mod checks;
+pub mod checks;
 mod filter;
 mod lists;
 mod model;
@@ -17,6 +17,7 @@ mod secret;
 mod write;
 
 pub use filter::{disk_list_entry_matches, filter_matches, Glob};
+pub use lists::{COUNTRIES, KEYBOARDS, TIMEZONES};
 pub use model::*;
 pub use parse::{parse, parse_file, validate, FileErrors};
 pub use secret::{Secret, REDACTED};

@@ -2,14 +2,14 @@
 //! a lookup is a binary search (a test checks the order).
 
 /// Keyboard layouts that Proxmox VE's installer accepts.
-pub(crate) const KEYBOARDS: &[&str] = &[
+pub const KEYBOARDS: &[&str] = &[
     "de", "de-ch", "dk", "en-gb", "en-us", "es", "fi", "fr", "fr-be", "fr-ca", "fr-ch", "hu", "is",
     "it", "jp", "lt", "mk", "nl", "no", "pl", "pt", "pt-br", "se", "si", "tr",
 ];
 
 /// ISO 3166-1 alpha-2 country codes, lowercase as Proxmox writes them
 /// (from the tz database's `iso3166.tab`).
-pub(crate) const COUNTRIES: &[&str] = &[
+pub const COUNTRIES: &[&str] = &[
     "ad", "ae", "af", "ag", "ai", "al", "am", "ao", "aq", "ar", "as", "at", "au", "aw", "ax", "az",
     "ba", "bb", "bd", "be", "bf", "bg", "bh", "bi", "bj", "bl", "bm", "bn", "bo", "bq", "br", "bs",
     "bt", "bv", "bw", "by", "bz", "ca", "cc", "cd", "cf", "cg", "ch", "ci", "ck", "cl", "cm", "cn",
@@ -30,7 +30,7 @@ pub(crate) const COUNTRIES: &[&str] = &[
 
 /// IANA time zone names: every zone and link of the tz database (2025b),
 /// so that old names such as `Europe/Kiev` still work, plus `UTC`.
-pub(crate) const TIMEZONES: &[&str] = &[
+pub const TIMEZONES: &[&str] = &[
     "Africa/Abidjan",
     "Africa/Accra",
     "Africa/Addis_Ababa",
