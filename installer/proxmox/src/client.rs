@@ -84,10 +84,14 @@ pub enum ApiError {
 }
 
 impl ApiError {
-    /// The message Proxmox gave, when it refused the call.
+    /// What Proxmox said when it refused the call: the answer's message, or
+    /// what pvesh printed on stderr before exiting non-zero. `None` for
+    /// every other failure. For showing the user; decide by reading state,
+    /// not by matching this text.
     pub fn refusal(&self) -> Option<&str> {
         match self {
             ApiError::Refused { message, .. } => Some(message),
+            ApiError::Command { stderr, .. } => Some(stderr),
             _ => None,
         }
     }

@@ -778,10 +778,16 @@ impl State {
             link0,
         });
         cl.version += 1;
+        self.clock += 1;
+        let generation = self.clock;
         if let Some(m) = self.machines.get_mut(local) {
             m.cluster = Some(c);
             // The cluster's /etc/pve replaces the node's own.
             m.storage.clear();
+            // The join re-issues the node's certificate under the cluster's
+            // CA, so its fingerprint changes: a fingerprint noted before the
+            // join is stale afterwards.
+            m.fingerprint = fake_fingerprint(&format!("{local}#{generation}"));
         }
         Ok(Value::String(self.new_task(local, "clusterjoin")))
     }

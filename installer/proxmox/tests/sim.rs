@@ -100,7 +100,14 @@ fn three_nodes_form_a_cluster_with_storages_per_node() {
     let info = client(&sim, "tappaas1").join_info(None).unwrap();
     let shown = info.preferred_fingerprint().unwrap().to_string();
     assert_eq!(shown, sim.fingerprint("tappaas1").unwrap());
+    let fp2_before = sim.fingerprint("tappaas2").unwrap();
     let upid = join(&sim, 2).unwrap().unwrap();
+    // The join re-issues node 2's certificate under the cluster's CA.
+    let fp2 = sim.fingerprint("tappaas2").unwrap();
+    assert_ne!(fp2, fp2_before);
+    let info = client(&sim, "tappaas1").join_info(None).unwrap();
+    let listed = info.nodelist.iter().find(|n| n.name == "tappaas2").unwrap();
+    assert_eq!(listed.pve_fp, fp2);
     let mut c2 = client(&sim, "tappaas2");
     assert!(c2
         .task_status(&node("tappaas2"), &upid)
