@@ -582,3 +582,12 @@ fn the_api_doc_matches_the_schema_and_the_client() {
         );
     }
 }
+
+#[test]
+fn a_missing_schema_file_names_where_it_was_looked_for() {
+    let e = tappaas_proxmox::Schema::load("no/such/dir/pve-api-schema.json").unwrap_err();
+    assert!(
+        e.to_string().contains("no/such/dir/pve-api-schema.json"),
+        "{e}"
+    );
+}
