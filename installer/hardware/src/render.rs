@@ -25,7 +25,10 @@ pub fn render_text(profile: &MachineProfile) -> String {
     if one_line.chars().count() <= WIDTH {
         push_line(&mut out, &one_line);
     } else {
-        push_line(&mut out, &format!("CPU:       {}", cpu.model));
+        push_line(
+            &mut out,
+            &format!("CPU:       {}", fit(&cpu.model, WIDTH - 11)),
+        );
         push_line(&mut out, &format!("           {counts}"));
     }
     push_line(
@@ -171,7 +174,8 @@ fn render_disk_details(out: &mut String, disk: &Disk, indent_width: usize) {
     } else {
         format!("{} (no stable by-id name)", disk.stable_path())
     };
-    // A path must stay whole to be copied: move it left rather than cut it.
+    // A path must stay whole to be copied: move it left rather than cut it
+    // (udev's by-id names stay well under 80 characters in practice).
     let room = WIDTH.saturating_sub(path.chars().count()).min(indent_width);
     push_line(out, &format!("{}{path}", " ".repeat(room)));
     for line in wrap(
@@ -263,6 +267,77 @@ fn push_line(out: &mut String, line: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn long_profile() -> MachineProfile {
+        let long = "X".repeat(120);
+        let mut udev = std::collections::BTreeMap::new();
+        udev.insert("ID_BUS".to_string(), "ata".to_string());
+        let nic_udev = [
+            ("ID_VENDOR_FROM_DATABASE".to_string(), long.clone()),
+            ("ID_MODEL_FROM_DATABASE".to_string(), long.clone()),
+        ]
+        .into_iter()
+        .collect();
+        MachineProfile {
+            profile_version: crate::PROFILE_VERSION,
+            cpu: crate::Cpu {
+                model: long.clone(),
+                cores: 1024,
+                threads: 2048,
+                virtualization: Some(Virtualization::Svm),
+            },
+            memory_bytes: u64::MAX,
+            firmware: Firmware::Bios,
+            disks: vec![Disk {
+                name: "nvme1000n1000".into(),
+                by_id: vec![format!("nvme-{}", "Y".repeat(55))],
+                model: Some(long.clone()),
+                serial: Some(long.clone()),
+                wwn: None,
+                size_bytes: u64::MAX,
+                logical_sector_bytes: 512,
+                physical_sector_bytes: 512,
+                rotational: false,
+                transport: crate::Transport::Unknown,
+                removable: true,
+                partition_table: Some("gpt".into()),
+                partitions: (1..40)
+                    .map(|n| crate::Partition {
+                        name: format!("p{n}"),
+                        number: n,
+                        size_bytes: 1,
+                        filesystem: Some(crate::Filesystem {
+                            fs_type: "ext4".into(),
+                            label: Some(long.clone()),
+                            uuid: None,
+                        }),
+                    })
+                    .collect(),
+                filesystem: None,
+                zfs_pools: vec![long.clone()],
+                boot_medium: true,
+                udev,
+            }],
+            nics: vec![Nic {
+                name: long.clone(),
+                mac: long.clone(),
+                driver: Some(long.clone()),
+                link: None,
+                speed_mbps: Some(u32::MAX),
+                udev: nic_udev,
+            }],
+        }
+    }
+
+    #[test]
+    fn long_values_still_fit_80_columns() {
+        let text = render_text(&long_profile());
+        for line in text.lines() {
+            assert!(line.chars().count() <= WIDTH, "{line}");
+        }
+        assert!(text.contains("* installer medium: never a target"));
+        assert!(text.contains("virtualisation: AMD-V"));
+    }
 
     #[test]
     fn fit_and_wrap() {

@@ -212,14 +212,12 @@ fn read_disk(
         let Some(dev) = source.strip_prefix("/dev/") else {
             return false;
         };
+        // By kernel name, or by any udev link (`/dev/disk/by-label/...`).
         dev == name
-            || partitions.iter().any(|(p, _)| p.name == dev)
-            || dev
-                .strip_prefix("disk/by-id/")
-                .is_some_and(|id| by_id.iter().any(|b| b == id))
+            || record.links.iter().any(|l| l == dev)
             || partitions
                 .iter()
-                .any(|(_, links)| links.iter().any(|l| l == dev))
+                .any(|(p, links)| p.name == dev || links.iter().any(|l| l == dev))
     });
 
     Ok(Some(Disk {
