@@ -591,6 +591,56 @@ fn virtual_nics_are_skipped() {
     );
 }
 
+/// Every file and symlink below `dir`, relative to it, with its contents
+/// (or link target).
+fn tree(dir: &Path) -> Vec<(PathBuf, String)> {
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<(PathBuf, String)>) {
+        for entry in fs::read_dir(dir).expect("read_dir").flatten() {
+            let path = entry.path();
+            let rel = path.strip_prefix(root).expect("below root").to_path_buf();
+            let meta = fs::symlink_metadata(&path).expect("metadata");
+            if meta.file_type().is_symlink() {
+                let target = fs::read_link(&path).expect("read_link");
+                out.push((rel, format!("-> {}", target.display())));
+            } else if meta.is_dir() {
+                walk(root, &path, out);
+            } else {
+                out.push((rel, fs::read_to_string(&path).expect("read")));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
+}
+
+/// The committed trees are what `generate.py` writes now. Needs python3;
+/// ignored with the other slow checks.
+#[test]
+#[ignore]
+fn generated_fixtures_are_current() {
+    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("generated");
+    let _ = fs::remove_dir_all(&out);
+    let status = std::process::Command::new("python3")
+        .arg(machines_dir().join("generate.py"))
+        .arg("--out")
+        .arg(&out)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .expect("run generate.py");
+    assert!(status.success());
+    for name in MACHINES.iter().filter(|n| **n != "dev-host") {
+        let fresh = tree(&out.join(name).join("sysroot"));
+        let committed = tree(&machines_dir().join(name).join("sysroot"));
+        assert!(
+            fresh == committed,
+            "{name}: the committed sysroot differs from what generate.py writes; \
+             rerun it"
+        );
+    }
+}
+
 /// `scripts/record-sysroot` keeps everything probe reads: recording a
 /// fixture again must give the same profile. Slow (a few seconds, it runs
 /// the script on every generated machine), hence ignored; run it with
