@@ -60,6 +60,24 @@ fn plan_prints_the_golden_plan() {
     }
 }
 
+/// Equal, or fail naming the first line that differs.
+fn same(case: &str, actual: &str, golden: &str) {
+    if actual == golden {
+        return;
+    }
+    let line = actual
+        .lines()
+        .zip(golden.lines())
+        .position(|(a, b)| a != b)
+        .unwrap_or(actual.lines().count().min(golden.lines().count()));
+    panic!(
+        "{case}: output differs from the golden plan at line {}:\n  got:    {:?}\n  golden: {:?}",
+        line + 1,
+        actual.lines().nth(line),
+        golden.lines().nth(line)
+    );
+}
+
 fn path(p: &Path) -> &str {
     p.to_str().expect("fixture paths are UTF-8")
 }

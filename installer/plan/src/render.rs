@@ -20,10 +20,14 @@ pub fn render_text(plan: &Plan) -> String {
         node.fqdn(),
         node.number
     );
+    let firmware = match node.firmware {
+        tappaas_hardware::Firmware::Uefi => "UEFI",
+        tappaas_hardware::Firmware::Bios => "legacy BIOS",
+    };
     let _ = writeln!(
         s,
-        "Target system: {} flavour; firmware: {:?}",
-        node.flavour, node.firmware
+        "Target system: {} flavour; this machine boots by {firmware} (the node can boot either way)",
+        node.flavour
     );
     if let ClusterPlan::Join { fingerprint, .. } = &node.cluster {
         let _ = writeln!(s, "Peer certificate fingerprint (confirmed): {fingerprint}");

@@ -185,7 +185,7 @@ fn is_cidr(s: &str, v6: Option<bool>) -> bool {
         return false;
     };
     let max = if addr.is_ipv6() { 128 } else { 32 };
-    prefix <= max && v6.map_or(true, |want| want == addr.is_ipv6())
+    prefix <= max && v6.is_none_or(|want| want == addr.is_ipv6())
 }
 
 fn is_unicast_mac(s: &str) -> bool {

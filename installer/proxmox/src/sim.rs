@@ -544,7 +544,7 @@ impl State {
             (Method::Get, "/storage") => Ok(Value::Array(
                 self.storage_cfg(local)?
                     .values()
-                    .filter(|s| p("type").map_or(true, |t| t == s.kind))
+                    .filter(|s| p("type").is_none_or(|t| t == s.kind))
                     .map(storage_json)
                     .collect(),
             )),
@@ -810,10 +810,7 @@ impl State {
         let m = self.reachable_node(local, node)?;
         let mut out = Vec::new();
         for s in self.storage_cfg(local)?.values() {
-            let here = s
-                .nodes
-                .as_ref()
-                .map_or(true, |l| l.iter().any(|n| n == node));
+            let here = s.nodes.as_ref().is_none_or(|l| l.iter().any(|n| n == node));
             if s.disable || !here {
                 continue;
             }
