@@ -42,21 +42,13 @@ fn plan_prints_the_golden_plan() {
         let o = run(&args);
         assert!(o.status.success(), "{case}: {}", stderr(&o));
         let golden = std::fs::read_to_string(dir.join("plan.txt")).expect("golden");
-        assert_eq!(
-            stdout(&o),
-            golden,
-            "{case}: text plan differs from the golden one"
-        );
+        same(case, &stdout(&o), &golden);
 
         let mut json_args = args.to_vec();
         json_args.push("--json");
         let o = run(&json_args);
         let golden = std::fs::read_to_string(dir.join("plan.json")).expect("golden");
-        assert_eq!(
-            stdout(&o),
-            golden,
-            "{case}: JSON plan differs from the golden one"
-        );
+        same(case, &stdout(&o), &golden);
     }
 }
 
