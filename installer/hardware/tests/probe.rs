@@ -569,6 +569,24 @@ fn medium_found_by_mount_alone() {
 }
 
 #[test]
+fn hidden_paths_and_emmc_boot_partitions_are_skipped() {
+    let root = scratch("hidden");
+    for (name, dev) in [("nvme0n1", "259:0"), ("nvme0c0n1", "259:1")] {
+        write(&root, &format!("sys/block/{name}/size"), "1000215216\n");
+        write(&root, &format!("sys/block/{name}/dev"), &format!("{dev}\n"));
+    }
+    write(&root, "sys/block/nvme0c0n1/hidden", "1\n");
+    write(&root, "sys/block/nvme0n1/hidden", "0\n");
+    for (name, dev) in [("mmcblk0", "179:0"), ("mmcblk0boot0", "179:8")] {
+        write(&root, &format!("sys/block/{name}/size"), "8192\n");
+        write(&root, &format!("sys/block/{name}/dev"), &format!("{dev}\n"));
+    }
+    let p = probe(&root).expect("probe");
+    assert_eq!(names(&p), ["mmcblk0", "nvme0n1"]);
+    assert_eq!(disk(&p, "mmcblk0").transport, Transport::Mmc);
+}
+
+#[test]
 fn virtual_nics_are_skipped() {
     let root = scratch("nics");
     write(&root, "sys/class/net/lo/address", "00:00:00:00:00:00\n");

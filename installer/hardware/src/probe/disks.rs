@@ -39,6 +39,8 @@ fn never_a_disk(name: &str) -> bool {
     ["loop", "ram", "zram", "dm-", "md", "sr", "nbd", "zd"]
         .iter()
         .any(|prefix| name.starts_with(prefix))
+        // eMMC hardware boot partitions: a few MiB the firmware owns.
+        || (name.starts_with("mmcblk") && name.contains("boot"))
 }
 
 /// Devices mounted at live-boot's medium mount point, as written in
@@ -131,6 +133,11 @@ fn read_disk(
     medium_sources: &[String],
 ) -> Result<Option<Disk>, ProbeError> {
     let dir = sysroot.join("sys/block").join(name);
+    // The per-path devices of a multipath NVMe namespace (`nvme0c0n1`) are
+    // hidden; the namespace itself (`nvme0n1`) is the disk.
+    if sysfs::attr(&dir.join("hidden"))?.as_deref() == Some("1") {
+        return Ok(None);
+    }
     let size_bytes = sysfs::required_u64(&dir.join("size"))?.saturating_mul(SYSFS_SECTOR);
     if size_bytes == 0 {
         // Empty card readers and CD drives without a disc.
