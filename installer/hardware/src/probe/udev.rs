@@ -72,7 +72,7 @@ pub(crate) fn read_record(sysroot: &Path, id: &str) -> Result<UdevRecord, ProbeE
 /// derived from the WWN/EUI last (they are correct but unreadable).
 fn by_id_rank(id: &str) -> u8 {
     if id.starts_with("wwn-") || id.starts_with("nvme-eui.") || id.starts_with("nvme-nvme.") {
-        6
+        7
     } else if id.starts_with("ata-") {
         0
     } else if id.starts_with("nvme-") {
@@ -90,7 +90,8 @@ fn by_id_rank(id: &str) -> u8 {
         // These name the contents, which an install replaces.
         8
     } else {
-        7
+        // Other buses (`mmc-NAME_SERIAL`, `memstick-`, ...).
+        6
     }
 }
 
@@ -165,6 +166,38 @@ V:1
         assert_eq!(
             sas.by_id(),
             ["scsi-35000c500a1b2c3d7", "wwn-0x5000c500a1b2c3d7"]
+        );
+    }
+
+    #[test]
+    fn by_id_ranks_every_kind() {
+        let mut ids = vec![
+            "lvm-pv-uuid-abc",
+            "wwn-0x5000c500a1b2c3d7",
+            "virtio-tappaas-boot-0",
+            "usb-SanDisk_Ultra_4C53-0:0",
+            "scsi-35000c500a1b2c3d7",
+            "scsi-SSEAGATE_ST8000NM0185_ZA1",
+            "nvme-eui.0025385401b2c3d4",
+            "mmc-SD32G_0x1234",
+            "nvme-Samsung_SSD_970_EVO_Plus_1TB_S4EW",
+            "ata-WDC_WD40EFZX-68AWUN0_WD-WX12",
+        ];
+        ids.sort_by(|a, b| by_id_order(a, b));
+        assert_eq!(
+            ids,
+            [
+                "ata-WDC_WD40EFZX-68AWUN0_WD-WX12",
+                "nvme-Samsung_SSD_970_EVO_Plus_1TB_S4EW",
+                "scsi-SSEAGATE_ST8000NM0185_ZA1",
+                "scsi-35000c500a1b2c3d7",
+                "usb-SanDisk_Ultra_4C53-0:0",
+                "virtio-tappaas-boot-0",
+                "mmc-SD32G_0x1234",
+                "wwn-0x5000c500a1b2c3d7",
+                "nvme-eui.0025385401b2c3d4",
+                "lvm-pv-uuid-abc",
+            ]
         );
     }
 
