@@ -8,14 +8,16 @@ base_key() {
     inputs_hash "str:suite=$SUITE" "$IMAGE_DIR/packages/base.list" "$IMAGE_DIR/lib/base.sh"
 }
 
-# Prints the path of the cached base tarball, building it when missing.
+# Sets BASE_TAR to the cached base tarball, building it when missing.
+# (Stages set globals rather than print: a stage run in a subshell could not
+# undo its mounts from the EXIT trap.)
 build_base() {
     local key out
     key=$(base_key)
     out="$CACHE_DIR/base-$SUITE-$key.tar.zst"
     if [[ -f $out ]]; then
         log "base: cached $(basename "$out")"
-        echo "$out"
+        BASE_TAR=$out
         return
     fi
     log "base: building $(basename "$out") with mmdebstrap (DKMS build of ZFS: ~5 min)"
@@ -28,5 +30,5 @@ build_base() {
         "$SUITE" "$tmp" </dev/null >&2 \
         || { rm -f "$tmp"; die "mmdebstrap of the base failed (see the messages above)"; }
     cache_commit "$tmp" "$out"
-    echo "$out"
+    BASE_TAR=$out
 }

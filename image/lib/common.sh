@@ -67,6 +67,7 @@ chroot_release() { # ROOT
         umount "${CHROOT_MOUNTS[i]}" 2>/dev/null || umount -l "${CHROOT_MOUNTS[i]}" || true
     done
     CHROOT_MOUNTS=()
+    unmount_under "$r"
     rm -f "$r/usr/sbin/policy-rc.d" "$r/etc/resolv.conf"
     if [[ -e $r/etc/resolv.conf.tappaas-build || -L $r/etc/resolv.conf.tappaas-build ]]; then
         mv "$r/etc/resolv.conf.tappaas-build" "$r/etc/resolv.conf"
@@ -78,9 +79,23 @@ in_root() { # ROOT CMD...
         DEBIAN_FRONTEND=noninteractive LC_ALL=C.UTF-8 HOME=/root "$@"
 }
 
+# Unmount everything mounted at or below DIR (deepest first). A safety net:
+# deleting a build root with /dev or /proc still bound into it would delete
+# the host's files.
+unmount_under() { # DIR
+    local dir mp
+    dir=$(realpath -m "$1")
+    awk '{print $2}' /proc/self/mounts | sed 's/\\040/ /g' | LC_ALL=C sort -r | while read -r mp; do
+        if [[ $mp == "$dir" || $mp == "$dir"/* ]]; then
+            umount "$mp" 2>/dev/null || umount -l "$mp" || true
+        fi
+    done
+}
+
 # Unpack a cached root tarball into a fresh directory.
 unpack_root() { # TARBALL DIR
-    rm -rf "$2"
+    unmount_under "$2"
+    rm -rf --one-file-system "$2"
     mkdir -p "$2"
     tar --zstd -xpf "$1" -C "$2" --numeric-owner --xattrs --xattrs-include='*'
 }

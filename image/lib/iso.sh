@@ -4,7 +4,7 @@
 
 ISO_LABEL=TAPPAAS_INSTALLER
 
-build_installer() { # -> prints the binary's path
+build_installer() { # -> sets INSTALLER_BIN
     command -v cargo >/dev/null || die "cargo not found: install Rust or pass --installer FILE"
     log "installer: cargo build --release -p tappaas-installer"
     (cd "$REPO_DIR" && cargo build --release -p tappaas-installer >&2) \
@@ -12,7 +12,7 @@ build_installer() { # -> prints the binary's path
     local dir
     dir=$(cd "$REPO_DIR" && cargo metadata --format-version 1 --no-deps 2>/dev/null \
         | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
-    echo "${dir:-$REPO_DIR/target}/release/tappaas-installer"
+    INSTALLER_BIN="${dir:-$REPO_DIR/target}/release/tappaas-installer"
 }
 
 # Hard link from the cache when possible (same file system), else copy.

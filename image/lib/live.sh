@@ -10,13 +10,13 @@ live_key() { # BASE_TAR
         "$IMAGE_DIR/lib/live.sh" "$IMAGE_DIR/lib/common.sh" "$REPO_DIR/overlays/live"
 }
 
-build_live() { # BASE_TAR -> prints the cache directory
+build_live() { # BASE_TAR -> sets LIVE_DIR to the cache directory
     local base=$1 key out
     key=$(live_key "$base")
     out="$CACHE_DIR/live-$SUITE-$key"
     if [[ -f $out/filesystem.squashfs ]]; then
         log "live: cached $(basename "$out")"
-        echo "$out"
+        LIVE_DIR=$out
         return
     fi
     log "live: building $(basename "$out")"
@@ -43,6 +43,17 @@ build_live() { # BASE_TAR -> prints the cache directory
         | awk '$NF == "installed" {print $1}' | paste -sd' ' -)
     # shellcheck disable=SC2086
     in_root "$root" apt-get purge -y -qq zfs-dkms dkms $headers >&2
+    # The compiler and friends came in with the headers but are marked as
+    # installed by hand (mmdebstrap), so autoremove alone keeps them.
+    local tooling
+    tooling=$({ in_root "$root" dpkg-query -W -f='${Package} ${Status}\n' \
+        'gcc-[0-9]*' 'cpp-[0-9]*' 'g++*' make 'binutils*' 'libbinutils*' 'libc6-dev*' \
+        'libgcc-*-dev*' 'libstdc++-*-dev*' 'linux-libc-dev*' 'libc-dev-bin' 'libcrypt-dev*' \
+        'rpcsvc-proto' 'libctf*' 'libgprofng*' 'libsframe*' 'libasan*' 'libtsan*' \
+        'liblsan*' 'libubsan*' 'libhwasan*' 'libitm*' 'libquadmath*' 'libcc1-*' || true; } \
+        | awk '$NF == "installed" && $1 !~ /-base(:|$)/ {print $1}' | paste -sd' ' -)
+    # shellcheck disable=SC2086
+    [[ -z $tooling ]] || in_root "$root" apt-get purge -y -qq $tooling >&2
     in_root "$root" apt-get autoremove --purge -y -qq >&2
     if in_root "$root" sh -c 'command -v gcc || command -v cc || command -v make' >/dev/null; then
         log "live: warning: a compiler or make is still installed in the live root"
@@ -73,9 +84,9 @@ build_live() { # BASE_TAR -> prints the cache directory
     cp "$root/boot/initrd.img-$kver" "$stage/initrd.img"
     echo "$kver" >"$stage/kernel-version"
     squash_root "$root" "$stage/filesystem.squashfs" -wildcards -e 'boot/vmlinuz*' 'boot/initrd.img*'
-    rm -rf "$root"
+    rm -rf --one-file-system "$root"
     rm -rf "$out"
     mv "$stage" "$out"
     log "live: $(du -m "$out/filesystem.squashfs" | cut -f1) MiB squashfs, kernel $kver"
-    echo "$out"
+    LIVE_DIR=$out
 }

@@ -56,13 +56,13 @@ target_key() { # FLAVOUR BASE_TAR
     fi
 }
 
-build_target() { # FLAVOUR BASE_TAR -> prints the squashfs path
+build_target() { # FLAVOUR BASE_TAR -> sets TARGET_SQFS to the squashfs path
     local flavour=$1 base=$2 key out
     key=$(target_key "$flavour" "$base")
     out="$CACHE_DIR/target-$flavour-$SUITE-$key.squashfs"
     if [[ -f $out ]]; then
         log "target: cached $(basename "$out")"
-        echo "$out"
+        TARGET_SQFS=$out
         return
     fi
     log "target: building $(basename "$out")"
@@ -77,10 +77,10 @@ build_target() { # FLAVOUR BASE_TAR -> prints the squashfs path
         cp -a --no-preserve=ownership "$REPO_DIR/overlays/target/." "$root/"
     fi
     squash_root "$root" "$WORK_DIR/target.squashfs"
-    rm -rf "$root"
+    rm -rf --one-file-system "$root"
     cache_commit "$WORK_DIR/target.squashfs" "$out"
     log "target: $(du -m "$out" | cut -f1) MiB"
-    echo "$out"
+    TARGET_SQFS=$out
 }
 
 target_test_root() { # BASE_TAR ROOT
