@@ -41,6 +41,27 @@ fn target(path: &str) -> String {
     format!("{TARGET_ROOT}{path}")
 }
 
+/// A shell command that only acts when `condition` holds, so that a step
+/// interrupted half-way can run again from its start.
+fn guarded(condition: &str, then: &str) -> Action {
+    run(["sh", "-c", &format!("if {condition}; then {then}; fi")])
+}
+
+/// Mount what commands run in the target need; idempotent.
+fn chroot_mounts() -> Vec<Action> {
+    [
+        ("/dev", "mount --rbind /dev"),
+        ("/proc", "mount -t proc proc"),
+        ("/sys", "mount -t sysfs sysfs"),
+    ]
+    .into_iter()
+    .map(|(dir, mount)| {
+        let t = target(dir);
+        guarded(&format!("! mountpoint -q {t}"), &format!("{mount} {t}"))
+    })
+    .collect()
+}
+
 pub(crate) fn plan_steps(
     plan: &Plan,
     machine: &MachineProfile,
@@ -113,6 +134,8 @@ pub(crate) fn plan_steps(
             start = "0".into();
         }
         argv.push(disk.path.clone());
+        // A fresh table each time, so the step can run again.
+        part.push(run(["sgdisk", "--zap-all", &disk.path]));
         part.push(Action::Run(Command { argv, stdin: None }));
     }
     part.push(run(["udevadm", "settle"]));
@@ -126,7 +149,11 @@ pub(crate) fn plan_steps(
     let Some(rpool) = plan.pools.iter().find(|p| p.name == "rpool") else {
         return steps;
     };
-    let mut rp = vec![Action::Run(zpool_create(rpool, Some(TARGET_ROOT)))];
+    // An rpool left by an interrupted run of this step is made again.
+    let mut rp = vec![
+        guarded("zpool list rpool >/dev/null 2>&1", "zpool destroy -f rpool"),
+        Action::Run(zpool_create(rpool, Some(TARGET_ROOT))),
+    ];
     for ds in &rpool.datasets {
         let mut argv = vec!["zfs".to_string(), "create".into()];
         for (k, v) in &ds.properties {
@@ -163,11 +190,7 @@ pub(crate) fn plan_steps(
     ));
 
     // 6. Configuration.
-    let mut cfg = vec![
-        run(["mount", "--rbind", "/dev", &target("/dev")]),
-        run(["mount", "-t", "proc", "proc", &target("/proc")]),
-        run(["mount", "-t", "sysfs", "sysfs", &target("/sys")]),
-    ];
+    let mut cfg = chroot_mounts();
     for f in node_files(plan, answer) {
         cfg.push(Action::WriteFile(f));
     }
@@ -210,30 +233,32 @@ pub(crate) fn plan_steps(
     steps.push(step("configure", "Configure the node", cfg));
 
     // 7. Boot loader on every boot disk, for UEFI and legacy BIOS.
+    let mut boot = chroot_mounts();
+    boot.extend(bootloader(plan, env));
     steps.push(step(
         "bootloader",
         "Make the node bootable (UEFI and BIOS)",
-        bootloader(plan, env),
+        boot,
     ));
 
     // 8. The data pools.
     for pool in plan.pools.iter().filter(|p| p.name != "rpool") {
+        let listed = format!("zpool list {} >/dev/null 2>&1", pool.name);
         let actions = match pool.action {
+            // A pool left imported by an interrupted run of this step is
+            // the one this step made: make it again.
             PoolAction::Create => vec![
+                guarded(&listed, &format!("zpool destroy -f {}", pool.name)),
                 Action::Run(zpool_create(pool, None)),
                 run(["zpool", "export", &pool.name]),
             ],
             // Import proves the pool is whole before the node relies on it.
             PoolAction::Import => vec![
-                run([
-                    "zpool",
-                    "import",
-                    "-f",
-                    "-N",
-                    "-d",
-                    "/dev/disk/by-id",
-                    &pool.name,
-                ]),
+                guarded(
+                    &format!("! {listed}"),
+                    &format!("zpool import -f -N -d /dev/disk/by-id {}", pool.name),
+                ),
+                run(["zpool", "status", "-x", &pool.name]),
                 run(["zpool", "export", &pool.name]),
             ],
         };
@@ -260,13 +285,20 @@ pub(crate) fn plan_steps(
     steps.push(step(
         "finish",
         "Unmount and export rpool",
-        vec![
-            run(["umount", "--recursive", "--lazy", &target("/dev")]),
-            run(["umount", &target("/proc")]),
-            run(["umount", &target("/sys")]),
-            run(["zfs", "unmount", "-a"]),
-            run(["zpool", "export", "rpool"]),
-        ],
+        ["/dev", "/proc", "/sys"]
+            .into_iter()
+            .map(|dir| {
+                let t = target(dir);
+                guarded(
+                    &format!("mountpoint -q {t}"),
+                    &format!("umount --recursive {t}"),
+                )
+            })
+            .chain([guarded(
+                "zpool list rpool >/dev/null 2>&1",
+                "zpool export rpool",
+            )])
+            .collect(),
     ));
     steps
 }
@@ -337,12 +369,22 @@ fn bootloader(plan: &Plan, env: &Environment) -> Vec<Action> {
         // The same layout with plain GRUB: the first ESP carries the EFI
         // loader at the removable-media path; every disk gets BIOS GRUB.
         Flavour::Test => {
+            // An interrupted earlier run may have left the ESP mounted.
+            let efi_mounted = format!("mountpoint -q {}", target("/boot/efi"));
+            a.push(guarded(
+                &efi_mounted,
+                &format!("umount {}", target("/boot/efi")),
+            ));
             for esp in &esps {
                 a.push(run(["mkfs.vfat", "-F", "32", "-n", "EFI", esp]));
             }
+            let efi = target("/boot/efi");
             if let Some(first) = esps.first() {
-                a.push(run(["mkdir", "-p", &target("/boot/efi")]));
-                a.push(run(["mount", first, &target("/boot/efi")]));
+                a.push(run(["mkdir", "-p", &efi]));
+                a.push(guarded(
+                    &format!("! mountpoint -q {efi}"),
+                    &format!("mount {first} {efi}"),
+                ));
             }
             a.push(chroot(["update-initramfs", "-u", "-k", "all"]));
             a.push(chroot([
@@ -358,7 +400,7 @@ fn bootloader(plan: &Plan, env: &Environment) -> Vec<Action> {
             }
             a.push(chroot(["update-grub"]));
             if !esps.is_empty() {
-                a.push(run(["umount", &target("/boot/efi")]));
+                a.push(run(["umount", &efi]));
             }
         }
     }

@@ -225,7 +225,8 @@ fn existing_tank1_is_kept_and_imported() {
     let cmds: Vec<String> = p.commands().map(|c| c.to_string()).collect();
     assert!(cmds
         .iter()
-        .any(|c| c.starts_with("zpool import -f -N -d /dev/disk/by-id tank1")));
+        .any(|c| c.contains("then zpool import -f -N -d /dev/disk/by-id tank1;")));
+    assert!(cmds.iter().any(|c| c == "zpool status -x tank1"));
     assert!(!cmds
         .iter()
         .any(|c| c.starts_with("zpool create") && c.contains(" tank1 ")));
