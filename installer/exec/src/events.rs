@@ -7,18 +7,42 @@ use serde::{Deserialize, Serialize};
 #[serde(rename_all = "kebab-case", tag = "event")]
 pub enum Event {
     /// The run begins: every step, so a front end can show the whole list.
-    Started { steps: Vec<StepInfo> },
+    Started {
+        steps: Vec<StepInfo>,
+    },
     /// The journal says this step finished in an earlier run.
-    StepSkipped { index: usize, id: String },
-    StepStarted { index: usize, id: String, title: String },
+    StepSkipped {
+        index: usize,
+        id: String,
+    },
+    StepStarted {
+        index: usize,
+        id: String,
+        title: String,
+    },
     /// One action of the current step, as a person reads it (`$ zpool ...`).
-    Action { index: usize, text: String },
+    Action {
+        index: usize,
+        text: String,
+    },
     /// A line a command printed (stdout or stderr), for the log pane.
-    Output { line: String },
-    StepFinished { index: usize, id: String, elapsed: Duration },
+    Output {
+        line: String,
+    },
+    StepFinished {
+        index: usize,
+        id: String,
+        elapsed: Duration,
+    },
     /// The run stopped at this step; nothing after it ran.
-    Failed { index: usize, id: String, failure: CommandFailure },
-    Finished { elapsed: Duration },
+    Failed {
+        index: usize,
+        id: String,
+        failure: CommandFailure,
+    },
+    Finished {
+        elapsed: Duration,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -40,4 +64,3 @@ pub struct CommandFailure {
     /// The last lines of its output.
     pub output_tail: Vec<String>,
 }
-

@@ -3,6 +3,16 @@
 //! (the wizard's progress screen, or plain lines on a serial console)
 //! renders.
 
+mod engine;
 mod events;
+mod journal;
+mod progress;
+mod system;
 
+pub use engine::{
+    plan_digest, Engine, Persist, Secrets, Stopped, JOURNAL_FILE, LOG_FILE, PLAN_FILE,
+};
 pub use events::{CommandFailure, Event, StepInfo};
+pub use journal::{Journal, JournalError};
+pub use progress::LineProgress;
+pub use system::{DiskIdentity, LiveSystem, System};

@@ -1,0 +1,442 @@
+//! Runs a plan: step by step, each journaled, stopping at the first failure
+//! with what failed, how, and the end of its output.
+
+use std::collections::VecDeque;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use sha2::{Digest, Sha256};
+use tappaas_answer::Answer;
+use tappaas_plan::{Action, Command, FileContent, FileSpec, Plan, Stdin};
+
+use crate::journal::Journal;
+use crate::system::System;
+use crate::{CommandFailure, Event, StepInfo};
+
+/// Lines of a failing command's output shown with the failure.
+const TAIL_LINES: usize = 20;
+
+/// The secrets a plan names but never contains, from the answer.
+#[derive(Clone, Default)]
+pub struct Secrets {
+    root_password: Option<String>,
+    root_password_hash: Option<String>,
+}
+
+impl Secrets {
+    pub fn from_answer(answer: &Answer) -> Secrets {
+        Secrets {
+            root_password: answer
+                .global
+                .root_password
+                .as_ref()
+                .map(|s| s.expose().to_string()),
+            root_password_hash: answer.global.root_password_hashed.clone(),
+        }
+    }
+}
+
+/// Where the journal and the log are kept once the node's disk exists.
+#[derive(Debug, Clone)]
+pub struct Persist {
+    /// After this step is done...
+    pub after_step: String,
+    /// ...the journal and log are kept in this folder too.
+    pub dir: PathBuf,
+}
+
+pub const JOURNAL_FILE: &str = "install-journal.jsonl";
+pub const LOG_FILE: &str = "install.log";
+pub const PLAN_FILE: &str = "install-plan.json";
+
+/// The digest that names a plan in its journal.
+pub fn plan_digest(plan: &Plan) -> String {
+    let digest = Sha256::digest(plan.to_json().as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The run stopped: at which step, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stopped {
+    pub index: usize,
+    pub step: String,
+    pub failure: CommandFailure,
+}
+
+pub struct Engine<'p, S: System> {
+    plan: &'p Plan,
+    secrets: Secrets,
+    system: S,
+    journal: Journal,
+    /// Files that get every log line; grows when the node's disk exists.
+    logs: Vec<PathBuf>,
+    target_root: PathBuf,
+    persist: Option<Persist>,
+    started: Instant,
+}
+
+impl<'p, S: System> Engine<'p, S> {
+    /// `work_dir` holds the journal and log on the live system (RAM);
+    /// `target_root` is where the node's root is mounted.
+    pub fn new(
+        plan: &'p Plan,
+        secrets: Secrets,
+        system: S,
+        work_dir: &Path,
+        target_root: &Path,
+    ) -> Result<Self, crate::JournalError> {
+        let journal = Journal::open(&work_dir.join(JOURNAL_FILE), &plan_digest(plan))?;
+        Ok(Engine {
+            plan,
+            secrets,
+            system,
+            journal,
+            logs: vec![work_dir.join(LOG_FILE)],
+            target_root: target_root.to_path_buf(),
+            persist: None,
+            started: Instant::now(),
+        })
+    }
+
+    pub fn persist(mut self, persist: Persist) -> Self {
+        self.persist = Some(persist);
+        self
+    }
+
+    pub fn system(&mut self) -> &mut S {
+        &mut self.system
+    }
+
+    /// Run every step not yet done, reporting through `emit`.
+    pub fn run(&mut self, emit: &mut dyn FnMut(&Event)) -> Result<(), Stopped> {
+        let steps: Vec<StepInfo> = self
+            .plan
+            .steps
+            .iter()
+            .map(|s| StepInfo {
+                id: s.id.clone(),
+                title: s.title.clone(),
+            })
+            .collect();
+        emit(&Event::Started { steps });
+        let plan = self.plan;
+        for (index, step) in plan.steps.iter().enumerate() {
+            if self.journal.is_done(&step.id) {
+                self.log(&format!("step {} already done in an earlier run", step.id));
+                emit(&Event::StepSkipped {
+                    index,
+                    id: step.id.clone(),
+                });
+                self.after_step(&step.id, index, emit)?;
+                continue;
+            }
+            let fail = |failure: CommandFailure| Stopped {
+                index,
+                step: step.id.clone(),
+                failure,
+            };
+            self.journal
+                .started(&step.id)
+                .map_err(|e| fail(journal_failure(&e)))?;
+            self.log(&format!("== step {}: {}", step.id, step.title));
+            emit(&Event::StepStarted {
+                index,
+                id: step.id.clone(),
+                title: step.title.clone(),
+            });
+            let t = Instant::now();
+            for action in &step.actions {
+                if let Err(failure) = self.act(index, action, emit) {
+                    self.log(&format!(
+                        "!! step {} failed: {} (exit status {}): {}",
+                        step.id,
+                        failure.what,
+                        failure
+                            .status
+                            .map(|s| s.to_string())
+                            .unwrap_or_else(|| "none".into()),
+                        failure.message
+                    ));
+                    emit(&Event::Failed {
+                        index,
+                        id: step.id.clone(),
+                        failure: failure.clone(),
+                    });
+                    return Err(fail(failure));
+                }
+            }
+            self.journal
+                .done(&step.id)
+                .map_err(|e| fail(journal_failure(&e)))?;
+            emit(&Event::StepFinished {
+                index,
+                id: step.id.clone(),
+                elapsed: t.elapsed(),
+            });
+            self.after_step(&step.id, index, emit)?;
+        }
+        let elapsed = self.started.elapsed();
+        self.log(&format!(
+            "install finished in {:.1} s",
+            elapsed.as_secs_f64()
+        ));
+        emit(&Event::Finished { elapsed });
+        Ok(())
+    }
+
+    /// Once the node's disk exists, keep the journal, log and plan there.
+    fn after_step(
+        &mut self,
+        id: &str,
+        index: usize,
+        emit: &mut dyn FnMut(&Event),
+    ) -> Result<(), Stopped> {
+        let Some(p) = self.persist.clone().filter(|p| p.after_step == id) else {
+            return Ok(());
+        };
+        let fail = |what: String, message: String| Stopped {
+            index,
+            step: id.to_string(),
+            failure: CommandFailure {
+                what,
+                status: None,
+                message,
+                output_tail: Vec::new(),
+            },
+        };
+        self.journal
+            .also_keep_at(&p.dir.join(JOURNAL_FILE))
+            .map_err(|e| fail("keep the journal on the node".into(), e.to_string()))?;
+        let plan_path = p.dir.join(PLAN_FILE);
+        self.system
+            .write_file(&plan_path, 0o600, self.plan.to_json().as_bytes())
+            .map_err(|e| fail(format!("write {}", plan_path.display()), e.to_string()))?;
+        // The log so far goes along, then grows in both places.
+        let log_path = p.dir.join(LOG_FILE);
+        if let Some(first) = self.logs.first() {
+            let _ = std::fs::copy(first, &log_path);
+        }
+        self.logs.push(log_path);
+        emit(&Event::Output {
+            line: format!(
+                "journal and log are kept in {} from now on",
+                p.dir.display()
+            ),
+        });
+        Ok(())
+    }
+
+    fn act(
+        &mut self,
+        index: usize,
+        action: &Action,
+        emit: &mut dyn FnMut(&Event),
+    ) -> Result<(), CommandFailure> {
+        match action {
+            Action::CheckDisk {
+                path,
+                serial,
+                size_bytes,
+            } => {
+                let text = format!("check {path}");
+                self.announce(index, &text, emit);
+                self.check_disk(path, serial.as_deref(), *size_bytes)
+                    .map_err(|message| CommandFailure {
+                        what: text,
+                        status: None,
+                        message,
+                        output_tail: Vec::new(),
+                    })
+            }
+            Action::Run(command) => {
+                self.announce(index, &format!("$ {command}"), emit);
+                self.run_command(command, emit)
+            }
+            Action::WriteFile(file) => {
+                let text = format!("write {} (mode {})", file.path, file.mode);
+                self.announce(index, &text, emit);
+                self.write_file(file, emit)
+                    .map_err(|message| CommandFailure {
+                        what: text,
+                        status: None,
+                        message,
+                        output_tail: Vec::new(),
+                    })
+            }
+            Action::Symlink { path, target } => {
+                let text = format!("link {path} -> {target}");
+                self.announce(index, &text, emit);
+                let at = self.on_target(path);
+                self.system
+                    .symlink(&at, target)
+                    .map_err(|e| CommandFailure {
+                        what: text,
+                        status: None,
+                        message: e.to_string(),
+                        output_tail: Vec::new(),
+                    })
+            }
+        }
+    }
+
+    fn announce(&mut self, index: usize, text: &str, emit: &mut dyn FnMut(&Event)) {
+        self.log(text);
+        emit(&Event::Action {
+            index,
+            text: text.to_string(),
+        });
+    }
+
+    fn check_disk(&mut self, path: &str, serial: Option<&str>, size: u64) -> Result<(), String> {
+        let found = self
+            .system
+            .disk_identity(path)
+            .map_err(|e| format!("cannot read {path}: {e}"))?;
+        let Some(found) = found else {
+            return Err(format!(
+                "{path} is not there any more: was a disk removed? Run the installer again to make a new plan"
+            ));
+        };
+        if found.serial.as_deref() != serial || found.size_bytes != size {
+            return Err(format!(
+                "{path} is not the disk that was planned: serial {} and {} bytes now, planned serial {} and {size} bytes. Nothing was written; run the installer again to make a new plan",
+                found.serial.as_deref().unwrap_or("(none)"),
+                found.size_bytes,
+                serial.unwrap_or("(none)"),
+            ));
+        }
+        Ok(())
+    }
+
+    fn run_command(
+        &mut self,
+        command: &Command,
+        emit: &mut dyn FnMut(&Event),
+    ) -> Result<(), CommandFailure> {
+        let stdin = match &command.stdin {
+            None => None,
+            Some(Stdin::RootPassword) => match &self.secrets.root_password {
+                Some(pw) => Some(format!("root:{pw}\n")),
+                None => return Err(missing_secret(command, "global.root-password")),
+            },
+            Some(Stdin::RootPasswordHash) => match &self.secrets.root_password_hash {
+                Some(h) => Some(format!("root:{h}\n")),
+                None => return Err(missing_secret(command, "global.root-password-hashed")),
+            },
+        };
+        let mut tail: VecDeque<String> = VecDeque::with_capacity(TAIL_LINES);
+        let mut lines = Vec::new();
+        let status = self.system.run(command, stdin.as_deref(), &mut |line| {
+            if tail.len() == TAIL_LINES {
+                tail.pop_front();
+            }
+            tail.push_back(line.to_string());
+            lines.push(line.to_string());
+        });
+        for line in &lines {
+            self.log(&format!("  {line}"));
+            emit(&Event::Output { line: line.clone() });
+        }
+        let failure = |status: Option<i32>, message: String| CommandFailure {
+            what: command.to_string(),
+            status,
+            message,
+            output_tail: tail.iter().cloned().collect(),
+        };
+        match status {
+            Ok(Some(0)) => Ok(()),
+            Ok(Some(code)) => Err(failure(Some(code), format!("exited with status {code}"))),
+            Ok(None) => Err(failure(None, "was killed by a signal".into())),
+            Err(e) => Err(failure(None, format!("could not be started: {e}"))),
+        }
+    }
+
+    fn write_file(&mut self, file: &FileSpec, emit: &mut dyn FnMut(&Event)) -> Result<(), String> {
+        let mode = u32::from_str_radix(&file.mode, 8)
+            .map_err(|_| format!("mode '{}' is not octal", file.mode))?;
+        let content = match &file.content {
+            FileContent::Text(t) => t.clone(),
+            FileContent::ThePlan => self.plan.to_json(),
+            FileContent::HostsForLease => self.hosts_for_lease(emit)?,
+        };
+        let at = self.on_target(&file.path);
+        self.system
+            .write_file(&at, mode, content.as_bytes())
+            .map_err(|e| format!("{}: {e}", at.display()))
+    }
+
+    /// `/etc/hosts` with the address the management NIC leased by DHCP.
+    fn hosts_for_lease(&mut self, emit: &mut dyn FnMut(&Event)) -> Result<String, String> {
+        let nic = self.plan.network.management_nic.clone();
+        let cmd = Command::new(["ip", "-o", "-4", "addr", "show", "dev", nic.as_str()]);
+        let mut out = Vec::new();
+        let status = self
+            .system
+            .run(&cmd, None, &mut |l| out.push(l.to_string()))
+            .map_err(|e| format!("{cmd}: {e}"))?;
+        if status != Some(0) {
+            return Err(format!("{cmd} failed: {}", out.join(" ")));
+        }
+        let addr = out
+            .iter()
+            .find_map(|l| {
+                let mut words = l.split_whitespace();
+                words.find(|w| *w == "inet")?;
+                words.next()?.split('/').next().map(str::to_string)
+            })
+            .ok_or_else(|| {
+                format!(
+                    "{nic} has no IPv4 address from DHCP; use [network] source = \"from-answer\""
+                )
+            })?;
+        emit(&Event::Output {
+            line: format!("{nic} leased {addr} by DHCP"),
+        });
+        let node = &self.plan.node;
+        Ok(format!(
+            "127.0.0.1 localhost.localdomain localhost\n{addr} {} {}\n",
+            node.fqdn(),
+            node.hostname
+        ))
+    }
+
+    fn on_target(&self, path: &str) -> PathBuf {
+        self.target_root.join(path.trim_start_matches('/'))
+    }
+
+    fn log(&mut self, line: &str) {
+        let stamp = self.started.elapsed().as_secs_f64();
+        for path in &self.logs {
+            // A copy whose disk is gone (unmounted at the end) is skipped.
+            if path.parent().is_some_and(|d| !d.exists()) {
+                continue;
+            }
+            if let Ok(mut f) = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+            {
+                let _ = writeln!(f, "[{stamp:8.1}] {line}");
+            }
+        }
+    }
+}
+
+fn missing_secret(command: &Command, key: &str) -> CommandFailure {
+    CommandFailure {
+        what: command.to_string(),
+        status: None,
+        message: format!("the answer has no {key}, which this command needs"),
+        output_tail: Vec::new(),
+    }
+}
+
+fn journal_failure(e: &crate::JournalError) -> CommandFailure {
+    CommandFailure {
+        what: "record the step in the install journal".into(),
+        status: None,
+        message: e.to_string(),
+        output_tail: Vec::new(),
+    }
+}

@@ -1,0 +1,166 @@
+//! Every side effect of the engine, behind one small trait, so the engine
+//! is tested without touching a disk and the live system does it for real.
+
+use std::io::{self, BufRead, BufReader};
+use std::os::unix::fs::{symlink, PermissionsExt};
+use std::path::Path;
+
+use tappaas_plan::Command;
+
+/// What a disk says it is now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DiskIdentity {
+    pub serial: Option<String>,
+    pub size_bytes: u64,
+}
+
+pub trait System {
+    /// Run a command to its end, feeding `stdin` and passing every line it
+    /// prints (stdout and stderr) to `line`. Returns the exit status, `None`
+    /// when a signal ended it; `Err` when it could not be started.
+    fn run(
+        &mut self,
+        command: &Command,
+        stdin: Option<&str>,
+        line: &mut dyn FnMut(&str),
+    ) -> io::Result<Option<i32>>;
+
+    /// Write a whole file (parent directories are created), with `mode`.
+    fn write_file(&mut self, path: &Path, mode: u32, content: &[u8]) -> io::Result<()>;
+
+    /// Make `path` a symbolic link to `target`, replacing what was there.
+    fn symlink(&mut self, path: &Path, target: &str) -> io::Result<()>;
+
+    /// The disk behind a `/dev/disk/by-id/...` path, `None` if absent.
+    fn disk_identity(&mut self, path: &str) -> io::Result<Option<DiskIdentity>>;
+}
+
+/// The machine the installer runs on.
+#[derive(Debug, Default)]
+pub struct LiveSystem;
+
+impl System for LiveSystem {
+    fn run(
+        &mut self,
+        command: &Command,
+        stdin: Option<&str>,
+        line: &mut dyn FnMut(&str),
+    ) -> io::Result<Option<i32>> {
+        let Some((program, args)) = command.argv.split_first() else {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "empty command"));
+        };
+        let mut expr = duct::cmd(program, args)
+            .stderr_to_stdout()
+            .unchecked()
+            // Commands must never wait for a person: no terminal input.
+            .stdin_bytes(stdin.unwrap_or_default().as_bytes().to_vec());
+        if stdin.is_none() {
+            expr = expr.stdin_null();
+        }
+        let reader = expr.reader()?;
+        let mut lines = BufReader::new(&reader);
+        let mut buf = Vec::new();
+        loop {
+            buf.clear();
+            if lines.read_until(b'\n', &mut buf)? == 0 {
+                break;
+            }
+            let text = String::from_utf8_lossy(&buf);
+            line(text.trim_end_matches(['\n', '\r']));
+        }
+        match reader.try_wait()? {
+            Some(output) => Ok(output.status.code()),
+            None => Err(io::Error::other("command output ended before the command")),
+        }
+    }
+
+    fn write_file(&mut self, path: &Path, mode: u32, content: &[u8]) -> io::Result<()> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        // Write beside, then rename: a power cut leaves the old or the new
+        // file, never half of one.
+        let tmp = path.with_extension("tappaas-tmp");
+        std::fs::write(&tmp, content)?;
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(mode))?;
+        std::fs::rename(&tmp, path)
+    }
+
+    fn symlink(&mut self, path: &Path, target: &str) -> io::Result<()> {
+        match std::fs::symlink_metadata(path) {
+            Ok(_) => std::fs::remove_file(path)?,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        symlink(target, path)
+    }
+
+    fn disk_identity(&mut self, path: &str) -> io::Result<Option<DiskIdentity>> {
+        let Some(name) = path.strip_prefix("/dev/disk/by-id/") else {
+            // Not a by-id path: nothing stable to compare with.
+            return Ok(None);
+        };
+        let profile = tappaas_hardware::probe(Path::new("/")).map_err(io::Error::other)?;
+        Ok(profile
+            .disks
+            .iter()
+            .find(|d| d.by_id.iter().any(|b| b == name))
+            .map(|d| DiskIdentity {
+                serial: d.serial.clone(),
+                size_bytes: d.size_bytes,
+            }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(argv: &[&str], stdin: Option<&str>) -> (io::Result<Option<i32>>, Vec<String>) {
+        let mut lines = Vec::new();
+        let r = LiveSystem.run(&Command::new(argv.iter().copied()), stdin, &mut |l| {
+            lines.push(l.to_string())
+        });
+        (r, lines)
+    }
+
+    #[test]
+    fn runs_real_commands_with_output_stdin_and_status() {
+        let (r, lines) = run(&["sh", "-c", "echo out; echo err >&2; exit 3"], None);
+        assert_eq!(r.expect("ran"), Some(3));
+        assert_eq!(lines, ["out", "err"]);
+        let (r, lines) = run(&["cat"], Some("root:secret\n"));
+        assert_eq!(r.expect("ran"), Some(0));
+        assert_eq!(lines, ["root:secret"]);
+        // Without stdin a command reading it sees end of file at once.
+        let (r, lines) = run(&["cat"], None);
+        assert_eq!((r.expect("ran"), lines.len()), (Some(0), 0));
+        let (r, _) = run(&["/nonexistent/program"], None);
+        assert!(r.is_err(), "a command that cannot start is an error");
+    }
+
+    #[test]
+    fn writes_files_with_mode_and_replaces_links() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let f = dir.path().join("etc/tappaas/answer.toml");
+        LiveSystem.write_file(&f, 0o600, b"x = 1\n").expect("write");
+        let meta = std::fs::metadata(&f).expect("meta");
+        assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+        assert_eq!(std::fs::read_to_string(&f).expect("read"), "x = 1\n");
+        let l = dir.path().join("etc/localtime");
+        std::fs::write(&l, "old").expect("write");
+        LiveSystem
+            .symlink(&l, "/usr/share/zoneinfo/UTC")
+            .expect("link");
+        LiveSystem
+            .symlink(&l, "/usr/share/zoneinfo/Europe/Amsterdam")
+            .expect("relink");
+        assert_eq!(
+            std::fs::read_link(&l).expect("readlink"),
+            Path::new("/usr/share/zoneinfo/Europe/Amsterdam")
+        );
+    }
+}

@@ -1,0 +1,350 @@
+//! The engine against a recording system: order, journal, resume, failure.
+
+use std::collections::VecDeque;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use tappaas_exec::{
+    DiskIdentity, Engine, Event, LineProgress, Persist, Secrets, System, JOURNAL_FILE, LOG_FILE,
+};
+use tappaas_plan::{Command, Environment, Flavour, Plan};
+
+/// Records everything; commands succeed unless told otherwise.
+#[derive(Default)]
+struct Recorder {
+    commands: Vec<(String, Option<String>)>,
+    files: Vec<(PathBuf, u32, String)>,
+    links: Vec<(PathBuf, String)>,
+    /// argv[0..2] joined -> exit status, used once each.
+    fail: VecDeque<(String, i32)>,
+    disks: Vec<(String, DiskIdentity)>,
+}
+
+impl System for Recorder {
+    fn run(
+        &mut self,
+        c: &Command,
+        stdin: Option<&str>,
+        line: &mut dyn FnMut(&str),
+    ) -> io::Result<Option<i32>> {
+        let text = c.to_string();
+        self.commands
+            .push((text.clone(), stdin.map(str::to_string)));
+        line(&format!("output of {}", c.argv[0]));
+        if let Some(pos) = self
+            .fail
+            .iter()
+            .position(|(p, _)| text.starts_with(p.as_str()))
+        {
+            let (_, code) = self.fail.remove(pos).expect("present");
+            line("something went wrong");
+            return Ok(Some(code));
+        }
+        Ok(Some(0))
+    }
+
+    fn write_file(&mut self, path: &Path, mode: u32, content: &[u8]) -> io::Result<()> {
+        self.files.push((
+            path.to_path_buf(),
+            mode,
+            String::from_utf8_lossy(content).into_owned(),
+        ));
+        if let Some(d) = path.parent() {
+            std::fs::create_dir_all(d)?;
+        }
+        std::fs::write(path, content)
+    }
+
+    fn symlink(&mut self, path: &Path, target: &str) -> io::Result<()> {
+        self.links.push((path.to_path_buf(), target.to_string()));
+        Ok(())
+    }
+
+    fn disk_identity(&mut self, path: &str) -> io::Result<Option<DiskIdentity>> {
+        Ok(self
+            .disks
+            .iter()
+            .find(|(p, _)| p == path)
+            .map(|(_, d)| d.clone()))
+    }
+}
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures")
+}
+
+fn qemu_plan() -> (Plan, tappaas_answer::Answer) {
+    let m = fixtures().join("machines/qemu-vm/profile.json");
+    let machine =
+        tappaas_hardware::MachineProfile::from_json(&std::fs::read_to_string(m).expect("read"))
+            .expect("profile");
+    let answer =
+        tappaas_answer::parse_file(&fixtures().join("plans/qemu-vm/answer.toml")).expect("answer");
+    let env = Environment {
+        flavour: Flavour::Test,
+        target_image: "/img.squashfs".into(),
+    };
+    (
+        tappaas_plan::plan(&machine, &answer, &env).expect("plan"),
+        answer,
+    )
+}
+
+fn recorder_for(plan: &Plan) -> Recorder {
+    let mut r = Recorder::default();
+    for d in plan.disks.iter() {
+        r.disks.push((
+            d.path.clone(),
+            DiskIdentity {
+                serial: d.serial.clone(),
+                size_bytes: d.size_bytes,
+            },
+        ));
+    }
+    r
+}
+
+struct Dirs {
+    _tmp: tempfile::TempDir,
+    work: PathBuf,
+    target: PathBuf,
+}
+
+fn dirs() -> Dirs {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let work = tmp.path().join("run");
+    let target = tmp.path().join("target");
+    std::fs::create_dir_all(&work).expect("mkdir");
+    std::fs::create_dir_all(&target).expect("mkdir");
+    Dirs {
+        work,
+        target,
+        _tmp: tmp,
+    }
+}
+
+fn collect(engine: &mut Engine<'_, Recorder>) -> (Result<(), tappaas_exec::Stopped>, Vec<Event>) {
+    let mut events = Vec::new();
+    let r = engine.run(&mut |e| events.push(e.clone()));
+    (r, events)
+}
+
+#[test]
+fn runs_every_action_in_order_with_the_secret_only_on_stdin() {
+    let (plan, answer) = qemu_plan();
+    let d = dirs();
+    let mut engine = Engine::new(
+        &plan,
+        Secrets::from_answer(&answer),
+        recorder_for(&plan),
+        &d.work,
+        &d.target,
+    )
+    .expect("engine");
+    let (r, events) = collect(&mut engine);
+    assert!(r.is_ok(), "{r:?}");
+    let rec = engine.system();
+    let expected: Vec<String> = plan.commands().map(|c| c.to_string()).collect();
+    let ran: Vec<String> = rec.commands.iter().map(|(c, _)| c.clone()).collect();
+    assert_eq!(ran, expected, "commands run exactly as planned, in order");
+    let stdin: Vec<&String> = rec
+        .commands
+        .iter()
+        .filter_map(|(_, s)| s.as_ref())
+        .collect();
+    assert_eq!(stdin, vec!["root:golden-test-password\n"]);
+    assert_eq!(rec.files.len(), plan.files().count());
+    let hosts = rec
+        .files
+        .iter()
+        .find(|(p, _, _)| p.ends_with("etc/hosts"))
+        .expect("hosts");
+    assert!(
+        hosts.0.starts_with(&d.target),
+        "files go under the target root"
+    );
+    let answer_copy = rec
+        .files
+        .iter()
+        .find(|(p, _, _)| p.ends_with("etc/tappaas/answer.toml"))
+        .expect("answer");
+    assert_eq!(answer_copy.1, 0o600);
+    assert!(!answer_copy.2.contains("golden-test-password"));
+    let plan_copy = rec
+        .files
+        .iter()
+        .find(|(p, _, _)| p.ends_with("etc/tappaas/plan.json"))
+        .expect("plan");
+    assert_eq!(plan_copy.2, plan.to_json());
+    let finished = events
+        .iter()
+        .filter(|e| matches!(e, Event::StepFinished { .. }))
+        .count();
+    assert_eq!(finished, plan.steps.len());
+    assert!(matches!(events.last(), Some(Event::Finished { .. })));
+    // Nothing secret reaches the log.
+    let log = std::fs::read_to_string(d.work.join(LOG_FILE)).expect("log");
+    assert!(log.contains("$ zpool create"), "commands are logged");
+    assert!(!log.contains("golden-test-password"));
+}
+
+#[test]
+fn a_failing_command_stops_with_status_and_output_then_a_rerun_resumes() {
+    let (plan, answer) = qemu_plan();
+    let d = dirs();
+    let mut rec = recorder_for(&plan);
+    rec.fail.push_back((
+        "zpool create -f -o ashift=12 -O atime=off -O compression=lz4 -O xattr=sa tank1".into(),
+        1,
+    ));
+    let mut engine = Engine::new(
+        &plan,
+        Secrets::from_answer(&answer),
+        rec,
+        &d.work,
+        &d.target,
+    )
+    .expect("engine");
+    let (r, events) = collect(&mut engine);
+    let stopped = r.expect_err("must stop");
+    assert_eq!(stopped.step, "pool-tank1");
+    assert_eq!(stopped.failure.status, Some(1));
+    assert!(stopped.failure.what.starts_with("zpool create"));
+    assert_eq!(
+        stopped.failure.output_tail.last().map(String::as_str),
+        Some("something went wrong")
+    );
+    assert!(matches!(events.last(), Some(Event::Failed { .. })));
+    let ran_before = engine.system().commands.len();
+    assert!(
+        !engine
+            .system()
+            .commands
+            .iter()
+            .any(|(c, _)| c.contains("tank2 /dev")),
+        "nothing after the failure ran (tank2 was not created)"
+    );
+
+    // The failure is shown the way a person reads it.
+    let mut out = Vec::new();
+    let mut progress = LineProgress::new(&mut out, false, false);
+    for e in &events {
+        progress.event(e);
+    }
+    let text = String::from_utf8(out).expect("utf8");
+    assert!(text.contains("pool-tank1: FAILED"), "{text}");
+    assert!(text.contains("exit status: 1"), "{text}");
+    assert!(text.contains("| something went wrong"), "{text}");
+    assert!(text.contains("[ 1/10] check-disks: done in"), "{text}");
+
+    // Run again: done steps are skipped, the failed one runs from its start.
+    let mut engine = Engine::new(
+        &plan,
+        Secrets::from_answer(&answer),
+        recorder_for(&plan),
+        &d.work,
+        &d.target,
+    )
+    .expect("engine");
+    let (r, events) = collect(&mut engine);
+    assert!(r.is_ok(), "{r:?}");
+    let skipped = events
+        .iter()
+        .filter(|e| matches!(e, Event::StepSkipped { .. }))
+        .count();
+    assert_eq!(skipped, 7, "the seven steps before pool-tank1 were done");
+    let first = &engine.system().commands[0].0;
+    assert!(
+        first.contains("zpool list tank1"),
+        "rerun starts at pool-tank1's guard: {first}"
+    );
+    assert!(ran_before > engine.system().commands.len());
+}
+
+#[test]
+fn a_disk_that_changed_stops_before_anything_is_written() {
+    let (plan, answer) = qemu_plan();
+    let d = dirs();
+    let mut rec = recorder_for(&plan);
+    let boot = rec
+        .disks
+        .iter_mut()
+        .find(|(p, _)| p.ends_with("virtio-tappaas-boot-0"))
+        .expect("boot disk");
+    boot.1.serial = Some("SOMETHING-ELSE".into());
+    let mut engine = Engine::new(
+        &plan,
+        Secrets::from_answer(&answer),
+        rec,
+        &d.work,
+        &d.target,
+    )
+    .expect("engine");
+    let (r, _) = collect(&mut engine);
+    let stopped = r.expect_err("must stop");
+    assert_eq!(stopped.step, "check-disks");
+    assert!(
+        stopped
+            .failure
+            .message
+            .contains("not the disk that was planned"),
+        "{}",
+        stopped.failure.message
+    );
+    assert!(engine.system().commands.is_empty(), "no command ran");
+    assert!(engine.system().files.is_empty(), "no file written");
+}
+
+#[test]
+fn journal_and_log_move_onto_the_node_after_rpool_exists() {
+    let (plan, answer) = qemu_plan();
+    let d = dirs();
+    let keep = d.target.join("var/log/tappaas");
+    let mut engine = Engine::new(
+        &plan,
+        Secrets::from_answer(&answer),
+        recorder_for(&plan),
+        &d.work,
+        &d.target,
+    )
+    .expect("engine")
+    .persist(Persist {
+        after_step: "create-rpool".into(),
+        dir: keep.clone(),
+    });
+    let (r, _) = collect(&mut engine);
+    assert!(r.is_ok(), "{r:?}");
+    let journal = std::fs::read_to_string(keep.join(JOURNAL_FILE)).expect("journal on the node");
+    assert!(
+        journal.contains("\"step\":\"check-disks\""),
+        "the past is copied"
+    );
+    assert!(
+        journal.contains("\"step\":\"finish\""),
+        "the future is recorded"
+    );
+    let log = std::fs::read_to_string(keep.join(LOG_FILE)).expect("log on the node");
+    assert!(log.contains("step check-disks") && log.contains("step finish"));
+    assert!(keep.join(tappaas_exec::PLAN_FILE).exists());
+}
+
+#[test]
+fn a_journal_of_another_plan_is_refused() {
+    let (plan, answer) = qemu_plan();
+    let d = dirs();
+    std::fs::write(
+        d.work.join(JOURNAL_FILE),
+        "{\"record\":\"plan\",\"digest\":\"0000\"}\n",
+    )
+    .expect("write");
+    match Engine::new(
+        &plan,
+        Secrets::from_answer(&answer),
+        recorder_for(&plan),
+        &d.work,
+        &d.target,
+    ) {
+        Err(e) => assert!(e.to_string().contains("belongs to another plan"), "{e}"),
+        Ok(_) => panic!("a foreign journal must not be resumed"),
+    }
+}
