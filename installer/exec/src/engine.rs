@@ -87,6 +87,14 @@ impl<'p, S: System> Engine<'p, S> {
         target_root: &Path,
     ) -> Result<Self, crate::JournalError> {
         let journal = Journal::open(&work_dir.join(JOURNAL_FILE), &plan_digest(plan))?;
+        // Beside the journal, so a run after an interruption knows what
+        // the journal's steps were.
+        std::fs::write(work_dir.join(PLAN_FILE), plan.to_json()).map_err(|source| {
+            crate::JournalError::Write {
+                path: work_dir.join(PLAN_FILE),
+                source,
+            }
+        })?;
         Ok(Engine {
             plan,
             secrets,
@@ -122,7 +130,13 @@ impl<'p, S: System> Engine<'p, S> {
         emit(&Event::Started { steps });
         let plan = self.plan;
         for (index, step) in plan.steps.iter().enumerate() {
-            if self.journal.is_done(&step.id) {
+            // Disk checks run every time: the machine may have been
+            // changed while it was off.
+            let only_checks = step
+                .actions
+                .iter()
+                .all(|a| matches!(a, Action::CheckDisk { .. }));
+            if self.journal.is_done(&step.id) && !only_checks {
                 self.log(&format!("step {} already done in an earlier run", step.id));
                 emit(&Event::StepSkipped {
                     index,

@@ -7,6 +7,7 @@ mod engine;
 mod events;
 mod journal;
 mod progress;
+mod resume;
 mod system;
 
 pub use engine::{
@@ -15,4 +16,5 @@ pub use engine::{
 pub use events::{CommandFailure, Event, StepInfo};
 pub use journal::{Journal, JournalError};
 pub use progress::LineProgress;
+pub use resume::{look_for_interrupted_install, Found, NODE_LOG_DIR};
 pub use system::{DiskIdentity, LiveSystem, System};

@@ -5,7 +5,8 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use tappaas_exec::{
-    DiskIdentity, Engine, Event, LineProgress, Persist, Secrets, System, JOURNAL_FILE, LOG_FILE,
+    look_for_interrupted_install, DiskIdentity, Engine, Event, Found, LineProgress, Persist,
+    Secrets, System, JOURNAL_FILE, LOG_FILE, NODE_LOG_DIR,
 };
 use tappaas_plan::{Command, Environment, Flavour, Plan};
 
@@ -252,7 +253,10 @@ fn a_failing_command_stops_with_status_and_output_then_a_rerun_resumes() {
         .iter()
         .filter(|e| matches!(e, Event::StepSkipped { .. }))
         .count();
-    assert_eq!(skipped, 7, "the seven steps before pool-tank1 were done");
+    assert_eq!(
+        skipped, 6,
+        "the steps before pool-tank1 were done (disk checks run again)"
+    );
     let first = &engine.system().commands[0].0;
     assert!(
         first.contains("zpool list tank1"),
@@ -347,4 +351,151 @@ fn a_journal_of_another_plan_is_refused() {
         Err(e) => assert!(e.to_string().contains("belongs to another plan"), "{e}"),
         Ok(_) => panic!("a foreign journal must not be resumed"),
     }
+}
+
+fn machine_with_rpool(with: bool) -> tappaas_hardware::MachineProfile {
+    let m = fixtures().join("machines/qemu-vm/profile.json");
+    let mut machine =
+        tappaas_hardware::MachineProfile::from_json(&std::fs::read_to_string(m).expect("read"))
+            .expect("profile");
+    if with {
+        if let Some(d) = machine.disks.iter_mut().find(|d| d.name == "vda") {
+            d.zfs_pools = vec!["rpool".into()];
+        }
+    }
+    machine
+}
+
+#[test]
+fn an_interrupted_install_is_found_in_the_same_boot() {
+    let (plan, answer) = qemu_plan();
+    let d = dirs();
+    let mut rec = recorder_for(&plan);
+    rec.fail.push_back(("chroot /target update-grub".into(), 1));
+    let mut engine = Engine::new(
+        &plan,
+        Secrets::from_answer(&answer),
+        rec,
+        &d.work,
+        &d.target,
+    )
+    .expect("engine");
+    let _ = collect(&mut engine);
+    let mut fresh = Recorder::default();
+    match look_for_interrupted_install(&mut fresh, &machine_with_rpool(false), &d.work, &d.target)
+        .expect("look")
+    {
+        Found::Interrupted { plan: found, done } => {
+            assert_eq!(*found, plan);
+            assert_eq!(done, 6);
+        }
+        other => panic!("expected Interrupted, got {other:?}"),
+    }
+    assert!(
+        fresh.commands.is_empty(),
+        "the work folder answers without touching the disks"
+    );
+}
+
+#[test]
+fn after_a_reboot_the_journal_is_read_from_rpool() {
+    let (plan, answer) = qemu_plan();
+    let d = dirs();
+    let node_dir = d.target.join(NODE_LOG_DIR);
+    let mut rec = recorder_for(&plan);
+    rec.fail.push_back(("chroot /target update-grub".into(), 1));
+    let mut engine = Engine::new(
+        &plan,
+        Secrets::from_answer(&answer),
+        rec,
+        &d.work,
+        &d.target,
+    )
+    .expect("engine")
+    .persist(Persist {
+        after_step: "create-rpool".into(),
+        dir: node_dir.clone(),
+    });
+    let _ = collect(&mut engine);
+    // A reboot empties the live system's RAM.
+    std::fs::remove_dir_all(&d.work).expect("rm");
+    std::fs::create_dir_all(&d.work).expect("mkdir");
+
+    let mut after = Recorder::default();
+    let found =
+        look_for_interrupted_install(&mut after, &machine_with_rpool(true), &d.work, &d.target)
+            .expect("look");
+    match found {
+        Found::Interrupted { plan: found, done } => {
+            assert_eq!(*found, plan);
+            assert_eq!(done, 6);
+        }
+        other => panic!("expected Interrupted, got {other:?}"),
+    }
+    let cmds: Vec<&str> = after.commands.iter().map(|(c, _)| c.as_str()).collect();
+    assert_eq!(
+        cmds[0],
+        format!("zpool import -N -f -R {} rpool", d.target.display())
+    );
+    assert_eq!(cmds[1], "zfs mount rpool/ROOT/pve-1");
+    assert_eq!(cmds.len(), 2, "rpool stays imported for the resumed run");
+
+    // Resuming from there finishes the job.
+    let mut engine = Engine::new(
+        &plan,
+        Secrets::from_answer(&answer),
+        recorder_for(&plan),
+        &d.work,
+        &d.target,
+    )
+    .expect("engine")
+    .persist(Persist {
+        after_step: "create-rpool".into(),
+        dir: node_dir.clone(),
+    });
+    let (r, _) = collect(&mut engine);
+    assert!(r.is_ok(), "{r:?}");
+}
+
+#[test]
+fn a_completed_install_is_not_resumed_and_its_pool_is_left_exported() {
+    let (plan, answer) = qemu_plan();
+    let d = dirs();
+    let node_dir = d.target.join(NODE_LOG_DIR);
+    let mut engine = Engine::new(
+        &plan,
+        Secrets::from_answer(&answer),
+        recorder_for(&plan),
+        &d.work,
+        &d.target,
+    )
+    .expect("engine")
+    .persist(Persist {
+        after_step: "create-rpool".into(),
+        dir: node_dir.clone(),
+    });
+    let (r, _) = collect(&mut engine);
+    assert!(r.is_ok());
+    std::fs::remove_dir_all(&d.work).expect("rm");
+    std::fs::create_dir_all(&d.work).expect("mkdir");
+    let mut after = Recorder::default();
+    let found =
+        look_for_interrupted_install(&mut after, &machine_with_rpool(true), &d.work, &d.target)
+            .expect("look");
+    assert!(matches!(found, Found::Completed), "{found:?}");
+    assert_eq!(
+        after.commands.last().map(|(c, _)| c.as_str()),
+        Some("zpool export rpool")
+    );
+}
+
+#[test]
+fn no_rpool_means_nothing_to_resume_and_no_command() {
+    let d = dirs();
+    let mut rec = Recorder::default();
+    let found =
+        look_for_interrupted_install(&mut rec, &machine_with_rpool(false), &d.work, &d.target)
+            .expect("look");
+    assert!(matches!(found, Found::Nothing));
+    assert!(rec.commands.is_empty());
 }

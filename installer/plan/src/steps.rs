@@ -150,7 +150,10 @@ pub(crate) fn plan_steps(
         return steps;
     };
     // An rpool left by an interrupted run of this step is made again.
+    // The pools carry the host id of the system that made them; the node
+    // gets the same one, so it imports them even after an unclean stop.
     let mut rp = vec![
+        guarded("[ ! -s /etc/hostid ]", "zgenhostid"),
         guarded("zpool list rpool >/dev/null 2>&1", "zpool destroy -f rpool"),
         Action::Run(zpool_create(rpool, Some(TARGET_ROOT))),
     ];
@@ -204,7 +207,13 @@ pub(crate) fn plan_steps(
         "systemd-machine-id-setup",
         &format!("--root={TARGET_ROOT}"),
     ]));
-    cfg.push(chroot(["zgenhostid", "-f"]));
+    cfg.push(run([
+        "install",
+        "-m",
+        "0644",
+        "/etc/hostid",
+        &target("/etc/hostid"),
+    ]));
     cfg.push(run([
         "sh",
         "-c",
