@@ -48,7 +48,7 @@ pub fn probe(args: &ProbeArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// Read and validate an answer file; on failure every problem is printed.
-fn load_answer(path: &Path) -> anyhow::Result<Result<Answer, ExitCode>> {
+pub(crate) fn load_answer(path: &Path) -> anyhow::Result<Result<Answer, ExitCode>> {
     match tappaas_answer::parse_file(path) {
         Ok(answer) => Ok(Ok(answer)),
         Err(failure) => {
@@ -75,7 +75,7 @@ pub fn validate(args: &ValidateArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-fn load_machine(source: &MachineSource) -> anyhow::Result<MachineProfile> {
+pub(crate) fn load_machine(source: &MachineSource) -> anyhow::Result<MachineProfile> {
     if let Some(path) = &source.machine {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("reading the machine profile {}", path.display()))?;

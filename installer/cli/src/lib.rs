@@ -3,6 +3,7 @@
 
 mod build_info;
 mod commands;
+mod install;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -44,6 +45,8 @@ pub enum Command {
     Validate(ValidateArgs),
     /// Print the whole install plan without touching anything
     Plan(PlanArgs),
+    /// Install this machine from an answer file (erases the planned disks)
+    Install(InstallArgs),
 }
 
 #[derive(Debug, Args)]
@@ -92,6 +95,39 @@ pub struct PlanArgs {
     pub target_image: Option<String>,
 }
 
+#[derive(Debug, Args)]
+pub struct InstallArgs {
+    #[command(flatten)]
+    pub source: MachineSource,
+    /// The answer file (TOML)
+    #[arg(long, value_name = "FILE")]
+    pub answer: PathBuf,
+    /// Do not ask: the answer file is the consent (unattended installs)
+    #[arg(long)]
+    pub yes: bool,
+    /// Print the plan that would run, exactly as `plan` does, and stop
+    #[arg(long)]
+    pub dry_run: bool,
+    /// With --dry-run: the plan as JSON
+    #[arg(long, requires = "dry_run")]
+    pub json: bool,
+    /// Do not reboot at the end
+    #[arg(long)]
+    pub no_reboot: bool,
+    /// Show every command and its output, not only one line per step
+    #[arg(long, short)]
+    pub verbose: bool,
+    /// Forget an interrupted install and start over
+    #[arg(long)]
+    pub restart: bool,
+    /// Target system flavour (default: the one on this ISO, else pve)
+    #[arg(long, value_enum)]
+    pub flavour: Option<FlavourArg>,
+    /// Target system image (default: the one on this ISO)
+    #[arg(long, value_name = "PATH")]
+    pub target_image: Option<String>,
+}
+
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum FlavourArg {
     /// Debian with Proxmox VE
@@ -106,5 +142,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Probe(a)) => commands::probe(&a),
         Some(Command::Validate(a)) => commands::validate(&a),
         Some(Command::Plan(a)) => commands::plan(&a),
+        Some(Command::Install(a)) => install::install(&a),
     }
 }

@@ -217,3 +217,53 @@ fn help_fits_80_columns_and_names_every_subcommand() {
         }
     }
 }
+
+#[test]
+fn install_dry_run_is_identical_to_plan() {
+    let m = fixtures()
+        .join("machines")
+        .join("qemu-vm")
+        .join("profile.json");
+    let answer = fixtures().join("plans").join("qemu-vm").join("answer.toml");
+    for json in [false, true] {
+        let mut a = vec![
+            "install",
+            "--dry-run",
+            "--machine",
+            path(&m),
+            "--answer",
+            path(&answer),
+            "--flavour",
+            "test",
+        ];
+        let mut b = vec![
+            "plan",
+            "--machine",
+            path(&m),
+            "--answer",
+            path(&answer),
+            "--flavour",
+            "test",
+        ];
+        if json {
+            a.push("--json");
+            b.push("--json");
+        }
+        let (a, b) = (run(&a), run(&b));
+        assert!(a.status.success(), "{}", stderr(&a));
+        assert!(!stdout(&a).is_empty());
+        assert_eq!(stdout(&a), stdout(&b));
+    }
+}
+
+#[test]
+fn install_refuses_a_recorded_machine_without_dry_run() {
+    let m = fixtures()
+        .join("machines")
+        .join("qemu-vm")
+        .join("profile.json");
+    let answer = fixtures().join("plans").join("qemu-vm").join("answer.toml");
+    let o = run(&["install", "--machine", path(&m), "--answer", path(&answer)]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("--dry-run only"), "{}", stderr(&o));
+}

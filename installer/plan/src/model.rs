@@ -10,6 +10,10 @@ pub const PLAN_VERSION: u32 = 1;
 /// Root of the target system while it is being installed.
 pub const TARGET_ROOT: &str = "/target";
 
+/// The first step after which the node's root filesystem exists, so the
+/// install journal and log can be kept on the node itself.
+pub const NODE_ROOT_EXISTS_AFTER: &str = "create-rpool";
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub struct Plan {

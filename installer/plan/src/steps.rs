@@ -173,7 +173,7 @@ pub(crate) fn plan_steps(
         "rpool",
     ]));
     steps.push(step(
-        "create-rpool",
+        crate::NODE_ROOT_EXISTS_AFTER,
         "Create the ZFS pool rpool and its datasets",
         rp,
     ));
