@@ -71,6 +71,16 @@ build_live() { # BASE_TAR -> sets LIVE_DIR to the cache directory
     # must not wait for it, the launcher waits only when it needs the net.
     in_root "$root" systemctl enable systemd-networkd.service systemd-resolved.service >&2
     in_root "$root" systemctl mask systemd-networkd-wait-online.service >&2
+    # Boot straight to the installer: under emulation, loading the ZFS
+    # module at boot (and the udev-settle it pulls in) costs ~10 s, and the
+    # live system has no pools to import or mount. The installer loads the
+    # module itself (modprobe zfs) when it creates pools. Periodic jobs have
+    # no place on a live system either.
+    in_root "$root" systemctl mask zfs-load-module.service zfs-import-cache.service \
+        zfs-import-scan.service zfs-mount.service zfs-share.service zfs-zed.service \
+        zfs-volume-wait.service systemd-udev-settle.service ldconfig.service \
+        systemd-journal-catalog-update.service e2scrub_reap.service e2scrub_all.timer \
+        apt-daily.timer apt-daily-upgrade.timer dpkg-db-backup.timer fstrim.timer >&2
     # Root shell for debugging on tty2 (drop-in in the overlay).
     in_root "$root" systemctl enable getty@tty2.service >&2
     in_root "$root" update-initramfs -u -k "$kver" >&2
