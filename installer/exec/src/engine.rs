@@ -22,6 +22,7 @@ const TAIL_LINES: usize = 20;
 pub struct Secrets {
     root_password: Option<String>,
     root_password_hash: Option<String>,
+    peer_password: Option<String>,
 }
 
 impl Secrets {
@@ -33,6 +34,11 @@ impl Secrets {
                 .as_ref()
                 .map(|s| s.expose().to_string()),
             root_password_hash: answer.global.root_password_hashed.clone(),
+            peer_password: answer
+                .cluster
+                .peer_password
+                .as_ref()
+                .map(|s| s.expose().to_string()),
         }
     }
 }
@@ -337,6 +343,11 @@ impl<'p, S: System> Engine<'p, S> {
             Some(Stdin::RootPasswordHash) => match &self.secrets.root_password_hash {
                 Some(h) => Some(format!("root:{h}\n")),
                 None => return Err(missing_secret(command, "global.root-password-hashed")),
+            },
+            // No newline: the credential is the password itself.
+            Some(Stdin::PeerPassword) => match &self.secrets.peer_password {
+                Some(p) => Some(p.clone()),
+                None => return Err(missing_secret(command, "cluster.peer-password")),
             },
         };
         let mut tail: VecDeque<String> = VecDeque::with_capacity(TAIL_LINES);

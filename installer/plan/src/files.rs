@@ -9,6 +9,9 @@ pub(crate) const ANSWER_COPY: &str = "/etc/tappaas/answer.toml";
 pub(crate) const PLAN_COPY: &str = "/etc/tappaas/plan.json";
 pub(crate) const FIRSTBOOT_MARKER: &str = "/etc/tappaas/firstboot-pending";
 pub(crate) const FIRSTBOOT_UNIT: &str = "tappaas-firstboot.service";
+/// The peer's password for a join, encrypted with the node's own
+/// credential key (systemd-creds); first boot deletes it after the join.
+pub const PEER_PASSWORD_CREDENTIAL: &str = "/etc/credstore.encrypted/tappaas-peer-password";
 
 /// The first-boot unit, shipped in the overlay for the installed node.
 const FIRSTBOOT_UNIT_TEXT: &str =

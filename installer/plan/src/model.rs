@@ -326,6 +326,8 @@ pub enum Stdin {
     RootPassword,
     /// `root:<hash>` (chpasswd -e) from the answer's root-password-hashed.
     RootPasswordHash,
+    /// The peer's root password (cluster.peer-password), for a join.
+    PeerPassword,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -388,6 +390,7 @@ impl fmt::Display for Command {
         match self.stdin {
             Some(Stdin::RootPassword) => f.write_str("  < root:<password from the answer>"),
             Some(Stdin::RootPasswordHash) => f.write_str("  < root:<hash from the answer>"),
+            Some(Stdin::PeerPassword) => f.write_str("  < <peer password from the answer>"),
             None => Ok(()),
         }
     }

@@ -226,6 +226,27 @@ pub(crate) fn plan_steps(
         Command::chroot(["chpasswd"]).with_stdin(Stdin::RootPassword)
     };
     cfg.push(Action::Run(password));
+    if plan.node.cluster_is_join() {
+        // Never in clear on the node: encrypted with a key only this
+        // node's root can use, handed to first boot as a credential.
+        cfg.push(run([
+            "mkdir",
+            "-p",
+            "-m",
+            "0700",
+            &target("/etc/credstore.encrypted"),
+        ]));
+        cfg.push(Action::Run(
+            Command::chroot([
+                "systemd-creds",
+                "encrypt",
+                "--name=tappaas-peer-password",
+                "-",
+                crate::files::PEER_PASSWORD_CREDENTIAL,
+            ])
+            .with_stdin(Stdin::PeerPassword),
+        ));
+    }
     cfg.push(run([
         "install",
         "-m",

@@ -648,6 +648,19 @@ fn joining_node_deploys_no_services() {
         other => panic!("{other:?}"),
     }
     assert!(!p.to_json().contains("peer secret pw"));
+    // The peer password reaches the node only encrypted, through stdin.
+    let creds = p
+        .commands()
+        .find(|c| c.argv.iter().any(|a| a == "systemd-creds"))
+        .expect("the join credential is encrypted on the node");
+    assert_eq!(creds.stdin, Some(tappaas_plan::Stdin::PeerPassword));
+    assert!(creds
+        .argv
+        .contains(&tappaas_plan::PEER_PASSWORD_CREDENTIAL.to_string()));
+    let create = ok(&home_server(), STANDARD);
+    assert!(!create
+        .commands()
+        .any(|c| c.argv.iter().any(|a| a == "systemd-creds")));
 }
 
 #[test]
