@@ -1,0 +1,1 @@
+//! First boot of an installed node.
