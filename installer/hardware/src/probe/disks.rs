@@ -144,7 +144,8 @@ fn read_disk(
         return Ok(None);
     }
     let dev = read_dev(&dir)?;
-    let record = udev::read_record(sysroot, &format!("b{dev}"))?;
+    let mut record = udev::read_record(sysroot, &format!("b{dev}"))?;
+    add_kernel_properties(&mut record.properties, name, &dev);
 
     let logical = sysfs::optional_u64(&dir.join("queue/logical_block_size"))?.unwrap_or(512);
     let physical = sysfs::optional_u64(&dir.join("queue/physical_block_size"))?.unwrap_or(logical);
@@ -397,5 +398,30 @@ mod tests {
         assert_eq!(transport("vda", &empty, ""), Transport::Virtio);
         assert_eq!(transport("sdx", &empty, ""), Transport::Scsi);
         assert_eq!(transport("xvda", &empty, ""), Transport::Unknown);
+    }
+}
+
+/// `udevadm info` (what Proxmox's answer filters match, and what people
+/// copy filters from) shows the kernel's own device properties beside the
+/// udev database's; the database file does not hold them, so add them.
+fn add_kernel_properties(
+    props: &mut std::collections::BTreeMap<String, String>,
+    name: &str,
+    dev: &str,
+) {
+    if props.is_empty() {
+        // No udev data at all: leave it empty, so the disk's contents stay
+        // "unknown" rather than looking known and empty.
+        return;
+    }
+    let (major, minor) = dev.split_once(':').unwrap_or((dev, ""));
+    for (k, v) in [
+        ("DEVNAME", format!("/dev/{name}")),
+        ("DEVTYPE", "disk".to_string()),
+        ("SUBSYSTEM", "block".to_string()),
+        ("MAJOR", major.to_string()),
+        ("MINOR", minor.to_string()),
+    ] {
+        props.entry(k.to_string()).or_insert(v);
     }
 }

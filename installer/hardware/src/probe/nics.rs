@@ -29,10 +29,18 @@ pub(crate) fn probe_nics(sysroot: &Path) -> Result<Vec<Nic>, ProbeError> {
             .and_then(|s| s.parse::<i64>().ok())
             .filter(|s| *s > 0)
             .and_then(|s| u32::try_from(s).ok());
-        let udev = match sysfs::optional_u64(&dir.join("ifindex"))? {
-            Some(index) => udev::read_record(sysroot, &format!("n{index}"))?.properties,
+        let mut udev = match sysfs::optional_u64(&dir.join("ifindex"))? {
+            Some(index) => {
+                let mut props = udev::read_record(sysroot, &format!("n{index}"))?.properties;
+                // The kernel's own properties, which `udevadm info` shows
+                // and answer filters (e.g. INTERFACE) match.
+                props.insert("IFINDEX".into(), index.to_string());
+                props
+            }
             None => Default::default(),
         };
+        udev.insert("INTERFACE".into(), name.clone());
+        udev.insert("SUBSYSTEM".into(), "net".into());
         nics.push(Nic {
             name,
             mac,
