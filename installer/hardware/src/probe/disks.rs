@@ -350,6 +350,31 @@ fn transport(name: &str, record: &UdevRecord, devpath: &str) -> Transport {
     }
 }
 
+/// `udevadm info` (what Proxmox's answer filters match, and what people
+/// copy filters from) shows the kernel's own device properties beside the
+/// udev database's; the database file does not hold them, so add them.
+fn add_kernel_properties(
+    props: &mut std::collections::BTreeMap<String, String>,
+    name: &str,
+    dev: &str,
+) {
+    if props.is_empty() {
+        // No udev data at all: leave it empty, so the disk's contents stay
+        // "unknown" rather than looking known and empty.
+        return;
+    }
+    let (major, minor) = dev.split_once(':').unwrap_or((dev, ""));
+    for (k, v) in [
+        ("DEVNAME", format!("/dev/{name}")),
+        ("DEVTYPE", "disk".to_string()),
+        ("SUBSYSTEM", "block".to_string()),
+        ("MAJOR", major.to_string()),
+        ("MINOR", minor.to_string()),
+    ] {
+        props.entry(k.to_string()).or_insert(v);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -398,30 +423,5 @@ mod tests {
         assert_eq!(transport("vda", &empty, ""), Transport::Virtio);
         assert_eq!(transport("sdx", &empty, ""), Transport::Scsi);
         assert_eq!(transport("xvda", &empty, ""), Transport::Unknown);
-    }
-}
-
-/// `udevadm info` (what Proxmox's answer filters match, and what people
-/// copy filters from) shows the kernel's own device properties beside the
-/// udev database's; the database file does not hold them, so add them.
-fn add_kernel_properties(
-    props: &mut std::collections::BTreeMap<String, String>,
-    name: &str,
-    dev: &str,
-) {
-    if props.is_empty() {
-        // No udev data at all: leave it empty, so the disk's contents stay
-        // "unknown" rather than looking known and empty.
-        return;
-    }
-    let (major, minor) = dev.split_once(':').unwrap_or((dev, ""));
-    for (k, v) in [
-        ("DEVNAME", format!("/dev/{name}")),
-        ("DEVTYPE", "disk".to_string()),
-        ("SUBSYSTEM", "block".to_string()),
-        ("MAJOR", major.to_string()),
-        ("MINOR", minor.to_string()),
-    ] {
-        props.entry(k.to_string()).or_insert(v);
     }
 }
