@@ -28,6 +28,7 @@ boot that creates or joins the cluster and deploys the firewall and services.\n\
 Nothing is written to any disk by `probe`, `validate` or `plan`.",
     after_help = "Examples:\n  \
 tappaas-installer probe\n  \
+tappaas-installer --machine profile.json --dry-run\n  \
 tappaas-installer validate answer.toml\n  \
 tappaas-installer plan --answer answer.toml\n  \
 tappaas-installer plan --machine profile.json --answer answer.toml --json"
@@ -35,6 +36,14 @@ tappaas-installer plan --machine profile.json --answer answer.toml --json"
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
+    /// Without a subcommand: run the wizard on a recorded machine profile
+    /// (JSON from `probe --json`); only with --dry-run
+    #[arg(long, value_name = "FILE")]
+    pub machine: Option<PathBuf>,
+    /// Without a subcommand: run the whole wizard, then print the plan
+    /// instead of installing; nothing is written to any disk
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -138,7 +147,7 @@ pub enum FlavourArg {
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        None => commands::welcome(),
+        None => commands::wizard(cli.machine.as_deref(), cli.dry_run),
         Some(Command::Probe(a)) => commands::probe(&a),
         Some(Command::Validate(a)) => commands::validate(&a),
         Some(Command::Plan(a)) => commands::plan(&a),

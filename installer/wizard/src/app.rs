@@ -1,0 +1,250 @@
+//! The terminal side: set the terminal up, restore it on every way out
+//! (return, error, panic), and run the loops that feed keys and install
+//! events to the state machines, drawing once per turn.
+
+use std::io::{self, Stderr};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::{Arc, Once};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crossterm::event::{self, Event as TermEvent, KeyEvent, KeyEventKind};
+use crossterm::terminal::{
+    disable_raw_mode, enable_raw_mode, EnterAlternateScreen, LeaveAlternateScreen,
+};
+use crossterm::{cursor, execute};
+use ratatui::backend::CrosstermBackend;
+use ratatui::layout::{Constraint, Layout};
+use ratatui::text::Line;
+use ratatui::widgets::{Block, Borders, Paragraph, Widget};
+use ratatui::Terminal;
+use tappaas_exec::{CommandFailure, Event};
+
+use crate::screens::progress::{Progress, ProgressOutcome};
+use crate::theme::{self, Charset};
+use crate::wizard::{Outcome, Wizard, WizardOutcome};
+
+/// Puts the terminal back as it was: cooked mode, main screen, cursor.
+/// Safe to call more than once.
+pub fn restore_terminal() {
+    let _ = disable_raw_mode();
+    let _ = execute!(io::stderr(), LeaveAlternateScreen, cursor::Show);
+}
+
+/// A panic would otherwise leave the console in raw mode on the
+/// alternate screen, with the message invisible.
+fn install_panic_hook() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            restore_terminal();
+            previous(info);
+        }));
+    });
+}
+
+/// Owns the terminal while a screen runs; restores it when dropped,
+/// whichever way the caller leaves. It draws on stderr, so that stdout
+/// stays free for the result (`--dry-run > plan.txt`).
+pub struct Tui {
+    pub terminal: Terminal<CrosstermBackend<Stderr>>,
+}
+
+struct RawGuard;
+
+impl Drop for RawGuard {
+    fn drop(&mut self) {
+        restore_terminal();
+    }
+}
+
+impl Tui {
+    pub fn new() -> io::Result<Self> {
+        install_panic_hook();
+        enable_raw_mode()?;
+        // From here every early return restores the terminal.
+        let guard = RawGuard;
+        execute!(io::stderr(), EnterAlternateScreen, cursor::Hide)?;
+        let terminal = Terminal::new(CrosstermBackend::new(io::stderr()))?;
+        std::mem::forget(guard);
+        Ok(Tui { terminal })
+    }
+}
+
+impl Drop for Tui {
+    fn drop(&mut self) {
+        restore_terminal();
+    }
+}
+
+fn key_press(ev: TermEvent) -> Option<KeyEvent> {
+    match ev {
+        // Some terminals report releases too; act once per key.
+        TermEvent::Key(k) if k.kind != KeyEventKind::Release => Some(k),
+        _ => None,
+    }
+}
+
+/// Runs the wizard until it ends.
+pub fn run_wizard(tui: &mut Tui, mut wizard: Wizard) -> io::Result<WizardOutcome> {
+    loop {
+        tui.terminal.draw(|f| f.render_widget(&wizard, f.area()))?;
+        if let Some(key) = key_press(event::read()?) {
+            if let Outcome::Finished(o) = wizard.handle_key(key) {
+                return Ok(o);
+            }
+        }
+    }
+}
+
+/// What the progress loop waits on.
+enum Input {
+    Key(KeyEvent),
+    Install(Event),
+    /// The engine's sender went away without Finished or Failed.
+    EngineGone,
+}
+
+/// Shows the install's progress from the engine's events until the user
+/// chooses what to do after a failure, or reads the end.
+pub fn run_progress(
+    tui: &mut Tui,
+    progress: &mut Progress,
+    events: Receiver<Event>,
+    charset: Charset,
+) -> io::Result<ProgressOutcome> {
+    let (tx, rx) = mpsc::channel::<Input>();
+    let stop = Arc::new(AtomicBool::new(false));
+    let keys = {
+        let tx = tx.clone();
+        let stop = stop.clone();
+        thread::spawn(move || {
+            // Polls, so that it notices `stop` and leaves the keyboard to
+            // whoever comes next (a shell, the wizard again).
+            while !stop.load(Ordering::Relaxed) {
+                match event::poll(Duration::from_millis(100)) {
+                    Ok(true) => {
+                        if let Ok(Some(k)) = event::read().map(key_press) {
+                            if tx.send(Input::Key(k)).is_err() {
+                                return;
+                            }
+                        }
+                    }
+                    Ok(false) => {}
+                    Err(_) => return,
+                }
+            }
+        })
+    };
+    let forward = thread::spawn(move || {
+        for e in events {
+            if tx.send(Input::Install(e)).is_err() {
+                return;
+            }
+        }
+        let _ = tx.send(Input::EngineGone);
+    });
+    let result = progress_loop(tui, progress, &rx, charset);
+    stop.store(true, Ordering::Relaxed);
+    let _ = keys.join();
+    drop(rx);
+    drop(forward);
+    result
+}
+
+fn progress_loop(
+    tui: &mut Tui,
+    progress: &mut Progress,
+    rx: &Receiver<Input>,
+    charset: Charset,
+) -> io::Result<ProgressOutcome> {
+    let mut ended = false;
+    loop {
+        tui.terminal.draw(|f| {
+            let area = f.area();
+            let [top, body] =
+                Layout::vertical([Constraint::Length(1), Constraint::Min(3)]).areas(area);
+            let buf = f.buffer_mut();
+            Paragraph::new(Line::styled(
+                " TAPPaaS installer - installing",
+                theme::heading(),
+            ))
+            .render(top, buf);
+            let block = Block::default()
+                .borders(Borders::ALL)
+                .border_set(charset.border());
+            let inner = block.inner(body);
+            block.render(body, buf);
+            progress.render(inner, buf, charset);
+            charset.sanitise(buf);
+        })?;
+        // One turn: wait for something (or a second, for the clock), then
+        // take everything else that is already there, then draw once.
+        let first = match rx.recv_timeout(Duration::from_secs(1)) {
+            Ok(i) => Some(i),
+            Err(RecvTimeoutError::Timeout) => None,
+            Err(RecvTimeoutError::Disconnected) => {
+                return Err(io::Error::other("input channel closed"))
+            }
+        };
+        let now = Instant::now();
+        progress.tick(now);
+        for input in first.into_iter().chain(rx.try_iter()) {
+            match input {
+                Input::Install(e) => {
+                    if matches!(e, Event::Finished { .. } | Event::Failed { .. }) {
+                        ended = true;
+                    }
+                    progress.on_event(e, now);
+                }
+                Input::EngineGone if !ended => {
+                    ended = true;
+                    let index = progress.current.map(|(i, _)| i).unwrap_or(0);
+                    let id = progress
+                        .steps
+                        .get(index)
+                        .map(|s| s.id.clone())
+                        .unwrap_or_default();
+                    progress.on_event(
+                        Event::Failed {
+                            index,
+                            id,
+                            failure: CommandFailure {
+                                what: "the install engine".into(),
+                                status: None,
+                                message: "it stopped without reporting an end".into(),
+                                output_tail: Vec::new(),
+                            },
+                        },
+                        now,
+                    );
+                }
+                Input::EngineGone => {}
+                Input::Key(k) => {
+                    if let Some(o) = progress.handle_key(k) {
+                        return Ok(o);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The whole wizard on this terminal: `$TERM` picks the characters, and
+/// the terminal is restored before this returns, whatever happens.
+pub fn run_interactive(
+    machine: tappaas_hardware::MachineProfile,
+    env: tappaas_plan::Environment,
+    dry_run: bool,
+) -> io::Result<WizardOutcome> {
+    let mut ctx = crate::Context::new(machine, env);
+    ctx.dry_run = dry_run;
+    ctx.charset = Charset::from_term(std::env::var("TERM").ok().as_deref());
+    let wizard = Wizard::new(ctx, Box::new(crate::TlsPeer::default()));
+    let mut tui = Tui::new()?;
+    let outcome = run_wizard(&mut tui, wizard);
+    drop(tui);
+    outcome
+}

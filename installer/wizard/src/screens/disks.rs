@@ -1,0 +1,513 @@
+//! Disks: a role for each disk (boot, tank1, tank2 or none), the RAID
+//! level of the boot pool, the layout of tank1, and where tank2 lives.
+
+use crossterm::event::KeyEvent;
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::Line;
+use ratatui::widgets::{Paragraph, Widget};
+use tappaas_answer::{
+    Answer, ExistingPool, Secret, Tank1, Tank1Layout, Tank2, ZfsOptions, ZfsRaid,
+};
+use tappaas_hardware::{human_bytes, transport_name, Disk, MachineProfile};
+
+use super::{Handled, Msg, Screen};
+use crate::context::Context;
+use crate::form::{errors_for, key_under, Choice, Form, FormEvent, Item, TextField};
+
+/// What a disk is used for. The order is the order of the choice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    None,
+    Boot,
+    Tank1,
+    Tank2,
+}
+
+const ROLES: [(Role, &str); 4] = [
+    (Role::None, "-"),
+    (Role::Boot, "boot"),
+    (Role::Tank1, "tank1"),
+    (Role::Tank2, "tank2"),
+];
+
+const TANK1_LAYOUTS: [Tank1Layout; 6] = [
+    Tank1Layout::Single,
+    Tank1Layout::Mirror,
+    Tank1Layout::Raid10,
+    Tank1Layout::RaidZ1,
+    Tank1Layout::RaidZ2,
+    Tank1Layout::RaidZ3,
+];
+
+const TANK2_DISKS: &str = "the tank2 disks above";
+const TANK2_REST: &str = "rest of the boot disk(s)";
+
+/// Indices of the items after the disk rows, relative to the first one.
+#[derive(Debug, Clone, Copy)]
+struct Fixed {
+    raid: usize,
+    t1_layout: usize,
+    t1_single: usize,
+    t1_existing: usize,
+    t2_mode: usize,
+    t2_size: usize,
+    t2_existing: usize,
+    erase: usize,
+}
+
+#[derive(Debug)]
+pub struct Disks {
+    pub form: Form,
+    /// Form item of each disk of the machine, in the machine's order.
+    rows: Vec<usize>,
+    /// Stable path of each disk, as the answer names it.
+    paths: Vec<String>,
+    fixed: Fixed,
+    /// The user chose a RAID level / layout: stop suggesting one.
+    raid_touched: bool,
+    layout_touched: bool,
+}
+
+fn describe_row(d: &Disk) -> (String, Vec<String>) {
+    let kind = format!(
+        "{} {}",
+        transport_name(d.transport),
+        if d.rotational { "HDD" } else { "SSD" }
+    );
+    let label = format!(
+        "{:<8} {:>10} {:<10}",
+        d.name,
+        human_bytes(d.size_bytes),
+        kind
+    );
+    let content = if d.boot_medium {
+        "the installer medium: not selectable".to_string()
+    } else {
+        format!("now: {}", d.contents())
+    };
+    let detail = vec![format!(
+        "{}, serial {}; {content}",
+        d.model.as_deref().unwrap_or("unknown model"),
+        d.serial.as_deref().unwrap_or("none"),
+    )];
+    (label, detail)
+}
+
+impl Disks {
+    pub fn new(machine: &MachineProfile) -> Self {
+        let mut items = vec![Item::note(
+            "Left/Right gives a disk its role: boot (rpool), tank1 (redundant), tank2.",
+        )];
+        let mut rows = Vec::new();
+        for d in &machine.disks {
+            let (label, detail) = describe_row(d);
+            let mut item = if d.boot_medium {
+                let mut it = Item::choice(label, Choice::new(vec!["installer".into()], 0));
+                it.disabled = true;
+                it
+            } else {
+                Item::choice(
+                    label,
+                    Choice::new(ROLES.iter().map(|(_, s)| s.to_string()).collect(), 0),
+                )
+            };
+            item = item.with_detail(detail);
+            rows.push(items.len());
+            items.push(item);
+        }
+        let base = items.len();
+        let fixed = Fixed {
+            raid: base,
+            t1_layout: base + 1,
+            t1_single: base + 2,
+            t1_existing: base + 3,
+            t2_mode: base + 4,
+            t2_size: base + 5,
+            t2_existing: base + 6,
+            erase: base + 7,
+        };
+        let existing = || Choice::new(vec!["keep (import)".into(), "wipe".into()], 0);
+        items.push(Item::choice(
+            "Boot pool RAID level",
+            Choice::new(ZfsRaid::ALL.iter().map(|r| r.to_string()).collect(), 0),
+        ));
+        items.push(Item::choice(
+            "tank1 layout",
+            Choice::new(
+                TANK1_LAYOUTS
+                    .iter()
+                    .map(|l| l.as_str().to_string())
+                    .collect(),
+                1,
+            ),
+        ));
+        items.push(Item::check(
+            "Accept a tank1 without redundancy (one failed disk loses its data)",
+            false,
+        ));
+        items.push(Item::choice("Existing pool tank1", existing()));
+        items.push(Item::choice(
+            "tank2 is",
+            Choice::new(vec![TANK2_DISKS.into(), TANK2_REST.into()], 0),
+        ));
+        items.push(Item::text("rpool size (GB)", TextField::new("")));
+        items.push(Item::choice("Existing pool tank2", existing()));
+        items.push(Item::check(
+            "Erase the selected disks that hold data (listed in the summary)",
+            false,
+        ));
+        items.push(Item::button("Next"));
+        let mut s = Disks {
+            form: Form::new(items, 24),
+            rows,
+            paths: machine.disks.iter().map(Disk::stable_path).collect(),
+            fixed,
+            raid_touched: false,
+            layout_touched: false,
+        };
+        s.refresh(machine);
+        s
+    }
+
+    pub fn role(&self, disk: usize) -> Role {
+        let Some(item) = self.rows.get(disk) else {
+            return Role::None;
+        };
+        if self.form.item(*item).is_some_and(|it| it.disabled) {
+            return Role::None;
+        }
+        let v = self.form.text(*item);
+        ROLES
+            .iter()
+            .find(|(_, s)| *s == v)
+            .map(|(r, _)| *r)
+            .unwrap_or(Role::None)
+    }
+
+    /// Sets the role of disk `disk` (by machine order), as Left/Right would.
+    pub fn set_role(&mut self, disk: usize, role: Role, machine: &MachineProfile) {
+        if let Some(item) = self.rows.get(disk).copied() {
+            if let Some(c) = self.form.choice_mut(item) {
+                if let Some((_, s)) = ROLES.iter().find(|(r, _)| *r == role) {
+                    c.select(s);
+                }
+            }
+        }
+        self.refresh(machine);
+    }
+
+    fn disks_with<'m>(&self, machine: &'m MachineProfile, role: Role) -> Vec<&'m Disk> {
+        machine
+            .disks
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| self.role(*i) == role)
+            .map(|(_, d)| d)
+            .collect()
+    }
+
+    fn tank2_rest(&self) -> bool {
+        self.form.text(self.fixed.t2_mode) == TANK2_REST
+    }
+
+    /// Shows the options that apply to the chosen roles, and suggests the
+    /// RAID level and layout from the number of disks until the user picks
+    /// one.
+    fn refresh(&mut self, machine: &MachineProfile) {
+        let f = self.fixed;
+        let boot = self.disks_with(machine, Role::Boot).len();
+        let tank1: Vec<&Disk> = self.disks_with(machine, Role::Tank1);
+        let tank2: Vec<&Disk> = self.disks_with(machine, Role::Tank2);
+        if !self.raid_touched {
+            let raid = match boot {
+                0 | 1 => ZfsRaid::Raid0,
+                2 => ZfsRaid::Raid1,
+                n if n % 2 == 0 => ZfsRaid::Raid10,
+                _ => ZfsRaid::RaidZ1,
+            };
+            if let Some(c) = self.form.choice_mut(f.raid) {
+                c.select(raid.as_str());
+            }
+        }
+        if !self.layout_touched {
+            let layout = match tank1.len() {
+                0 | 1 => Tank1Layout::Single,
+                2 => Tank1Layout::Mirror,
+                n if n % 2 == 0 => Tank1Layout::Raid10,
+                _ => Tank1Layout::RaidZ1,
+            };
+            if let Some(c) = self.form.choice_mut(f.t1_layout) {
+                c.select(layout.as_str());
+            }
+        }
+        let single = self.form.text(f.t1_layout) == Tank1Layout::Single.as_str();
+        let has_pool = |disks: &[&Disk], pool: &str| {
+            disks.iter().any(|d| d.zfs_pools.iter().any(|p| p == pool))
+        };
+        let rest = self.tank2_rest();
+        self.form.set_visible(f.t1_layout, !tank1.is_empty());
+        self.form
+            .set_visible(f.t1_single, !tank1.is_empty() && single);
+        self.form
+            .set_visible(f.t1_existing, has_pool(&tank1, "tank1"));
+        self.form.set_visible(f.t2_size, rest);
+        self.form
+            .set_visible(f.t2_existing, has_pool(&tank2, "tank2"));
+        let selected_with_data = machine
+            .disks
+            .iter()
+            .enumerate()
+            .any(|(i, d)| self.role(i) != Role::None && d.holds_data());
+        self.form.set_visible(f.erase, selected_with_data);
+    }
+
+    /// Puts the messages of `validate` (and of the planner, which knows
+    /// the disks) beside the items they are about.
+    fn show_errors(&mut self, ctx: &Context, with_planner: bool) -> bool {
+        let f = self.fixed;
+        let errors = super::check(self, ctx);
+        let boot = self.disks_with(&ctx.machine, Role::Boot).len();
+        let mut raid_err = if boot == 0 {
+            Some("choose at least one boot disk: Left/Right on a disk gives it a role".to_string())
+        } else {
+            errors_for(&errors, "disk-setup")
+        };
+        let mut t1_err = errors_for(&errors, "tank1");
+        let mut t2_err = errors_for(&errors, "tank2");
+        let mut erase_err = None;
+        if with_planner && raid_err.is_none() && t1_err.is_none() && t2_err.is_none() {
+            for e in planner_errors(self, ctx) {
+                let text = if e.hint.is_empty() {
+                    e.message.clone()
+                } else {
+                    format!("{}; what to do: {}", e.message, e.hint)
+                };
+                let key = e.key.as_deref().unwrap_or("");
+                let slot = if key_under(key, "tank1") {
+                    &mut t1_err
+                } else if key_under(key, "tank2") {
+                    &mut t2_err
+                } else if key_under(key, "node.erase-disks-with-data") {
+                    &mut erase_err
+                } else {
+                    &mut raid_err
+                };
+                match slot {
+                    Some(s) => {
+                        s.push_str("; ");
+                        s.push_str(&text);
+                    }
+                    None => *slot = Some(text),
+                }
+            }
+        }
+        // An error goes to an item that is shown: tank1's layout is hidden
+        // when no disk is in tank1.
+        let t1_item = if self.form.item(f.t1_layout).is_some_and(|i| i.visible) {
+            f.t1_layout
+        } else {
+            f.raid
+        };
+        let erase_item = if self.form.item(f.erase).is_some_and(|i| i.visible) {
+            f.erase
+        } else {
+            f.raid
+        };
+        let any = raid_err.is_some() || t1_err.is_some() || t2_err.is_some() || erase_err.is_some();
+        self.form.set_error(f.raid, None);
+        self.form.set_error(f.t1_layout, None);
+        self.form.set_error(f.erase, None);
+        self.form.set_error(f.t2_mode, t2_err);
+        self.form.set_error(erase_item, erase_err);
+        let joined = |a: Option<String>, b: Option<String>| match (a, b) {
+            (Some(a), Some(b)) => Some(format!("{a}; {b}")),
+            (a, b) => a.or(b),
+        };
+        if t1_item == f.raid {
+            let cur = self.form.error(f.raid).map(str::to_string);
+            self.form
+                .set_error(f.raid, joined(joined(raid_err, t1_err), cur));
+        } else {
+            self.form.set_error(f.t1_layout, t1_err);
+            let cur = self.form.error(f.raid).map(str::to_string);
+            self.form.set_error(f.raid, joined(raid_err, cur));
+        }
+        let size_err = self.size_error();
+        self.form.set_error(f.t2_size, size_err.clone());
+        any || size_err.is_some()
+    }
+
+    fn size_error(&self) -> Option<String> {
+        if !self.tank2_rest() {
+            return None;
+        }
+        let text = self.form.text(self.fixed.t2_size).trim();
+        match text.parse::<f64>() {
+            Ok(_) => None,
+            Err(_) => Some(format!(
+                "'{text}' is not a size: give the size of rpool in GB; the rest of the boot disk becomes tank2"
+            )),
+        }
+    }
+}
+
+/// What the planner says about the disk choice, with placeholders for what
+/// later screens ask (the planner does not check those).
+fn planner_errors(s: &Disks, ctx: &Context) -> Vec<tappaas_plan::PlanError> {
+    let mut answer = ctx.answer.clone();
+    s.apply(&mut answer);
+    answer.global.root_password = Some(Secret::new("placeholder"));
+    answer.global.mailto = "root@localhost".into();
+    match tappaas_plan::plan(&ctx.machine, &answer, &ctx.env) {
+        Ok(_) => Vec::new(),
+        Err(errors) => errors
+            .into_iter()
+            .filter(|e| {
+                let k = e.key.as_deref().unwrap_or("");
+                ["disk-setup", "tank1", "tank2", "node.erase-disks-with-data"]
+                    .iter()
+                    .any(|p| key_under(k, p))
+            })
+            .collect(),
+    }
+}
+
+impl Screen for Disks {
+    fn title(&self) -> &'static str {
+        "Disks"
+    }
+
+    fn keys(&self) -> &'static str {
+        "Up/Down/Tab: move  Left/Right: role or option  Space: tick  Esc: back"
+    }
+
+    fn enter(&mut self, ctx: &Context) {
+        self.refresh(&ctx.machine);
+    }
+
+    fn handle_key(&mut self, key: KeyEvent, ctx: &Context) -> Handled {
+        let f = self.fixed;
+        match self.form.handle_key(key) {
+            FormEvent::Ignored => Handled::Ignored,
+            FormEvent::Consumed => Handled::Consumed,
+            FormEvent::Changed(i) => {
+                if i == f.raid {
+                    self.raid_touched = true;
+                }
+                if i == f.t1_layout {
+                    self.layout_touched = true;
+                }
+                self.refresh(&ctx.machine);
+                Handled::Consumed
+            }
+            FormEvent::Left(i) => {
+                if i == f.t2_size {
+                    let e = self.size_error();
+                    self.form.set_error(f.t2_size, e);
+                }
+                Handled::Consumed
+            }
+            FormEvent::Pressed(_) => {
+                if self.show_errors(ctx, true) {
+                    if let Some(i) = self.form.first_error() {
+                        self.form.focus_on(i);
+                    }
+                    Handled::Consumed
+                } else {
+                    Handled::Msg(Msg::Next)
+                }
+            }
+        }
+    }
+
+    fn apply(&self, answer: &mut Answer) {
+        let f = self.fixed;
+        let paths = |role: Role| -> Vec<String> {
+            self.rows
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| self.role(*i) == role)
+                .filter_map(|(i, _)| self.paths.get(i).cloned())
+                .collect()
+        };
+        let boot = paths(Role::Boot);
+        let tank1 = paths(Role::Tank1);
+        let tank2 = paths(Role::Tank2);
+        let rest = self.tank2_rest();
+        answer.disk_setup.disk_list = if boot.is_empty() { None } else { Some(boot) };
+        let raid = self.form.text(f.raid).parse::<ZfsRaid>().ok();
+        let hdsize = if rest {
+            self.form.text(f.t2_size).trim().parse::<f64>().ok()
+        } else {
+            None
+        };
+        answer.disk_setup.zfs = Some(ZfsOptions {
+            raid,
+            hdsize,
+            ..answer.disk_setup.zfs.clone().unwrap_or_default()
+        });
+        let existing = |item: usize| {
+            if self.form.item(item).is_some_and(|i| i.visible) && self.form.text(item) == "wipe" {
+                ExistingPool::Wipe
+            } else {
+                ExistingPool::Keep
+            }
+        };
+        answer.tank1 = if tank1.is_empty() {
+            None
+        } else {
+            let layout = TANK1_LAYOUTS
+                .iter()
+                .copied()
+                .find(|l| l.as_str() == self.form.text(f.t1_layout))
+                .unwrap_or(Tank1Layout::Mirror);
+            Some(Tank1 {
+                layout,
+                disk_list: Some(tank1),
+                filter: None,
+                filter_match: None,
+                allow_no_redundancy: layout == Tank1Layout::Single
+                    && self.form.checked(f.t1_single),
+                existing: existing(f.t1_existing),
+            })
+        };
+        answer.tank2 = if rest {
+            Some(Tank2 {
+                disk_list: None,
+                filter: None,
+                filter_match: None,
+                boot_remainder: true,
+                existing: existing(f.t2_existing),
+            })
+        } else if tank2.is_empty() {
+            None
+        } else {
+            Some(Tank2 {
+                disk_list: Some(tank2),
+                filter: None,
+                filter_match: None,
+                boot_remainder: false,
+                existing: existing(f.t2_existing),
+            })
+        };
+        answer.node.erase_disks_with_data =
+            self.form.item(f.erase).is_some_and(|i| i.visible) && self.form.checked(f.erase);
+    }
+
+    fn render(&self, area: Rect, buf: &mut Buffer, _ctx: &Context) {
+        let [top, rest] = Layout::vertical([Constraint::Length(1), Constraint::Min(1)]).areas(area);
+        let chosen = self
+            .rows
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| self.role(*i) != Role::None)
+            .count();
+        Paragraph::new(Line::raw(format!(
+            "{chosen} of {} disk(s) chosen; a disk has at most one role.",
+            self.rows.len()
+        )))
+        .render(top, buf);
+        self.form.render(rest, buf, true);
+    }
+}

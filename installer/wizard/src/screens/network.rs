@@ -1,0 +1,275 @@
+//! Network: the node number, the management NIC and address, gateway and
+//! DNS, the WAN NIC for the firewall, the host name and domain. Defaults
+//! follow the TAPPaaS convention: node N at 10.0.0.(9+N)/24, gateway and
+//! DNS 10.0.0.1 (the firewall), the first NIC with a link for management
+//! and another one for the WAN.
+
+use std::net::IpAddr;
+
+use crossterm::event::KeyEvent;
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use tappaas_answer::{checks, Answer, Cidr, Filter, Fqdn, Network, NetworkSource};
+use tappaas_hardware::{MachineProfile, Nic};
+
+use super::{Handled, Msg, Screen};
+use crate::context::Context;
+use crate::form::{errors_for, Choice, Form, FormEvent, Item, TextField};
+
+pub const NODE: usize = 0;
+pub const MGMT: usize = 1;
+pub const CIDR: usize = 2;
+pub const GATEWAY: usize = 3;
+pub const DNS: usize = 4;
+pub const WAN: usize = 5;
+pub const HOSTNAME: usize = 6;
+pub const DOMAIN: usize = 7;
+pub const NEXT: usize = 8;
+
+const FIELDS: [usize; 8] = [NODE, MGMT, CIDR, GATEWAY, DNS, WAN, HOSTNAME, DOMAIN];
+
+/// What a WAN choice says when there is no second NIC.
+const NO_WAN: &str = "none (only one NIC)";
+
+#[derive(Debug)]
+pub struct NetworkScreen {
+    pub form: Form,
+    nics: Vec<Nic>,
+    mgmt_touched: bool,
+    wan_touched: bool,
+}
+
+fn nic_option(n: &Nic) -> String {
+    let link = match n.link {
+        Some(true) => "link up",
+        Some(false) => "no link",
+        None => "link ?",
+    };
+    format!("{} ({}, {link})", n.name, n.mac)
+}
+
+/// The NIC name at the start of a choice's text.
+fn nic_name(option: &str) -> &str {
+    option.split_whitespace().next().unwrap_or("")
+}
+
+/// A filter that picks exactly this NIC: the MAC-based name survives a
+/// renamed or moved card; the path-based one is next best.
+pub fn nic_filter(nic: &Nic) -> Option<Filter> {
+    [
+        "ID_NET_NAME_MAC",
+        "ID_NET_NAME_PATH",
+        "ID_NET_NAME",
+        "INTERFACE",
+    ]
+    .iter()
+    .find_map(|k| nic.udev.get(*k).map(|v| (k.to_string(), v.clone())))
+    .map(|(k, v)| Filter::from([(k, v)]))
+}
+
+impl NetworkScreen {
+    pub fn new(machine: &MachineProfile) -> Self {
+        let nics = machine.nics.clone();
+        let items = vec![
+            Item::text("Node number (N)", TextField::new("1")),
+            Item::choice(
+                "Management NIC",
+                Choice::new(nics.iter().map(nic_option).collect(), 0),
+            ),
+            Item::text("Address/prefix", TextField::new("10.0.0.10/24")),
+            Item::text("Gateway", TextField::new("10.0.0.1")),
+            Item::text("DNS server", TextField::new("10.0.0.1")),
+            Item::choice("WAN NIC (firewall)", Choice::new(vec![NO_WAN.into()], 0)),
+            Item::text("Host name", TextField::new("tappaas1")),
+            Item::text("Domain", TextField::new("lan")),
+            Item::button("Next"),
+        ];
+        let mut s = NetworkScreen {
+            form: Form::new(items, 20),
+            nics,
+            mgmt_touched: false,
+            wan_touched: false,
+        };
+        s.defaults(1);
+        s
+    }
+
+    fn nic(&self, item: usize) -> Option<&Nic> {
+        let name = nic_name(self.form.text(item));
+        self.nics.iter().find(|n| n.name == name)
+    }
+
+    /// Fills every field the user has not typed in from the convention.
+    fn defaults(&mut self, node: u8) {
+        let with_link = |n: &&&Nic| n.link == Some(true);
+        if !self.mgmt_touched {
+            if let Some(i) = self
+                .nics
+                .iter()
+                .position(|n| n.link == Some(true))
+                .or(if self.nics.is_empty() { None } else { Some(0) })
+            {
+                if let Some(c) = self.form.choice_mut(MGMT) {
+                    c.selected = i;
+                }
+            }
+        }
+        let mgmt = nic_name(self.form.text(MGMT)).to_string();
+        let others: Vec<&Nic> = self.nics.iter().filter(|n| n.name != mgmt).collect();
+        let current_wan = nic_name(self.form.text(WAN)).to_string();
+        let mut options: Vec<String> = others.iter().map(|n| nic_option(n)).collect();
+        if options.is_empty() {
+            options.push(NO_WAN.into());
+        }
+        let keep = self.wan_touched && others.iter().any(|n| n.name == current_wan);
+        let wan_default = others
+            .iter()
+            .find(with_link)
+            .or(others.first())
+            .map(|n| n.name.clone());
+        if let Some(c) = self.form.choice_mut(WAN) {
+            c.options = options;
+            let want = if keep { Some(current_wan) } else { wan_default };
+            c.selected = want
+                .and_then(|w| c.options.iter().position(|o| nic_name(o) == w))
+                .unwrap_or(0);
+        }
+        let addr = u32::from(node).saturating_add(9).min(255);
+        if let Some(f) = self.form.field_mut(CIDR) {
+            f.set_default(format!("10.0.0.{addr}/24"));
+        }
+        if let Some(f) = self.form.field_mut(HOSTNAME) {
+            f.set_default(format!("tappaas{node}"));
+        }
+    }
+
+    fn node_number(&self) -> Result<u8, String> {
+        let t = self.form.text(NODE).trim();
+        t.parse::<u8>()
+            .map_err(|_| format!("'{t}' is not a node number: give N of tappaasN, 1..=244"))
+    }
+
+    /// The message for one field, from its own parser or from the answer's
+    /// rules (with the other fields as they are now).
+    fn field_error(&self, item: usize, errors: &[tappaas_answer::AnswerError]) -> Option<String> {
+        let text = self.form.text(item).trim();
+        match item {
+            NODE => match self.node_number() {
+                Err(e) => Some(e),
+                Ok(_) => errors_for(errors, "node.number"),
+            },
+            MGMT => errors_for(errors, "network.filter"),
+            CIDR => match text.parse::<Cidr>() {
+                Err(e) => Some(e),
+                Ok(_) => errors_for(errors, "network.cidr"),
+            },
+            GATEWAY | DNS => match text.parse::<IpAddr>() {
+                Err(_) => Some(format!("'{text}' is not an IP address, e.g. 10.0.0.1")),
+                Ok(_) => errors_for(
+                    errors,
+                    if item == GATEWAY {
+                        "network.gateway"
+                    } else {
+                        "network.dns"
+                    },
+                ),
+            },
+            WAN => errors_for(errors, "bridges.wan-filter"),
+            HOSTNAME => {
+                if checks::domain(self.form.text(DOMAIN).trim()).is_ok() {
+                    errors_for(errors, "global.fqdn")
+                } else {
+                    None
+                }
+            }
+            DOMAIN => checks::domain(text).err(),
+            _ => None,
+        }
+    }
+
+    fn check_fields(&mut self, ctx: &Context, which: &[usize]) -> bool {
+        let errors = super::check(self, ctx);
+        let mut any = false;
+        for &i in which {
+            let e = self.field_error(i, &errors);
+            any |= e.is_some();
+            self.form.set_error(i, e);
+        }
+        any
+    }
+}
+
+impl Screen for NetworkScreen {
+    fn title(&self) -> &'static str {
+        "Network"
+    }
+
+    fn keys(&self) -> &'static str {
+        "Tab/Up/Down: move  Left/Right: choose NIC  Enter: confirm  Esc: back"
+    }
+
+    fn enter(&mut self, ctx: &Context) {
+        if let Some(f) = self.form.field_mut(NODE) {
+            f.set_default(ctx.answer.node.number.to_string());
+        }
+        let n = self.node_number().unwrap_or(ctx.answer.node.number);
+        self.defaults(n);
+    }
+
+    fn handle_key(&mut self, key: KeyEvent, ctx: &Context) -> Handled {
+        match self.form.handle_key(key) {
+            FormEvent::Ignored => Handled::Ignored,
+            FormEvent::Consumed => Handled::Consumed,
+            FormEvent::Changed(i) => {
+                match i {
+                    MGMT => self.mgmt_touched = true,
+                    WAN => self.wan_touched = true,
+                    _ => {}
+                }
+                if let Ok(n) = self.node_number() {
+                    self.defaults(n);
+                } else if i == MGMT {
+                    self.defaults(1);
+                }
+                Handled::Consumed
+            }
+            FormEvent::Left(i) => {
+                self.check_fields(ctx, &[i]);
+                Handled::Consumed
+            }
+            FormEvent::Pressed(_) => {
+                if self.check_fields(ctx, &FIELDS) {
+                    if let Some(i) = self.form.first_error() {
+                        self.form.focus_on(i);
+                    }
+                    Handled::Consumed
+                } else {
+                    Handled::Msg(Msg::Next)
+                }
+            }
+        }
+    }
+
+    fn apply(&self, answer: &mut Answer) {
+        if let Ok(n) = self.node_number() {
+            answer.node.number = n;
+        }
+        answer.network = Some(Network {
+            source: NetworkSource::FromAnswer,
+            cidr: self.form.text(CIDR).trim().parse().ok(),
+            gateway: self.form.text(GATEWAY).trim().parse().ok(),
+            dns: self.form.text(DNS).trim().parse().ok(),
+            filter: self.nic(MGMT).and_then(nic_filter),
+        });
+        answer.bridges.wan_filter = self.nic(WAN).and_then(nic_filter);
+        answer.global.fqdn = Fqdn::Name(format!(
+            "{}.{}",
+            self.form.text(HOSTNAME).trim(),
+            self.form.text(DOMAIN).trim()
+        ));
+    }
+
+    fn render(&self, area: Rect, buf: &mut Buffer, _ctx: &Context) {
+        self.form.render(area, buf, true);
+    }
+}
