@@ -14,7 +14,7 @@ use crossterm::terminal::{
     disable_raw_mode, enable_raw_mode, EnterAlternateScreen, LeaveAlternateScreen,
 };
 use crossterm::{cursor, execute};
-use ratatui::backend::CrosstermBackend;
+use ratatui::backend::{Backend, CrosstermBackend};
 use ratatui::layout::{Constraint, Layout};
 use ratatui::text::Line;
 use ratatui::widgets::{Block, Borders, Paragraph, Widget};
@@ -115,10 +115,9 @@ pub fn run_progress(
     events: Receiver<Event>,
     charset: Charset,
 ) -> io::Result<ProgressOutcome> {
-    let (tx, rx) = mpsc::channel::<Input>();
+    let (key_tx, key_rx) = mpsc::channel::<KeyEvent>();
     let stop = Arc::new(AtomicBool::new(false));
     let keys = {
-        let tx = tx.clone();
         let stop = stop.clone();
         thread::spawn(move || {
             // Polls, so that it notices `stop` and leaves the keyboard to
@@ -127,7 +126,7 @@ pub fn run_progress(
                 match event::poll(Duration::from_millis(100)) {
                     Ok(true) => {
                         if let Ok(Some(k)) = event::read().map(key_press) {
-                            if tx.send(Input::Key(k)).is_err() {
+                            if key_tx.send(k).is_err() {
                                 return;
                             }
                         }
@@ -138,7 +137,32 @@ pub fn run_progress(
             }
         })
     };
-    let forward = thread::spawn(move || {
+    let result = drive_progress(&mut tui.terminal, progress, events, key_rx, charset);
+    stop.store(true, Ordering::Relaxed);
+    let _ = keys.join();
+    result
+}
+
+/// The progress loop on any backend, fed by two channels (the engine's
+/// events, the keys), so tests can script both.
+pub fn drive_progress<B: Backend>(
+    terminal: &mut Terminal<B>,
+    progress: &mut Progress,
+    events: Receiver<Event>,
+    keys: Receiver<KeyEvent>,
+    charset: Charset,
+) -> io::Result<ProgressOutcome> {
+    let (tx, rx) = mpsc::channel::<Input>();
+    let key_tx = tx.clone();
+    // Both sources into one queue: the loop waits on one thing.
+    thread::spawn(move || {
+        for k in keys {
+            if key_tx.send(Input::Key(k)).is_err() {
+                return;
+            }
+        }
+    });
+    thread::spawn(move || {
         for e in events {
             if tx.send(Input::Install(e)).is_err() {
                 return;
@@ -146,23 +170,18 @@ pub fn run_progress(
         }
         let _ = tx.send(Input::EngineGone);
     });
-    let result = progress_loop(tui, progress, &rx, charset);
-    stop.store(true, Ordering::Relaxed);
-    let _ = keys.join();
-    drop(rx);
-    drop(forward);
-    result
+    progress_loop(terminal, progress, &rx, charset)
 }
 
-fn progress_loop(
-    tui: &mut Tui,
+fn progress_loop<B: Backend>(
+    terminal: &mut Terminal<B>,
     progress: &mut Progress,
     rx: &Receiver<Input>,
     charset: Charset,
 ) -> io::Result<ProgressOutcome> {
     let mut ended = false;
     loop {
-        tui.terminal.draw(|f| {
+        terminal.draw(|f| {
             let area = f.area();
             let [top, body] =
                 Layout::vertical([Constraint::Length(1), Constraint::Min(3)]).areas(area);

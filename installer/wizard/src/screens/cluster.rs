@@ -128,8 +128,9 @@ impl Screen for Cluster {
     }
 
     fn enter(&mut self, ctx: &Context) {
+        let changed = self.action != ctx.answer.cluster.action;
         self.show(ctx.answer.cluster.action);
-        if !self.form.item(self.form.focus).is_some_and(|i| i.visible) {
+        if changed {
             self.form.focus_first();
         }
     }

@@ -284,7 +284,19 @@ impl Disks {
                     format!("{}; what to do: {}", e.message, e.hint)
                 };
                 let key = e.key.as_deref().unwrap_or("");
-                let slot = if key_under(key, "tank1") {
+                // The planner speaks of the answer key; here that key is
+                // the erase check box, so the message goes there.
+                let about_erase = e.hint.contains("erase-disks-with-data")
+                    && self.form.item(f.erase).is_some_and(|i| i.visible)
+                    && !self.form.checked(f.erase);
+                let text = if about_erase {
+                    format!("{text} (here: tick \"Erase the selected disks that hold data\")")
+                } else {
+                    text
+                };
+                let slot = if about_erase || key_under(key, "node.erase-disks-with-data") {
+                    &mut erase_err
+                } else if key_under(key, "tank1") {
                     &mut t1_err
                 } else if key_under(key, "tank2") {
                     &mut t2_err

@@ -1,0 +1,156 @@
+//! What the wizard's tests share: a recorded machine, a fake peer, keys,
+//! and the typing that fills every screen for nvme2-hdd4.
+
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::backend::TestBackend;
+use ratatui::buffer::Buffer;
+use ratatui::Terminal;
+use tappaas_hardware::MachineProfile;
+use tappaas_plan::Environment;
+use tappaas_wizard::{Charset, Context, Outcome, PeerCertificate, PeerError, Step, Wizard};
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+pub fn machine(name: &str) -> MachineProfile {
+    let path = repo().join(format!("tests/fixtures/machines/{name}/profile.json"));
+    let text = std::fs::read_to_string(&path).expect("read profile");
+    MachineProfile::from_json(&text).expect("parse profile")
+}
+
+/// A peer whose certificate has this fingerprint (or that fails so).
+pub struct FakePeer(pub Result<String, PeerError>);
+
+impl PeerCertificate for FakePeer {
+    fn fingerprint(&self, _peer: &str) -> Result<String, PeerError> {
+        self.0.clone()
+    }
+}
+
+pub const FINGERPRINT: &str = "AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89";
+
+pub fn wizard_on(name: &str) -> Wizard {
+    let mut ctx = Context::new(machine(name), Environment::default());
+    ctx.charset = Charset::Ascii;
+    Wizard::new(ctx, Box::new(FakePeer(Ok(FINGERPRINT.to_string()))))
+}
+
+pub fn key(code: KeyCode) -> KeyEvent {
+    KeyEvent::new(code, KeyModifiers::NONE)
+}
+
+pub fn ctrl(c: char) -> KeyEvent {
+    KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL)
+}
+
+pub fn press(w: &mut Wizard, code: KeyCode, times: usize) -> Outcome {
+    let mut last = Outcome::Continue;
+    for _ in 0..times {
+        last = w.handle_key(key(code));
+    }
+    last
+}
+
+pub fn type_text(w: &mut Wizard, text: &str) {
+    for c in text.chars() {
+        w.handle_key(key(KeyCode::Char(c)));
+    }
+}
+
+/// Replaces the focused field's text.
+pub fn retype(w: &mut Wizard, text: &str) {
+    w.handle_key(ctrl('u'));
+    type_text(w, text);
+}
+
+pub const PASSWORD: &str = "golden-test-password";
+pub const SSH_KEY: &str =
+    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIG4rT3vTt99Ox5kndS4HmgTrKBT8SKzhK4rhGkEVGlCI admin@laptop";
+
+/// Welcome, create, hardware: to the disks screen.
+pub fn to_disks(w: &mut Wizard) {
+    press(w, KeyCode::Enter, 3);
+    assert_eq!(w.step, Step::Disks);
+}
+
+/// Both NVMe disks boot (raid1), the four HDDs tank1 (raid10).
+pub fn fill_disks(w: &mut Wizard) {
+    press(w, KeyCode::Right, 1);
+    press(w, KeyCode::Down, 1);
+    press(w, KeyCode::Right, 1);
+    for _ in 0..4 {
+        press(w, KeyCode::Down, 1);
+        press(w, KeyCode::Right, 2);
+    }
+    // RAID level, tank1 layout, tank2, then Next.
+    press(w, KeyCode::Down, 4);
+}
+
+/// The defaults, with the domain home.lan.
+pub fn fill_network(w: &mut Wizard) {
+    press(w, KeyCode::Tab, 7);
+    retype(w, "home.lan");
+    press(w, KeyCode::Tab, 1);
+}
+
+pub fn fill_credentials(w: &mut Wizard) {
+    type_text(w, PASSWORD);
+    press(w, KeyCode::Tab, 1);
+    type_text(w, PASSWORD);
+    press(w, KeyCode::Tab, 1);
+    type_text(w, SSH_KEY);
+    press(w, KeyCode::Tab, 2);
+    type_text(w, "admin@home.lan");
+    press(w, KeyCode::Tab, 1);
+    retype(w, "Europe/Amsterdam");
+    press(w, KeyCode::Tab, 2);
+    retype(w, "nl");
+    press(w, KeyCode::Tab, 1);
+}
+
+/// Every screen filled for nvme2-hdd4, up to the summary.
+pub fn to_summary(w: &mut Wizard) {
+    to_disks(w);
+    fill_disks(w);
+    press(w, KeyCode::Enter, 1);
+    assert_eq!(w.step, Step::Network);
+    fill_network(w);
+    press(w, KeyCode::Enter, 1);
+    assert_eq!(w.step, Step::Cluster);
+    press(w, KeyCode::Tab, 1);
+    press(w, KeyCode::Enter, 1);
+    assert_eq!(w.step, Step::Credentials);
+    fill_credentials(w);
+    press(w, KeyCode::Enter, 1);
+    assert_eq!(w.step, Step::Services);
+    press(w, KeyCode::Tab, 16);
+    press(w, KeyCode::Enter, 1);
+    assert_eq!(w.step, Step::Summary);
+}
+
+/// The screen as text, one line per row, trailing blanks kept so that
+/// the snapshot shows the size.
+pub fn text_of(buf: &Buffer) -> String {
+    let area = buf.area;
+    let mut out = String::new();
+    for y in 0..area.height {
+        for x in 0..area.width {
+            out.push_str(buf[(x, y)].symbol());
+        }
+        out.push('\n');
+    }
+    out
+}
+
+pub fn draw(w: &Wizard, width: u16, height: u16) -> Buffer {
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).expect("terminal");
+    terminal
+        .draw(|f| f.render_widget(w, f.area()))
+        .expect("draw");
+    terminal.backend().buffer().clone()
+}

@@ -1,0 +1,145 @@
+//! The real fingerprint fetch against a TLS server this test starts on
+//! 127.0.0.1 with a self-signed certificate.
+
+use std::io::Write;
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use rustls::{ServerConfig, ServerConnection};
+use sha2::{Digest, Sha256};
+use tappaas_wizard::{PeerCertificate, PeerError, TlsPeer};
+
+/// Serves one TLS connection with a fresh self-signed certificate; returns
+/// the port and the certificate's DER.
+fn serve_once() -> (u16, Vec<u8>, thread::JoinHandle<()>) {
+    let cert = rcgen::generate_simple_self_signed(vec!["tappaas1.lan".into()]).expect("cert");
+    let der = cert.cert.der().to_vec();
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(cert.key_pair.serialize_der()));
+    let config =
+        ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .expect("versions")
+            .with_no_client_auth()
+            .with_single_cert(vec![CertificateDer::from(der.clone())], key)
+            .expect("server config");
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let handle = thread::spawn(move || {
+        let Ok((mut sock, _)) = listener.accept() else {
+            return;
+        };
+        let _ = sock.set_read_timeout(Some(Duration::from_secs(5)));
+        let Ok(mut conn) = ServerConnection::new(Arc::new(config)) else {
+            return;
+        };
+        while conn.is_handshaking() {
+            if conn.complete_io(&mut sock).is_err() {
+                return;
+            }
+        }
+        let _ = conn.writer().write_all(b"HTTP/1.0 200 OK\r\n\r\n");
+        conn.send_close_notify();
+        let _ = conn.complete_io(&mut sock);
+    });
+    (port, der, handle)
+}
+
+/// Computed here independently of the crate's formatter.
+fn expected(der: &[u8]) -> String {
+    Sha256::digest(der)
+        .iter()
+        .map(|b| format!("{b:02X}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+#[test]
+fn the_fingerprint_is_the_sha256_of_the_served_certificate() {
+    let (port, der, server) = serve_once();
+    let peer = TlsPeer {
+        port,
+        timeout: Duration::from_secs(5),
+    };
+    let fp = peer.fingerprint("127.0.0.1").expect("fingerprint");
+    assert_eq!(fp, expected(&der));
+    assert_eq!(tappaas_answer::checks::fingerprint(&fp), Ok(()));
+    server.join().expect("server");
+}
+
+#[test]
+fn a_name_works_as_well_as_an_address() {
+    let (port, der, server) = serve_once();
+    let peer = TlsPeer {
+        port,
+        timeout: Duration::from_secs(5),
+    };
+    assert_eq!(
+        peer.fingerprint("localhost").map_err(|e| e.to_string()),
+        Ok(expected(&der))
+    );
+    server.join().expect("server");
+}
+
+#[test]
+fn a_closed_port_is_a_clear_error() {
+    let port = {
+        let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.local_addr().expect("addr").port()
+    };
+    let peer = TlsPeer {
+        port,
+        timeout: Duration::from_secs(2),
+    };
+    let err = peer.fingerprint("127.0.0.1").expect_err("refused");
+    assert!(matches!(err, PeerError::Connect { .. }), "{err:?}");
+    assert!(
+        err.to_string().contains("cannot connect to 127.0.0.1"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_silent_server_times_out() {
+    // Accepts (the kernel does, from the backlog) but never speaks TLS.
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let peer = TlsPeer {
+        port,
+        timeout: Duration::from_millis(300),
+    };
+    let start = Instant::now();
+    let err = peer.fingerprint("127.0.0.1").expect_err("timeout");
+    assert!(start.elapsed() < Duration::from_secs(5));
+    assert!(matches!(err, PeerError::Timeout { .. }), "{err:?}");
+    assert!(err.to_string().contains("did not answer"), "{err}");
+    drop(listener);
+}
+
+#[test]
+fn a_server_that_is_not_tls_is_a_handshake_error() {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let server = thread::spawn(move || {
+        if let Ok((mut s, _)) = listener.accept() {
+            let _ = s.write_all(b"SSH-2.0-OpenSSH_9.2\r\n");
+        }
+    });
+    let peer = TlsPeer {
+        port,
+        timeout: Duration::from_secs(2),
+    };
+    let err = peer.fingerprint("127.0.0.1").expect_err("not tls");
+    assert!(matches!(err, PeerError::Tls { .. }), "{err:?}");
+    server.join().expect("server");
+}
+
+#[test]
+fn an_unknown_name_is_a_resolve_error() {
+    let err = TlsPeer::default()
+        .fingerprint("no-such-host.invalid")
+        .expect_err("no such host");
+    assert!(matches!(err, PeerError::Resolve { .. }), "{err:?}");
+}

@@ -1,0 +1,341 @@
+//! The progress screen driven by scripted engine events, and the loop's
+//! behaviour with a real channel.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+use crossterm::event::KeyCode;
+use ratatui::backend::TestBackend;
+use ratatui::Terminal;
+use tappaas_exec::{CommandFailure, Event, StepInfo};
+use tappaas_plan::Environment;
+use tappaas_wizard::{Charset, Progress, ProgressOutcome};
+
+fn plan() -> tappaas_plan::Plan {
+    let answer = tappaas_answer::parse_file(&repo().join("tests/fixtures/wizard/nvme2-hdd4.toml"))
+        .expect("answer");
+    tappaas_plan::plan(&machine("nvme2-hdd4"), &answer, &Environment::default()).expect("plan")
+}
+
+fn steps(p: &tappaas_plan::Plan) -> Vec<StepInfo> {
+    p.steps
+        .iter()
+        .map(|s| StepInfo {
+            id: s.id.clone(),
+            title: s.title.clone(),
+        })
+        .collect()
+}
+
+pub fn screen(p: &Progress, w: u16, h: u16) -> String {
+    let mut t = Terminal::new(TestBackend::new(w, h)).expect("terminal");
+    t.draw(|f| p.render(f.area(), f.buffer_mut(), Charset::Ascii))
+        .expect("draw");
+    text_of(t.backend().buffer())
+}
+
+/// Two steps done (one from an earlier run), the third running for 12 s
+/// with some output.
+pub fn running(t0: Instant) -> Progress {
+    let plan = plan();
+    let mut p = Progress::new(&plan, t0);
+    let s = steps(&plan);
+    let ev = |i: usize| (s[i].id.clone(), s[i].title.clone());
+    p.on_event(Event::Started { steps: s.clone() }, t0);
+    p.on_event(
+        Event::StepSkipped {
+            index: 0,
+            id: ev(0).0,
+        },
+        t0,
+    );
+    p.on_event(
+        Event::StepStarted {
+            index: 1,
+            id: ev(1).0,
+            title: ev(1).1,
+        },
+        t0,
+    );
+    p.on_event(
+        Event::Action {
+            index: 1,
+            text: "$ wipefs --all --force /dev/disk/by-id/ata-WDC_WD40EFZX-68AWUN0_WD-WX12D80ABC01"
+                .into(),
+        },
+        t0,
+    );
+    p.on_event(
+        Event::Output {
+            line: "/dev/sda: 8 bytes were erased at offset 0x00000200 (gpt)".into(),
+        },
+        t0,
+    );
+    p.on_event(
+        Event::StepFinished {
+            index: 1,
+            id: ev(1).0,
+            elapsed: Duration::from_secs(3),
+        },
+        t0,
+    );
+    p.on_event(
+        Event::StepStarted {
+            index: 2,
+            id: ev(2).0,
+            title: ev(2).1,
+        },
+        t0,
+    );
+    for i in 0..30 {
+        p.on_event(
+            Event::Output {
+                line: format!("output line {i}"),
+            },
+            t0,
+        );
+    }
+    p.tick(t0 + Duration::from_secs(12));
+    p
+}
+
+pub fn failed(t0: Instant) -> Progress {
+    let mut p = running(t0);
+    let id = p.steps[2].id.clone();
+    p.on_event(
+        Event::Failed {
+            index: 2,
+            id,
+            failure: CommandFailure {
+                what: "sgdisk --new=1:1M:+1024K --typecode=1:EF02 /dev/disk/by-id/nvme-Samsung_SSD_970_EVO_Plus_1TB_S4EWNX0R401234B".into(),
+                status: Some(4),
+                message: "the command exited with status 4".into(),
+                output_tail: (1..=12).map(|i| format!("sgdisk: tail line {i}")).collect(),
+            },
+        },
+        t0 + Duration::from_secs(13),
+    );
+    p
+}
+
+pub fn finished(t0: Instant) -> Progress {
+    let plan = plan();
+    let mut p = Progress::new(&plan, t0);
+    let s = steps(&plan);
+    p.on_event(Event::Started { steps: s.clone() }, t0);
+    for (i, st) in s.iter().enumerate() {
+        p.on_event(
+            Event::StepStarted {
+                index: i,
+                id: st.id.clone(),
+                title: st.title.clone(),
+            },
+            t0,
+        );
+        p.on_event(
+            Event::StepFinished {
+                index: i,
+                id: st.id.clone(),
+                elapsed: Duration::from_secs(5),
+            },
+            t0,
+        );
+    }
+    p.on_event(
+        Event::Finished {
+            elapsed: Duration::from_secs(754),
+        },
+        t0,
+    );
+    p
+}
+
+#[test]
+fn progress_counts_steps_and_shows_the_current_one_with_its_time() {
+    let t0 = Instant::now();
+    let p = running(t0);
+    assert_eq!(p.done(), 2);
+    let text = screen(&p, 80, 24);
+    let total = p.steps.len();
+    assert!(text.contains(&format!("2 of {total} steps done")), "{text}");
+    assert!(text.contains("Now: 3. "), "{text}");
+    assert!(text.contains("(12 s)"), "{text}");
+    // The log follows its end.
+    assert!(text.contains("output line 29"), "{text}");
+    assert!(!text.contains("output line 0 "), "{text}");
+}
+
+#[test]
+fn the_log_scrolls_back_and_follows_again() {
+    let mut p = running(Instant::now());
+    p.handle_key(key(KeyCode::PageUp));
+    p.handle_key(key(KeyCode::PageUp));
+    let text = screen(&p, 80, 24);
+    assert!(text.contains("lines back"), "{text}");
+    assert!(!text.contains("output line 29"), "{text}");
+    p.handle_key(key(KeyCode::End));
+    assert!(screen(&p, 80, 24).contains("output line 29"));
+}
+
+#[test]
+fn a_failure_shows_the_command_status_and_tail_and_offers_choices() {
+    let t0 = Instant::now();
+    let mut p = failed(t0);
+    let text = screen(&p, 80, 24);
+    assert!(text.contains("! Step 3 failed"), "{text}");
+    assert!(text.contains("Command: sgdisk --new=1:1M"), "{text}");
+    assert!(text.contains("exit status 4"), "{text}");
+    assert!(text.contains("sgdisk: tail line 12"), "{text}");
+    assert!(text.contains(">[ Retry the step ]"), "{text}");
+    assert_eq!(
+        p.handle_key(key(KeyCode::Enter)),
+        Some(ProgressOutcome::Retry { index: 2 })
+    );
+    p.handle_key(key(KeyCode::Right));
+    assert_eq!(
+        p.handle_key(key(KeyCode::Enter)),
+        Some(ProgressOutcome::Shell)
+    );
+    p.handle_key(key(KeyCode::Right));
+    assert_eq!(
+        p.handle_key(key(KeyCode::Enter)),
+        Some(ProgressOutcome::SaveLogs)
+    );
+    p.set_status("logs saved to /media/usb/tappaas-install.log");
+    assert!(screen(&p, 80, 24).contains("logs saved to"));
+    // A retry starts the step again: the failure screen goes.
+    let id = p.steps[2].id.clone();
+    let title = p.steps[2].title.clone();
+    p.on_event(
+        Event::StepStarted {
+            index: 2,
+            id,
+            title,
+        },
+        t0,
+    );
+    assert!(p.failure.is_none());
+}
+
+#[test]
+fn the_end_says_what_to_do_next_and_where_the_node_is() {
+    let p = finished(Instant::now());
+    let text = screen(&p, 80, 24);
+    assert!(text.contains("is installed"), "{text}");
+    assert!(text.contains("12 min 34 s"), "{text}");
+    assert!(text.contains("https://10.0.0.10:8006"), "{text}");
+    let mut p = p;
+    assert_eq!(
+        p.handle_key(key(KeyCode::Enter)),
+        Some(ProgressOutcome::Done)
+    );
+}
+
+#[test]
+fn the_log_is_bounded() {
+    let mut p = running(Instant::now());
+    for i in 0..(tappaas_wizard::screens::progress::LOG_LINES + 10) {
+        p.on_event(
+            Event::Output {
+                line: format!("l{i}"),
+            },
+            Instant::now(),
+        );
+    }
+    assert_eq!(p.log.len(), tappaas_wizard::screens::progress::LOG_LINES);
+}
+
+#[test]
+fn the_loop_runs_on_channels_until_the_user_chooses() {
+    use std::sync::mpsc;
+    let plan = plan();
+    let s = steps(&plan);
+    let mut p = Progress::new(&plan, Instant::now());
+    let (etx, erx) = mpsc::channel();
+    let (ktx, krx) = mpsc::channel();
+    // The engine: two steps, then a failure.
+    etx.send(Event::Started { steps: s.clone() }).expect("send");
+    etx.send(Event::StepStarted {
+        index: 0,
+        id: s[0].id.clone(),
+        title: s[0].title.clone(),
+    })
+    .expect("send");
+    etx.send(Event::StepFinished {
+        index: 0,
+        id: s[0].id.clone(),
+        elapsed: Duration::from_secs(1),
+    })
+    .expect("send");
+    etx.send(Event::StepStarted {
+        index: 1,
+        id: s[1].id.clone(),
+        title: s[1].title.clone(),
+    })
+    .expect("send");
+    etx.send(Event::Failed {
+        index: 1,
+        id: s[1].id.clone(),
+        failure: CommandFailure {
+            what: "wipefs --all --force /dev/disk/by-id/x".into(),
+            status: Some(1),
+            message: "exit status 1".into(),
+            output_tail: vec![
+                "wipefs: error: /dev/disk/by-id/x: probing initialization failed".into(),
+            ],
+        },
+    })
+    .expect("send");
+    drop(etx);
+    // The user: Right to "Open a shell", Enter.
+    let keys = std::thread::spawn(move || {
+        // After the engine's events have been forwarded.
+        std::thread::sleep(Duration::from_millis(200));
+        ktx.send(key(KeyCode::Right)).expect("key");
+        ktx.send(key(KeyCode::Enter)).expect("key");
+    });
+    let mut terminal = Terminal::new(TestBackend::new(80, 24)).expect("terminal");
+    let outcome =
+        tappaas_wizard::app::drive_progress(&mut terminal, &mut p, erx, krx, Charset::Ascii)
+            .expect("loop");
+    keys.join().expect("keys");
+    assert_eq!(outcome, ProgressOutcome::Shell);
+    assert_eq!(p.done(), 1);
+    let text = text_of(terminal.backend().buffer());
+    assert!(text.contains("probing initialization failed"), "{text}");
+}
+
+#[test]
+fn an_engine_that_vanishes_is_a_failure_not_a_hang() {
+    use std::sync::mpsc;
+    let plan = plan();
+    let s = steps(&plan);
+    let mut p = Progress::new(&plan, Instant::now());
+    let (etx, erx) = mpsc::channel();
+    let (ktx, krx) = mpsc::channel();
+    etx.send(Event::Started { steps: s.clone() }).expect("send");
+    etx.send(Event::StepStarted {
+        index: 0,
+        id: s[0].id.clone(),
+        title: s[0].title.clone(),
+    })
+    .expect("send");
+    drop(etx);
+    let keys = std::thread::spawn(move || {
+        // After the engine's events have been forwarded.
+        std::thread::sleep(Duration::from_millis(200));
+        ktx.send(key(KeyCode::Char('l'))).expect("key");
+    });
+    let mut terminal = Terminal::new(TestBackend::new(80, 24)).expect("terminal");
+    let outcome =
+        tappaas_wizard::app::drive_progress(&mut terminal, &mut p, erx, krx, Charset::Ascii)
+            .expect("loop");
+    keys.join().expect("keys");
+    assert_eq!(outcome, ProgressOutcome::SaveLogs);
+    assert!(p
+        .failure
+        .as_ref()
+        .is_some_and(|f| f.failure.message.contains("without reporting an end")));
+}

@@ -1,0 +1,451 @@
+//! The state machine, key by key: every screen, back and forth, invalid
+//! input kept and explained, Esc keeping what was typed.
+
+mod common;
+
+use common::*;
+use crossterm::event::KeyCode;
+use tappaas_answer::ClusterAction;
+use tappaas_plan::Environment;
+use tappaas_wizard::{Outcome, PeerError, Step, WizardOutcome};
+
+fn fixture_answer() -> tappaas_answer::Answer {
+    let path = repo().join("tests/fixtures/wizard/nvme2-hdd4.toml");
+    tappaas_answer::parse_file(&path).expect("the fixture answer is valid")
+}
+
+#[test]
+fn a_walk_through_every_screen_builds_the_fixture_answer_and_its_plan() {
+    let mut w = wizard_on("nvme2-hdd4");
+    to_summary(&mut w);
+    assert_eq!(
+        w.ctx.answer,
+        fixture_answer(),
+        "\n{}",
+        tappaas_answer::to_toml(&w.ctx.answer)
+    );
+    type_text(&mut w, "yes");
+    press(&mut w, KeyCode::Enter, 1);
+    match press(&mut w, KeyCode::Enter, 1) {
+        Outcome::Finished(WizardOutcome::Install { answer, plan }) => {
+            assert_eq!(*answer, fixture_answer());
+            let expected = tappaas_plan::plan(
+                &machine("nvme2-hdd4"),
+                &fixture_answer(),
+                &Environment::default(),
+            )
+            .expect("plan");
+            assert_eq!(*plan, expected);
+        }
+        other => panic!("expected Install, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_dry_run_ends_with_the_plan() {
+    let mut w = wizard_on("nvme2-hdd4");
+    w.ctx.dry_run = true;
+    to_summary(&mut w);
+    type_text(&mut w, "yes");
+    press(&mut w, KeyCode::Enter, 1);
+    assert!(matches!(
+        press(&mut w, KeyCode::Enter, 1),
+        Outcome::Finished(WizardOutcome::DryRun(_))
+    ));
+}
+
+#[test]
+fn nothing_is_confirmed_without_yes() {
+    let mut w = wizard_on("nvme2-hdd4");
+    to_summary(&mut w);
+    type_text(&mut w, "y");
+    press(&mut w, KeyCode::Enter, 1);
+    assert_eq!(press(&mut w, KeyCode::Enter, 1), Outcome::Continue);
+    let s = &w.screens.summary;
+    assert_eq!(s.form.focus, s.confirm_item);
+    assert!(s
+        .form
+        .error(s.confirm_item)
+        .is_some_and(|e| e.contains("type yes")));
+    // The summary lists every disk that will be erased.
+    let text = text_of(&draw(&w, 120, 40));
+    for serial in [
+        "S4EWNX0R401234B",
+        "S4EWNX0R401299K",
+        "WD-WX12D80ABC01",
+        "WD-WX12D80ABC04",
+    ] {
+        assert!(text.contains(serial), "{serial} missing:\n{text}");
+    }
+}
+
+#[test]
+fn esc_goes_back_without_losing_what_was_typed() {
+    let mut w = wizard_on("nvme2-hdd4");
+    to_disks(&mut w);
+    fill_disks(&mut w);
+    press(&mut w, KeyCode::Enter, 1);
+    press(&mut w, KeyCode::Tab, 7);
+    retype(&mut w, "example.org");
+    press(&mut w, KeyCode::Esc, 1);
+    assert_eq!(w.step, Step::Disks);
+    assert_eq!(
+        w.ctx.answer.disk_setup.disk_list.as_ref().map(Vec::len),
+        Some(2)
+    );
+    press(&mut w, KeyCode::Esc, 1);
+    assert_eq!(w.step, Step::Hardware);
+    press(&mut w, KeyCode::Enter, 1);
+    // The roles are still there: Next goes straight on.
+    w.screens.disks.form.focus = w.screens.disks.form.items.len() - 1;
+    press(&mut w, KeyCode::Enter, 1);
+    assert_eq!(w.step, Step::Network);
+    assert_eq!(
+        w.screens
+            .network
+            .form
+            .text(tappaas_wizard::screens::network::DOMAIN),
+        "example.org"
+    );
+}
+
+#[test]
+fn back_and_forth_through_every_screen_keeps_the_answer() {
+    let mut w = wizard_on("nvme2-hdd4");
+    to_summary(&mut w);
+    let answer = w.ctx.answer.clone();
+    let mut seen = vec![w.step];
+    while w.step != Step::Welcome {
+        press(&mut w, KeyCode::Esc, 1);
+        seen.push(w.step);
+    }
+    assert_eq!(seen.len(), 9, "{seen:?}");
+    // Esc on the first screen stays there.
+    press(&mut w, KeyCode::Esc, 1);
+    assert_eq!(w.step, Step::Welcome);
+    // Forward again: each screen's Next (the last item) without typing.
+    press(&mut w, KeyCode::Enter, 3);
+    for _ in 0..5 {
+        let step = w.step;
+        let form = match step {
+            Step::Disks => &mut w.screens.disks.form,
+            Step::Network => &mut w.screens.network.form,
+            Step::Cluster => &mut w.screens.cluster.form,
+            Step::Credentials => &mut w.screens.credentials.form,
+            Step::Services => &mut w.screens.services.form,
+            other => panic!("unexpected {other:?}"),
+        };
+        form.focus = form.items.len() - 1;
+        press(&mut w, KeyCode::Enter, 1);
+        assert_ne!(w.step, step, "stuck on {step:?}");
+    }
+    assert_eq!(w.step, Step::Summary);
+    assert_eq!(w.ctx.answer, answer);
+}
+
+#[test]
+fn invalid_input_is_kept_and_explained_where_it_is() {
+    let mut w = wizard_on("nvme2-hdd4");
+    to_disks(&mut w);
+    fill_disks(&mut w);
+    press(&mut w, KeyCode::Enter, 1);
+    use tappaas_wizard::screens::network::{CIDR, GATEWAY, NEXT};
+    press(&mut w, KeyCode::Tab, 2);
+    retype(&mut w, "10.0.0");
+    press(&mut w, KeyCode::Tab, 1);
+    let f = &w.screens.network.form;
+    assert_eq!(f.text(CIDR), "10.0.0");
+    assert!(f.error(CIDR).is_some_and(|e| e.contains("CIDR")));
+    // A rule of the answer (not of the field): the gateway must be on the
+    // node's network.
+    press(&mut w, KeyCode::BackTab, 1);
+    retype(&mut w, "10.0.0.10/24");
+    press(&mut w, KeyCode::Tab, 1);
+    retype(&mut w, "192.168.1.1");
+    press(&mut w, KeyCode::Tab, 1);
+    let f = &w.screens.network.form;
+    assert_eq!(f.error(CIDR), None);
+    assert!(f.error(GATEWAY).is_some_and(|e| e.contains("outside")));
+    // Next refuses and puts the focus on the problem.
+    w.screens.network.form.focus = NEXT;
+    press(&mut w, KeyCode::Enter, 1);
+    assert_eq!(w.step, Step::Network);
+    assert_eq!(w.screens.network.form.focus, GATEWAY);
+    assert_eq!(w.screens.network.form.text(GATEWAY), "192.168.1.1");
+    // The reason is on screen, with its `!`.
+    let text = text_of(&draw(&w, 80, 24));
+    assert!(text.contains("! 192.168.1.1 is outside"), "{text}");
+}
+
+#[test]
+fn credentials_are_checked_by_the_answer_rules() {
+    use tappaas_wizard::screens::credentials::{KEY1, PASSWORD as PW, PASSWORD2, TIMEZONE};
+    let mut w = wizard_on("nvme2-hdd4");
+    to_summary(&mut w);
+    press(&mut w, KeyCode::Esc, 2);
+    assert_eq!(w.step, Step::Credentials);
+    w.screens.credentials.form.focus = PW;
+    retype(&mut w, "pw-xy");
+    press(&mut w, KeyCode::Tab, 1);
+    let f = &w.screens.credentials.form;
+    assert!(f.error(PW).is_some_and(|e| e.contains("too short")));
+    assert!(f.error(PASSWORD2).is_some_and(|e| e.contains("differ")));
+    // The password is never shown.
+    assert!(!text_of(&draw(&w, 80, 24)).contains("pw-xy"));
+    w.screens.credentials.form.focus = KEY1;
+    retype(&mut w, "ssh-dss AAAA");
+    press(&mut w, KeyCode::Tab, 1);
+    assert!(w
+        .screens
+        .credentials
+        .form
+        .error(KEY1)
+        .is_some_and(|e| e.contains("DSA")));
+    w.screens.credentials.form.focus = TIMEZONE;
+    retype(&mut w, "europe/amsterdam");
+    press(&mut w, KeyCode::Tab, 1);
+    assert!(w
+        .screens
+        .credentials
+        .form
+        .error(TIMEZONE)
+        .is_some_and(|e| e.contains("did you mean \"Europe/Amsterdam\"")));
+}
+
+#[test]
+fn disks_need_a_boot_disk_and_never_offer_the_installer_medium() {
+    let mut w = wizard_on("usb-boot");
+    to_disks(&mut w);
+    let m = machine("usb-boot");
+    let medium = m
+        .disks
+        .iter()
+        .position(|d| d.boot_medium)
+        .expect("a medium");
+    // Next without any role: refused, with the reason.
+    let last = w.screens.disks.form.items.len() - 1;
+    w.screens.disks.form.focus = last;
+    press(&mut w, KeyCode::Enter, 1);
+    assert_eq!(w.step, Step::Disks);
+    let text = text_of(&draw(&w, 80, 24));
+    assert!(text.contains("! choose at least one boot disk"), "{text}");
+    // Walking every row never lands on the medium.
+    w.screens.disks.form.focus_first();
+    for _ in 0..20 {
+        press(&mut w, KeyCode::Right, 1);
+        press(&mut w, KeyCode::Down, 1);
+    }
+    assert_eq!(
+        w.screens.disks.role(medium),
+        tappaas_wizard::screens::disks::Role::None
+    );
+    let medium_path = m.disks[medium].stable_path();
+    let mut answer = w.ctx.answer.clone();
+    tappaas_wizard::screens::Screen::apply(&w.screens.disks, &mut answer);
+    let all: Vec<String> = [
+        answer.disk_setup.disk_list.clone(),
+        answer.tank1.as_ref().and_then(|t| t.disk_list.clone()),
+        answer.tank2.as_ref().and_then(|t| t.disk_list.clone()),
+    ]
+    .into_iter()
+    .flatten()
+    .flatten()
+    .collect();
+    assert!(!all.contains(&medium_path));
+    assert!(text_of(&draw(&w, 120, 40)).contains("installer medium: not selectable"));
+}
+
+#[test]
+fn the_rest_of_the_boot_disk_can_be_tank2() {
+    let mut w = wizard_on("mini-pc");
+    to_disks(&mut w);
+    press(&mut w, KeyCode::Right, 1);
+    let d = &mut w.screens.disks;
+    // tank2 mode: the item after tank1's.
+    let t2 = d
+        .form
+        .items
+        .iter()
+        .position(|i| i.label == "tank2 is")
+        .expect("tank2 item");
+    d.form.focus = t2;
+    press(&mut w, KeyCode::Right, 1);
+    press(&mut w, KeyCode::Down, 1);
+    type_text(&mut w, "abc");
+    press(&mut w, KeyCode::Tab, 1);
+    assert!(w
+        .screens
+        .disks
+        .form
+        .error(t2 + 1)
+        .is_some_and(|e| e.contains("not a size")));
+    w.screens.disks.form.focus = t2 + 1;
+    retype(&mut w, "100");
+    // The disk holds a filesystem: Next says so, beside the erase box.
+    let last = w.screens.disks.form.items.len() - 1;
+    w.screens.disks.form.focus = last;
+    press(&mut w, KeyCode::Enter, 1);
+    assert_eq!(w.step, Step::Disks);
+    let erase = last - 1;
+    assert!(w
+        .screens
+        .disks
+        .form
+        .error(erase)
+        .is_some_and(|e| e.contains("holds data") && e.contains("tick")));
+    w.screens.disks.form.focus = erase;
+    press(&mut w, KeyCode::Char(' '), 1);
+    w.screens.disks.form.focus = last;
+    press(&mut w, KeyCode::Enter, 1);
+    assert_eq!(w.step, Step::Network, "{:?}", w.screens.disks.form.items);
+    assert!(w.ctx.answer.node.erase_disks_with_data);
+    let t2 = w.ctx.answer.tank2.as_ref().expect("tank2");
+    assert!(t2.boot_remainder);
+    assert_eq!(
+        w.ctx.answer.disk_setup.zfs.as_ref().and_then(|z| z.hdsize),
+        Some(100.0)
+    );
+}
+
+#[test]
+fn the_node_number_moves_the_default_address_and_name() {
+    use tappaas_wizard::screens::network::{CIDR, HOSTNAME, NODE};
+    let mut w = wizard_on("nvme2-hdd4");
+    to_disks(&mut w);
+    fill_disks(&mut w);
+    press(&mut w, KeyCode::Enter, 1);
+    assert_eq!(w.screens.network.form.focus, NODE);
+    retype(&mut w, "3");
+    press(&mut w, KeyCode::Tab, 1);
+    assert_eq!(w.screens.network.form.text(CIDR), "10.0.0.12/24");
+    assert_eq!(w.screens.network.form.text(HOSTNAME), "tappaas3");
+}
+
+#[test]
+fn joining_shows_the_peer_fingerprint_and_needs_it_confirmed() {
+    use tappaas_wizard::screens::cluster::{CONFIRM, FETCH, NEXT, PASSWORD as PEER_PW, PEER};
+    let mut w = wizard_on("nvme2-hdd4");
+    press(&mut w, KeyCode::Enter, 1);
+    press(&mut w, KeyCode::Down, 1);
+    press(&mut w, KeyCode::Enter, 2);
+    assert_eq!(w.ctx.answer.cluster.action, ClusterAction::Join);
+    fill_disks(&mut w);
+    press(&mut w, KeyCode::Enter, 1);
+    // A joining node is node 2 by default.
+    assert_eq!(
+        w.screens
+            .network
+            .form
+            .text(tappaas_wizard::screens::network::CIDR),
+        "10.0.0.11/24"
+    );
+    fill_network(&mut w);
+    press(&mut w, KeyCode::Enter, 1);
+    assert_eq!(w.step, Step::Cluster);
+    assert_eq!(w.screens.cluster.form.focus, PEER);
+    type_text(&mut w, "10.0.0.10");
+    press(&mut w, KeyCode::Tab, 1);
+    assert_eq!(w.screens.cluster.form.focus, FETCH);
+    press(&mut w, KeyCode::Enter, 1);
+    assert_eq!(w.screens.cluster.fingerprint(), Some(FINGERPRINT));
+    assert_eq!(w.screens.cluster.form.focus, CONFIRM);
+    let text = text_of(&draw(&w, 80, 24));
+    assert!(
+        text.contains("AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89"),
+        "{text}"
+    );
+    // Not confirmed: refused.
+    w.screens.cluster.form.focus = NEXT;
+    press(&mut w, KeyCode::Enter, 1);
+    assert_eq!(w.step, Step::Cluster);
+    assert_eq!(w.screens.cluster.form.focus, CONFIRM);
+    press(&mut w, KeyCode::Char(' '), 1);
+    press(&mut w, KeyCode::Tab, 1);
+    assert_eq!(w.screens.cluster.form.focus, PEER_PW);
+    type_text(&mut w, "peer-secret");
+    press(&mut w, KeyCode::Tab, 1);
+    press(&mut w, KeyCode::Enter, 1);
+    assert_eq!(w.step, Step::Credentials);
+    let c = &w.ctx.answer.cluster;
+    assert_eq!(c.peer.as_deref(), Some("10.0.0.10"));
+    assert_eq!(c.fingerprint.as_deref(), Some(FINGERPRINT));
+    assert_eq!(c.name, None);
+    // Services are the first node's business: the summary comes next.
+    fill_credentials(&mut w);
+    press(&mut w, KeyCode::Enter, 1);
+    assert_eq!(w.step, Step::Summary);
+    // Another peer address forgets the fingerprint.
+    press(&mut w, KeyCode::Esc, 2);
+    w.screens.cluster.form.focus = PEER;
+    type_text(&mut w, "1");
+    assert_eq!(w.screens.cluster.fingerprint(), None);
+}
+
+#[test]
+fn a_peer_that_cannot_be_reached_is_explained() {
+    let mut w = wizard_on("nvme2-hdd4");
+    let ctx = w.ctx.clone();
+    w = tappaas_wizard::Wizard::new(
+        ctx,
+        Box::new(FakePeer(Err(PeerError::Resolve {
+            peer: "nowhere".into(),
+            reason: "no such host".into(),
+        }))),
+    );
+    press(&mut w, KeyCode::Enter, 1);
+    press(&mut w, KeyCode::Down, 1);
+    press(&mut w, KeyCode::Enter, 2);
+    fill_disks(&mut w);
+    press(&mut w, KeyCode::Enter, 1);
+    fill_network(&mut w);
+    press(&mut w, KeyCode::Enter, 1);
+    type_text(&mut w, "nowhere");
+    press(&mut w, KeyCode::Tab, 1);
+    press(&mut w, KeyCode::Enter, 1);
+    let text = text_of(&draw(&w, 80, 24));
+    assert!(
+        text.contains("! cannot find the address of 'nowhere'"),
+        "{text}"
+    );
+    assert_eq!(w.screens.cluster.fingerprint(), None);
+}
+
+#[test]
+fn the_answer_is_saved_without_passwords_and_the_plan_can_be_read() {
+    let mut w = wizard_on("nvme2-hdd4");
+    to_summary(&mut w);
+    let dir = std::env::temp_dir().join(format!("tappaas-wizard-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join("answer.toml");
+    let s = &mut w.screens.summary;
+    s.form.focus = s.save_item;
+    retype(&mut w, &path.display().to_string());
+    press(&mut w, KeyCode::Tab, 1);
+    press(&mut w, KeyCode::Enter, 1);
+    let saved = std::fs::read_to_string(&path).expect("saved");
+    assert!(saved.contains("<redacted>"));
+    assert!(!saved.contains(PASSWORD));
+    assert!(text_of(&draw(&w, 120, 40)).contains("saved to"));
+    let _ = std::fs::remove_dir_all(&dir);
+
+    // View the plan, scroll it, and come back.
+    press(&mut w, KeyCode::Tab, 1);
+    press(&mut w, KeyCode::Enter, 1);
+    assert!(w.plan_view.is_some());
+    press(&mut w, KeyCode::End, 1);
+    let text = text_of(&draw(&w, 80, 24));
+    assert!(text.contains("-- lines"), "{text}");
+    press(&mut w, KeyCode::Esc, 1);
+    assert!(w.plan_view.is_none());
+    assert_eq!(w.step, Step::Summary);
+}
+
+#[test]
+fn ctrl_c_cancels_anywhere() {
+    let mut w = wizard_on("nvme2-hdd4");
+    to_disks(&mut w);
+    assert_eq!(
+        w.handle_key(ctrl('c')),
+        Outcome::Finished(WizardOutcome::Cancelled)
+    );
+}
