@@ -1,0 +1,186 @@
+//! The node summary: what the person who installed the node needs next
+//! (addresses, the Proxmox URL, the cluster, the storages), kept in a
+//! root-only file and shown on the console.
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::net::IpAddr;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::Path;
+
+use tappaas_plan::Plan;
+use tappaas_proxmox::client::{ClusterStatus, NodeInfo, StorageConfig};
+
+/// What Proxmox said, read just before the summary is written.
+pub(crate) struct Facts {
+    pub address: Option<IpAddr>,
+    pub status: ClusterStatus,
+    pub nodes: Vec<NodeInfo>,
+    pub storages: Vec<StorageConfig>,
+}
+
+/// `https://ADDRESS:8006`, with IPv6 in brackets.
+pub(crate) fn ui_url(address: IpAddr) -> String {
+    match address {
+        IpAddr::V4(a) => format!("https://{a}:8006"),
+        IpAddr::V6(a) => format!("https://[{a}]:8006"),
+    }
+}
+
+pub(crate) fn render(plan: &Plan, facts: &Facts) -> String {
+    let node = &plan.node;
+    let net = &plan.network;
+    let mut s = String::new();
+    let _ = writeln!(s, "TAPPaaS node {} (node {})", node.fqdn(), node.number);
+    let _ = writeln!(
+        s,
+        "Written by first boot; root-only, as it names the cluster's addresses."
+    );
+    let _ = writeln!(s);
+    let _ = writeln!(s, "Addresses");
+    match facts.address {
+        Some(a) => {
+            let _ = writeln!(
+                s,
+                "  management:   {a} (bridge lan, NIC {})",
+                net.management_nic
+            );
+        }
+        None => {
+            let _ = writeln!(s, "  management:   unknown (NIC {})", net.management_nic);
+        }
+    }
+    let _ = writeln!(
+        s,
+        "  gateway:      {}",
+        net.gateway.as_deref().unwrap_or("none")
+    );
+    let _ = writeln!(
+        s,
+        "  DNS:          {}",
+        net.dns.as_deref().unwrap_or("none")
+    );
+    let _ = writeln!(
+        s,
+        "  WAN port:     {}",
+        net.wan_nic
+            .as_deref()
+            .unwrap_or("none (bridge wan has no port)")
+    );
+    let _ = writeln!(s);
+    let _ = writeln!(s, "Proxmox VE");
+    match facts.address {
+        Some(a) => {
+            let _ = writeln!(
+                s,
+                "  web UI:       {} (user root, realm Linux PAM)",
+                ui_url(a)
+            );
+        }
+        None => {
+            let _ = writeln!(s, "  web UI:       https://<this node's address>:8006");
+        }
+    }
+    let local = facts.status.local_node().map(|n| n.name.clone());
+    if let Some(fp) = facts
+        .nodes
+        .iter()
+        .find(|n| Some(&n.node) == local.as_ref())
+        .and_then(|n| n.ssl_fingerprint.as_deref())
+    {
+        let _ = writeln!(s, "  certificate:  {fp}");
+        let _ = writeln!(
+            s,
+            "                (SHA-256; confirm it when a new node joins through this one)"
+        );
+    }
+    let _ = writeln!(s);
+    match &facts.status.cluster {
+        Some(c) => {
+            let _ = writeln!(
+                s,
+                "Cluster '{}': {} node(s), {}",
+                c.name,
+                c.nodes,
+                if c.quorate { "quorate" } else { "NOT quorate" }
+            );
+        }
+        None => {
+            let _ = writeln!(s, "Cluster: none (this node is on its own)");
+        }
+    }
+    for n in &facts.status.nodes {
+        let _ = writeln!(
+            s,
+            "  {:<16} {:<16} {}{}",
+            n.name,
+            n.ip.as_deref().unwrap_or("-"),
+            if n.online { "online" } else { "offline" },
+            if n.local { "  (this node)" } else { "" }
+        );
+    }
+    let _ = writeln!(s);
+    let _ = writeln!(s, "Storages");
+    for st in &facts.storages {
+        let nodes = match &st.nodes {
+            Some(list) => list.join(","),
+            None => "all nodes".to_string(),
+        };
+        let pool = st
+            .pool
+            .as_deref()
+            .map(|p| format!(" pool {p}"))
+            .unwrap_or_default();
+        let _ = writeln!(
+            s,
+            "  {:<10} {:<8}{pool}, content {}, nodes {nodes}",
+            st.storage,
+            st.storage_type,
+            st.content.join(",")
+        );
+    }
+    let _ = writeln!(s);
+    let _ = writeln!(s, "What comes next");
+    let _ = writeln!(
+        s,
+        "  Firewall (OPNsense VM) and base services: not yet deployed by this version."
+    );
+    if !plan.services.is_empty() {
+        let _ = writeln!(
+            s,
+            "  Planned services, still to come: {}",
+            plan.services.join(", ")
+        );
+    }
+    let peer = facts.address.map(|a| a.to_string());
+    let _ = writeln!(
+        s,
+        "  Add a node: boot the TAPPaaS installer on the new machine, choose \"join\", give {} as the \
+         existing node, confirm the certificate fingerprint above, install, reboot.",
+        peer.as_deref().unwrap_or("this node's address")
+    );
+    let _ = writeln!(s, "  Status at any time: tappaas-installer status");
+    s
+}
+
+/// Write `text` to `path`, readable by root only, replacing any older copy
+/// whole (a half-written summary is never left behind).
+pub(crate) fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let tmp = path.with_extension("tmp");
+    let _ = std::fs::remove_file(&tmp);
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&tmp)?;
+    // The mode given at creation is narrowed by the umask, never widened;
+    // set it explicitly all the same.
+    f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    f.write_all(text.as_bytes())?;
+    f.sync_all()?;
+    drop(f);
+    std::fs::rename(&tmp, path)
+}
