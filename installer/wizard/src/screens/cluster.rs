@@ -49,10 +49,9 @@ impl Cluster {
             Item::text("Peer address", TextField::new("")),
             Item::button("Fetch the peer's certificate"),
             Item::note("Fingerprint (SHA-256) of the peer's certificate:"),
-            Item::check(
-                "It matches the peer's (pvenode cert info, or the web UI's Certificates page)",
-                false,
-            ),
+            Item::check("It matches the fingerprint the peer shows", false).with_detail(vec![
+                "on the peer: `pvenode cert info`, or its web UI, System > Certificates".into(),
+            ]),
             Item::text("Peer root password", TextField::masked()),
             Item::button("Next"),
         ];
