@@ -14,10 +14,6 @@ use ratatui::style::{Color, Modifier};
 use ratatui::Terminal;
 use tappaas_wizard::{Charset, Progress, Step, Wizard};
 
-#[path = "progress.rs"]
-#[allow(dead_code)]
-mod progress_fixtures;
-
 const SIZES: [(u16, u16); 2] = [(80, 24), (120, 40)];
 
 /// Snapshots a state at both sizes; the ASCII frames must be pure ASCII.
@@ -34,7 +30,7 @@ fn snap(name: &str, w: &Wizard) {
 
 fn snap_progress(name: &str, p: &Progress) {
     for (width, height) in SIZES {
-        let text = progress_fixtures::screen(p, width, height);
+        let text = screen(p, width, height);
         assert!(text.is_ascii(), "{name}: not ASCII:\n{text}");
         insta::assert_snapshot!(format!("{name}_{width}x{height}"), text);
     }
@@ -128,9 +124,9 @@ fn the_join_screens() {
 #[test]
 fn the_progress_screens() {
     let t0 = Instant::now();
-    snap_progress("11_progress", &progress_fixtures::running(t0));
-    snap_progress("12_failure", &progress_fixtures::failed(t0));
-    snap_progress("13_done", &progress_fixtures::finished(t0));
+    snap_progress("11_progress", &running(t0));
+    snap_progress("12_failure", &failed(t0));
+    snap_progress("13_done", &finished(t0));
 }
 
 #[test]

@@ -4,14 +4,18 @@
 #![allow(dead_code)]
 
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
 use ratatui::Terminal;
+use tappaas_exec::{CommandFailure, Event, StepInfo};
 use tappaas_hardware::MachineProfile;
 use tappaas_plan::Environment;
-use tappaas_wizard::{Charset, Context, Outcome, PeerCertificate, PeerError, Step, Wizard};
+use tappaas_wizard::{
+    Charset, Context, Outcome, PeerCertificate, PeerError, Progress, Step, Wizard,
+};
 
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -153,4 +157,145 @@ pub fn draw(w: &Wizard, width: u16, height: u16) -> Buffer {
         .draw(|f| f.render_widget(w, f.area()))
         .expect("draw");
     terminal.backend().buffer().clone()
+}
+
+// ---------------------------------------------------- progress screens
+
+pub fn plan() -> tappaas_plan::Plan {
+    let answer = tappaas_answer::parse_file(&repo().join("tests/fixtures/wizard/nvme2-hdd4.toml"))
+        .expect("answer");
+    tappaas_plan::plan(&machine("nvme2-hdd4"), &answer, &Environment::default()).expect("plan")
+}
+
+pub fn steps(p: &tappaas_plan::Plan) -> Vec<StepInfo> {
+    p.steps
+        .iter()
+        .map(|s| StepInfo {
+            id: s.id.clone(),
+            title: s.title.clone(),
+        })
+        .collect()
+}
+
+pub fn screen(p: &Progress, w: u16, h: u16) -> String {
+    let mut t = Terminal::new(TestBackend::new(w, h)).expect("terminal");
+    t.draw(|f| p.render(f.area(), f.buffer_mut(), Charset::Ascii))
+        .expect("draw");
+    text_of(t.backend().buffer())
+}
+
+/// Two steps done (one from an earlier run), the third running for 12 s
+/// with some output.
+pub fn running(t0: Instant) -> Progress {
+    let plan = plan();
+    let mut p = Progress::new(&plan, t0);
+    let s = steps(&plan);
+    let ev = |i: usize| (s[i].id.clone(), s[i].title.clone());
+    p.on_event(Event::Started { steps: s.clone() }, t0);
+    p.on_event(
+        Event::StepSkipped {
+            index: 0,
+            id: ev(0).0,
+        },
+        t0,
+    );
+    p.on_event(
+        Event::StepStarted {
+            index: 1,
+            id: ev(1).0,
+            title: ev(1).1,
+        },
+        t0,
+    );
+    p.on_event(
+        Event::Action {
+            index: 1,
+            text: "$ wipefs --all --force /dev/disk/by-id/ata-WDC_WD40EFZX-68AWUN0_WD-WX12D80ABC01"
+                .into(),
+        },
+        t0,
+    );
+    p.on_event(
+        Event::Output {
+            line: "/dev/sda: 8 bytes were erased at offset 0x00000200 (gpt)".into(),
+        },
+        t0,
+    );
+    p.on_event(
+        Event::StepFinished {
+            index: 1,
+            id: ev(1).0,
+            elapsed: Duration::from_secs(3),
+        },
+        t0,
+    );
+    p.on_event(
+        Event::StepStarted {
+            index: 2,
+            id: ev(2).0,
+            title: ev(2).1,
+        },
+        t0,
+    );
+    for i in 0..30 {
+        p.on_event(
+            Event::Output {
+                line: format!("output line {i}"),
+            },
+            t0,
+        );
+    }
+    p.tick(t0 + Duration::from_secs(12));
+    p
+}
+
+pub fn failed(t0: Instant) -> Progress {
+    let mut p = running(t0);
+    let id = p.steps[2].id.clone();
+    p.on_event(
+        Event::Failed {
+            index: 2,
+            id,
+            failure: CommandFailure {
+                what: "sgdisk --new=1:1M:+1024K --typecode=1:EF02 /dev/disk/by-id/nvme-Samsung_SSD_970_EVO_Plus_1TB_S4EWNX0R401234B".into(),
+                status: Some(4),
+                message: "the command exited with status 4".into(),
+                output_tail: (1..=12).map(|i| format!("sgdisk: tail line {i}")).collect(),
+            },
+        },
+        t0 + Duration::from_secs(13),
+    );
+    p
+}
+
+pub fn finished(t0: Instant) -> Progress {
+    let plan = plan();
+    let mut p = Progress::new(&plan, t0);
+    let s = steps(&plan);
+    p.on_event(Event::Started { steps: s.clone() }, t0);
+    for (i, st) in s.iter().enumerate() {
+        p.on_event(
+            Event::StepStarted {
+                index: i,
+                id: st.id.clone(),
+                title: st.title.clone(),
+            },
+            t0,
+        );
+        p.on_event(
+            Event::StepFinished {
+                index: i,
+                id: st.id.clone(),
+                elapsed: Duration::from_secs(5),
+            },
+            t0,
+        );
+    }
+    p.on_event(
+        Event::Finished {
+            elapsed: Duration::from_secs(754),
+        },
+        t0,
+    );
+    p
 }
