@@ -1,13 +1,22 @@
 //! Bounded waits: for Proxmox's cluster filesystem to answer, and for a
 //! Proxmox task (create, join) to end.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tappaas_proxmox::client::{ClusterStatus, NodeName, Version};
 use tappaas_proxmox::{Api, ApiError, Proxmox};
 
 use crate::error::StepError;
 use crate::Config;
+
+/// `300 s`, or `100 ms` below a second.
+fn human(d: Duration) -> String {
+    if d >= Duration::from_secs(1) {
+        format!("{} s", d.as_secs())
+    } else {
+        format!("{} ms", d.as_millis())
+    }
+}
 
 /// Retry `f` until it succeeds or the time is up. A request that does not
 /// fit the schema is a bug, not a slow service: it fails at once.
@@ -44,10 +53,10 @@ pub(crate) fn proxmox_ready<A: Api>(
     })
     .map_err(|e| {
         StepError::api("GET /version, GET /cluster/status", &e).hint(&format!(
-            "Proxmox's cluster filesystem did not answer within {} s. Look at \
+            "Proxmox's cluster filesystem did not answer within {}. Look at \
              `systemctl status pve-cluster` and `journalctl -u pve-cluster`, then run \
              `tappaas-installer firstboot` again.",
-            config.wait_timeout.as_secs()
+            human(config.wait_timeout)
         ))
     })
 }
@@ -60,9 +69,9 @@ pub(crate) fn cluster_status<A: Api>(
 ) -> Result<ClusterStatus, StepError> {
     retry(px, config, |px| px.cluster_status()).map_err(|e| {
         StepError::api("GET /cluster/status", &e).hint(&format!(
-            "Proxmox did not answer within {} s; run `tappaas-installer firstboot` again \
+            "Proxmox did not answer within {}; run `tappaas-installer firstboot` again \
              when `pvesh get /cluster/status` works.",
-            config.wait_timeout.as_secs()
+            human(config.wait_timeout)
         ))
     })
 }

@@ -1,0 +1,280 @@
+//! Shared test support: the API schema (loaded once per test binary), a
+//! world of three simulated Proxmox machines, and an installed node's
+//! files in a temporary folder.
+#![allow(dead_code)]
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use tappaas_exec::Event;
+use tappaas_firstboot::proxmox::client::{Password, StorageConfig};
+use tappaas_firstboot::proxmox::{MachineSpec, Proxmox, Schema, SimNode, Simulator};
+use tappaas_firstboot::{run, Config, FirstbootError, Host, Outcome};
+use tappaas_plan::{Address, ClusterPlan, Flavour, Plan};
+
+/// `shared/` sits beside the repository clone.
+pub const SCHEMA_PATH: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../../shared/proxmox/pve-api-schema-9.1.3.json"
+);
+
+/// A plan the planner made for a real machine profile; the tests change
+/// only the node's identity, cluster and pools.
+const BASE_PLAN: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../tests/fixtures/plans/mini-pc/plan.json"
+);
+
+pub fn schema() -> Arc<Schema> {
+    static SCHEMA: OnceLock<Arc<Schema>> = OnceLock::new();
+    SCHEMA
+        .get_or_init(|| match Schema::load(SCHEMA_PATH) {
+            Ok(s) => Arc::new(s),
+            // Skipping would leave every Proxmox call unchecked.
+            Err(e) => panic!("the Proxmox API schema is required; looked at {SCHEMA_PATH}: {e}"),
+        })
+        .clone()
+}
+
+pub const GIB: u64 = 1 << 30;
+
+pub fn ip(s: &str) -> IpAddr {
+    s.parse().unwrap()
+}
+
+pub fn address(n: u8) -> String {
+    format!("10.0.0.{}", 9 + n)
+}
+
+pub fn root_password(n: u8) -> String {
+    format!("root-pw-{n}")
+}
+
+/// tappaas1..3 at 10.0.0.10..12 with rpool and tank1; tappaas3 has no
+/// tank2 (a node without the second pool).
+pub fn world() -> Simulator {
+    let sim = Simulator::new(schema());
+    for n in 1..=3u8 {
+        let mut spec = MachineSpec::new(&format!("tappaas{n}"), ip(&address(n)), &root_password(n))
+            .pool("rpool", 100 * GIB)
+            .pool("tank1", 2000 * GIB);
+        if n != 3 {
+            spec = spec.pool("tank2", 4000 * GIB);
+        }
+        sim.add_machine(spec).unwrap();
+    }
+    sim
+}
+
+/// The plan of node `n`: create on node 1, join through node 1 with
+/// `fingerprint` on the others; tank1 everywhere, tank2 except on node 3.
+pub fn plan(n: u8, fingerprint: Option<&str>) -> Plan {
+    let text = std::fs::read_to_string(BASE_PLAN).unwrap();
+    let mut plan: Plan = serde_json::from_str(&text).unwrap();
+    plan.node.hostname = format!("tappaas{n}");
+    plan.node.number = n;
+    plan.node.cluster = match fingerprint {
+        None => ClusterPlan::Create {
+            name: "tappaas".into(),
+        },
+        Some(fp) => ClusterPlan::Join {
+            peer: address(1),
+            fingerprint: fp.to_string(),
+        },
+    };
+    plan.network.address = Address::Static(format!("{}/24", address(n)));
+    let rpool = plan
+        .pools
+        .iter()
+        .find(|p| p.name == "rpool")
+        .unwrap()
+        .clone();
+    let tank2 = plan
+        .pools
+        .iter()
+        .find(|p| p.name == "tank2")
+        .unwrap()
+        .clone();
+    let mut tank1 = tank2.clone();
+    tank1.name = "tank1".into();
+    plan.pools = vec![rpool, tank1];
+    if n != 3 {
+        plan.pools.push(tank2);
+    }
+    plan
+}
+
+/// An installed node's files in a temporary folder: the plan, the marker,
+/// a stand-in for pvesh (its presence means Proxmox VE is installed), and
+/// for a join the peer password credential.
+pub struct Node {
+    pub n: u8,
+    pub name: String,
+    pub dir: tempfile::TempDir,
+    pub config: Config,
+}
+
+impl Node {
+    pub fn new(n: u8, plan: &Plan) -> Node {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = Config::under(dir.path());
+        // Retries happen at once: the simulator answers or not, it is not
+        // slow.
+        config.wait_timeout = Duration::from_millis(500);
+        config.poll_interval = Duration::from_millis(2);
+        write(&config.plan, &serde_json::to_string_pretty(plan).unwrap());
+        write(&config.marker, "pending\n");
+        if plan.node.flavour == Flavour::Pve {
+            write(&config.pvesh, "#!/bin/sh\n");
+        }
+        if matches!(plan.node.cluster, ClusterPlan::Join { .. }) {
+            // The node's decrypting is systemd's; here the file holds the
+            // password itself, and TestHost reads it.
+            write(&config.peer_password_credential, &root_password(1));
+        }
+        Node {
+            n,
+            name: format!("tappaas{n}"),
+            dir,
+            config,
+        }
+    }
+
+    pub fn root(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+pub fn write(path: &Path, text: &str) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
+/// The node outside Proxmox: the credential read as the unit would hand it
+/// over, and the peer's certificate as the simulator holds it (or, with
+/// `sees_peer` false, not readable from here).
+pub struct TestHost {
+    pub sim: Simulator,
+    pub sees_peer: bool,
+    pub password_reads: usize,
+}
+
+impl TestHost {
+    pub fn new(sim: &Simulator) -> TestHost {
+        TestHost {
+            sim: sim.clone(),
+            sees_peer: true,
+            password_reads: 0,
+        }
+    }
+}
+
+impl Host for TestHost {
+    fn peer_password(&mut self, config: &Config) -> Result<Option<Password>, String> {
+        self.password_reads += 1;
+        match std::fs::read_to_string(&config.peer_password_credential) {
+            Ok(p) => Ok(Some(Password::new(p))),
+            Err(_) => Ok(None),
+        }
+    }
+
+    fn peer_fingerprint(&mut self, peer: &str) -> Result<String, String> {
+        if !self.sees_peer {
+            return Err("no route from the test to the peer".into());
+        }
+        let n: u8 = peer
+            .strip_prefix("10.0.0.")
+            .and_then(|last| last.parse::<u8>().ok())
+            .map(|last| last - 9)
+            .ok_or("unknown peer")?;
+        self.sim
+            .fingerprint(&format!("tappaas{n}"))
+            .ok_or_else(|| "no such machine".to_string())
+    }
+}
+
+pub fn client(sim: &Simulator, name: &str) -> Proxmox<SimNode> {
+    Proxmox::new(sim.client(name), schema())
+}
+
+/// One run of first boot on `node`, with the events it reported.
+pub struct Ran {
+    pub result: Result<Outcome, FirstbootError>,
+    pub events: Vec<Event>,
+}
+
+pub fn run_node(sim: &Simulator, node: &Node, host: &mut TestHost) -> Ran {
+    let mut px = client(sim, &node.name);
+    let mut events = Vec::new();
+    let result = run(&node.config, &mut px, host, &mut |e| events.push(e.clone()));
+    Ran { result, events }
+}
+
+/// Run first boot and require it to finish.
+pub fn run_ok(sim: &Simulator, node: &Node) -> String {
+    let ran = run_node(sim, node, &mut TestHost::new(sim));
+    match ran.result {
+        Ok(Outcome::Finished { summary }) => summary,
+        other => panic!(
+            "first boot of {} did not finish: {other:?}\n{:#?}",
+            node.name, ran.events
+        ),
+    }
+}
+
+/// The fingerprint of node 1 as the user confirmed it when installing a
+/// later node.
+pub fn confirmed(sim: &Simulator) -> String {
+    sim.fingerprint("tappaas1").unwrap()
+}
+
+pub fn storages(sim: &Simulator, on: &str) -> Vec<StorageConfig> {
+    client(sim, on).storages().unwrap()
+}
+
+pub fn storage_nodes(sim: &Simulator, on: &str, id: &str) -> Option<Vec<String>> {
+    let mut nodes = storages(sim, on)
+        .into_iter()
+        .find(|s| s.storage == id)?
+        .nodes
+        .unwrap_or_default();
+    nodes.sort();
+    Some(nodes)
+}
+
+/// How many requests `node` sent with this method to this exact path.
+pub fn count(
+    sim: &Simulator,
+    node: &str,
+    method: tappaas_firstboot::proxmox::Method,
+    path: &str,
+) -> usize {
+    sim.calls()
+        .iter()
+        .filter(|(n, r)| n == node && r.method == method && r.path == path)
+        .count()
+}
+
+/// Requests that change something, sent by `node`.
+pub fn writes(sim: &Simulator, node: &str) -> usize {
+    sim.calls()
+        .iter()
+        .filter(|(n, r)| n == node && r.method != tappaas_firstboot::proxmox::Method::Get)
+        .count()
+}
+
+pub fn step_ids(events: &[Event]) -> Vec<String> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::StepFinished { id, .. } => Some(id.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+pub fn path_in(node: &Node, rel: &str) -> PathBuf {
+    node.root().join(rel)
+}
