@@ -1,9 +1,15 @@
 //! Expect-style access to a VM's serial console: a reader thread collects
-//! everything the guest prints (and saves it to a log file); `expect` waits,
-//! up to a per-call timeout, for a regex to appear in the output after what
-//! the previous `expect` consumed. Matching is done on the text with ANSI
-//! escape sequences and carriage returns removed, so a full-screen program
-//! (GRUB, a TUI) can be matched on the words it shows.
+//! everything the guest prints (and saves it to a log file). Two views:
+//!
+//! - the stream: `expect` waits, up to a per-call timeout, for a regex to
+//!   appear in the output after what the previous `expect` consumed, with
+//!   ANSI escape sequences and carriage returns removed (boot messages,
+//!   line-oriented programs);
+//! - the screen: the output is also fed to a terminal emulator (80x24 by
+//!   default, what the live system's launcher gives a serial console), and
+//!   `expect_screen` waits for a regex on what the screen shows now. A
+//!   full-screen program (the wizard) only redraws the cells that change,
+//!   so its words are reliable on the screen, not in the stream.
 
 use std::fmt;
 use std::fs::File;
@@ -124,12 +130,18 @@ impl AnsiStripper {
     }
 }
 
-#[derive(Default)]
 struct Shared {
-    /// Output with escapes removed; what patterns are matched against.
+    /// Output with escapes removed; what `expect` matches against.
     text: Vec<u8>,
+    /// The emulated terminal; what `expect_screen` matches against.
+    screen: vt100::Parser,
     closed: bool,
 }
+
+/// Size of the emulated screen: the launcher sets a serial console that
+/// reports no size to 24 rows of 80 columns.
+pub const SCREEN_ROWS: u16 = 24;
+pub const SCREEN_COLS: u16 = 80;
 
 /// The guest's serial console.
 pub struct Console {
@@ -155,7 +167,14 @@ impl Console {
         log_path: &Path,
     ) -> std::io::Result<Console> {
         let mut log = File::create(log_path)?;
-        let shared = Arc::new((Mutex::new(Shared::default()), Condvar::new()));
+        let shared = Arc::new((
+            Mutex::new(Shared {
+                text: Vec::new(),
+                screen: vt100::Parser::new(SCREEN_ROWS, SCREEN_COLS, 0),
+                closed: false,
+            }),
+            Condvar::new(),
+        ));
         let thread_shared = Arc::clone(&shared);
         let mut reader = reader;
         let handle = std::thread::Builder::new().name("serial-reader".into()).spawn(move || {
@@ -172,6 +191,7 @@ impl Console {
                 let (m, cv) = &*thread_shared;
                 let mut s = lock(m);
                 stripper.feed(&buf[..n], &mut s.text);
+                s.screen.process(&buf[..n]);
                 cv.notify_all();
             }
             let (m, cv) = &*thread_shared;
@@ -197,6 +217,45 @@ impl Console {
         String::from_utf8_lossy(&lock(&self.shared.0).text).into_owned()
     }
 
+    /// What the emulated screen shows now (rows joined by newlines).
+    pub fn screen(&self) -> String {
+        lock(&self.shared.0).screen.screen().contents()
+    }
+
+    /// Waits until the screen shows text matching `pattern`. Does not
+    /// consume anything: the screen is a state, not a stream.
+    pub fn expect_screen(&mut self, pattern: &str, timeout: Duration) -> Result<Matched, ExpectError> {
+        let re = Regex::new(pattern).map_err(|e| ExpectError::BadPattern(e.to_string()))?;
+        let groups = self.wait_screen(&format!("/{pattern}/ on the screen"), timeout, |screen| {
+            re.captures(screen.as_bytes()).map(|c| {
+                c.iter()
+                    .map(|g| g.map(|m| String::from_utf8_lossy(m.as_bytes()).into_owned()))
+                    .collect::<Vec<_>>()
+            })
+        })?;
+        Ok(Matched {
+            text: groups.first().cloned().flatten().unwrap_or_default(),
+            groups,
+            at: self.opened.elapsed(),
+        })
+    }
+
+    /// Waits until `check` accepts the screen's contents (called again after
+    /// every change of the output).
+    pub fn wait_screen<T>(
+        &self,
+        what: &str,
+        timeout: Duration,
+        mut check: impl FnMut(&str) -> Option<T>,
+    ) -> Result<T, ExpectError> {
+        self.wait(what, timeout, |s| check(&s.screen.screen().contents()))
+    }
+
+    /// Time since the console was opened.
+    pub fn elapsed(&self) -> Duration {
+        self.opened.elapsed()
+    }
+
     /// Sends text to the guest as typed (use "\r" for Enter on a serial line).
     pub fn send(&mut self, text: &str) -> Result<(), ExpectError> {
         self.writer.write_all(text.as_bytes())?;
@@ -215,8 +274,8 @@ impl Console {
         let re = Regex::new(pattern).map_err(|e| ExpectError::BadPattern(e.to_string()))?;
         let what = format!("/{pattern}/");
         let start = self.cursor;
-        let found = self.wait(&what, timeout, |text| {
-            re.captures(&text[start..]).map(|c| {
+        let found = self.wait(&what, timeout, |s| {
+            re.captures(&s.text[start..]).map(|c| {
                 let whole = c.get(0).map(|m| m.end()).unwrap_or(0);
                 let groups = c
                     .iter()
@@ -243,10 +302,10 @@ impl Console {
             .collect::<Result<Vec<_>, _>>()?;
         let what = format!("all of {patterns:?}");
         let start = self.cursor;
-        let end = self.wait(&what, timeout, |text| {
+        let end = self.wait(&what, timeout, |s| {
             let mut furthest = start;
             for re in &res {
-                let m = re.find(&text[start..])?;
+                let m = re.find(&s.text[start..])?;
                 furthest = furthest.max(start + m.end());
             }
             Some(furthest)
@@ -259,19 +318,19 @@ impl Console {
         &self,
         what: &str,
         timeout: Duration,
-        mut check: impl FnMut(&[u8]) -> Option<T>,
+        mut check: impl FnMut(&Shared) -> Option<T>,
     ) -> Result<T, ExpectError> {
         let deadline = Instant::now() + timeout;
         let (m, cv) = &*self.shared;
         let mut s = lock(m);
         loop {
-            if let Some(found) = check(&s.text) {
+            if let Some(found) = check(&s) {
                 return Ok(found);
             }
             if s.closed {
                 return Err(ExpectError::Closed {
                     what: what.to_string(),
-                    tail: tail(&s.text),
+                    tail: tail(&s),
                     log: self.log_path.clone(),
                 });
             }
@@ -280,7 +339,7 @@ impl Console {
                 return Err(ExpectError::Timeout {
                     what: what.to_string(),
                     waited: timeout,
-                    tail: tail(&s.text),
+                    tail: tail(&s),
                     log: self.log_path.clone(),
                 });
             }
@@ -301,10 +360,14 @@ impl Drop for Console {
     }
 }
 
-fn tail(text: &[u8]) -> String {
-    const TAIL: usize = 3000;
-    let from = text.len().saturating_sub(TAIL);
-    String::from_utf8_lossy(&text[from..]).into_owned()
+fn tail(s: &Shared) -> String {
+    const TAIL: usize = 2000;
+    let from = s.text.len().saturating_sub(TAIL);
+    format!(
+        "{}\n--- screen now ---\n{}",
+        String::from_utf8_lossy(&s.text[from..]),
+        s.screen.screen().contents()
+    )
 }
 
 #[cfg(test)]
@@ -384,6 +447,24 @@ mod tests {
             .expect_err("DISK3 never comes");
         let msg = err.to_string();
         assert!(msg.contains("DISK3") && msg.contains("serial.log"), "{msg}");
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn screen_shows_what_a_full_screen_program_left() {
+        let dir = tmpdir("screen");
+        let (mut console, mut guest) = pair(&dir);
+        // Draw "step 1", then change only the digit, as a TUI that redraws
+        // changed cells does: the stream never contains "step 2".
+        guest.write_all(b"\x1b[2J\x1b[1;1H step 1 of 9: Welcome\x1b[5;3Hserial DISK1").expect("write");
+        console.expect_screen(r"step 1 of 9", Duration::from_secs(5)).expect("step 1");
+        guest.write_all(b"\x1b[1;7H2\x1b[1;15H\x1b[KHardware").expect("write");
+        let m = console.expect_screen(r"step (\d) of 9: (\w+)", Duration::from_secs(5)).expect("step 2");
+        assert_eq!(m.groups[1].as_deref(), Some("2"));
+        assert_eq!(m.groups[2].as_deref(), Some("Hardware"));
+        assert!(console.screen().contains("  serial DISK1"), "{}", console.screen());
+        let err = console.expect_screen("step 3", Duration::from_millis(200)).expect_err("no step 3");
+        assert!(err.to_string().contains("--- screen now ---"), "{err}");
         std::fs::remove_dir_all(&dir).ok();
     }
 

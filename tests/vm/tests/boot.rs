@@ -17,7 +17,9 @@ const MACS: [&str; 2] = ["52:54:00:7a:00:01", "52:54:00:7a:00:02"];
 fn boot_to_installer(name: &str, firmware: Firmware, medium: Medium) {
     let Some(iso) = iso_under_test(name) else { return };
     let _one = ONE_VM.lock().unwrap_or_else(|p| p.into_inner());
-    let mut config = VmConfig::new(name, work_dir(name)).firmware(firmware).boot_from(medium, &iso);
+    // 4 GiB: below 2 GiB the installer reports an error on the hardware page.
+    let mut config =
+        VmConfig::new(name, work_dir(name)).firmware(firmware).memory_mib(4096).boot_from(medium, &iso);
     for s in SERIALS {
         config = config.disk(s, "8G");
     }
@@ -35,23 +37,50 @@ fn boot_to_installer(name: &str, firmware: Firmware, medium: Medium) {
     println!("{name}: GRUB menu after {:.1}s", menu.at.as_secs_f64());
     vm.console.send("s").unwrap_or_else(|e| panic!("{name}: {e}"));
 
-    // The live system starts the installer on ttyS0: its banner, then the
-    // hardware it found.
+    // The live system starts the installer (the wizard) on ttyS0.
     let c = &mut vm.console;
-    let banner = c
-        .expect(r"TAPPaaS installer v?\d+\.\d+", Duration::from_secs(600))
+    let first = c
+        .expect_screen(r"TAPPaaS installer - step (\d+) of (\d+)", Duration::from_secs(600))
         .unwrap_or_else(|e| panic!("{name}: the installer did not come up: {e}"));
-    println!("{name}: installer banner after {:.1}s from power-on", banner.at.as_secs_f64());
-    let mut wanted: Vec<&str> = vec![r"Disks \(\d+\):", r"NICs \(\d+\):"];
-    wanted.extend(SERIALS);
-    wanted.extend(MACS);
-    let listed = c
-        .expect_all(&wanted, Duration::from_secs(120))
-        .unwrap_or_else(|e| panic!("{name}: the installer did not list the VM's disks and NICs: {e}"));
+    println!("{name}: installer on screen after {:.1}s from power-on", first.at.as_secs_f64());
+
+    // Go forward (Enter) to the hardware check, which lists what the probe
+    // found; scroll (PgDn) if it does not fit. Nothing is written to any
+    // disk before the summary, several steps later.
+    let wanted: Vec<&str> = SERIALS.iter().chain(MACS.iter()).copied().collect();
+    let mut seen: Vec<&str> = Vec::new();
+    let mut moves = 0;
+    loop {
+        let screen = c.screen();
+        for w in &wanted {
+            if screen.contains(w) && !seen.contains(w) {
+                seen.push(w);
+            }
+        }
+        if seen.len() == wanted.len() {
+            break;
+        }
+        moves += 1;
+        assert!(
+            moves <= 6,
+            "{name}: the installer never showed all of {wanted:?} (saw {seen:?}); screen:\n{screen}\nserial log: {}",
+            c.log_path().display()
+        );
+        let on_hardware = screen.contains("Hardware") || !seen.is_empty();
+        c.send(if on_hardware { "\x1b[6~" } else { "\r" }).unwrap_or_else(|e| panic!("{name}: {e}"));
+        // Wait for the screen to change rather than for a fixed time.
+        let before = screen;
+        let changed = c.wait_screen("the screen to change", Duration::from_secs(60), |now| (now != before).then_some(()));
+        if let Err(e) = changed {
+            if !on_hardware {
+                panic!("{name}: no reaction to Enter: {e}");
+            }
+        }
+    }
     println!(
         "{name}: disks {SERIALS:?} and NICs {MACS:?} listed after {:.1}s; serial log {}",
-        listed.as_secs_f64(),
-        vm.serial_log().display()
+        c.elapsed().as_secs_f64(),
+        c.log_path().display()
     );
 }
 
