@@ -449,3 +449,51 @@ fn ctrl_c_cancels_anywhere() {
         Outcome::Finished(WizardOutcome::Cancelled)
     );
 }
+
+#[test]
+fn the_summary_shows_the_planners_errors_and_refuses_to_install() {
+    let mut m = machine("nvme2-hdd4");
+    m.memory_bytes = 1024 * 1024 * 1024;
+    let mut ctx = tappaas_wizard::Context::new(m, Environment::default());
+    ctx.charset = tappaas_wizard::Charset::Ascii;
+    let mut w = tappaas_wizard::Wizard::new(ctx, Box::new(FakePeer(Ok(FINGERPRINT.into()))));
+    press(&mut w, KeyCode::Enter, 2);
+    let text = text_of(&draw(&w, 80, 24));
+    assert!(
+        text.contains("! error: this machine has 1.0 GiB of memory"),
+        "{text}"
+    );
+    assert!(text.contains("what to do:"), "{text}");
+    // The same problem stops the plan at the summary.
+    let mut w2 = wizard_on("nvme2-hdd4");
+    w2.ctx.machine.memory_bytes = 1024 * 1024 * 1024;
+    to_summary(&mut w2);
+    assert!(matches!(w2.screens.summary.plan, Some(Err(_))));
+    let text = text_of(&draw(&w2, 120, 40));
+    assert!(text.contains("The planner found problems"), "{text}");
+    assert!(text.contains("2 GiB"), "{text}");
+    type_text(&mut w2, "yes");
+    press(&mut w2, KeyCode::Enter, 1);
+    assert_eq!(press(&mut w2, KeyCode::Enter, 1), Outcome::Continue);
+    assert!(text_of(&draw(&w2, 120, 40)).contains("! the plan has problems"));
+}
+
+#[test]
+fn a_pool_found_on_chosen_disks_can_be_kept_or_wiped() {
+    let m = machine("existing-pools");
+    let Some(i) = m
+        .disks
+        .iter()
+        .position(|d| d.zfs_pools.iter().any(|p| p == "tank1"))
+    else {
+        panic!("existing-pools has no tank1 disk");
+    };
+    let mut w = wizard_on("existing-pools");
+    to_disks(&mut w);
+    w.screens
+        .disks
+        .set_role(i, tappaas_wizard::screens::disks::Role::Tank1, &m);
+    let text = text_of(&draw(&w, 120, 40));
+    assert!(text.contains("Existing pool tank1"), "{text}");
+    assert!(text.contains("< keep (import) >"), "{text}");
+}

@@ -50,8 +50,9 @@ pub fn machine_findings(ctx: &Context) -> (Vec<Finding>, Vec<Finding>) {
     }
 }
 
-/// The machine, as lines that fit `width` columns.
-pub fn machine_lines(m: &MachineProfile, width: usize) -> Vec<Line<'static>> {
+/// The machine, as lines (long ones are cut by the frame, not wrapped:
+/// a table reads better cut than folded).
+pub fn machine_lines(m: &MachineProfile) -> Vec<Line<'static>> {
     let mut out = Vec::new();
     let virt = match m.cpu.virtualization {
         Some(Virtualization::Vmx) => "Intel VT-x: yes".to_string(),
@@ -118,7 +119,6 @@ pub fn machine_lines(m: &MachineProfile, width: usize) -> Vec<Line<'static>> {
             n.driver.as_deref().unwrap_or("?")
         )));
     }
-    let _ = width;
     out
 }
 
@@ -147,6 +147,20 @@ pub fn finding_lines(errors: &[Finding], warnings: &[Finding], width: usize) -> 
     out
 }
 
+impl Hardware {
+    fn lines(&self, ctx: &Context, width: usize) -> Vec<Line<'static>> {
+        let mut lines = Vec::new();
+        if self.errors.is_empty() && self.warnings.is_empty() {
+            lines.push(Line::raw("Findings: none; this machine can run TAPPaaS."));
+        } else {
+            lines.push(Line::styled("Findings", theme::heading()));
+            lines.extend(finding_lines(&self.errors, &self.warnings, width));
+        }
+        lines.extend(machine_lines(&ctx.machine));
+        lines
+    }
+}
+
 impl Screen for Hardware {
     fn title(&self) -> &'static str {
         "Hardware check"
@@ -162,7 +176,7 @@ impl Screen for Hardware {
         self.warnings = warnings;
     }
 
-    fn handle_key(&mut self, key: KeyEvent, _ctx: &Context) -> Handled {
+    fn handle_key(&mut self, key: KeyEvent, ctx: &Context) -> Handled {
         match key.code {
             KeyCode::Up => self.scroll = self.scroll.saturating_sub(1),
             KeyCode::Down => self.scroll = self.scroll.saturating_add(1),
@@ -171,19 +185,15 @@ impl Screen for Hardware {
             KeyCode::Enter => return Handled::Msg(Msg::Next),
             _ => return Handled::Ignored,
         }
+        // Not past the last line, so that Up answers at once after a long
+        // Down; the frame's height is not known here, the line count is.
+        let total = self.lines(ctx, 80).len().saturating_sub(1);
+        self.scroll = self.scroll.min(u16::try_from(total).unwrap_or(u16::MAX));
         Handled::Consumed
     }
 
     fn render(&self, area: Rect, buf: &mut Buffer, ctx: &Context) {
-        let width = usize::from(area.width);
-        let mut lines = Vec::new();
-        if self.errors.is_empty() && self.warnings.is_empty() {
-            lines.push(Line::raw("Findings: none; this machine can run TAPPaaS."));
-        } else {
-            lines.push(Line::styled("Findings", theme::heading()));
-            lines.extend(finding_lines(&self.errors, &self.warnings, width));
-        }
-        lines.extend(machine_lines(&ctx.machine, width));
+        let lines = self.lines(ctx, usize::from(area.width));
         let max = lines.len().saturating_sub(usize::from(area.height));
         let scroll = self.scroll.min(u16::try_from(max).unwrap_or(u16::MAX));
         Paragraph::new(lines).scroll((scroll, 0)).render(area, buf);
