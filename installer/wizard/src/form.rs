@@ -384,6 +384,26 @@ impl Form {
             (_, KeyCode::Esc) => FormEvent::Ignored,
             (_, KeyCode::Tab | KeyCode::Down) => self.move_focus(true),
             (_, KeyCode::BackTab | KeyCode::Up) => self.move_focus(false),
+            // Outside a text field (where they move the cursor), Home and
+            // End jump to the first item and to the last (the Next button).
+            (Kind::Check(_) | Kind::Choice(_) | Kind::Button, KeyCode::Home) => {
+                let left = self.focus;
+                self.focus_first();
+                if self.focus == left {
+                    FormEvent::Consumed
+                } else {
+                    FormEvent::Left(left)
+                }
+            }
+            (Kind::Check(_) | Kind::Choice(_) | Kind::Button, KeyCode::End) => {
+                let left = self.focus;
+                while self.step(true) {}
+                if self.focus == left {
+                    FormEvent::Consumed
+                } else {
+                    FormEvent::Left(left)
+                }
+            }
             (Kind::Button, KeyCode::Enter | KeyCode::Char(' ')) => FormEvent::Pressed(focus),
             (_, KeyCode::Enter) => {
                 // Enter confirms the field: it is checked like any field
@@ -601,6 +621,28 @@ mod tests {
         assert!(t.edited);
         t.set_default("zz");
         assert_eq!(t.text(), "ac");
+    }
+
+    #[test]
+    fn home_and_end_jump_outside_text_fields() {
+        let mut f = Form::new(
+            vec![
+                Item::check("a", false),
+                Item::check("b", false),
+                Item::button("Next"),
+            ],
+            0,
+        );
+        assert_eq!(
+            f.handle_key(KeyEvent::from(KeyCode::End)),
+            FormEvent::Left(0)
+        );
+        assert_eq!(f.focus, 2);
+        assert_eq!(
+            f.handle_key(KeyEvent::from(KeyCode::Home)),
+            FormEvent::Left(2)
+        );
+        assert_eq!(f.focus, 0);
     }
 
     #[test]

@@ -61,7 +61,7 @@ impl Screen for Services {
     }
 
     fn keys(&self) -> &'static str {
-        "Up/Down: move  Space: tick  Enter on Next: continue  Esc: back"
+        "Up/Down: move  Space: tick  End: Next  Esc: back"
     }
 
     fn handle_key(&mut self, key: KeyEvent, ctx: &Context) -> Handled {
