@@ -177,7 +177,9 @@ pub(crate) fn join<A: Api>(
                     return Err(StepError::api(what, &e).hint(&format!(
                         "The join was refused; this node is still on its own and nothing was changed. \
                          Check that {peer} is up and in a quorate cluster, that the root password stored \
-                         for it is right, and that its certificate fingerprint is still {fingerprint}."
+                         for it is right, and that its certificate fingerprint is still {fingerprint}. \
+                         If this node was a member before (installed again), remove its old entry \
+                         first: on a member, `pvecm delnode {node}`."
                     )))
                 }
             }

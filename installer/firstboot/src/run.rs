@@ -113,13 +113,12 @@ pub(crate) fn load_plan(path: &Path) -> Result<Plan, FirstbootError> {
 /// plan is there to tell it.
 pub(crate) fn no_proxmox_message(config: &Config, flavour: Option<Flavour>) -> String {
     let why = match flavour {
-        Some(Flavour::Test) => "test flavour".to_string(),
-        Some(Flavour::Pve) => "although the plan is for the pve flavour".to_string(),
-        None => "test flavour?".to_string(),
+        Some(Flavour::Test) => "test flavour",
+        Some(Flavour::Pve) => "although the plan is for the pve flavour",
+        None => "test flavour, or not an installed node",
     };
     format!(
-        "Proxmox VE is not installed on this node ({why}): {} does not exist. First boot registers \
-         the storages and creates or joins the cluster only on Proxmox VE; nothing was changed.",
+        "Proxmox VE is not installed on this node ({why}): {} does not exist.",
         config.pvesh.display()
     )
 }
@@ -148,9 +147,12 @@ pub fn run<A: Api>(
     // flavour first boot must change nothing.
     if !config.proxmox_installed() {
         let flavour = load_plan(&config.plan).ok().map(|p| p.node.flavour);
-        return Ok(Outcome::NoProxmox {
-            message: no_proxmox_message(config, flavour),
-        });
+        let message = format!(
+            "{} First boot registers the storages and creates or joins the cluster only on \
+             Proxmox VE; nothing was changed.",
+            no_proxmox_message(config, flavour)
+        );
+        return Ok(Outcome::NoProxmox { message });
     }
     let plan = load_plan(&config.plan)?;
     if let Some(dir) = config.journal.parent() {

@@ -46,36 +46,40 @@ pub fn status<A: Api>(config: &Config, proxmox: &mut Proxmox<A>) -> String {
     let _ = writeln!(s);
 
     let _ = writeln!(s, "First boot on this node");
-    let pending = config.marker.exists();
-    let _ = writeln!(
-        s,
-        "  state:      {}",
-        if pending {
-            "not finished (the marker is still there; it runs again at boot)"
-        } else {
-            "finished"
+    match &plan {
+        Err(_) => {
+            let _ = writeln!(
+                s,
+                "  no install plan: this is not an installed TAPPaaS node"
+            );
         }
-    );
-    match (&plan, config.journal.exists()) {
-        (Ok(p), true) => match Journal::open(&config.journal, &plan_digest(p)) {
-            Ok(journal) => {
-                for step in step_list(p, config) {
-                    let mark = if journal.is_done(&step.id) {
-                        "done"
-                    } else {
-                        "    "
-                    };
-                    let _ = writeln!(s, "  [{mark}] {}", step.title);
+        Ok(p) => {
+            let state = if config.marker.exists() {
+                "not finished (it runs again at the next boot, or by hand)"
+            } else {
+                "finished"
+            };
+            let _ = writeln!(s, "  state:      {state}");
+            if !config.journal.exists() {
+                let _ = writeln!(s, "  no step has run yet");
+            } else {
+                match Journal::open(&config.journal, &plan_digest(p)) {
+                    Ok(journal) => {
+                        for step in step_list(p, config) {
+                            let mark = if journal.is_done(&step.id) {
+                                "done"
+                            } else {
+                                "    "
+                            };
+                            let _ = writeln!(s, "  [{mark}] {}", step.title);
+                        }
+                    }
+                    Err(e) => {
+                        let _ = writeln!(s, "  journal:    {e}");
+                    }
                 }
             }
-            Err(e) => {
-                let _ = writeln!(s, "  journal:    {e}");
-            }
-        },
-        (Ok(_), false) => {
-            let _ = writeln!(s, "  no step has run yet");
         }
-        (Err(_), _) => {}
     }
     let _ = writeln!(s, "  journal:    {}", config.journal.display());
     let _ = writeln!(

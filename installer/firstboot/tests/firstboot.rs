@@ -533,3 +533,25 @@ fn status_tells_the_cluster_the_storages_and_the_steps() {
     assert!(report.contains("Cluster: none"), "{report}");
     assert!(!n1.config.journal.exists(), "status writes no journal");
 }
+
+#[test]
+fn a_node_installed_again_is_told_to_leave_the_cluster_first() {
+    let sim = world();
+    let [_, n2, _] = three_nodes(&sim);
+    // Installed again: standalone, but the cluster still lists it.
+    sim.reinstall("tappaas2");
+    let again = Node::new(2, &plan(2, Some(&confirmed(&sim))));
+    let before = sim.snapshot();
+    let ran = run_node(&sim, &again, &mut TestHost::new(&sim));
+    let Err(FirstbootError::Step { step, failure }) = ran.result else {
+        panic!("{:?}", ran.result);
+    };
+    assert_eq!(step, "cluster-join");
+    assert!(
+        failure.message.contains("pvecm delnode tappaas2"),
+        "{}",
+        failure.message
+    );
+    assert_eq!(sim.snapshot(), before);
+    drop(n2);
+}
