@@ -95,6 +95,13 @@ pub fn run_wizard(tui: &mut Tui, mut wizard: Wizard) -> io::Result<WizardOutcome
             if let Outcome::Finished(o) = wizard.handle_key(key) {
                 return Ok(o);
             }
+            if wizard.has_pending() {
+                // Show "connecting ..." while the request runs.
+                tui.terminal.draw(|f| f.render_widget(&wizard, f.area()))?;
+                if let Outcome::Finished(o) = wizard.run_pending() {
+                    return Ok(o);
+                }
+            }
         }
     }
 }

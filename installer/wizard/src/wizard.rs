@@ -139,6 +139,8 @@ pub struct Wizard {
     pub plan_view: Option<PlanView>,
     queue: VecDeque<Msg>,
     peer: Box<dyn PeerCertificate>,
+    /// The peer whose certificate is to be fetched after the next frame.
+    pending: Option<String>,
     outcome: Option<WizardOutcome>,
 }
 
@@ -162,6 +164,7 @@ impl Wizard {
             plan_view: None,
             queue: VecDeque::new(),
             peer,
+            pending: None,
             outcome: None,
         }
     }
@@ -226,10 +229,11 @@ impl Wizard {
                 Msg::Back => self.go(false),
                 Msg::Cancel => self.outcome = Some(WizardOutcome::Cancelled),
                 Msg::FetchFingerprint { peer } => {
-                    let result = self.peer.fingerprint(&peer);
-                    self.screens
-                        .get(self.step)
-                        .receive(Reply::Fingerprint(result));
+                    // Connecting may take the whole timeout: the caller
+                    // draws the screen ("connecting ...") first, then runs
+                    // it with `run_pending`.
+                    self.pending = Some(peer);
+                    return;
                 }
                 Msg::SaveAnswer { path } => {
                     let text = tappaas_answer::to_toml(&self.ctx.answer);
@@ -257,6 +261,27 @@ impl Wizard {
                     }
                 }
             }
+        }
+    }
+
+    /// Whether a slow request (the peer's certificate) waits for
+    /// [`run_pending`](Self::run_pending), to be run after a frame is drawn.
+    pub fn has_pending(&self) -> bool {
+        self.pending.is_some()
+    }
+
+    /// Runs the waiting request and hands its result to the screen.
+    pub fn run_pending(&mut self) -> Outcome {
+        if let Some(peer) = self.pending.take() {
+            let result = self.peer.fingerprint(&peer);
+            self.screens
+                .get(self.step)
+                .receive(Reply::Fingerprint(result));
+            self.process();
+        }
+        match self.outcome.take() {
+            Some(o) => Outcome::Finished(o),
+            None => Outcome::Continue,
         }
     }
 

@@ -497,3 +497,29 @@ fn a_pool_found_on_chosen_disks_can_be_kept_or_wiped() {
     assert!(text.contains("Existing pool tank1"), "{text}");
     assert!(text.contains("< keep (import) >"), "{text}");
 }
+
+#[test]
+fn the_fetch_waits_for_a_frame_that_says_so() {
+    let mut w = wizard_on("nvme2-hdd4");
+    press(&mut w, KeyCode::Enter, 1);
+    press(&mut w, KeyCode::Down, 1);
+    press(&mut w, KeyCode::Enter, 2);
+    fill_disks(&mut w);
+    press(&mut w, KeyCode::Enter, 1);
+    fill_network(&mut w);
+    press(&mut w, KeyCode::Enter, 1);
+    type_text(&mut w, "10.0.0.10");
+    press(&mut w, KeyCode::Tab, 1);
+    // Enter on the button, without the helper that runs the request.
+    w.handle_key(key(KeyCode::Enter));
+    assert!(w.has_pending());
+    let text = text_of(&draw(&w, 80, 24));
+    assert!(
+        text.contains("connecting to 10.0.0.10 port 8006 ..."),
+        "{text}"
+    );
+    w.run_pending();
+    assert!(!w.has_pending());
+    assert_eq!(w.screens.cluster.fingerprint(), Some(FINGERPRINT));
+    assert!(!text_of(&draw(&w, 80, 24)).contains("connecting"));
+}

@@ -160,9 +160,14 @@ impl Screen for Cluster {
                     Handled::Consumed
                 } else {
                     self.form.set_error(FETCH, None);
-                    Handled::Msg(Msg::FetchFingerprint {
-                        peer: self.peer().to_string(),
-                    })
+                    let peer = self.peer().to_string();
+                    if let Some(it) = self.form.items.get_mut(FETCH) {
+                        it.detail = vec![format!(
+                            "connecting to {peer} port {} ...",
+                            crate::peer::PROXMOX_API_PORT
+                        )];
+                    }
+                    Handled::Msg(Msg::FetchFingerprint { peer })
                 }
             }
             FormEvent::Pressed(_) => {
@@ -180,6 +185,9 @@ impl Screen for Cluster {
 
     fn receive(&mut self, reply: Reply) {
         if let Reply::Fingerprint(result) = reply {
+            if let Some(it) = self.form.items.get_mut(FETCH) {
+                it.detail.clear();
+            }
             match result {
                 Ok(fp) => {
                     self.fetched = Some((self.peer().to_string(), fp.clone()));

@@ -56,6 +56,10 @@ pub fn press(w: &mut Wizard, code: KeyCode, times: usize) -> Outcome {
     let mut last = Outcome::Continue;
     for _ in 0..times {
         last = w.handle_key(key(code));
+        // What the terminal loop does after drawing "connecting ...".
+        if w.has_pending() {
+            last = w.run_pending();
+        }
     }
     last
 }
