@@ -135,6 +135,8 @@ struct Shared {
     text: Vec<u8>,
     /// The emulated terminal; what `expect_screen` matches against.
     screen: vt100::Parser,
+    /// When the guest last printed something.
+    last_output: Instant,
     closed: bool,
 }
 
@@ -171,6 +173,7 @@ impl Console {
             Mutex::new(Shared {
                 text: Vec::new(),
                 screen: vt100::Parser::new(SCREEN_ROWS, SCREEN_COLS, 0),
+                last_output: Instant::now(),
                 closed: false,
             }),
             Condvar::new(),
@@ -192,6 +195,7 @@ impl Console {
                 let mut s = lock(m);
                 stripper.feed(&buf[..n], &mut s.text);
                 s.screen.process(&buf[..n]);
+                s.last_output = Instant::now();
                 cv.notify_all();
             }
             let (m, cv) = &*thread_shared;
@@ -249,6 +253,14 @@ impl Console {
         mut check: impl FnMut(&str) -> Option<T>,
     ) -> Result<T, ExpectError> {
         self.wait(what, timeout, |s| check(&s.screen.screen().contents()))
+    }
+
+    /// Waits until the guest has printed nothing for `quiet` (a full-screen
+    /// program has finished drawing), at most `timeout`.
+    pub fn wait_quiet(&self, quiet: Duration, timeout: Duration) -> Result<(), ExpectError> {
+        self.wait(&format!("{:.1}s without output", quiet.as_secs_f64()), timeout, |s| {
+            (s.last_output.elapsed() >= quiet).then_some(())
+        })
     }
 
     /// Time since the console was opened.
@@ -343,7 +355,10 @@ impl Console {
                     log: self.log_path.clone(),
                 });
             }
-            s = cv.wait_timeout(s, deadline - now).map(|(g, _)| g).unwrap_or_else(|p| p.into_inner().0);
+            // Wake up now and then even without output: some checks
+            // (wait_quiet) depend on time passing.
+            let nap = (deadline - now).min(Duration::from_millis(100));
+            s = cv.wait_timeout(s, nap).map(|(g, _)| g).unwrap_or_else(|p| p.into_inner().0);
         }
     }
 }
@@ -464,6 +479,9 @@ mod tests {
         assert_eq!(m.groups[2].as_deref(), Some("Hardware"));
         assert!(console.screen().contains("  serial DISK1"), "{}", console.screen());
         let err = console.expect_screen("step 3", Duration::from_millis(200)).expect_err("no step 3");
+        let t = Instant::now();
+        console.wait_quiet(Duration::from_millis(300), Duration::from_secs(5)).expect("quiet");
+        assert!(t.elapsed() < Duration::from_secs(2));
         assert!(err.to_string().contains("--- screen now ---"), "{err}");
         std::fs::remove_dir_all(&dir).ok();
     }

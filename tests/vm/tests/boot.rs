@@ -12,6 +12,8 @@ use tappaas_vmtests::{iso_under_test, work_dir, Firmware, Medium, VmConfig};
 static ONE_VM: Mutex<()> = Mutex::new(());
 
 const SERIALS: [&str; 4] = ["TAPPAAS-DISK1", "TAPPAAS-DISK2", "TAPPAAS-DISK3", "TAPPAAS-DISK4"];
+/// A screen is drawn once the guest has been silent this long.
+const QUIET: Duration = Duration::from_millis(1500);
 const MACS: [&str; 2] = ["52:54:00:7a:00:01", "52:54:00:7a:00:02"];
 
 fn boot_to_installer(name: &str, firmware: Firmware, medium: Medium) {
@@ -51,6 +53,9 @@ fn boot_to_installer(name: &str, firmware: Firmware, medium: Medium) {
     let mut seen: Vec<&str> = Vec::new();
     let mut moves = 0;
     loop {
+        // Let the wizard finish drawing before reading the screen.
+        c.wait_quiet(QUIET, Duration::from_secs(120))
+            .unwrap_or_else(|e| panic!("{name}: the screen never settled: {e}"));
         let screen = c.screen();
         for w in &wanted {
             if screen.contains(w) && !seen.contains(w) {
