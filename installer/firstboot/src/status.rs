@@ -7,7 +7,7 @@ use tappaas_exec::{plan_digest, Journal};
 use tappaas_proxmox::{Api, Proxmox};
 
 use crate::run::{load_plan, management_address, no_proxmox_message, step_list};
-use crate::summary::ui_url;
+use crate::summary::{storage_line, ui_url};
 use crate::Config;
 
 /// A report for people, also when Proxmox is absent or not answering.
@@ -146,20 +146,7 @@ fn proxmox_part<A: Api>(
         Ok(list) => {
             let _ = writeln!(s, "Storages:");
             for st in list {
-                let nodes = match &st.nodes {
-                    Some(l) => l.join(","),
-                    None => "all nodes".into(),
-                };
-                let pool = st
-                    .pool
-                    .as_deref()
-                    .map(|p| format!(" pool {p},"))
-                    .unwrap_or_default();
-                let _ = writeln!(
-                    s,
-                    "  {:<10} {:<8}{pool} nodes {nodes}",
-                    st.storage, st.storage_type
-                );
+                let _ = writeln!(s, "  {}", storage_line(&st));
             }
         }
         Err(e) => {

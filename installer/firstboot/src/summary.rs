@@ -122,22 +122,7 @@ pub(crate) fn render(plan: &Plan, facts: &Facts) -> String {
     let _ = writeln!(s);
     let _ = writeln!(s, "Storages");
     for st in &facts.storages {
-        let nodes = match &st.nodes {
-            Some(list) => list.join(","),
-            None => "all nodes".to_string(),
-        };
-        let pool = st
-            .pool
-            .as_deref()
-            .map(|p| format!(" pool {p}"))
-            .unwrap_or_default();
-        let _ = writeln!(
-            s,
-            "  {:<10} {:<8}{pool}, content {}, nodes {nodes}",
-            st.storage,
-            st.storage_type,
-            st.content.join(",")
-        );
+        let _ = writeln!(s, "  {}", storage_line(st));
     }
     let _ = writeln!(s);
     let _ = writeln!(s, "What comes next");
@@ -152,15 +137,45 @@ pub(crate) fn render(plan: &Plan, facts: &Facts) -> String {
             plan.services.join(", ")
         );
     }
-    let peer = facts.address.map(|a| a.to_string());
+    let peer = facts
+        .address
+        .map(|a| a.to_string())
+        .unwrap_or_else(|| "this node's address".into());
     let _ = writeln!(
         s,
-        "  Add a node: boot the TAPPaaS installer on the new machine, choose \"join\", give {} as the \
-         existing node, confirm the certificate fingerprint above, install, reboot.",
-        peer.as_deref().unwrap_or("this node's address")
+        "  Add a node: boot the TAPPaaS installer on the new machine, choose"
+    );
+    let _ = writeln!(
+        s,
+        "  \"join\", give {peer} as the existing node, check that the wizard shows"
+    );
+    let _ = writeln!(
+        s,
+        "  the certificate fingerprint above, confirm, install, reboot."
     );
     let _ = writeln!(s, "  Status at any time: tappaas-installer status");
     s
+}
+
+/// `tank1  zfspool  pool tank1, content images,rootdir, nodes a,b`
+pub(crate) fn storage_line(st: &StorageConfig) -> String {
+    let mut parts = Vec::new();
+    if let Some(p) = &st.pool {
+        parts.push(format!("pool {p}"));
+    }
+    if !st.content.is_empty() {
+        parts.push(format!("content {}", st.content.join(",")));
+    }
+    parts.push(match &st.nodes {
+        Some(list) => format!("nodes {}", list.join(",")),
+        None => "all nodes".to_string(),
+    });
+    format!(
+        "{:<10} {:<8} {}",
+        st.storage,
+        st.storage_type,
+        parts.join(", ")
+    )
 }
 
 /// Write `text` to `path`, readable by root only, replacing any older copy
