@@ -64,12 +64,8 @@ pub fn wizard(machine: Option<&Path>, dry_run: bool) -> anyhow::Result<ExitCode>
             print!("{}", tappaas_plan::render_text(&plan));
             Ok(ExitCode::SUCCESS)
         }
-        tappaas_wizard::WizardOutcome::Install { plan, .. } => {
-            print!("{}", tappaas_plan::render_text(&plan));
-            println!();
-            println!("This is the plan you confirmed. Installing from the wizard arrives with the");
-            println!("install engine; nothing was written to any disk.");
-            Ok(ExitCode::SUCCESS)
+        tappaas_wizard::WizardOutcome::Install { plan, answer } => {
+            crate::install::install_from_wizard(&plan, &answer)
         }
         tappaas_wizard::WizardOutcome::Cancelled => {
             eprintln!("Cancelled; nothing was written.");

@@ -52,9 +52,9 @@ pub fn install(args: &InstallArgs) -> anyhow::Result<ExitCode> {
             let _ = std::fs::remove_file(work.join(f));
         }
     }
-    std::fs::create_dir_all(work).with_context(|| format!("creating {WORK_DIR}"))?;
-    std::fs::create_dir_all(target).with_context(|| format!("creating {TARGET_ROOT}"))?;
-
+    for dir in [work, target] {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
     let mut system = LiveSystem;
     let found = if args.restart {
         Found::Nothing
@@ -96,11 +96,7 @@ pub fn install(args: &InstallArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(EXIT_INVALID));
     }
 
-    let mut engine = Engine::new(&plan, Secrets::from_answer(&answer), system, work, target)?
-        .persist(Persist {
-            after_step: NODE_ROOT_EXISTS_AFTER.to_string(),
-            dir: target.join(NODE_LOG_DIR),
-        });
+    let mut engine = new_engine(&plan, &answer, system)?;
     let tty = std::io::stdout().is_terminal();
     let mut progress = LineProgress::new(std::io::stdout(), tty, args.verbose);
     let result = engine.run(&mut |e| progress.event(e));
@@ -127,6 +123,136 @@ pub fn install(args: &InstallArgs) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::from(1))
         }
     }
+}
+
+/// The engine as every front end runs it: journal and log in the live
+/// system's RAM, kept on the node once rpool exists.
+pub(crate) fn new_engine<'p, S: System>(
+    plan: &'p Plan,
+    answer: &tappaas_answer::Answer,
+    system: S,
+) -> anyhow::Result<Engine<'p, S>> {
+    let work = Path::new(WORK_DIR);
+    let target = Path::new(TARGET_ROOT);
+    std::fs::create_dir_all(work).with_context(|| format!("creating {WORK_DIR}"))?;
+    std::fs::create_dir_all(target).with_context(|| format!("creating {TARGET_ROOT}"))?;
+    Ok(
+        Engine::new(plan, Secrets::from_answer(answer), system, work, target)?.persist(Persist {
+            after_step: NODE_ROOT_EXISTS_AFTER.to_string(),
+            dir: target.join(NODE_LOG_DIR),
+        }),
+    )
+}
+
+/// The wizard's install: the engine in a thread, its events on the
+/// wizard's progress screen, and the choices after a failure.
+pub fn install_from_wizard(
+    plan: &Plan,
+    answer: &tappaas_answer::Answer,
+) -> anyhow::Result<ExitCode> {
+    use tappaas_wizard::app::{run_progress, Tui};
+    use tappaas_wizard::{Charset, Progress, ProgressOutcome};
+
+    if !nix::unistd::Uid::effective().is_root() {
+        anyhow::bail!("installing needs root (it partitions disks): start the installer as root");
+    }
+    let charset = Charset::from_term(std::env::var("TERM").ok().as_deref());
+    loop {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let outcome = std::thread::scope(|scope| -> anyhow::Result<ProgressOutcome> {
+            let engine_thread = scope.spawn(move || -> anyhow::Result<()> {
+                let mut engine = new_engine(plan, answer, LiveSystem)?;
+                // The progress screen shows the failure from the events;
+                // the result itself is not needed here.
+                let _ = engine.run(&mut |e| {
+                    let _ = tx.send(e.clone());
+                });
+                Ok(())
+            });
+            let mut tui = Tui::new()?;
+            let mut progress = Progress::new(plan, std::time::Instant::now());
+            let outcome = run_progress(&mut tui, &mut progress, rx, charset);
+            drop(tui);
+            engine_thread
+                .join()
+                .map_err(|_| anyhow::anyhow!("the install engine stopped unexpectedly"))??;
+            Ok(outcome?)
+        })?;
+        match outcome {
+            ProgressOutcome::Done => {
+                println!(
+                    "{} is installed. Remove the installer medium; rebooting.",
+                    plan.node.fqdn()
+                );
+                finish(&mut LiveSystem, &answer.global.reboot_mode, false);
+                return Ok(ExitCode::SUCCESS);
+            }
+            // The engine resumes from its journal: the failed step runs
+            // again from its start.
+            ProgressOutcome::Retry { .. } => continue,
+            ProgressOutcome::Shell => {
+                println!("A shell, to look into the failure. Exit it to retry the step.");
+                if let Err(e) = std::process::Command::new("/bin/bash")
+                    .arg("--login")
+                    .status()
+                {
+                    eprintln!("could not start a shell: {e}");
+                }
+            }
+            ProgressOutcome::SaveLogs => {
+                match save_log_to_usb_stick() {
+                    Ok(path) => println!("The log is saved as {path}."),
+                    Err(e) => eprintln!("The log was not saved: {e}"),
+                }
+                println!("Press Enter to go back to the installer (it retries the step).");
+                let mut line = String::new();
+                let _ = std::io::stdin().read_line(&mut line);
+            }
+        }
+    }
+}
+
+/// Copy the install log onto the first FAT partition of a removable disk
+/// (a USB stick), so it can be read on another machine.
+fn save_log_to_usb_stick() -> Result<String, String> {
+    let machine = tappaas_hardware::probe(Path::new("/")).map_err(|e| e.to_string())?;
+    let partition = machine
+        .disks
+        .iter()
+        .filter(|d| {
+            !d.boot_medium && (d.removable || d.transport == tappaas_hardware::Transport::Usb)
+        })
+        .flat_map(|d| d.partitions.iter())
+        .find(|p| p.filesystem.as_ref().is_some_and(|f| f.fs_type == "vfat"))
+        .ok_or("no FAT-formatted USB stick found: plug one in and choose Save logs again")?;
+    let mnt = Path::new(WORK_DIR).join("usb");
+    std::fs::create_dir_all(&mnt).map_err(|e| e.to_string())?;
+    let dev = format!("/dev/{}", partition.name);
+    let mnt_s = mnt.display().to_string();
+    let mut sys = LiveSystem;
+    let mount = tappaas_plan::Command::new(["mount", dev.as_str(), mnt_s.as_str()]);
+    match sys.run(&mount, None, &mut |_| {}) {
+        Ok(Some(0)) => {}
+        other => return Err(format!("mounting {dev} failed ({other:?})")),
+    }
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let name = format!("tappaas-install-{secs}.log");
+    let copied = std::fs::copy(
+        Path::new(WORK_DIR).join(tappaas_exec::LOG_FILE),
+        mnt.join(&name),
+    );
+    let umount = tappaas_plan::Command::new(["umount", mnt_s.as_str()]);
+    let unmounted = matches!(sys.run(&umount, None, &mut |_| {}), Ok(Some(0)));
+    copied.map_err(|e| format!("copying the log to {dev}: {e}"))?;
+    if !unmounted {
+        return Err(format!(
+            "the log was written to {dev} but unmounting failed: run `umount {mnt_s}` before unplugging"
+        ));
+    }
+    Ok(format!("{name} on {dev}"))
 }
 
 /// Show what will be erased and ask for an explicit "yes" on the terminal.
