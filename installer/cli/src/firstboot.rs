@@ -12,9 +12,7 @@ use clap::Args;
 use tappaas_exec::{Event, LineProgress};
 use tappaas_firstboot::proxmox::{Proxmox, PveshApi, Schema, SystemRunner};
 use tappaas_firstboot::{Config, FirstbootError, Outcome, SystemHost, EXIT_NO_PROXMOX};
-
-/// Where the peer's certificate is kept while it is hashed.
-const SCRATCH_DIR: &str = "/run/tappaas/firstboot";
+use tappaas_wizard::{PeerCertificate, TlsPeer};
 
 #[derive(Debug, Args)]
 pub struct FirstbootArgs {
@@ -61,7 +59,11 @@ pub fn firstboot(args: &FirstbootArgs) -> anyhow::Result<ExitCode> {
     let mut px = proxmox(args.schema.as_deref())?;
     // Under the unit, systemd hands the decrypted peer password over here.
     let credentials = std::env::var_os("CREDENTIALS_DIRECTORY").map(PathBuf::from);
-    let mut host = SystemHost::new(SystemRunner, credentials, PathBuf::from(SCRATCH_DIR));
+    // The peer's certificate is read by the wizard's own code, so first
+    // boot compares exactly what the user was shown and confirmed.
+    let peer = TlsPeer::default();
+    let fingerprint = Box::new(move |p: &str| peer.fingerprint(p).map_err(|e| e.to_string()));
+    let mut host = SystemHost::new(SystemRunner, credentials, fingerprint);
 
     println!("TAPPaaS first boot");
     // Plain lines: the console of a booting node, the serial port, the

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use tappaas_proxmox::client::Password;
-use tappaas_proxmox::{CommandOutput, CommandRunner};
+use tappaas_proxmox::CommandRunner;
 
 use crate::Config;
 
@@ -23,43 +23,37 @@ pub trait Host {
     fn peer_fingerprint(&mut self, peer: &str) -> Result<String, String>;
 }
 
-/// The real node: systemd credentials and `openssl`.
+/// Reads the certificate a peer presents on the Proxmox port and returns
+/// its SHA-256 fingerprint (`AB:CD:...`).
+pub type PeerFingerprint = Box<dyn FnMut(&str) -> Result<String, String>>;
+
+/// The real node: the systemd credential, and the peer's certificate read
+/// by the same code that showed it to the user in the wizard (the caller
+/// passes it in, so this crate needs no TLS library).
 pub struct SystemHost<R: CommandRunner> {
     runner: R,
     /// `$CREDENTIALS_DIRECTORY`, set by systemd for the unit.
     credentials_dir: Option<PathBuf>,
-    scratch: PathBuf,
+    peer_fingerprint: PeerFingerprint,
 }
 
 impl<R: CommandRunner> SystemHost<R> {
     /// `credentials_dir`: where systemd put the decrypted credentials
-    /// (`$CREDENTIALS_DIRECTORY`), if it did; `scratch`: a root-only folder
-    /// for the peer's certificate while it is hashed.
-    pub fn new(runner: R, credentials_dir: Option<PathBuf>, scratch: PathBuf) -> SystemHost<R> {
+    /// (`$CREDENTIALS_DIRECTORY`), if it did.
+    pub fn new(
+        runner: R,
+        credentials_dir: Option<PathBuf>,
+        peer_fingerprint: PeerFingerprint,
+    ) -> SystemHost<R> {
         SystemHost {
             runner,
             credentials_dir,
-            scratch,
+            peer_fingerprint,
         }
     }
 
-    fn run(&mut self, program: &str, args: &[&str]) -> Result<CommandOutput, String> {
-        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-        let out = self
-            .runner
-            .run(program, &args)
-            .map_err(|e| format!("cannot run {program}: {e}"))?;
-        if out.status != Some(0) {
-            return Err(format!(
-                "`{program} {}` failed ({}): {}",
-                args.join(" "),
-                out.status
-                    .map(|s| format!("exit status {s}"))
-                    .unwrap_or_else(|| "killed by a signal".into()),
-                String::from_utf8_lossy(&out.stderr).trim()
-            ));
-        }
-        Ok(out)
+    pub fn runner(&self) -> &R {
+        &self.runner
     }
 }
 
@@ -82,33 +76,26 @@ impl<R: CommandRunner> Host for SystemHost<R> {
         }
         let file = encrypted.display().to_string();
         let name = format!("--name={PEER_PASSWORD_NAME}");
-        let out = self.run("systemd-creds", &["decrypt", &name, &file, "-"])?;
+        let args = ["decrypt".to_string(), name, file, "-".to_string()];
+        let out = self
+            .runner
+            .run("systemd-creds", &args)
+            .map_err(|e| format!("cannot run systemd-creds: {e}"))?;
+        if out.status != Some(0) {
+            return Err(format!(
+                "`systemd-creds {}` failed ({}): {}",
+                args.join(" "),
+                out.status
+                    .map(|s| format!("exit status {s}"))
+                    .unwrap_or_else(|| "killed by a signal".into()),
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
+        }
         Ok(Some(password_from(encrypted, out.stdout)?))
     }
 
     fn peer_fingerprint(&mut self, peer: &str) -> Result<String, String> {
-        let connect = format!("{peer}:8006");
-        // No -verify: the point is to see the certificate the peer shows,
-        // whoever signed it, and compare it with what the user confirmed.
-        let out = self.run(
-            "openssl",
-            &["s_client", "-connect", &connect, "-servername", peer],
-        )?;
-        let pem = first_certificate(&String::from_utf8_lossy(&out.stdout))
-            .ok_or_else(|| format!("{connect} presented no certificate"))?;
-        std::fs::create_dir_all(&self.scratch)
-            .map_err(|e| format!("creating {}: {e}", self.scratch.display()))?;
-        let file = self.scratch.join("peer-certificate.pem");
-        std::fs::write(&file, pem).map_err(|e| format!("writing {}: {e}", file.display()))?;
-        let path = file.display().to_string();
-        let result = self.run(
-            "openssl",
-            &["x509", "-in", &path, "-noout", "-fingerprint", "-sha256"],
-        );
-        // A public certificate, but the scratch folder is for this run only.
-        let _ = std::fs::remove_file(&file);
-        parse_openssl_fingerprint(&String::from_utf8_lossy(&result?.stdout))
-            .ok_or_else(|| "openssl printed no SHA-256 fingerprint".to_string())
+        (self.peer_fingerprint)(peer)
     }
 }
 
@@ -121,48 +108,4 @@ fn password_from(path: &Path, bytes: Vec<u8>) -> Result<Password, String> {
         return Err(format!("{} holds an empty password", path.display()));
     }
     Ok(Password::new(text))
-}
-
-/// The first PEM certificate in `openssl s_client` output.
-pub(crate) fn first_certificate(text: &str) -> Option<String> {
-    const BEGIN: &str = "-----BEGIN CERTIFICATE-----";
-    const END: &str = "-----END CERTIFICATE-----";
-    let start = text.find(BEGIN)?;
-    let end = text[start..].find(END)? + start + END.len();
-    Some(format!("{}\n", &text[start..end]))
-}
-
-/// `sha256 Fingerprint=AB:CD:...` (OpenSSL 3) or `SHA256 Fingerprint=...`.
-pub(crate) fn parse_openssl_fingerprint(text: &str) -> Option<String> {
-    text.lines().find_map(|l| {
-        let (key, value) = l.split_once('=')?;
-        key.trim()
-            .eq_ignore_ascii_case("sha256 fingerprint")
-            .then(|| value.trim().to_ascii_uppercase())
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn openssl_output() {
-        let fp = vec!["ab"; 32].join(":");
-        assert_eq!(
-            parse_openssl_fingerprint(&format!("sha256 Fingerprint={fp}\n")),
-            Some(fp.to_ascii_uppercase())
-        );
-        assert_eq!(
-            parse_openssl_fingerprint(&format!("SHA256 Fingerprint={fp}")),
-            Some(fp.to_ascii_uppercase())
-        );
-        assert_eq!(parse_openssl_fingerprint("nothing"), None);
-        let out = "CONNECTED\n---\nServer certificate\n-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\nsubject=CN=x\n";
-        assert_eq!(
-            first_certificate(out).as_deref(),
-            Some("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
-        );
-        assert_eq!(first_certificate("no cert"), None);
-    }
 }

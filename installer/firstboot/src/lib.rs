@@ -29,7 +29,7 @@ mod wait;
 
 pub use config::Config;
 pub use error::FirstbootError;
-pub use host::{Host, SystemHost, PEER_PASSWORD_NAME};
+pub use host::{Host, PeerFingerprint, SystemHost, PEER_PASSWORD_NAME};
 pub use run::{run, step_list, Outcome, PlannedStep};
 pub use status::status;
 
