@@ -555,3 +555,59 @@ fn a_node_installed_again_is_told_to_leave_the_cluster_first() {
     assert_eq!(sim.snapshot(), before);
     drop(n2);
 }
+
+#[test]
+fn an_address_from_dhcp_is_taken_from_proxmox() {
+    let sim = world();
+    let mut p = plan(1, None);
+    p.network.address = tappaas_plan::Address::FromDhcp;
+    let n1 = Node::new(1, &p);
+    let summary = run_ok(&sim, &n1);
+    let create = sim
+        .calls()
+        .into_iter()
+        .find(|(_, r)| r.path == "/cluster/config" && r.method == Method::Post)
+        .unwrap()
+        .1;
+    assert_eq!(create.get_param("link0"), Some("address=10.0.0.10"));
+    assert!(summary.contains("https://10.0.0.10:8006"), "{summary}");
+}
+
+#[test]
+fn the_last_steps_fail_on_the_node_s_own_files_and_resume() {
+    let sim = world();
+    let n1 = Node::new(1, &plan(1, None));
+    // The summary's folder cannot be made: a file is in the way.
+    let root_home = n1.config.summary.parent().unwrap().to_path_buf();
+    write(&root_home, "not a folder");
+    let ran = run_node(&sim, &n1, &mut TestHost::new(&sim));
+    assert!(
+        matches!(&ran.result, Err(FirstbootError::Step { step, .. }) if step == "summary"),
+        "{:?}",
+        ran.result
+    );
+    assert!(n1.config.marker.exists());
+    std::fs::remove_file(&root_home).unwrap();
+
+    // The marker cannot be removed (it became a folder with something in it).
+    std::fs::remove_file(&n1.config.marker).unwrap();
+    std::fs::create_dir_all(n1.config.marker.join("x")).unwrap();
+    let ran = run_node(&sim, &n1, &mut TestHost::new(&sim));
+    assert!(
+        matches!(&ran.result, Err(FirstbootError::Step { step, .. }) if step == "finish"),
+        "{:?}",
+        ran.result
+    );
+    assert!(n1.config.summary.exists(), "the summary step ran this time");
+    std::fs::remove_dir_all(&n1.config.marker).unwrap();
+    write(&n1.config.marker, "pending\n");
+
+    let writes_before = writes(&sim, "tappaas1");
+    run_ok(&sim, &n1);
+    assert!(!n1.config.marker.exists());
+    assert_eq!(
+        writes(&sim, "tappaas1"),
+        writes_before,
+        "the cluster and storages were done already"
+    );
+}
