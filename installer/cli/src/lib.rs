@@ -3,6 +3,7 @@
 
 mod build_info;
 mod commands;
+mod firstboot;
 mod install;
 
 use std::path::PathBuf;
@@ -11,6 +12,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 pub use build_info::BuildInfo;
+pub use firstboot::{FirstbootArgs, StatusArgs};
 
 /// Exit status for an answer or plan that was read but is not acceptable,
 /// so scripts can tell "you asked for something impossible" from a crash.
@@ -56,6 +58,12 @@ pub enum Command {
     Plan(PlanArgs),
     /// Install this machine from an answer file (erases the planned disks)
     Install(InstallArgs),
+    /// On an installed node: create or join the Proxmox cluster and register
+    /// tank1/tank2 as storages (run once by tappaas-firstboot.service)
+    Firstboot(FirstbootArgs),
+    /// Show the cluster, its nodes, the storages, and what first boot has
+    /// done on this node
+    Status(StatusArgs),
 }
 
 #[derive(Debug, Args)]
@@ -152,5 +160,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Validate(a)) => commands::validate(&a),
         Some(Command::Plan(a)) => commands::plan(&a),
         Some(Command::Install(a)) => install::install(&a),
+        Some(Command::Firstboot(a)) => firstboot::firstboot(&a),
+        Some(Command::Status(a)) => firstboot::status(&a),
     }
 }
