@@ -11,14 +11,25 @@
 # Proxmox's apt repository and archive key for Proxmox VE 9 (Debian 13).
 # The SHA-256 sum is the one Proxmox publishes next to its install-on-Debian
 # instructions; a key that does not match is never used.
-PVE_REPO_URI=http://download.proxmox.com/debian/pve
-PVE_COMPONENT=pve-no-subscription
-PVE_KEYRING_URLS=(
+PVE_REPO_URI_DEFAULT=http://download.proxmox.com/debian/pve
+PVE_KEYRING_URLS_DEFAULT=(
     https://enterprise.proxmox.com/debian/proxmox-archive-keyring-trixie.gpg
     http://download.proxmox.com/debian/proxmox-archive-keyring-trixie.gpg
 )
-PVE_KEYRING_SHA256=136673be77aba35dcce385b28737689ad64fd785a797e57897589aed08db6e45
+PVE_KEYRING_SHA256_DEFAULT=136673be77aba35dcce385b28737689ad64fd785a797e57897589aed08db6e45
+PVE_COMPONENT=pve-no-subscription
 PVE_KEYRING_PATH=/usr/share/keyrings/proxmox-archive-keyring.gpg
+# A local mirror of Proxmox's repository (or a test double of it, see
+# image/tests/pve-fake-repo) can stand in for it; all three go together,
+# since another keyring needs its own checksum.
+PVE_REPO_URI=${TAPPAAS_PVE_REPO_URI:-$PVE_REPO_URI_DEFAULT}
+if [[ -n ${TAPPAAS_PVE_KEYRING_URL:-} ]]; then
+    PVE_KEYRING_URLS=("$TAPPAAS_PVE_KEYRING_URL")
+    PVE_KEYRING_SHA256=${TAPPAAS_PVE_KEYRING_SHA256:?TAPPAAS_PVE_KEYRING_URL needs TAPPAAS_PVE_KEYRING_SHA256}
+else
+    PVE_KEYRING_URLS=("${PVE_KEYRING_URLS_DEFAULT[@]}")
+    PVE_KEYRING_SHA256=$PVE_KEYRING_SHA256_DEFAULT
+fi
 
 # Fetch and check the Proxmox keyring; also proves the repository host is
 # reachable before any slow step. Fails with a clear message otherwise.
@@ -50,7 +61,7 @@ target_key() { # FLAVOUR BASE_TAR
             "$IMAGE_DIR/packages/target-test.list" "$IMAGE_DIR/lib/target.sh" \
             "$IMAGE_DIR/lib/common.sh" "${overlay[@]}"
     else
-        inputs_hash "str:flavour=pve" "str:suite=$SUITE" \
+        inputs_hash "str:flavour=pve" "str:suite=$SUITE" "str:repo=$PVE_REPO_URI" "str:key=$PVE_KEYRING_SHA256" \
             "$IMAGE_DIR/packages/target-pve.list" "$IMAGE_DIR/lib/target.sh" \
             "$IMAGE_DIR/lib/common.sh" "${overlay[@]}"
     fi
