@@ -1,0 +1,500 @@
+//! The install, proven in a VM (issue: install engine):
+//! 1. an unattended install from the test ISO, killed in the middle (after
+//!    rpool exists) and started again, which finishes the job;
+//! 2. a canary disk not named in the answer is byte-identical afterwards;
+//! 3. the installed disk boots (UEFI) and the node is checked on its serial
+//!    console: root on rpool, tank1 a healthy mirror, tank2 healthy, the
+//!    bridges with the management address, hostname, password hash and SSH
+//!    key, no clear-text password anywhere, the first-boot unit ran;
+//! 4. data is written to tank1, the node is installed again with the same
+//!    answer, and boots (BIOS this time) with tank1's data still there.
+//!
+//! Skipped unless TAPPAAS_ISO names a test-flavour ISO (scripts/vm-tests).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use tappaas_vmtests::{iso_under_test, work_dir, Disk, DiskBus, Firmware, Medium, Vm, VmConfig};
+
+const PASSWORD: &str = "vm-test-Root-Pw-7d1f";
+const SSH_KEY_COMMENT: &str = "vm-test@tappaas";
+const MACS: [&str; 2] = ["52:54:00:7b:00:01", "52:54:00:7b:00:02"];
+/// TCG on two cores: generous, since waits end on events, not on time.
+const INSTALL_TIMEOUT: Duration = Duration::from_secs(45 * 60);
+const BOOT_TIMEOUT: Duration = Duration::from_secs(15 * 60);
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn sh(program: &str, args: &[&str]) {
+    let out = Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{program}: {e} (run scripts/setup-host)"));
+    assert!(
+        out.status.success(),
+        "{program} {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The answer file on a FAT disk labelled TAPPAAS-AIS, as a user would put
+/// it on a USB stick; as qcow2 for the harness.
+fn answer_disk(dir: &Path) -> PathBuf {
+    let raw = dir.join("answer.img");
+    let qcow = dir.join("answer.qcow2");
+    let _ = std::fs::remove_file(&raw);
+    sh(
+        "mkfs.vfat",
+        &["-C", "-n", "TAPPAAS-AIS", path(&raw), "4096"],
+    );
+    let answer = repo().join("tests/fixtures/vm/install-answer.toml");
+    sh(
+        "mcopy",
+        &["-i", path(&raw), path(&answer), "::/answer.toml"],
+    );
+    sh(
+        "qemu-img",
+        &[
+            "convert",
+            "-q",
+            "-f",
+            "raw",
+            "-O",
+            "qcow2",
+            path(&raw),
+            path(&qcow),
+        ],
+    );
+    qcow
+}
+
+/// A disk full of random bytes that the install must not touch.
+fn canary_disk(dir: &Path) -> (PathBuf, PathBuf) {
+    let raw = dir.join("canary.raw");
+    let qcow = dir.join("canary.qcow2");
+    let mut bytes = vec![0u8; 64 * 1024 * 1024];
+    // Deterministic noise (xorshift) is enough: any write changes it.
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    for b in bytes.iter_mut() {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        *b = x as u8;
+    }
+    std::fs::write(&raw, &bytes).expect("write canary");
+    sh(
+        "qemu-img",
+        &[
+            "convert",
+            "-q",
+            "-f",
+            "raw",
+            "-O",
+            "qcow2",
+            path(&raw),
+            path(&qcow),
+        ],
+    );
+    (raw, qcow)
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().expect("UTF-8 path")
+}
+
+fn disk(serial: &str, bus: DiskBus, size: &str, image: PathBuf) -> Disk {
+    Disk {
+        serial: serial.into(),
+        size: size.into(),
+        bus,
+        image: Some(image),
+    }
+}
+
+/// The node's disks, the same images for every VM of the test.
+fn node_disks(dir: &Path, answer: &Path, canary: &Path) -> Vec<Disk> {
+    vec![
+        disk(
+            "tappaas-boot-0",
+            DiskBus::Virtio,
+            "16G",
+            dir.join("boot.qcow2"),
+        ),
+        disk(
+            "tappaas-tank1-a",
+            DiskBus::Virtio,
+            "8G",
+            dir.join("tank1-a.qcow2"),
+        ),
+        disk(
+            "tappaas-tank1-b",
+            DiskBus::Virtio,
+            "8G",
+            dir.join("tank1-b.qcow2"),
+        ),
+        disk(
+            "tappaas-tank2",
+            DiskBus::Sata,
+            "8G",
+            dir.join("tank2.qcow2"),
+        ),
+        disk(
+            "tappaas-canary",
+            DiskBus::Virtio,
+            "64M",
+            canary.to_path_buf(),
+        ),
+        disk(
+            "tappaas-answer",
+            DiskBus::Virtio,
+            "4M",
+            answer.to_path_buf(),
+        ),
+    ]
+}
+
+fn vm(name: &str, dir: &Path, disks: &[Disk], firmware: Firmware, iso: Option<&Path>) -> Vm {
+    let mut c = VmConfig::new(name, dir.join(name))
+        .firmware(firmware)
+        .memory_mib(3072)
+        .no_reboot();
+    c.disks = disks.to_vec();
+    for m in MACS {
+        c = c.nic(m);
+    }
+    if let Some(iso) = iso {
+        c = c.boot_from(Medium::Cdrom, iso);
+    }
+    c.spawn().unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+fn fail(vm: &Vm, what: &str, e: impl std::fmt::Display) -> ! {
+    panic!(
+        "{}: {what}: {e}\nserial log: {}\nQEMU said: {}",
+        vm.config.name,
+        vm.serial_log().display(),
+        vm.qemu_stderr()
+    )
+}
+
+/// Boot the ISO and choose the unattended entry on the serial console.
+fn start_unattended(vm: &mut Vm) {
+    if let Err(e) = vm.console.expect(
+        r"unattended install \(serial console\)",
+        Duration::from_secs(300),
+    ) {
+        fail(vm, "no GRUB menu", e);
+    }
+    if let Err(e) = vm.console.send("a") {
+        fail(vm, "sending the menu hotkey", e);
+    }
+    if let Err(e) = vm.console.expect(
+        r"Unattended install with answer file",
+        Duration::from_secs(900),
+    ) {
+        fail(vm, "the unattended install did not start", e);
+    }
+}
+
+fn wait_installed(vm: &mut Vm) {
+    let t = Instant::now();
+    match vm.console.expect(
+        r"(tappaas1\.home\.lan is installed)|(FAILED)",
+        INSTALL_TIMEOUT,
+    ) {
+        Ok(m) if m.groups.get(1).is_some_and(Option::is_some) => {}
+        Ok(_) => {
+            let _ = vm
+                .console
+                .expect(r"run the installer again", Duration::from_secs(30));
+            fail(
+                vm,
+                "the install failed",
+                vm.console
+                    .output()
+                    .lines()
+                    .rev()
+                    .take(40)
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            )
+        }
+        Err(e) => fail(vm, "the install did not finish", e),
+    }
+    println!(
+        "{}: installed in {:.0} s",
+        vm.config.name,
+        t.elapsed().as_secs_f64()
+    );
+    // -no-reboot: the reboot at the end ends QEMU.
+    if vm.wait_exit(Duration::from_secs(300)).is_none() {
+        fail(vm, "QEMU did not stop at the reboot", "timeout");
+    }
+}
+
+/// Log in as root on the serial console of the booted node.
+fn login(vm: &mut Vm) {
+    let t = Instant::now();
+    if let Err(e) = vm.console.expect(r"tappaas1 login:", BOOT_TIMEOUT) {
+        fail(vm, "the installed node did not boot to a login prompt", e);
+    }
+    println!(
+        "{}: login prompt after {:.0} s",
+        vm.config.name,
+        t.elapsed().as_secs_f64()
+    );
+    let steps: [(&str, &str); 2] = [("root", r"Password:"), (PASSWORD, r"root@tappaas1:~#")];
+    for (send, want) in steps {
+        if let Err(e) = vm.console.send_line(send) {
+            fail(vm, "typing on the console", e);
+        }
+        if let Err(e) = vm.console.expect(want, Duration::from_secs(120)) {
+            fail(vm, "logging in", e);
+        }
+    }
+    // Kernel messages must not interleave with what the checks print.
+    run(
+        vm,
+        "dmesg -n 1; export PAGER=cat SYSTEMD_PAGER=cat TERM=dumb",
+        Duration::from_secs(30),
+    );
+}
+
+/// Run a shell command on the node; returns what it printed.
+fn run(vm: &mut Vm, command: &str, timeout: Duration) -> String {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1);
+    let id = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let line = format!("echo BEGIN-{id}; {command}; echo END-{id} status=$?");
+    if let Err(e) = vm.console.send_line(&line) {
+        fail(vm, "typing on the console", e);
+    }
+    let pattern = format!(r"(?s)\nBEGIN-{id}\r?\n(.*?)END-{id} status=(\d+)");
+    match vm.console.expect(&pattern, timeout) {
+        Ok(m) => m
+            .groups
+            .get(1)
+            .cloned()
+            .flatten()
+            .unwrap_or_default()
+            .replace('\r', ""),
+        Err(e) => fail(vm, &format!("running `{command}`"), e),
+    }
+}
+
+fn check(vm: &mut Vm, what: &str, command: &str, want: impl Fn(&str) -> bool) {
+    let out = run(vm, command, Duration::from_secs(600));
+    if !want(&out) {
+        fail(
+            vm,
+            &format!("{what}: `{command}` printed"),
+            format!("\n{out}"),
+        );
+    }
+    println!("{}: ok: {what}", vm.config.name);
+}
+
+fn check_node(vm: &mut Vm) {
+    check(vm, "root is on rpool", "findmnt -n -o SOURCE /", |o| {
+        o.trim() == "rpool/ROOT/pve-1"
+    });
+    check(
+        vm,
+        "pools are healthy",
+        "zpool list -H -o name,health",
+        |o| {
+            ["rpool\tONLINE", "tank1\tONLINE", "tank2\tONLINE"]
+                .iter()
+                .all(|p| o.contains(p))
+        },
+    );
+    check(
+        vm,
+        "tank1 is a mirror of the two disks",
+        "zpool status tank1",
+        |o| {
+            o.contains("mirror-0")
+                && o.contains("virtio-tappaas-tank1-a")
+                && o.contains("virtio-tappaas-tank1-b")
+        },
+    );
+    check(vm, "tank2 is the SATA disk", "zpool status -P tank2", |o| {
+        o.contains("ata-QEMU_HARDDISK_tappaas-tank2")
+    });
+    check(
+        vm,
+        "bridge lan has the management address",
+        "ip -4 -o addr show dev lan",
+        |o| o.contains("inet 10.0.0.10/24"),
+    );
+    check(
+        vm,
+        "bridge lan is VLAN-aware",
+        "cat /sys/class/net/lan/bridge/vlan_filtering",
+        |o| o.trim() == "1",
+    );
+    check(
+        vm,
+        "bridge wan has the second NIC",
+        "ls /sys/class/net/wan/brif",
+        |o| !o.trim().is_empty(),
+    );
+    check(vm, "hostname", "hostname", |o| o.trim() == "tappaas1");
+    check(
+        vm,
+        "the hostname resolves to the management address",
+        "getent hosts tappaas1",
+        |o| o.starts_with("10.0.0.10 "),
+    );
+    check(
+        vm,
+        "root's password is a hash",
+        "grep '^root:' /etc/shadow | cut -d: -f2 | cut -c1-3",
+        |o| matches!(o.trim(), "$y$" | "$6$" | "$5$"),
+    );
+    check(
+        vm,
+        "root's SSH key",
+        "cat /root/.ssh/authorized_keys",
+        |o| o.contains(SSH_KEY_COMMENT),
+    );
+    check(
+        vm,
+        "no clear-text password anywhere on the node",
+        &format!(
+            "grep -rsl -F '{PASSWORD}' / --exclude-dir=proc --exclude-dir=sys --exclude-dir=dev --exclude-dir=run; true"
+        ),
+        |o| o.trim().is_empty(),
+    );
+    check(
+        vm,
+        "the answer copy is redacted",
+        "grep -c '<redacted>' /etc/tappaas/answer.toml",
+        |o| o.trim() != "0",
+    );
+    check(
+        vm,
+        "the install log is on the node",
+        "tail -n 1 /var/log/tappaas/install.log",
+        |o| !o.is_empty(),
+    );
+    check(
+        vm,
+        "the first-boot unit ran and said why it stopped",
+        "systemctl show -p ExecMainStatus --value tappaas-firstboot; journalctl -b -u tappaas-firstboot --no-pager | tail -n 5",
+        |o| o.starts_with("3\n") && o.contains("Proxmox VE is not installed"),
+    );
+}
+
+#[test]
+fn unattended_install_resume_boot_and_reinstall() {
+    let Some(iso) = iso_under_test("install") else {
+        return;
+    };
+    let dir = work_dir("install");
+    std::fs::create_dir_all(&dir).expect("work dir");
+    let answer = answer_disk(&dir);
+    let (canary_raw, canary) = canary_disk(&dir);
+    let mut disks = node_disks(&dir, &answer, &canary);
+    // Blank disks: created by the harness on the first start only.
+    for d in disks.iter_mut().take(4) {
+        let img = d.image.clone().expect("image");
+        sh(
+            "qemu-img",
+            &["create", "-q", "-f", "qcow2", path(&img), &d.size],
+        );
+    }
+
+    // 1. Install, and kill the VM once rpool exists and the system is
+    // being copied onto it.
+    let mut first = vm("install-killed", &dir, &disks, Firmware::Bios, Some(&iso));
+    start_unattended(&mut first);
+    if let Err(e) = first.console.expect(
+        r"\] Copy the test system onto rpool \.\.\.",
+        INSTALL_TIMEOUT,
+    ) {
+        fail(&first, "the install did not reach the copy step", e);
+    }
+    first.kill();
+    drop(first);
+    println!("install-killed: killed while copying the system");
+
+    // 2. Boot the ISO again: the install continues where it stopped.
+    let mut second = vm("install-resumed", &dir, &disks, Firmware::Bios, Some(&iso));
+    start_unattended(&mut second);
+    if let Err(e) = second.console.expect(
+        r"stopped after \d+ of \d+ steps; it continues",
+        Duration::from_secs(600),
+    ) {
+        fail(&second, "the interrupted install was not resumed", e);
+    }
+    wait_installed(&mut second);
+    drop(second);
+
+    sh(
+        "qemu-img",
+        &[
+            "compare",
+            "-q",
+            "-f",
+            "raw",
+            "-F",
+            "qcow2",
+            path(&canary_raw),
+            path(&canary),
+        ],
+    );
+    println!("canary disk unchanged");
+
+    // 3. The node boots by UEFI and is what the answer asked for.
+    let mut node = vm("node-uefi", &dir, &disks, Firmware::Uefi, None);
+    login(&mut node);
+    check_node(&mut node);
+    run(
+        &mut node,
+        "zfs create tank1/keep && echo precious > /tank1/keep/data && sync",
+        Duration::from_secs(120),
+    );
+    let _ = node.console.send_line("poweroff");
+    if node.wait_exit(Duration::from_secs(300)).is_none() {
+        fail(&node, "the node did not power off", "timeout");
+    }
+    drop(node);
+
+    // 4. Install again: tank1 and tank2 are kept, with their data.
+    disks = node_disks(&dir, &answer, &canary);
+    let mut again = vm("reinstall", &dir, &disks, Firmware::Uefi, Some(&iso));
+    start_unattended(&mut again);
+    if let Err(e) = again
+        .console
+        .expect(r"Keep and check the ZFS pool tank1", INSTALL_TIMEOUT)
+    {
+        fail(&again, "the re-install does not keep tank1", e);
+    }
+    wait_installed(&mut again);
+    drop(again);
+    let mut node = vm("node-bios", &dir, &disks, Firmware::Bios, None);
+    login(&mut node);
+    check(
+        &mut node,
+        "tank1's data survived the re-install",
+        "cat /tank1/keep/data",
+        |o| o.trim() == "precious",
+    );
+    check_node(&mut node);
+    sh(
+        "qemu-img",
+        &[
+            "compare",
+            "-q",
+            "-f",
+            "raw",
+            "-F",
+            "qcow2",
+            path(&canary_raw),
+            path(&canary),
+        ],
+    );
+}
