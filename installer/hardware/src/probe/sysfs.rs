@@ -25,9 +25,26 @@ pub(crate) fn read_required(path: &Path) -> Result<String, ProbeError> {
 pub(crate) fn read_optional(path: &Path) -> Result<Option<String>, ProbeError> {
     match fs::read(path) {
         Ok(bytes) => Ok(Some(String::from_utf8_lossy(&bytes).into_owned())),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) if device_has_no_value(&e) => Ok(None),
         Err(e) => Err(read_error(path, e)),
     }
+}
+
+/// Errors with which sysfs says "this device has no such value": the file
+/// is listed but reading it fails. A USB stick's `device/wwid` gives ENXIO,
+/// a NIC that is down gives EINVAL for `speed`. Not a permission problem,
+/// which still surfaces.
+fn device_has_no_value(e: &io::Error) -> bool {
+    const EIO: i32 = 5;
+    const ENXIO: i32 = 6;
+    const ENODEV: i32 = 19;
+    const EINVAL: i32 = 22;
+    const EOPNOTSUPP: i32 = 95;
+    e.kind() == io::ErrorKind::NotFound
+        || matches!(
+            e.raw_os_error(),
+            Some(EIO | ENXIO | ENODEV | EINVAL | EOPNOTSUPP)
+        )
 }
 
 /// An optional one-line attribute, trimmed; empty counts as absent
@@ -77,4 +94,24 @@ pub(crate) fn link_basename(path: &Path) -> Option<String> {
     link_target(path)
         .and_then(|t| t.file_name().map(|n| n.to_string_lossy().into_owned()))
         .filter(|n| !n.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_a_device_does_not_have_are_absent_not_errors() {
+        for errno in [5, 6, 19, 22, 95] {
+            assert!(
+                device_has_no_value(&io::Error::from_raw_os_error(errno)),
+                "errno {errno}"
+            );
+        }
+        assert!(device_has_no_value(&io::Error::from(
+            io::ErrorKind::NotFound
+        )));
+        // EACCES: not root, or a sandbox: the caller must hear of it.
+        assert!(!device_has_no_value(&io::Error::from_raw_os_error(13)));
+    }
 }
