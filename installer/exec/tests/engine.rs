@@ -124,6 +124,23 @@ fn dirs() -> Dirs {
     }
 }
 
+/// The engine as the installer builds it: journal and log kept on the
+/// node once rpool exists.
+fn persisting<'p>(
+    plan: &'p Plan,
+    answer: &tappaas_answer::Answer,
+    rec: Recorder,
+    d: &Dirs,
+    keep: &Path,
+) -> Engine<'p, Recorder> {
+    Engine::new(plan, Secrets::from_answer(answer), rec, &d.work, &d.target)
+        .expect("engine")
+        .persist(Persist {
+            after_step: tappaas_plan::NODE_ROOT_EXISTS_AFTER.into(),
+            dir: keep.to_path_buf(),
+        })
+}
+
 fn collect(engine: &mut Engine<'_, Recorder>) -> (Result<(), tappaas_exec::Stopped>, Vec<Event>) {
     let mut events = Vec::new();
     let r = engine.run(&mut |e| events.push(e.clone()));
@@ -304,18 +321,7 @@ fn journal_and_log_move_onto_the_node_after_rpool_exists() {
     let (plan, answer) = qemu_plan();
     let d = dirs();
     let keep = d.target.join("var/log/tappaas");
-    let mut engine = Engine::new(
-        &plan,
-        Secrets::from_answer(&answer),
-        recorder_for(&plan),
-        &d.work,
-        &d.target,
-    )
-    .expect("engine")
-    .persist(Persist {
-        after_step: "create-rpool".into(),
-        dir: keep.clone(),
-    });
+    let mut engine = persisting(&plan, &answer, recorder_for(&plan), &d, &keep);
     let (r, _) = collect(&mut engine);
     assert!(r.is_ok(), "{r:?}");
     let journal = std::fs::read_to_string(keep.join(JOURNAL_FILE)).expect("journal on the node");
@@ -404,18 +410,7 @@ fn after_a_reboot_the_journal_is_read_from_rpool() {
     let node_dir = d.target.join(NODE_LOG_DIR);
     let mut rec = recorder_for(&plan);
     rec.fail.push_back(("chroot /target update-grub".into(), 1));
-    let mut engine = Engine::new(
-        &plan,
-        Secrets::from_answer(&answer),
-        rec,
-        &d.work,
-        &d.target,
-    )
-    .expect("engine")
-    .persist(Persist {
-        after_step: "create-rpool".into(),
-        dir: node_dir.clone(),
-    });
+    let mut engine = persisting(&plan, &answer, rec, &d, &node_dir);
     let _ = collect(&mut engine);
     // A reboot empties the live system's RAM.
     std::fs::remove_dir_all(&d.work).expect("rm");
@@ -441,18 +436,7 @@ fn after_a_reboot_the_journal_is_read_from_rpool() {
     assert_eq!(cmds.len(), 2, "rpool stays imported for the resumed run");
 
     // Resuming from there finishes the job.
-    let mut engine = Engine::new(
-        &plan,
-        Secrets::from_answer(&answer),
-        recorder_for(&plan),
-        &d.work,
-        &d.target,
-    )
-    .expect("engine")
-    .persist(Persist {
-        after_step: "create-rpool".into(),
-        dir: node_dir.clone(),
-    });
+    let mut engine = persisting(&plan, &answer, recorder_for(&plan), &d, &node_dir);
     let (r, _) = collect(&mut engine);
     assert!(r.is_ok(), "{r:?}");
 }
@@ -462,18 +446,7 @@ fn a_completed_install_is_not_resumed_and_its_pool_is_left_exported() {
     let (plan, answer) = qemu_plan();
     let d = dirs();
     let node_dir = d.target.join(NODE_LOG_DIR);
-    let mut engine = Engine::new(
-        &plan,
-        Secrets::from_answer(&answer),
-        recorder_for(&plan),
-        &d.work,
-        &d.target,
-    )
-    .expect("engine")
-    .persist(Persist {
-        after_step: "create-rpool".into(),
-        dir: node_dir.clone(),
-    });
+    let mut engine = persisting(&plan, &answer, recorder_for(&plan), &d, &node_dir);
     let (r, _) = collect(&mut engine);
     assert!(r.is_ok());
     std::fs::remove_dir_all(&d.work).expect("rm");
