@@ -122,12 +122,16 @@ Suites: $SUITE
 Components: $PVE_COMPONENT
 Signed-By: $PVE_KEYRING_PATH
 EOF
-    # Step 2 of Proxmox's instructions, run inside the new root: the
-    # Proxmox VE packages, then Debian's kernel and os-prober removed.
+    # Proxmox's steps, run inside the new root, where the Signed-By path of
+    # the source resolves (mmdebstrap's own apt runs outside the chroot and
+    # would look for the keyring on the build host): the kernel first, then
+    # the Proxmox VE packages, then Debian's kernel and os-prober removed.
     cat >"$hooks/pve-install" <<'EOF'
 #!/bin/sh
 set -eu
 export DEBIAN_FRONTEND=noninteractive
+apt-get update
+apt-get install -y proxmox-default-kernel
 # postfix asks how to deliver mail: local only until the node is configured.
 printf '%s\n' 'postfix postfix/main_mailer_type select Local only' \
     'postfix postfix/mailname string tappaas.invalid' | debconf-set-selections
@@ -135,16 +139,16 @@ apt-get install -y proxmox-ve postfix open-iscsi chrony
 old=$(dpkg-query -W -f='${Package} ${Status}\n' 'linux-image-[0-9]*' 2>/dev/null \
     | awk '$NF == "installed" {print $1}')
 # shellcheck disable=SC2086
-apt-get remove -y linux-image-amd64 $old os-prober || true
+apt-get remove -y linux-image-amd64 $old os-prober
 dpkg-query -W -f='${Status}\n' proxmox-ve | grep -q 'install ok installed'
 EOF
     chmod 755 "$hooks/pve-install"
     local tmp="$WORK_DIR/pve.tar.zst"
     mmdebstrap --mode=root --variant=apt --components=main,contrib \
         --include="$(pkg_list "$IMAGE_DIR/packages/target-pve.list")" \
-        --setup-hook="mkdir -p \"\$1/usr/share/keyrings\" \"\$1/etc/apt/sources.list.d\"" \
-        --setup-hook="cp '$hooks/proxmox-archive-keyring.gpg' \"\$1$PVE_KEYRING_PATH\"" \
-        --setup-hook="cp '$hooks/pve.sources' \"\$1/etc/apt/sources.list.d/pve.sources\"" \
+        --customize-hook="mkdir -p \"\$1/usr/share/keyrings\" \"\$1/etc/apt/sources.list.d\"" \
+        --customize-hook="cp '$hooks/proxmox-archive-keyring.gpg' \"\$1$PVE_KEYRING_PATH\"" \
+        --customize-hook="cp '$hooks/pve.sources' \"\$1/etc/apt/sources.list.d/pve.sources\"" \
         --customize-hook="cp '$hooks/pve-install' \"\$1/tmp/pve-install\"" \
         --customize-hook='chroot "$1" /tmp/pve-install' \
         --customize-hook='rm -f "$1/tmp/pve-install"' \

@@ -25,8 +25,17 @@ use regex::bytes::Regex;
 /// path of the full log so that a failing test can be understood.
 #[derive(Debug)]
 pub enum ExpectError {
-    Timeout { what: String, waited: Duration, tail: String, log: PathBuf },
-    Closed { what: String, tail: String, log: PathBuf },
+    Timeout {
+        what: String,
+        waited: Duration,
+        tail: String,
+        log: PathBuf,
+    },
+    Closed {
+        what: String,
+        tail: String,
+        log: PathBuf,
+    },
     BadPattern(String),
     Io(std::io::Error),
 }
@@ -180,28 +189,30 @@ impl Console {
         ));
         let thread_shared = Arc::clone(&shared);
         let mut reader = reader;
-        let handle = std::thread::Builder::new().name("serial-reader".into()).spawn(move || {
-            let mut stripper = AnsiStripper::default();
-            let mut buf = [0u8; 4096];
-            loop {
-                let n = match reader.read(&mut buf) {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => n,
-                };
-                // The log is for people; a failed write must not stop the test.
-                let _ = log.write_all(&buf[..n]);
-                let _ = log.flush();
+        let handle = std::thread::Builder::new()
+            .name("serial-reader".into())
+            .spawn(move || {
+                let mut stripper = AnsiStripper::default();
+                let mut buf = [0u8; 4096];
+                loop {
+                    let n = match reader.read(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => n,
+                    };
+                    // The log is for people; a failed write must not stop the test.
+                    let _ = log.write_all(&buf[..n]);
+                    let _ = log.flush();
+                    let (m, cv) = &*thread_shared;
+                    let mut s = lock(m);
+                    stripper.feed(&buf[..n], &mut s.text);
+                    s.screen.process(&buf[..n]);
+                    s.last_output = Instant::now();
+                    cv.notify_all();
+                }
                 let (m, cv) = &*thread_shared;
-                let mut s = lock(m);
-                stripper.feed(&buf[..n], &mut s.text);
-                s.screen.process(&buf[..n]);
-                s.last_output = Instant::now();
+                lock(m).closed = true;
                 cv.notify_all();
-            }
-            let (m, cv) = &*thread_shared;
-            lock(m).closed = true;
-            cv.notify_all();
-        })?;
+            })?;
         Ok(Console {
             writer: Box::new(writer),
             shared,
@@ -228,15 +239,20 @@ impl Console {
 
     /// Waits until the screen shows text matching `pattern`. Does not
     /// consume anything: the screen is a state, not a stream.
-    pub fn expect_screen(&mut self, pattern: &str, timeout: Duration) -> Result<Matched, ExpectError> {
+    pub fn expect_screen(
+        &mut self,
+        pattern: &str,
+        timeout: Duration,
+    ) -> Result<Matched, ExpectError> {
         let re = Regex::new(pattern).map_err(|e| ExpectError::BadPattern(e.to_string()))?;
-        let groups = self.wait_screen(&format!("/{pattern}/ on the screen"), timeout, |screen| {
-            re.captures(screen.as_bytes()).map(|c| {
-                c.iter()
-                    .map(|g| g.map(|m| String::from_utf8_lossy(m.as_bytes()).into_owned()))
-                    .collect::<Vec<_>>()
-            })
-        })?;
+        let groups =
+            self.wait_screen(&format!("/{pattern}/ on the screen"), timeout, |screen| {
+                re.captures(screen.as_bytes()).map(|c| {
+                    c.iter()
+                        .map(|g| g.map(|m| String::from_utf8_lossy(m.as_bytes()).into_owned()))
+                        .collect::<Vec<_>>()
+                })
+            })?;
         Ok(Matched {
             text: groups.first().cloned().flatten().unwrap_or_default(),
             groups,
@@ -258,9 +274,11 @@ impl Console {
     /// Waits until the guest has printed nothing for `quiet` (a full-screen
     /// program has finished drawing), at most `timeout`.
     pub fn wait_quiet(&self, quiet: Duration, timeout: Duration) -> Result<(), ExpectError> {
-        self.wait(&format!("{:.1}s without output", quiet.as_secs_f64()), timeout, |s| {
-            (s.last_output.elapsed() >= quiet).then_some(())
-        })
+        self.wait(
+            &format!("{:.1}s without output", quiet.as_secs_f64()),
+            timeout,
+            |s| (s.last_output.elapsed() >= quiet).then_some(()),
+        )
     }
 
     /// Time since the console was opened.
@@ -307,7 +325,11 @@ impl Console {
 
     /// Waits until every pattern has appeared (in any order) after what
     /// earlier calls consumed; consumes up to the furthest match.
-    pub fn expect_all(&mut self, patterns: &[&str], timeout: Duration) -> Result<Duration, ExpectError> {
+    pub fn expect_all(
+        &mut self,
+        patterns: &[&str],
+        timeout: Duration,
+    ) -> Result<Duration, ExpectError> {
         let res = patterns
             .iter()
             .map(|p| Regex::new(p).map_err(|e| ExpectError::BadPattern(e.to_string())))
@@ -358,7 +380,10 @@ impl Console {
             // Wake up now and then even without output: some checks
             // (wait_quiet) depend on time passing.
             let nap = (deadline - now).min(Duration::from_millis(100));
-            s = cv.wait_timeout(s, nap).map(|(g, _)| g).unwrap_or_else(|p| p.into_inner().0);
+            s = cv
+                .wait_timeout(s, nap)
+                .map(|(g, _)| g)
+                .unwrap_or_else(|p| p.into_inner().0);
         }
     }
 }
@@ -398,7 +423,10 @@ mod tests {
 
     #[test]
     fn strips_escape_sequences_and_carriage_returns() {
-        assert_eq!(strip(b"\x1b[2J\x1b[1;1HGNU GRUB\r\n\x1b[0m*TAPPaaS\x1b(B ok"), "GNU GRUB\n*TAPPaaS ok");
+        assert_eq!(
+            strip(b"\x1b[2J\x1b[1;1HGNU GRUB\r\n\x1b[0m*TAPPaaS\x1b(B ok"),
+            "GNU GRUB\n*TAPPaaS ok"
+        );
         assert_eq!(strip(b"a\x1b]0;title\x07b\x1b]2;t\x1b\\c"), "abc");
     }
 
@@ -430,13 +458,19 @@ mod tests {
         let (mut console, mut guest) = pair(&dir);
         let writer = std::thread::spawn(move || {
             std::thread::sleep(Duration::from_millis(100));
-            guest.write_all(b"booting...\r\nlogin: \x1b[1mready\x1b[0m 42\r\n").expect("write");
+            guest
+                .write_all(b"booting...\r\nlogin: \x1b[1mready\x1b[0m 42\r\n")
+                .expect("write");
             guest
         });
-        let m = console.expect(r"ready (\d+)", Duration::from_secs(10)).expect("match");
+        let m = console
+            .expect(r"ready (\d+)", Duration::from_secs(10))
+            .expect("match");
         assert_eq!(m.groups[1].as_deref(), Some("42"));
         // Consumed: the same text does not match twice.
-        let err = console.expect("ready", Duration::from_millis(200)).expect_err("consumed");
+        let err = console
+            .expect("ready", Duration::from_millis(200))
+            .expect_err("consumed");
         assert!(matches!(err, ExpectError::Timeout { .. }), "{err}");
         let mut guest = writer.join().expect("writer");
         // What the test sends reaches the guest.
@@ -445,7 +479,10 @@ mod tests {
         guest.read_exact(&mut buf).expect("read");
         assert_eq!(&buf, b"root\r");
         let log = std::fs::read(dir.join("serial.log")).expect("log");
-        assert!(log.windows(5).any(|w| w == b"\x1b[1mr"), "log keeps raw bytes");
+        assert!(
+            log.windows(5).any(|w| w == b"\x1b[1mr"),
+            "log keeps raw bytes"
+        );
         std::fs::remove_dir_all(&dir).ok();
     }
 
@@ -453,7 +490,9 @@ mod tests {
     fn expect_all_matches_in_any_order() {
         let dir = tmpdir("all");
         let (mut console, mut guest) = pair(&dir);
-        guest.write_all(b"DISK2 x\nDISK1 y\nNIC z\n").expect("write");
+        guest
+            .write_all(b"DISK2 x\nDISK1 y\nNIC z\n")
+            .expect("write");
         console
             .expect_all(&["DISK1", "DISK2", "NIC"], Duration::from_secs(5))
             .expect("all");
@@ -471,16 +510,32 @@ mod tests {
         let (mut console, mut guest) = pair(&dir);
         // Draw "step 1", then change only the digit, as a TUI that redraws
         // changed cells does: the stream never contains "step 2".
-        guest.write_all(b"\x1b[2J\x1b[1;1H step 1 of 9: Welcome\x1b[5;3Hserial DISK1").expect("write");
-        console.expect_screen(r"step 1 of 9", Duration::from_secs(5)).expect("step 1");
-        guest.write_all(b"\x1b[1;7H2\x1b[1;15H\x1b[KHardware").expect("write");
-        let m = console.expect_screen(r"step (\d) of 9: (\w+)", Duration::from_secs(5)).expect("step 2");
+        guest
+            .write_all(b"\x1b[2J\x1b[1;1H step 1 of 9: Welcome\x1b[5;3Hserial DISK1")
+            .expect("write");
+        console
+            .expect_screen(r"step 1 of 9", Duration::from_secs(5))
+            .expect("step 1");
+        guest
+            .write_all(b"\x1b[1;7H2\x1b[1;15H\x1b[KHardware")
+            .expect("write");
+        let m = console
+            .expect_screen(r"step (\d) of 9: (\w+)", Duration::from_secs(5))
+            .expect("step 2");
         assert_eq!(m.groups[1].as_deref(), Some("2"));
         assert_eq!(m.groups[2].as_deref(), Some("Hardware"));
-        assert!(console.screen().contains("  serial DISK1"), "{}", console.screen());
-        let err = console.expect_screen("step 3", Duration::from_millis(200)).expect_err("no step 3");
+        assert!(
+            console.screen().contains("  serial DISK1"),
+            "{}",
+            console.screen()
+        );
+        let err = console
+            .expect_screen("step 3", Duration::from_millis(200))
+            .expect_err("no step 3");
         let t = Instant::now();
-        console.wait_quiet(Duration::from_millis(300), Duration::from_secs(5)).expect("quiet");
+        console
+            .wait_quiet(Duration::from_millis(300), Duration::from_secs(5))
+            .expect("quiet");
         assert!(t.elapsed() < Duration::from_secs(2));
         assert!(err.to_string().contains("--- screen now ---"), "{err}");
         std::fs::remove_dir_all(&dir).ok();
@@ -492,7 +547,9 @@ mod tests {
         let (mut console, guest) = pair(&dir);
         drop(guest);
         let t = Instant::now();
-        let err = console.expect("never", Duration::from_secs(30)).expect_err("closed");
+        let err = console
+            .expect("never", Duration::from_secs(30))
+            .expect_err("closed");
         assert!(matches!(err, ExpectError::Closed { .. }), "{err}");
         assert!(t.elapsed() < Duration::from_secs(10));
         std::fs::remove_dir_all(&dir).ok();

@@ -20,7 +20,9 @@ pub const ISO_ENV: &str = "TAPPAAS_ISO";
 pub fn iso_under_test(test: &str) -> Option<PathBuf> {
     match std::env::var_os(ISO_ENV) {
         None => {
-            println!("SKIPPED {test}: set {ISO_ENV} to an ISO (scripts/vm-tests builds one and sets it)");
+            println!(
+                "SKIPPED {test}: set {ISO_ENV} to an ISO (scripts/vm-tests builds one and sets it)"
+            );
             None
         }
         Some(p) => {

@@ -131,7 +131,12 @@ impl VmConfig {
     }
 
     pub fn disk_on(mut self, bus: DiskBus, serial: &str, size: &str) -> Self {
-        self.disks.push(Disk { serial: serial.to_string(), size: size.to_string(), bus, image: None });
+        self.disks.push(Disk {
+            serial: serial.to_string(),
+            size: size.to_string(),
+            bus,
+            image: None,
+        });
         self
     }
 
@@ -141,7 +146,11 @@ impl VmConfig {
     }
 
     pub fn nic_with(mut self, model: &str, mac: &str, backend: NetBackend) -> Self {
-        self.nics.push(Nic { mac: mac.to_string(), model: model.to_string(), backend });
+        self.nics.push(Nic {
+            mac: mac.to_string(),
+            model: model.to_string(),
+            backend,
+        });
         self
     }
 
@@ -164,7 +173,9 @@ impl VmConfig {
 
     fn disk_path(&self, index: usize) -> PathBuf {
         let d = &self.disks[index];
-        d.image.clone().unwrap_or_else(|| self.work_dir.join(format!("{}.qcow2", d.serial)))
+        d.image
+            .clone()
+            .unwrap_or_else(|| self.work_dir.join(format!("{}.qcow2", d.serial)))
     }
 
     fn vars_path(&self) -> PathBuf {
@@ -176,25 +187,63 @@ impl VmConfig {
         let mut a: Vec<String> = Vec::new();
         let mut push = |s: &[&str]| a.extend(s.iter().map(|x| x.to_string()));
         push(&["-name", &self.name, "-accel", "tcg", "-cpu", "max"]);
-        push(&["-smp", &self.cpus.to_string(), "-m", &self.memory_mib.to_string()]);
-        push(&["-machine", "q35", "-nodefaults", "-display", "none", "-vga", "std"]);
+        push(&[
+            "-smp",
+            &self.cpus.to_string(),
+            "-m",
+            &self.memory_mib.to_string(),
+        ]);
+        push(&[
+            "-machine",
+            "q35",
+            "-nodefaults",
+            "-display",
+            "none",
+            "-vga",
+            "std",
+        ]);
         // The serial port is our stdin/stdout; no monitor on it.
-        push(&["-chardev", "stdio,id=ser0,signal=off", "-serial", "chardev:ser0", "-monitor", "none"]);
+        push(&[
+            "-chardev",
+            "stdio,id=ser0,signal=off",
+            "-serial",
+            "chardev:ser0",
+            "-monitor",
+            "none",
+        ]);
         if self.firmware == Firmware::Uefi {
-            push(&["-drive", &format!("if=pflash,format=raw,unit=0,readonly=on,file={OVMF_CODE}")]);
-            push(&["-drive", &format!("if=pflash,format=raw,unit=1,file={}", self.vars_path().display())]);
+            push(&[
+                "-drive",
+                &format!("if=pflash,format=raw,unit=0,readonly=on,file={OVMF_CODE}"),
+            ]);
+            push(&[
+                "-drive",
+                &format!(
+                    "if=pflash,format=raw,unit=1,file={}",
+                    self.vars_path().display()
+                ),
+            ]);
         }
         if let Some((medium, iso)) = &self.boot {
             let iso = iso.display();
             match medium {
                 Medium::Cdrom => {
-                    push(&["-drive", &format!("if=none,id=boot,media=cdrom,readonly=on,format=raw,file={iso}")]);
+                    push(&[
+                        "-drive",
+                        &format!("if=none,id=boot,media=cdrom,readonly=on,format=raw,file={iso}"),
+                    ]);
                     push(&["-device", "ide-cd,drive=boot,bus=ide.0,bootindex=0"]);
                 }
                 Medium::Usb => {
                     push(&["-device", "qemu-xhci,id=xhci"]);
-                    push(&["-drive", &format!("if=none,id=boot,readonly=on,format=raw,file={iso}")]);
-                    push(&["-device", "usb-storage,bus=xhci.0,drive=boot,removable=on,bootindex=0"]);
+                    push(&[
+                        "-drive",
+                        &format!("if=none,id=boot,readonly=on,format=raw,file={iso}"),
+                    ]);
+                    push(&[
+                        "-device",
+                        "usb-storage,bus=xhci.0,drive=boot,removable=on,bootindex=0",
+                    ]);
                 }
             }
         }
@@ -202,11 +251,17 @@ impl VmConfig {
         let mut sata_port = 1;
         for (i, d) in self.disks.iter().enumerate() {
             let path = self.disk_path(i);
-            push(&["-drive", &format!("if=none,id=disk{i},format=qcow2,file={}", path.display())]);
+            push(&[
+                "-drive",
+                &format!("if=none,id=disk{i},format=qcow2,file={}", path.display()),
+            ]);
             let dev = match d.bus {
                 DiskBus::Virtio => format!("virtio-blk-pci,drive=disk{i},serial={}", d.serial),
                 DiskBus::Sata => {
-                    let s = format!("ide-hd,drive=disk{i},bus=ide.{sata_port},serial={}", d.serial);
+                    let s = format!(
+                        "ide-hd,drive=disk{i},bus=ide.{sata_port},serial={}",
+                        d.serial
+                    );
                     sata_port += 1;
                     s
                 }
@@ -221,7 +276,10 @@ impl VmConfig {
                 NetBackend::SocketConnect(p) => format!("socket,id=net{i},connect=127.0.0.1:{p}"),
             };
             push(&["-netdev", &backend]);
-            push(&["-device", &format!("{},netdev=net{i},mac={}", n.model, n.mac)]);
+            push(&[
+                "-device",
+                &format!("{},netdev=net{i},mac={}", n.model, n.mac),
+            ]);
         }
         if self.no_reboot {
             push(&["-no-reboot"]);
@@ -256,16 +314,21 @@ impl VmConfig {
             }
         }
         if self.firmware == Firmware::Uefi {
-            std::fs::copy(OVMF_VARS, self.vars_path())
-                .map_err(|e| format!("copying {OVMF_VARS} (install ovmf: scripts/setup-host): {e}"))?;
+            std::fs::copy(OVMF_VARS, self.vars_path()).map_err(|e| {
+                format!("copying {OVMF_VARS} (install ovmf: scripts/setup-host): {e}")
+            })?;
         }
-        let qemu = std::env::var("TAPPAAS_QEMU").unwrap_or_else(|_| "qemu-system-x86_64".to_string());
+        let qemu =
+            std::env::var("TAPPAAS_QEMU").unwrap_or_else(|_| "qemu-system-x86_64".to_string());
         let stderr_path = self.work_dir.join("qemu.stderr");
         let stderr = std::fs::File::create(&stderr_path)
             .map_err(|e| format!("creating {}: {e}", stderr_path.display()))?;
         let args = self.args();
-        std::fs::write(self.work_dir.join("qemu.cmdline"), format!("{qemu} {}\n", args.join(" ")))
-            .map_err(|e| format!("writing the command line: {e}"))?;
+        std::fs::write(
+            self.work_dir.join("qemu.cmdline"),
+            format!("{qemu} {}\n", args.join(" ")),
+        )
+        .map_err(|e| format!("writing the command line: {e}"))?;
         let mut child = Command::new(&qemu)
             .args(&args)
             .stdin(Stdio::piped())
@@ -286,7 +349,12 @@ impl VmConfig {
                 return Err(format!("opening the serial log: {e}"));
             }
         };
-        Ok(Vm { config: self, child, console, started })
+        Ok(Vm {
+            config: self,
+            child,
+            console,
+            started,
+        })
     }
 }
 
@@ -378,12 +446,26 @@ mod tests {
         let a = joined(&c);
         assert!(a.contains("-accel tcg"), "{a}");
         assert!(!a.contains("pflash"), "{a}");
-        assert!(a.contains("file=/x/a.iso") && a.contains("ide-cd,drive=boot,bus=ide.0,bootindex=0"), "{a}");
-        assert!(a.contains("virtio-blk-pci,drive=disk0,serial=TAPPAAS-DISK1"), "{a}");
+        assert!(
+            a.contains("file=/x/a.iso") && a.contains("ide-cd,drive=boot,bus=ide.0,bootindex=0"),
+            "{a}"
+        );
+        assert!(
+            a.contains("virtio-blk-pci,drive=disk0,serial=TAPPAAS-DISK1"),
+            "{a}"
+        );
         assert!(a.contains("file=/w/TAPPAAS-DISK1.qcow2"), "{a}");
-        assert!(a.contains("ide-hd,drive=disk1,bus=ide.1,serial=TAPPAAS-DISK2"), "{a}");
+        assert!(
+            a.contains("ide-hd,drive=disk1,bus=ide.1,serial=TAPPAAS-DISK2"),
+            "{a}"
+        );
         assert!(a.contains("nvme,drive=disk2,serial=TAPPAAS-DISK3"), "{a}");
-        assert!(a.contains("-netdev user,id=net0 -device virtio-net-pci,netdev=net0,mac=52:54:00:00:00:01"), "{a}");
+        assert!(
+            a.contains(
+                "-netdev user,id=net0 -device virtio-net-pci,netdev=net0,mac=52:54:00:00:00:01"
+            ),
+            "{a}"
+        );
         assert!(a.contains("socket,id=net1,listen=127.0.0.1:4444"), "{a}");
         assert!(a.contains("e1000,netdev=net1,mac=52:54:00:00:00:02"), "{a}");
         assert!(a.contains("-serial chardev:ser0"), "{a}");
@@ -391,11 +473,17 @@ mod tests {
 
     #[test]
     fn uefi_usb() {
-        let c = VmConfig::new("t", "/w").firmware(Firmware::Uefi).boot_from(Medium::Usb, "/x/a.iso").no_reboot();
+        let c = VmConfig::new("t", "/w")
+            .firmware(Firmware::Uefi)
+            .boot_from(Medium::Usb, "/x/a.iso")
+            .no_reboot();
         let a = joined(&c);
         assert!(a.contains(&format!("readonly=on,file={OVMF_CODE}")), "{a}");
         assert!(a.contains("unit=1,file=/w/OVMF_VARS.fd"), "{a}");
-        assert!(a.contains("usb-storage,bus=xhci.0,drive=boot,removable=on,bootindex=0"), "{a}");
+        assert!(
+            a.contains("usb-storage,bus=xhci.0,drive=boot,removable=on,bootindex=0"),
+            "{a}"
+        );
         assert!(a.contains("-no-reboot"), "{a}");
     }
 }

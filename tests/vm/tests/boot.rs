@@ -11,17 +11,26 @@ use tappaas_vmtests::{iso_under_test, work_dir, Firmware, Medium, VmConfig};
 /// One VM at a time: TCG on two cores is slow enough already.
 static ONE_VM: Mutex<()> = Mutex::new(());
 
-const SERIALS: [&str; 4] = ["TAPPAAS-DISK1", "TAPPAAS-DISK2", "TAPPAAS-DISK3", "TAPPAAS-DISK4"];
+const SERIALS: [&str; 4] = [
+    "TAPPAAS-DISK1",
+    "TAPPAAS-DISK2",
+    "TAPPAAS-DISK3",
+    "TAPPAAS-DISK4",
+];
 /// A screen is drawn once the guest has been silent this long.
 const QUIET: Duration = Duration::from_millis(1500);
 const MACS: [&str; 2] = ["52:54:00:7a:00:01", "52:54:00:7a:00:02"];
 
 fn boot_to_installer(name: &str, firmware: Firmware, medium: Medium) {
-    let Some(iso) = iso_under_test(name) else { return };
+    let Some(iso) = iso_under_test(name) else {
+        return;
+    };
     let _one = ONE_VM.lock().unwrap_or_else(|p| p.into_inner());
     // 4 GiB: below 2 GiB the installer reports an error on the hardware page.
-    let mut config =
-        VmConfig::new(name, work_dir(name)).firmware(firmware).memory_mib(4096).boot_from(medium, &iso);
+    let mut config = VmConfig::new(name, work_dir(name))
+        .firmware(firmware)
+        .memory_mib(4096)
+        .boot_from(medium, &iso);
     for s in SERIALS {
         config = config.disk(s, "8G");
     }
@@ -34,29 +43,41 @@ fn boot_to_installer(name: &str, firmware: Firmware, medium: Medium) {
     // GRUB's menu, drawn on the serial port too; pick the serial entry by
     // its hotkey instead of waiting for the timeout.
     let menu = c
-        .expect(r"TAPPaaS installer \(serial console\)", Duration::from_secs(240))
+        .expect(
+            r"TAPPaaS installer \(serial console\)",
+            Duration::from_secs(240),
+        )
         .unwrap_or_else(|e| panic!("{name}: no GRUB menu: {e}\nQEMU said: {}", vm.qemu_stderr()));
     println!("{name}: GRUB menu after {:.1}s", menu.at.as_secs_f64());
-    vm.console.send("s").unwrap_or_else(|e| panic!("{name}: {e}"));
+    vm.console
+        .send("s")
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
 
     // The live system starts the installer (the wizard) on ttyS0.
     let c = &mut vm.console;
     // The launcher says so when the installer exits: fail at once then.
     let outcome = c
-        .wait_screen("the installer's first screen", Duration::from_secs(600), |screen| {
-            if screen.contains("The installer exited") {
-                Some(Err(screen.to_string()))
-            } else if screen.contains("TAPPaaS installer - step ") {
-                Some(Ok(()))
-            } else {
-                None
-            }
-        })
+        .wait_screen(
+            "the installer's first screen",
+            Duration::from_secs(600),
+            |screen| {
+                if screen.contains("The installer exited") {
+                    Some(Err(screen.to_string()))
+                } else if screen.contains("TAPPaaS installer - step ") {
+                    Some(Ok(()))
+                } else {
+                    None
+                }
+            },
+        )
         .unwrap_or_else(|e| panic!("{name}: the installer did not come up: {e}"));
     if let Err(screen) = outcome {
         panic!("{name}: the installer stopped instead of showing the wizard:\n{screen}\nserial log: {}", c.log_path().display());
     }
-    println!("{name}: installer on screen after {:.1}s from power-on", c.elapsed().as_secs_f64());
+    println!(
+        "{name}: installer on screen after {:.1}s from power-on",
+        c.elapsed().as_secs_f64()
+    );
 
     // Go forward (Enter) to the hardware check, which lists what the probe
     // found; scroll (PgDn) if it does not fit. Nothing is written to any
@@ -84,10 +105,13 @@ fn boot_to_installer(name: &str, firmware: Firmware, medium: Medium) {
             c.log_path().display()
         );
         let on_hardware = screen.contains("Hardware") || !seen.is_empty();
-        c.send(if on_hardware { "\x1b[6~" } else { "\r" }).unwrap_or_else(|e| panic!("{name}: {e}"));
+        c.send(if on_hardware { "\x1b[6~" } else { "\r" })
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
         // Wait for the screen to change rather than for a fixed time.
         let before = screen;
-        let changed = c.wait_screen("the screen to change", Duration::from_secs(60), |now| (now != before).then_some(()));
+        let changed = c.wait_screen("the screen to change", Duration::from_secs(60), |now| {
+            (now != before).then_some(())
+        });
         if let Err(e) = changed {
             if !on_hardware {
                 panic!("{name}: no reaction to Enter: {e}");

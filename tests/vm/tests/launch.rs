@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn overlay(path: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../overlays/live").join(path)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../overlays/live")
+        .join(path)
 }
 
 struct Env {
@@ -16,7 +18,8 @@ struct Env {
 
 impl Env {
     fn new(name: &str, cmdline: &str) -> Env {
-        let dir = std::env::temp_dir().join(format!("tappaas-launch-{name}-{}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("tappaas-launch-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         for d in ["medium", "run", "labels"] {
             std::fs::create_dir_all(dir.join(d)).expect("mkdir");
@@ -54,12 +57,18 @@ impl Env {
 
     fn print(&self) -> String {
         let out = self.run(&["--print"]);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
     fn args(&self) -> Option<String> {
-        std::fs::read_to_string(self.dir.join("args")).ok().map(|s| s.trim().to_string())
+        std::fs::read_to_string(self.dir.join("args"))
+            .ok()
+            .map(|s| s.trim().to_string())
     }
 }
 
@@ -82,7 +91,10 @@ fn answer_sha256() -> String {
         .spawn()
         .and_then(|mut c| {
             use std::io::Write;
-            c.stdin.take().expect("stdin").write_all(ANSWER.as_bytes())?;
+            c.stdin
+                .take()
+                .expect("stdin")
+                .write_all(ANSWER.as_bytes())?;
             c.wait_with_output()
         })
         .expect("sha256sum");
@@ -93,20 +105,35 @@ fn answer_sha256() -> String {
 fn defaults_to_interactive_on_tty1() {
     let e = Env::new("defaults", "BOOT_IMAGE=/live/vmlinuz boot=live quiet");
     let p = e.print();
-    assert!(p.contains("CONSOLE=tty1\n") && p.contains("MODE=interactive\n"), "{p}");
+    assert!(
+        p.contains("CONSOLE=tty1\n") && p.contains("MODE=interactive\n"),
+        "{p}"
+    );
     let out = e.run(&[]);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(e.args().as_deref(), Some(""), "installer run without arguments");
+    assert_eq!(
+        e.args().as_deref(),
+        Some(""),
+        "installer run without arguments"
+    );
 }
 
 #[test]
 fn serial_console_and_last_value_wins() {
-    let e = Env::new("serial", "tappaas.console=tty1 console=ttyS0,115200 tappaas.console=ttyS0");
+    let e = Env::new(
+        "serial",
+        "tappaas.console=tty1 console=ttyS0,115200 tappaas.console=ttyS0",
+    );
     let out = e.run(&["--console"]);
     assert_eq!(String::from_utf8_lossy(&out.stdout), "ttyS0\n");
     let bad = Env::new("badconsole", "tappaas.console=/dev/sda");
     let out = bad.run(&["--console"]);
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "tty1\n", "{}", stderr(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "tty1\n",
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -136,37 +163,73 @@ fn answer_from_the_iso_with_fingerprint() {
         .map(|c| String::from_utf8_lossy(c).into_owned())
         .collect::<Vec<_>>()
         .join(":");
-    let e = Env::new("iso", &format!("tappaas.answer=iso:/auto/answer.toml tappaas.answer-fingerprint={fancy}"));
+    let e = Env::new(
+        "iso",
+        &format!("tappaas.answer=iso:/auto/answer.toml tappaas.answer-fingerprint={fancy}"),
+    );
     std::fs::create_dir_all(e.dir.join("medium/auto")).expect("mkdir");
     std::fs::write(e.dir.join("medium/auto/answer.toml"), ANSWER).expect("answer");
     let p = e.print();
-    assert!(p.contains("MODE=unattended\n") && p.contains(&format!("FINGERPRINT={fp}\n")), "{p}");
+    assert!(
+        p.contains("MODE=unattended\n") && p.contains(&format!("FINGERPRINT={fp}\n")),
+        "{p}"
+    );
     let out = e.run(&[]);
     assert!(out.status.success(), "{}", stderr(&out));
     let answer_path = e.dir.join("run/answer.toml");
-    assert_eq!(e.args(), Some(format!("install --answer {}", answer_path.display())));
-    assert_eq!(std::fs::read_to_string(e.dir.join("seen-answer")).expect("seen"), ANSWER);
+    assert_eq!(
+        e.args(),
+        Some(format!("install --answer {} --yes", answer_path.display()))
+    );
+    assert_eq!(
+        std::fs::read_to_string(e.dir.join("seen-answer")).expect("seen"),
+        ANSWER
+    );
 }
 
 #[test]
 fn wrong_fingerprint_never_starts_an_install() {
-    let e = Env::new("wrongfp", &format!("tappaas.answer=iso:/answer.toml tappaas.answer-fingerprint={}", "0".repeat(64)));
+    let e = Env::new(
+        "wrongfp",
+        &format!(
+            "tappaas.answer=iso:/answer.toml tappaas.answer-fingerprint={}",
+            "0".repeat(64)
+        ),
+    );
     std::fs::write(e.dir.join("medium/answer.toml"), ANSWER).expect("answer");
     let out = e.run(&[]);
     assert!(!out.status.success());
-    assert!(stderr(&out).contains("fingerprint mismatch"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("fingerprint mismatch"),
+        "{}",
+        stderr(&out)
+    );
     assert_eq!(e.args(), None, "installer must not run");
-    assert!(!e.dir.join("run/answer.toml").exists(), "rejected answer removed");
+    assert!(
+        !e.dir.join("run/answer.toml").exists(),
+        "rejected answer removed"
+    );
 }
 
 #[test]
 fn malformed_options_are_refused() {
-    let e = Env::new("badfp", "tappaas.answer=iso:/a.toml tappaas.answer-fingerprint=abc");
+    let e = Env::new(
+        "badfp",
+        "tappaas.answer=iso:/a.toml tappaas.answer-fingerprint=abc",
+    );
     let out = e.run(&["--print"]);
-    assert!(!out.status.success() && stderr(&out).contains("SHA-256"), "{}", stderr(&out));
+    assert!(
+        !out.status.success() && stderr(&out).contains("SHA-256"),
+        "{}",
+        stderr(&out)
+    );
     let e = Env::new("badsrc", "tappaas.answer=ftp://x/a.toml");
     let out = e.run(&[]);
-    assert!(!out.status.success() && stderr(&out).contains("want iso:/PATH"), "{}", stderr(&out));
+    assert!(
+        !out.status.success() && stderr(&out).contains("want iso:/PATH"),
+        "{}",
+        stderr(&out)
+    );
     assert_eq!(e.args(), None);
 }
 
@@ -179,9 +242,15 @@ fn answer_from_a_labelled_partition() {
     std::fs::write(e.dir.join("labels/TAPPAAS-AIS/answer.toml"), ANSWER).expect("answer");
     let out = e.run(&[]);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(std::fs::read_to_string(e.dir.join("seen-answer")).expect("seen"), ANSWER);
+    assert_eq!(
+        std::fs::read_to_string(e.dir.join("seen-answer")).expect("seen"),
+        ANSWER
+    );
 
-    let e2 = Env::new("labelpath", "tappaas.answer=label:TAPPAAS-AIS/sub/node1.toml");
+    let e2 = Env::new(
+        "labelpath",
+        "tappaas.answer=label:TAPPAAS-AIS/sub/node1.toml",
+    );
     std::fs::create_dir_all(e2.dir.join("labels/TAPPAAS-AIS/sub")).expect("mkdir");
     std::fs::write(e2.dir.join("labels/TAPPAAS-AIS/sub/node1.toml"), ANSWER).expect("answer");
     let out = e2.run(&[]);
@@ -189,21 +258,35 @@ fn answer_from_a_labelled_partition() {
 
     let missing = Env::new("nolabel", "tappaas.answer=label:NOPE");
     let out = missing.run(&[]);
-    assert!(!out.status.success() && stderr(&out).contains("no partition with label NOPE"), "{}", stderr(&out));
+    assert!(
+        !out.status.success() && stderr(&out).contains("no partition with label NOPE"),
+        "{}",
+        stderr(&out)
+    );
     assert_eq!(missing.args(), None);
 }
 
 #[test]
 fn generator_runs_the_installer_on_the_chosen_console() {
     for (cmdline, unit, masked) in [
-        ("quiet", "tappaas-installer@tty1.service", vec!["getty@tty1.service", "autovt@tty1.service"]),
-        ("tappaas.console=ttyS0", "tappaas-installer@ttyS0.service", vec!["serial-getty@ttyS0.service"]),
+        (
+            "quiet",
+            "tappaas-installer@tty1.service",
+            vec!["getty@tty1.service", "autovt@tty1.service"],
+        ),
+        (
+            "tappaas.console=ttyS0",
+            "tappaas-installer@ttyS0.service",
+            vec!["serial-getty@ttyS0.service"],
+        ),
     ] {
         let e = Env::new("generator", cmdline);
         let out_dir = e.dir.join("gen");
         std::fs::create_dir_all(&out_dir).expect("mkdir");
         let status = Command::new("sh")
-            .arg(overlay("usr/lib/systemd/system-generators/tappaas-console-generator"))
+            .arg(overlay(
+                "usr/lib/systemd/system-generators/tappaas-console-generator",
+            ))
             .arg(&out_dir)
             .arg(e.dir.join("early"))
             .arg(e.dir.join("late"))
@@ -218,7 +301,11 @@ fn generator_runs_the_installer_on_the_chosen_console() {
             Path::new("/usr/lib/systemd/system/tappaas-installer@.service")
         );
         for m in masked {
-            assert_eq!(std::fs::read_link(out_dir.join(m)).expect("mask"), Path::new("/dev/null"), "{m}");
+            assert_eq!(
+                std::fs::read_link(out_dir.join(m)).expect("mask"),
+                Path::new("/dev/null"),
+                "{m}"
+            );
         }
     }
 }
