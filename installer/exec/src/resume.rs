@@ -64,7 +64,21 @@ pub fn look_for_interrupted_install<S: System>(
         None
     };
     match found {
-        Some(Found::Interrupted { plan, done }) => Ok(Found::Interrupted { plan, done }),
+        Some(Found::Interrupted { plan, done }) => {
+            // The engine reads its journal from the work folder, as in the
+            // same boot: the node's copy becomes that journal.
+            let from = target_root.join(NODE_LOG_DIR);
+            for file in [JOURNAL_FILE, PLAN_FILE] {
+                std::fs::copy(from.join(file), work_dir.join(file)).map_err(|e| {
+                    format!(
+                        "copying {} to {}: {e}",
+                        from.join(file).display(),
+                        work_dir.display()
+                    )
+                })?;
+            }
+            Ok(Found::Interrupted { plan, done })
+        }
         other => {
             // Not ours to continue: leave the pool as it was found.
             quiet(system, &["zpool", "export", "rpool"]);

@@ -437,8 +437,21 @@ fn after_a_reboot_the_journal_is_read_from_rpool() {
 
     // Resuming from there finishes the job.
     let mut engine = persisting(&plan, &answer, recorder_for(&plan), &d, &node_dir);
-    let (r, _) = collect(&mut engine);
+    let (r, events) = collect(&mut engine);
     assert!(r.is_ok(), "{r:?}");
+    let skipped = events
+        .iter()
+        .filter(|e| matches!(e, Event::StepSkipped { .. }))
+        .count();
+    assert_eq!(skipped, 5, "done steps are not run again after a reboot");
+    assert!(
+        !engine
+            .system()
+            .commands
+            .iter()
+            .any(|(c, _)| c.starts_with("wipefs")),
+        "a resumed install never wipes again"
+    );
 }
 
 #[test]
