@@ -46,7 +46,14 @@ pub fn plan(
         _ => return Err(errors),
     };
 
-    let layout = pools::plan_pools(machine, answer, &roles, &mut errors, &mut warnings);
+    let layout = pools::plan_pools(
+        machine,
+        answer,
+        env.flavour,
+        &roles,
+        &mut errors,
+        &mut warnings,
+    );
     let Some(layout) = layout.filter(|_| errors.is_empty()) else {
         return Err(errors);
     };

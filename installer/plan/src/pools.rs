@@ -7,8 +7,8 @@ use tappaas_hardware::{human_bytes, Disk, MachineProfile};
 
 use crate::disks::Roles;
 use crate::{
-    Dataset, Finding, PartitionPlan, PartitionPurpose, PlanError, PoolAction, PoolPlan, Vdev,
-    VdevKind,
+    Dataset, Finding, Flavour, PartitionPlan, PartitionPurpose, PlanError, PoolAction, PoolPlan,
+    Vdev, VdevKind,
 };
 
 const MIB: u64 = 1024 * 1024;
@@ -37,6 +37,7 @@ pub(crate) const ROOT_DATASET: &str = "rpool/ROOT/pve-1";
 pub(crate) fn plan_pools(
     _machine: &MachineProfile,
     answer: &Answer,
+    flavour: Flavour,
     roles: &Roles<'_>,
     errors: &mut Vec<PlanError>,
     warnings: &mut Vec<Finding>,
@@ -187,6 +188,14 @@ pub(crate) fn plan_pools(
     rpool
         .filesystem_properties
         .insert("mountpoint".into(), "/rpool".into());
+    if flavour == Flavour::Test {
+        // Plain GRUB reads /boot from rpool, and GRUB's ZFS reader knows
+        // only some pool features. (pve boots through proxmox-boot-tool,
+        // which keeps kernels on the ESP, so rpool keeps every feature.)
+        rpool
+            .properties
+            .insert("compatibility".into(), "grub2".into());
+    }
     if let Some(c) = &zfs.compress {
         rpool
             .filesystem_properties

@@ -694,7 +694,16 @@ fn flavours_choose_the_boot_loader() {
     assert!(cmds
         .iter()
         .any(|c| c.contains("grub-install --target=x86_64-efi")));
+    // GRUB reads the test flavour's rpool: only the features it knows.
+    assert_eq!(
+        test.pools[0]
+            .properties
+            .get("compatibility")
+            .map(String::as_str),
+        Some("grub2")
+    );
     let pve = plan(&m, &answer(STANDARD), &Environment::default()).expect("plan");
+    assert_eq!(pve.pools[0].properties.get("compatibility"), None);
     let cmds: Vec<String> = pve.commands().map(|c| c.to_string()).collect();
     assert_eq!(
         cmds.iter()
