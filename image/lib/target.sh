@@ -10,6 +10,7 @@
 target_key() { # FLAVOUR BASE_TAR
     local overlay=()
     [[ -d $REPO_DIR/overlays/target ]] && overlay=("$REPO_DIR/overlays/target")
+    [[ -d $REPO_DIR/overlays/target-$1 ]] && overlay+=("$REPO_DIR/overlays/target-$1")
     if [[ $1 == test ]]; then
         inputs_hash "str:flavour=test" "str:base=$(basename "$2")" \
             "$IMAGE_DIR/packages/target-test.list" "$IMAGE_DIR/lib/target.sh" \
@@ -40,6 +41,11 @@ build_target() { # FLAVOUR BASE_TAR -> sets TARGET_SQFS to the squashfs path
     # Files common to every flavour (e.g. a marker of where it came from).
     if [[ -d $REPO_DIR/overlays/target ]]; then
         cp -a --no-preserve=ownership "$REPO_DIR/overlays/target/." "$root/"
+    fi
+    # Files of one flavour only (e.g. what the test flavour needs to stand
+    # in for a Proxmox package).
+    if [[ -d $REPO_DIR/overlays/target-$flavour ]]; then
+        cp -a --no-preserve=ownership "$REPO_DIR/overlays/target-$flavour/." "$root/"
     fi
     squash_root "$root" "$WORK_DIR/target.squashfs"
     rm -rf --one-file-system "$root"

@@ -153,6 +153,9 @@ pub(crate) fn plan_steps(
     // The pools carry the host id of the system that made them; the node
     // gets the same one, so it imports them even after an unclean stop.
     let mut rp = vec![
+        // The live system does not load ZFS at boot (it is not needed
+        // until here).
+        run(["modprobe", "zfs"]),
         guarded("[ ! -s /etc/hostid ]", "zgenhostid"),
         guarded("zpool list rpool >/dev/null 2>&1", "zpool destroy -f rpool"),
         Action::Run(zpool_create(rpool, Some(TARGET_ROOT))),
