@@ -135,19 +135,13 @@ fn uefi_cdrom_boots_to_installer() {
     boot_to_installer("uefi-cdrom", Firmware::Uefi, Medium::Cdrom);
 }
 
-// Booting from a USB stick works (GRUB, kernel, live-boot find the medium),
-// but the hardware probe stops on the stick: reading
-// /sys/block/sda/device/wwid of a usb-storage disk fails with ENXIO and the
-// probe treats that as fatal. Run these with
-// `scripts/vm-tests -- --include-ignored` once the probe tolerates it.
+// From a USB stick: the hybrid image written as is, on an xHCI port.
 #[test]
-#[ignore = "hardware probe fails on a USB stick's device/wwid (ENXIO)"]
 fn uefi_usb_boots_to_installer() {
     boot_to_installer("uefi-usb", Firmware::Uefi, Medium::Usb);
 }
 
 #[test]
-#[ignore = "hardware probe fails on a USB stick's device/wwid (ENXIO)"]
 fn bios_usb_boots_to_installer() {
     boot_to_installer("bios-usb", Firmware::Bios, Medium::Usb);
 }
