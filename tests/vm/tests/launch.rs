@@ -309,3 +309,68 @@ fn generator_runs_the_installer_on_the_chosen_console() {
         }
     }
 }
+
+/// Serves ANSWER over HTTP on 127.0.0.1 for `requests` requests.
+fn serve_answer(requests: usize) -> (u16, std::thread::JoinHandle<Vec<String>>) {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let handle = std::thread::spawn(move || {
+        let mut seen = Vec::new();
+        for stream in listener.incoming().take(requests) {
+            let Ok(mut stream) = stream else { continue };
+            let mut request_line = String::new();
+            let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+            let _ = reader.read_line(&mut request_line);
+            // The rest of the request head, up to the empty line.
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                line.clear();
+            }
+            seen.push(request_line.trim().to_string());
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{ANSWER}",
+                ANSWER.len()
+            );
+        }
+        seen
+    });
+    (port, handle)
+}
+
+#[test]
+fn answer_over_http_with_and_without_the_right_fingerprint() {
+    let (port, server) = serve_answer(2);
+    let url = format!("http://127.0.0.1:{port}/nodes/node1.toml");
+    let e = Env::new(
+        "http",
+        &format!(
+            "tappaas.answer={url} tappaas.answer-fingerprint={}",
+            answer_sha256()
+        ),
+    );
+    let out = e.run(&[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        std::fs::read_to_string(e.dir.join("seen-answer")).expect("seen"),
+        ANSWER
+    );
+
+    let wrong = Env::new(
+        "httpwrong",
+        &format!(
+            "tappaas.answer={url} tappaas.answer-fingerprint={}",
+            "0".repeat(64)
+        ),
+    );
+    let out = wrong.run(&[]);
+    assert!(
+        !out.status.success() && stderr(&out).contains("fingerprint mismatch"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(wrong.args(), None, "no install with a wrong answer file");
+    let seen = server.join().expect("server");
+    assert_eq!(seen, vec![format!("GET /nodes/node1.toml HTTP/1.1"); 2]);
+}
