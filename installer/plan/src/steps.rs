@@ -327,9 +327,11 @@ pub(crate) fn plan_steps(
                     &format!("umount --recursive {t}"),
                 )
             })
+            // Nothing else may use rpool now; if a mount is still busy, the
+            // log shows what was mounted and the export is forced.
             .chain([guarded(
                 "zpool list rpool >/dev/null 2>&1",
-                "zpool export rpool",
+                "zpool export rpool || { grep ' /target' /proc/mounts; zpool export -f rpool; }",
             )])
             .collect(),
     ));
