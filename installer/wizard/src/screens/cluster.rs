@@ -7,7 +7,7 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use tappaas_answer::{Answer, ClusterAction, Secret};
 
-use super::{Handled, Msg, Reply, Screen};
+use super::{FormScreen, Handled, Msg, Reply, Screen};
 use crate::context::Context;
 use crate::form::{errors_for, Form, FormEvent, Item, TextField};
 
@@ -87,6 +87,16 @@ impl Cluster {
             .filter(|(peer, _)| peer == self.peer())
             .map(|(_, fp)| fp.as_str())
     }
+}
+
+impl FormScreen for Cluster {
+    fn form(&self) -> &Form {
+        &self.form
+    }
+
+    fn form_mut(&mut self) -> &mut Form {
+        &mut self.form
+    }
 
     fn field_error(&self, item: usize, errors: &[tappaas_answer::AnswerError]) -> Option<String> {
         match item {
@@ -101,20 +111,6 @@ impl Cluster {
             PASSWORD => errors_for(errors, "cluster.peer-password"),
             _ => None,
         }
-    }
-
-    fn check_fields(&mut self, ctx: &Context, which: &[usize]) -> bool {
-        let errors = super::check(self, ctx);
-        let mut any = false;
-        for &i in which {
-            if !self.form.item(i).is_some_and(|it| it.visible) {
-                continue;
-            }
-            let e = self.field_error(i, &errors);
-            any |= e.is_some();
-            self.form.set_error(i, e);
-        }
-        any
     }
 }
 

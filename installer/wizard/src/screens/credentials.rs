@@ -6,7 +6,7 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use tappaas_answer::{Answer, Secret, KEYBOARDS};
 
-use super::{Handled, Msg, Screen};
+use super::{FormScreen, Handled, Msg, Screen};
 use crate::context::Context;
 use crate::form::{errors_for, Choice, Form, FormEvent, Item, TextField};
 
@@ -63,6 +63,16 @@ impl Credentials {
             .filter(|(_, k)| !k.is_empty())
             .collect()
     }
+}
+
+impl FormScreen for Credentials {
+    fn form(&self) -> &Form {
+        &self.form
+    }
+
+    fn form_mut(&mut self) -> &mut Form {
+        &mut self.form
+    }
 
     fn field_error(&self, item: usize, errors: &[tappaas_answer::AnswerError]) -> Option<String> {
         match item {
@@ -79,17 +89,6 @@ impl Credentials {
             COUNTRY => errors_for(errors, "global.country"),
             _ => None,
         }
-    }
-
-    fn check_fields(&mut self, ctx: &Context, which: &[usize]) -> bool {
-        let errors = super::check(self, ctx);
-        let mut any = false;
-        for &i in which {
-            let e = self.field_error(i, &errors);
-            any |= e.is_some();
-            self.form.set_error(i, e);
-        }
-        any
     }
 }
 

@@ -93,3 +93,30 @@ pub(crate) fn check(screen: &dyn Screen, ctx: &Context) -> Vec<tappaas_answer::A
     screen.apply(&mut answer);
     tappaas_answer::validate(&answer)
 }
+
+/// A screen of form fields whose errors come from validating the answer.
+pub(crate) trait FormScreen: Screen {
+    fn form(&self) -> &crate::form::Form;
+    fn form_mut(&mut self) -> &mut crate::form::Form;
+    /// The error of field `item`, from the answer's validation `errors`.
+    fn field_error(&self, item: usize, errors: &[tappaas_answer::AnswerError]) -> Option<String>;
+
+    /// Check the visible fields `which` as they are left, showing each
+    /// field's error beside it; true when any has one.
+    fn check_fields(&mut self, ctx: &Context, which: &[usize]) -> bool
+    where
+        Self: Sized,
+    {
+        let errors = check(self, ctx);
+        let mut any = false;
+        for &i in which {
+            if !self.form().item(i).is_some_and(|it| it.visible) {
+                continue;
+            }
+            let e = self.field_error(i, &errors);
+            any |= e.is_some();
+            self.form_mut().set_error(i, e);
+        }
+        any
+    }
+}

@@ -12,7 +12,7 @@ use ratatui::layout::Rect;
 use tappaas_answer::{checks, Answer, Cidr, Filter, Fqdn, Network, NetworkSource};
 use tappaas_hardware::{MachineProfile, Nic};
 
-use super::{Handled, Msg, Screen};
+use super::{FormScreen, Handled, Msg, Screen};
 use crate::context::Context;
 use crate::form::{errors_for, Choice, Form, FormEvent, Item, TextField};
 
@@ -148,6 +148,16 @@ impl NetworkScreen {
         t.parse::<u8>()
             .map_err(|_| format!("'{t}' is not a node number: give N of tappaasN, 1..=244"))
     }
+}
+
+impl FormScreen for NetworkScreen {
+    fn form(&self) -> &Form {
+        &self.form
+    }
+
+    fn form_mut(&mut self) -> &mut Form {
+        &mut self.form
+    }
 
     /// The message for one field, from its own parser or from the answer's
     /// rules (with the other fields as they are now).
@@ -185,17 +195,6 @@ impl NetworkScreen {
             DOMAIN => checks::domain(text).err(),
             _ => None,
         }
-    }
-
-    fn check_fields(&mut self, ctx: &Context, which: &[usize]) -> bool {
-        let errors = super::check(self, ctx);
-        let mut any = false;
-        for &i in which {
-            let e = self.field_error(i, &errors);
-            any |= e.is_some();
-            self.form.set_error(i, e);
-        }
-        any
     }
 }
 
