@@ -7,7 +7,7 @@ use tappaas_exec::{plan_digest, Journal};
 use tappaas_proxmox::{Api, Proxmox};
 
 use crate::run::{load_plan, management_address, no_proxmox_message, step_list};
-use crate::summary::{storage_line, ui_url};
+use crate::summary::{cluster_lines, storage_line, ui_url};
 use crate::Config;
 
 /// A report for people, also when Proxmox is absent or not answering.
@@ -112,30 +112,7 @@ fn proxmox_part<A: Api>(
     }
     match px.cluster_status() {
         Ok(st) => {
-            match &st.cluster {
-                Some(c) => {
-                    let _ = writeln!(
-                        s,
-                        "Cluster '{}': {} node(s), {}",
-                        c.name,
-                        c.nodes,
-                        if c.quorate { "quorate" } else { "NOT quorate" }
-                    );
-                }
-                None => {
-                    let _ = writeln!(s, "Cluster: none (this node is on its own)");
-                }
-            }
-            for n in &st.nodes {
-                let _ = writeln!(
-                    s,
-                    "  {:<16} {:<16} {}{}",
-                    n.name,
-                    n.ip.as_deref().unwrap_or("-"),
-                    if n.online { "online" } else { "offline" },
-                    if n.local { "  (this node)" } else { "" }
-                );
-            }
+            cluster_lines(s, &st);
             *status_out = Some(st);
         }
         Err(e) => {

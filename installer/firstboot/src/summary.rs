@@ -95,30 +95,7 @@ pub(crate) fn render(plan: &Plan, facts: &Facts) -> String {
         );
     }
     let _ = writeln!(s);
-    match &facts.status.cluster {
-        Some(c) => {
-            let _ = writeln!(
-                s,
-                "Cluster '{}': {} node(s), {}",
-                c.name,
-                c.nodes,
-                if c.quorate { "quorate" } else { "NOT quorate" }
-            );
-        }
-        None => {
-            let _ = writeln!(s, "Cluster: none (this node is on its own)");
-        }
-    }
-    for n in &facts.status.nodes {
-        let _ = writeln!(
-            s,
-            "  {:<16} {:<16} {}{}",
-            n.name,
-            n.ip.as_deref().unwrap_or("-"),
-            if n.online { "online" } else { "offline" },
-            if n.local { "  (this node)" } else { "" }
-        );
-    }
+    cluster_lines(&mut s, &facts.status);
     let _ = writeln!(s);
     let _ = writeln!(s, "Storages");
     for st in &facts.storages {
@@ -198,4 +175,32 @@ pub(crate) fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
     f.sync_all()?;
     drop(f);
     std::fs::rename(&tmp, path)
+}
+
+/// The cluster and its nodes, as the summary and `status` show them.
+pub(crate) fn cluster_lines(s: &mut String, status: &ClusterStatus) {
+    match &status.cluster {
+        Some(c) => {
+            let _ = writeln!(
+                s,
+                "Cluster '{}': {} node(s), {}",
+                c.name,
+                c.nodes,
+                if c.quorate { "quorate" } else { "NOT quorate" }
+            );
+        }
+        None => {
+            let _ = writeln!(s, "Cluster: none (this node is on its own)");
+        }
+    }
+    for n in &status.nodes {
+        let _ = writeln!(
+            s,
+            "  {:<16} {:<16} {}{}",
+            n.name,
+            n.ip.as_deref().unwrap_or("-"),
+            if n.online { "online" } else { "offline" },
+            if n.local { "  (this node)" } else { "" }
+        );
+    }
 }
