@@ -158,7 +158,7 @@ pub(crate) fn plan_steps(
         run(["modprobe", "zfs"]),
         guarded("[ ! -s /etc/hostid ]", "zgenhostid"),
         guarded("zpool list rpool >/dev/null 2>&1", "zpool destroy -f rpool"),
-        Action::Run(zpool_create(rpool, Some(TARGET_ROOT))),
+        Action::Run(zpool_create(&unmounted_root(rpool), Some(TARGET_ROOT))),
     ];
     for ds in &rpool.datasets {
         let mut argv = vec!["zfs".to_string(), "create".into()];
@@ -168,6 +168,12 @@ pub(crate) fn plan_steps(
         }
         argv.push(ds.name.clone());
         rp.push(Action::Run(Command { argv, stdin: None }));
+    }
+    // Now that the root dataset is mounted on the target root, the pool's
+    // own mountpoint goes on top of it (mounted the other way round, the
+    // root would hide it and the final export could not unmount it).
+    if let Some(mp) = rpool.filesystem_properties.get("mountpoint") {
+        rp.push(run(["zfs", "set", &format!("mountpoint={mp}"), "rpool"]));
     }
     rp.push(run([
         "zpool",
@@ -342,6 +348,16 @@ fn is_kept_pool_disk(plan: &Plan, path: &str) -> bool {
     plan.pools
         .iter()
         .any(|p| p.action == PoolAction::Import && p.disks.iter().any(|d| d == path))
+}
+
+/// The pool as created: its root dataset not mounted yet (see create-rpool).
+fn unmounted_root(pool: &PoolPlan) -> PoolPlan {
+    let mut p = pool.clone();
+    if p.filesystem_properties.contains_key("mountpoint") {
+        p.filesystem_properties
+            .insert("mountpoint".into(), "none".into());
+    }
+    p
 }
 
 fn partition_label(purpose: PartitionPurpose) -> &'static str {

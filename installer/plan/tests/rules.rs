@@ -734,3 +734,47 @@ fn steps_have_unique_ids_in_install_order() {
         ]
     );
 }
+
+#[test]
+fn rpool_root_is_mounted_before_the_pools_own_mountpoint() {
+    let p = ok(&home_server(), STANDARD);
+    let step = p
+        .steps
+        .iter()
+        .find(|s| s.id == "create-rpool")
+        .expect("step");
+    let cmds: Vec<String> = step
+        .actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Run(c) => Some(c.to_string()),
+            _ => None,
+        })
+        .collect();
+    let create = cmds
+        .iter()
+        .position(|c| c.starts_with("zpool create"))
+        .expect("create");
+    assert!(
+        cmds[create].contains("-O mountpoint=none"),
+        "{}",
+        cmds[create]
+    );
+    let root = cmds
+        .iter()
+        .position(|c| c == "zfs create -o mountpoint=/ rpool/ROOT/pve-1")
+        .expect("root dataset");
+    let set = cmds
+        .iter()
+        .position(|c| c == "zfs set mountpoint=/rpool rpool")
+        .expect("pool mountpoint set afterwards");
+    assert!(create < root && root < set, "{cmds:#?}");
+    // The plan still says where the pool ends up.
+    assert_eq!(
+        p.pools[0]
+            .filesystem_properties
+            .get("mountpoint")
+            .map(String::as_str),
+        Some("/rpool")
+    );
+}
