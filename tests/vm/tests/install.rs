@@ -56,19 +56,7 @@ fn answer_disk(dir: &Path) -> PathBuf {
         "mcopy",
         &["-i", path(&raw), path(&answer), "::/answer.toml"],
     );
-    sh(
-        "qemu-img",
-        &[
-            "convert",
-            "-q",
-            "-f",
-            "raw",
-            "-O",
-            "qcow2",
-            path(&raw),
-            path(&qcow),
-        ],
-    );
+    to_qcow2(&raw, &qcow);
     qcow
 }
 
@@ -86,6 +74,12 @@ fn canary_disk(dir: &Path) -> (PathBuf, PathBuf) {
         *b = x as u8;
     }
     std::fs::write(&raw, &bytes).expect("write canary");
+    to_qcow2(&raw, &qcow);
+    (raw, qcow)
+}
+
+/// The harness attaches qcow2 images.
+fn to_qcow2(raw: &Path, qcow: &Path) {
     sh(
         "qemu-img",
         &[
@@ -95,11 +89,10 @@ fn canary_disk(dir: &Path) -> (PathBuf, PathBuf) {
             "raw",
             "-O",
             "qcow2",
-            path(&raw),
-            path(&qcow),
+            path(raw),
+            path(qcow),
         ],
     );
-    (raw, qcow)
 }
 
 fn path(p: &Path) -> &str {
