@@ -56,6 +56,10 @@ pub struct Disk {
     pub bus: DiskBus,
     /// qcow2 file; default: `<work dir>/<serial>.qcow2`, created blank.
     pub image: Option<PathBuf>,
+    /// First in the firmware's boot order, as a user sets the boot disk in
+    /// the BIOS setup. Without it SeaBIOS may pick another disk whose GPT
+    /// protective MBR looks bootable (a ZFS data disk) and hang there.
+    pub boot: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -132,6 +136,7 @@ impl VmConfig {
 
     pub fn disk_on(mut self, bus: DiskBus, serial: &str, size: &str) -> Self {
         self.disks.push(Disk {
+            boot: false,
             serial: serial.to_string(),
             size: size.to_string(),
             bus,
@@ -255,7 +260,7 @@ impl VmConfig {
                 "-drive",
                 &format!("if=none,id=disk{i},format=qcow2,file={}", path.display()),
             ]);
-            let dev = match d.bus {
+            let mut dev = match d.bus {
                 DiskBus::Virtio => format!("virtio-blk-pci,drive=disk{i},serial={}", d.serial),
                 DiskBus::Sata => {
                     let s = format!(
@@ -267,6 +272,9 @@ impl VmConfig {
                 }
                 DiskBus::Nvme => format!("nvme,drive=disk{i},serial={}", d.serial),
             };
+            if d.boot {
+                dev.push_str(",bootindex=1");
+            }
             push(&["-device", &dev]);
         }
         for (i, n) in self.nics.iter().enumerate() {
