@@ -2,6 +2,7 @@
 //! installed node, or by hand to continue) and `tappaas-installer status`.
 //! The work is in the `tappaas-firstboot` crate; this is the terminal side.
 
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -9,10 +10,10 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
-use tappaas_exec::{Event, LineProgress};
+use tappaas_exec::LineProgress;
 use tappaas_firstboot::proxmox::{Proxmox, PveshApi, Schema, SystemRunner};
 use tappaas_firstboot::{Config, FirstbootError, Outcome, SystemHost, EXIT_NO_PROXMOX};
-use tappaas_wizard::{PeerCertificate, TlsPeer};
+use tappaas_wizard::{Charset, PeerCertificate, Progress, ProgressOutcome, Screen, TlsPeer};
 
 #[derive(Debug, Args)]
 pub struct FirstbootArgs {
@@ -24,6 +25,10 @@ pub struct FirstbootArgs {
     /// in seconds
     #[arg(long, value_name = "SECONDS", default_value_t = 300)]
     pub wait: u64,
+    /// Plain progress lines even on a terminal (the default there is a
+    /// full-screen progress display)
+    #[arg(long)]
+    pub plain: bool,
 }
 
 #[derive(Debug, Args)]
@@ -47,6 +52,16 @@ fn proxmox(schema: Option<&Path>) -> anyhow::Result<Proxmox<PveshApi<SystemRunne
     })
 }
 
+/// The first-boot host: real commands, the credential systemd decrypted,
+/// and the peer's certificate read by the wizard's own code (so first boot
+/// compares exactly what the user was shown and confirmed).
+fn system_host() -> SystemHost<SystemRunner> {
+    let credentials = std::env::var_os("CREDENTIALS_DIRECTORY").map(PathBuf::from);
+    let peer = TlsPeer::default();
+    let fingerprint = Box::new(move |p: &str| peer.fingerprint(p).map_err(|e| e.to_string()));
+    SystemHost::new(SystemRunner, credentials, fingerprint)
+}
+
 pub fn firstboot(args: &FirstbootArgs) -> anyhow::Result<ExitCode> {
     if !nix::unistd::Uid::effective().is_root() {
         anyhow::bail!(
@@ -56,26 +71,97 @@ pub fn firstboot(args: &FirstbootArgs) -> anyhow::Result<ExitCode> {
     }
     let mut config = Config::node();
     config.wait_timeout = Duration::from_secs(args.wait);
-    let mut px = proxmox(args.schema.as_deref())?;
-    // Under the unit, systemd hands the decrypted peer password over here.
-    let credentials = std::env::var_os("CREDENTIALS_DIRECTORY").map(PathBuf::from);
-    // The peer's certificate is read by the wizard's own code, so first
-    // boot compares exactly what the user was shown and confirmed.
-    let peer = TlsPeer::default();
-    let fingerprint = Box::new(move |p: &str| peer.fingerprint(p).map_err(|e| e.to_string()));
-    let mut host = SystemHost::new(SystemRunner, credentials, fingerprint);
-
+    let term = std::env::var("TERM").ok();
+    let full_screen = !args.plain
+        && config.proxmox_installed()
+        && std::io::stdout().is_terminal()
+        && term.as_deref().is_some_and(|t| t != "dumb");
+    if full_screen {
+        return firstboot_full_screen(args, &config, Charset::from_term(term.as_deref()));
+    }
     println!("TAPPaaS first boot");
-    // Plain lines: the console of a booting node, the serial port, the
-    // journal. Each step's actions are shown: they say what was found and
-    // what was changed.
-    let mut progress = LineProgress::new(std::io::stdout(), false, true);
-    let result = tappaas_firstboot::run(&config, &mut px, &mut host, &mut |event| match event {
-        Event::Finished { elapsed } => {
-            println!("first boot finished in {:.1} s", elapsed.as_secs_f64());
-        }
-        other => progress.event(other),
+    // Plain lines: the serial port, the journal, a pipe. Each step's
+    // actions are shown: they say what was found and what was changed.
+    let mut progress = LineProgress::new(std::io::stdout(), false, true).named("first boot");
+    let mut px = proxmox(args.schema.as_deref())?;
+    let result = tappaas_firstboot::run(&config, &mut px, &mut system_host(), &mut |event| {
+        progress.event(event)
     });
+    report(&config, result)
+}
+
+/// The console of a booting node (tty1 under the unit): the progress
+/// screen, fed by first boot running in a thread; plain lines go on to
+/// stderr (the journal and the serial console) unless that is this same
+/// terminal. On a failure the screen offers retry, a shell, or saving the
+/// journal to a USB stick.
+fn firstboot_full_screen(
+    args: &FirstbootArgs,
+    config: &Config,
+    charset: Charset,
+) -> anyhow::Result<ExitCode> {
+    use tappaas_wizard::app::{run_progress, Tui};
+
+    let fqdn = tappaas_firstboot::load_plan(&config.plan)
+        .map(|p| p.node.fqdn())
+        .unwrap_or_else(|_| "this node".to_string());
+    let lines_to_stderr = !std::io::stderr().is_terminal();
+    loop {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (outcome, result) = std::thread::scope(|scope| {
+            let worker = scope.spawn(move || -> anyhow::Result<_> {
+                let mut px = proxmox(args.schema.as_deref())?;
+                let mut lines = lines_to_stderr
+                    .then(|| LineProgress::new(std::io::stderr(), false, true).named("first boot"));
+                Ok(tappaas_firstboot::run(
+                    config,
+                    &mut px,
+                    &mut system_host(),
+                    &mut |e| {
+                        if let Some(l) = lines.as_mut() {
+                            l.event(e);
+                        }
+                        let _ = tx.send(e.clone());
+                    },
+                ))
+            });
+            let outcome = Tui::on(Screen::Stdout).and_then(|mut tui| {
+                let mut progress = Progress::first_boot(fqdn.clone(), std::time::Instant::now());
+                run_progress(&mut tui, &mut progress, rx, charset)
+            });
+            let result = worker
+                .join()
+                .map_err(|_| anyhow::anyhow!("first boot stopped unexpectedly"));
+            (outcome, result)
+        });
+        let result = result??;
+        match outcome? {
+            ProgressOutcome::Done => return report(config, result),
+            ProgressOutcome::Retry { .. } => continue,
+            ProgressOutcome::Shell => {
+                println!("A shell, to look into the failure. Exit it to retry first boot.");
+                if let Err(e) = std::process::Command::new("/bin/bash")
+                    .arg("--login")
+                    .status()
+                {
+                    eprintln!("could not start a shell: {e}");
+                }
+            }
+            ProgressOutcome::SaveLogs => {
+                match crate::install::save_to_usb_stick(&config.journal, "tappaas-firstboot") {
+                    Ok(path) => println!("The first-boot journal is saved as {path}."),
+                    Err(e) => eprintln!("The journal was not saved: {e}"),
+                }
+                println!("Press Enter to retry first boot.");
+                let mut line = String::new();
+                let _ = std::io::stdin().read_line(&mut line);
+            }
+        }
+    }
+}
+
+/// What the run's end means for the console and the unit's exit status.
+fn report(config: &Config, result: Result<Outcome, FirstbootError>) -> anyhow::Result<ExitCode> {
     match result {
         Ok(Outcome::Finished { summary }) => {
             println!();
@@ -92,7 +178,7 @@ pub fn firstboot(args: &FirstbootArgs) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::from(EXIT_NO_PROXMOX))
         }
         Err(FirstbootError::Step { step, .. }) => {
-            // The failure itself was printed by the progress lines above.
+            // The failure itself was shown by the progress above.
             eprintln!();
             eprintln!("First boot stopped at step '{step}'; nothing after it ran.");
             eprintln!(

@@ -200,7 +200,10 @@ pub fn install_from_wizard(
                 }
             }
             ProgressOutcome::SaveLogs => {
-                match save_log_to_usb_stick() {
+                match save_to_usb_stick(
+                    &Path::new(WORK_DIR).join(tappaas_exec::LOG_FILE),
+                    "tappaas-install",
+                ) {
                     Ok(path) => println!("The log is saved as {path}."),
                     Err(e) => eprintln!("The log was not saved: {e}"),
                 }
@@ -212,9 +215,9 @@ pub fn install_from_wizard(
     }
 }
 
-/// Copy the install log onto the first FAT partition of a removable disk
-/// (a USB stick), so it can be read on another machine.
-fn save_log_to_usb_stick() -> Result<String, String> {
+/// Copy a log onto the first FAT partition of a removable disk (a USB
+/// stick), so it can be read on another machine; `prefix` names the copy.
+pub(crate) fn save_to_usb_stick(source: &Path, prefix: &str) -> Result<String, String> {
     let machine = tappaas_hardware::probe(Path::new("/")).map_err(|e| e.to_string())?;
     let partition = machine
         .disks
@@ -239,11 +242,8 @@ fn save_log_to_usb_stick() -> Result<String, String> {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
-    let name = format!("tappaas-install-{secs}.log");
-    let copied = std::fs::copy(
-        Path::new(WORK_DIR).join(tappaas_exec::LOG_FILE),
-        mnt.join(&name),
-    );
+    let name = format!("{prefix}-{secs}.log");
+    let copied = std::fs::copy(source, mnt.join(&name));
     let umount = tappaas_plan::Command::new(["umount", mnt_s.as_str()]);
     let unmounted = matches!(sys.run(&umount, None, &mut |_| {}), Ok(Some(0)));
     copied.map_err(|e| format!("copying the log to {dev}: {e}"))?;

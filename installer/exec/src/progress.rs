@@ -14,6 +14,8 @@ pub struct LineProgress<W: Write> {
     bar: Option<ProgressBar>,
     /// Print every command and its output too (`--verbose`).
     verbose: bool,
+    /// What finished, for the last line ("install", "first boot").
+    job: &'static str,
 }
 
 impl<W: Write> LineProgress<W> {
@@ -32,7 +34,14 @@ impl<W: Write> LineProgress<W> {
             total: 0,
             bar,
             verbose,
+            job: "install",
         }
+    }
+
+    /// Names the run in the last line, e.g. "first boot finished in 12.0 s".
+    pub fn named(mut self, job: &'static str) -> Self {
+        self.job = job;
+        self
     }
 
     fn line(&mut self, text: &str) {
@@ -98,7 +107,8 @@ impl<W: Write> LineProgress<W> {
                     bar.finish_and_clear();
                 }
                 self.line(&format!(
-                    "install finished in {:.1} s",
+                    "{} finished in {:.1} s",
+                    self.job,
                     elapsed.as_secs_f64()
                 ));
             }

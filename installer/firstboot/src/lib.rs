@@ -30,7 +30,7 @@ mod wait;
 pub use config::Config;
 pub use error::FirstbootError;
 pub use host::{Host, PeerFingerprint, SystemHost, PEER_PASSWORD_NAME};
-pub use run::{run, step_list, Outcome, PlannedStep};
+pub use run::{load_plan, run, step_list, Outcome, PlannedStep};
 pub use status::status;
 
 /// The Proxmox client, so that a caller needs no second dependency to

@@ -100,7 +100,7 @@ pub fn step_list(plan: &Plan, config: &Config) -> Vec<PlannedStep> {
     steps(plan, config).into_iter().map(|(s, _)| s).collect()
 }
 
-pub(crate) fn load_plan(path: &Path) -> Result<Plan, FirstbootError> {
+pub fn load_plan(path: &Path) -> Result<Plan, FirstbootError> {
     let err = |message: String| FirstbootError::Plan {
         path: path.to_path_buf(),
         message,

@@ -2,7 +2,7 @@
 //! (return, error, panic), and run the loops that feed keys and install
 //! events to the state machines, drawing once per turn.
 
-use std::io::{self, Stderr};
+use std::io::{self, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::sync::{Arc, Once};
@@ -29,7 +29,28 @@ use crate::wizard::{Outcome, Wizard, WizardOutcome};
 /// Safe to call more than once.
 pub fn restore_terminal() {
     let _ = disable_raw_mode();
-    let _ = execute!(io::stderr(), LeaveAlternateScreen, cursor::Show);
+    let mut w = screen_writer();
+    let _ = execute!(w, LeaveAlternateScreen, cursor::Show);
+}
+
+/// The stream a full screen is drawn on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Screen {
+    /// The wizard's: stdout stays free for the result (`--dry-run > plan.txt`).
+    Stderr,
+    /// First boot's: under its unit stdout is the console (tty1) while
+    /// stderr goes to the journal and the serial console.
+    Stdout,
+}
+
+static ON_STDOUT: AtomicBool = AtomicBool::new(false);
+
+fn screen_writer() -> Box<dyn Write + Send> {
+    if ON_STDOUT.load(Ordering::Relaxed) {
+        Box::new(io::stdout())
+    } else {
+        Box::new(io::stderr())
+    }
 }
 
 /// A panic would otherwise leave the console in raw mode on the
@@ -46,10 +67,9 @@ fn install_panic_hook() {
 }
 
 /// Owns the terminal while a screen runs; restores it when dropped,
-/// whichever way the caller leaves. It draws on stderr, so that stdout
-/// stays free for the result (`--dry-run > plan.txt`).
+/// whichever way the caller leaves.
 pub struct Tui {
-    pub terminal: Terminal<CrosstermBackend<Stderr>>,
+    pub terminal: Terminal<CrosstermBackend<Box<dyn Write + Send>>>,
 }
 
 struct RawGuard;
@@ -61,13 +81,20 @@ impl Drop for RawGuard {
 }
 
 impl Tui {
+    /// On stderr (the wizard).
     pub fn new() -> io::Result<Self> {
+        Self::on(Screen::Stderr)
+    }
+
+    pub fn on(screen: Screen) -> io::Result<Self> {
+        ON_STDOUT.store(screen == Screen::Stdout, Ordering::Relaxed);
         install_panic_hook();
         enable_raw_mode()?;
         // From here every early return restores the terminal.
         let guard = RawGuard;
-        execute!(io::stderr(), EnterAlternateScreen, cursor::Hide)?;
-        let terminal = Terminal::new(CrosstermBackend::new(io::stderr()))?;
+        let mut w = screen_writer();
+        execute!(w, EnterAlternateScreen, cursor::Hide)?;
+        let terminal = Terminal::new(CrosstermBackend::new(screen_writer()))?;
         std::mem::forget(guard);
         Ok(Tui { terminal })
     }
@@ -193,11 +220,8 @@ fn progress_loop<B: Backend>(
             let [top, body] =
                 Layout::vertical([Constraint::Length(1), Constraint::Min(3)]).areas(area);
             let buf = f.buffer_mut();
-            Paragraph::new(Line::styled(
-                " TAPPaaS installer - installing",
-                theme::heading(),
-            ))
-            .render(top, buf);
+            Paragraph::new(Line::styled(progress.screen_title(), theme::heading()))
+                .render(top, buf);
             let block = Block::default()
                 .borders(Borders::ALL)
                 .border_set(charset.border());
@@ -220,10 +244,21 @@ fn progress_loop<B: Backend>(
         for input in first.into_iter().chain(rx.try_iter()) {
             match input {
                 Input::Install(e) => {
-                    if matches!(e, Event::Finished { .. } | Event::Failed { .. }) {
+                    let finished = matches!(e, Event::Finished { .. });
+                    if finished || matches!(e, Event::Failed { .. }) {
                         ended = true;
                     }
                     progress.on_event(e, now);
+                    if finished && !progress.waits_for_confirmation() {
+                        return Ok(ProgressOutcome::Done);
+                    }
+                }
+                // First boot's caller reads how the run ended (it may end
+                // without steps: no Proxmox) and prints the summary itself.
+                Input::EngineGone if !progress.waits_for_confirmation() => {
+                    if progress.failure.is_none() {
+                        return Ok(ProgressOutcome::Done);
+                    }
                 }
                 Input::EngineGone if !ended => {
                     ended = true;

@@ -13,8 +13,9 @@ pub mod screens;
 pub mod theme;
 mod wizard;
 
+pub use app::Screen;
 pub use context::Context;
 pub use peer::{fingerprint_of, PeerCertificate, PeerError, TlsPeer};
-pub use screens::progress::{Progress, ProgressOutcome};
+pub use screens::progress::{Job, Progress, ProgressOutcome};
 pub use theme::Charset;
 pub use wizard::{Outcome, Screens, Step, Wizard, WizardOutcome};

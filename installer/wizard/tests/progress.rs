@@ -199,3 +199,128 @@ fn an_engine_that_vanishes_is_a_failure_not_a_hang() {
         .as_ref()
         .is_some_and(|f| f.failure.message.contains("without reporting an end")));
 }
+
+/// First boot's screen: the same display, its own wording, and it ends by
+/// itself so that nobody needs to be at a booting node.
+mod first_boot {
+    use super::*;
+    use std::sync::mpsc;
+
+    fn first_boot_steps() -> Vec<tappaas_exec::StepInfo> {
+        ["ready", "cluster", "storage-tank1"]
+            .iter()
+            .map(|id| tappaas_exec::StepInfo {
+                id: id.to_string(),
+                title: format!("title of {id}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn it_names_the_node_and_counts_the_steps_it_is_sent() {
+        let t0 = Instant::now();
+        let mut p = Progress::first_boot("tappaas1.home.lan".into(), t0);
+        let s = first_boot_steps();
+        p.on_event(Event::Started { steps: s.clone() }, t0);
+        p.on_event(
+            Event::StepStarted {
+                index: 0,
+                id: s[0].id.clone(),
+                title: s[0].title.clone(),
+            },
+            t0,
+        );
+        p.tick(t0 + Duration::from_secs(5));
+        let text = screen(&p, 80, 24);
+        assert!(
+            text.contains("First boot of tappaas1.home.lan: 0 of 3 steps done (0%)"),
+            "{text}"
+        );
+        assert!(text.contains("Now: 1. title of ready (5 s)"), "{text}");
+        assert_eq!(p.screen_title(), " TAPPaaS first boot");
+        assert!(!p.waits_for_confirmation());
+    }
+
+    #[test]
+    fn the_loop_returns_when_first_boot_finishes_without_a_key() {
+        let mut p = Progress::first_boot("n1.lan".into(), Instant::now());
+        let s = first_boot_steps();
+        let (etx, erx) = mpsc::channel();
+        let (_ktx, krx) = mpsc::channel();
+        etx.send(Event::Started { steps: s.clone() }).expect("send");
+        for (index, step) in s.iter().enumerate() {
+            etx.send(Event::StepStarted {
+                index,
+                id: step.id.clone(),
+                title: step.title.clone(),
+            })
+            .expect("send");
+            etx.send(Event::StepFinished {
+                index,
+                id: step.id.clone(),
+                elapsed: Duration::from_secs(1),
+            })
+            .expect("send");
+        }
+        etx.send(Event::Finished {
+            elapsed: Duration::from_secs(3),
+        })
+        .expect("send");
+        let mut terminal = Terminal::new(TestBackend::new(80, 24)).expect("terminal");
+        let outcome =
+            tappaas_wizard::app::drive_progress(&mut terminal, &mut p, erx, krx, Charset::Ascii)
+                .expect("loop");
+        assert_eq!(outcome, ProgressOutcome::Done);
+        assert_eq!(p.done(), 3);
+    }
+
+    #[test]
+    fn a_run_that_ends_without_steps_returns_for_the_caller_to_report() {
+        // E.g. Proxmox is not installed: the run reports that, not the screen.
+        let mut p = Progress::first_boot("n1.lan".into(), Instant::now());
+        let (etx, erx) = mpsc::channel::<Event>();
+        let (_ktx, krx) = mpsc::channel();
+        drop(etx);
+        let mut terminal = Terminal::new(TestBackend::new(80, 24)).expect("terminal");
+        let outcome =
+            tappaas_wizard::app::drive_progress(&mut terminal, &mut p, erx, krx, Charset::Ascii)
+                .expect("loop");
+        assert_eq!(outcome, ProgressOutcome::Done);
+        assert!(p.failure.is_none());
+    }
+
+    #[test]
+    fn a_failed_step_waits_for_the_users_choice() {
+        let mut p = Progress::first_boot("n1.lan".into(), Instant::now());
+        let s = first_boot_steps();
+        let (etx, erx) = mpsc::channel();
+        let (ktx, krx) = mpsc::channel();
+        etx.send(Event::Started { steps: s.clone() }).expect("send");
+        etx.send(Event::Failed {
+            index: 1,
+            id: s[1].id.clone(),
+            failure: CommandFailure {
+                what: "POST /cluster/config".into(),
+                status: None,
+                message: "cluster not ready - no quorum?".into(),
+                output_tail: Vec::new(),
+            },
+        })
+        .expect("send");
+        drop(etx);
+        let keys = std::thread::spawn(move || {
+            // After the engine's events have been forwarded.
+            std::thread::sleep(Duration::from_millis(200));
+            ktx.send(key(KeyCode::Enter)).expect("key");
+        });
+        let mut terminal = Terminal::new(TestBackend::new(80, 24)).expect("terminal");
+        let outcome =
+            tappaas_wizard::app::drive_progress(&mut terminal, &mut p, erx, krx, Charset::Ascii)
+                .expect("loop");
+        keys.join().expect("keys");
+        assert_eq!(outcome, ProgressOutcome::Retry { index: 1 });
+        let text = text_of(terminal.backend().buffer());
+        assert!(text.contains("no quorum"), "{text}");
+        assert!(text.contains("TAPPaaS first boot"), "{text}");
+    }
+}

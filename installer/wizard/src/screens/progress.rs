@@ -42,8 +42,20 @@ pub enum ProgressOutcome {
     Done,
 }
 
+/// Which run the screen follows: the wording and how it ends differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Job {
+    /// Ends on "what to do next" and waits for Enter before the reboot.
+    Install,
+    /// Ends as soon as the run ends: the caller prints the summary on the
+    /// console, where it stays above the login prompt, and nobody needs to
+    /// be at a booting node to let it go on.
+    FirstBoot,
+}
+
 #[derive(Debug, Clone)]
 pub struct Progress {
+    pub job: Job,
     pub steps: Vec<StepInfo>,
     pub states: Vec<StepState>,
     /// The running step and when it started.
@@ -76,6 +88,7 @@ impl Progress {
             Address::FromDhcp => "the address its DHCP server gives it".to_string(),
         };
         Progress {
+            job: Job::Install,
             steps: plan
                 .steps
                 .iter()
@@ -94,6 +107,36 @@ impl Progress {
             fqdn: plan.node.fqdn(),
             address,
         }
+    }
+
+    /// First boot's screen: its steps come with the engine's `Started`.
+    pub fn first_boot(fqdn: String, now: Instant) -> Self {
+        Progress {
+            job: Job::FirstBoot,
+            steps: Vec::new(),
+            states: Vec::new(),
+            current: None,
+            now,
+            log: Vec::new(),
+            back: 0,
+            failure: None,
+            finished: None,
+            fqdn,
+            address: String::new(),
+        }
+    }
+
+    /// The bar at the top of the screen.
+    pub fn screen_title(&self) -> &'static str {
+        match self.job {
+            Job::Install => " TAPPaaS installer - installing",
+            Job::FirstBoot => " TAPPaaS first boot",
+        }
+    }
+
+    /// Whether the finished screen waits for Enter (see [`Job`]).
+    pub fn waits_for_confirmation(&self) -> bool {
+        self.job == Job::Install
     }
 
     pub fn tick(&mut self, now: Instant) {
@@ -231,11 +274,12 @@ impl Progress {
             ),
             None => "Now: between steps".to_string(),
         };
+        let doing = match self.job {
+            Job::Install => format!("Installing {}", self.fqdn),
+            Job::FirstBoot => format!("First boot of {}", self.fqdn),
+        };
         Paragraph::new(vec![
-            Line::raw(format!(
-                "Installing {}: {done} of {total} steps done ({pct}%)",
-                self.fqdn
-            )),
+            Line::raw(format!("{doing}: {done} of {total} steps done ({pct}%)")),
             Line::raw(self.bar(usize::from(head.width).min(60))),
             Line::styled(now, theme::heading()),
         ])
