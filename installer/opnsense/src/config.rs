@@ -261,10 +261,15 @@ fn vlans(d: &mut Doc, s: &FirewallSettings) -> R {
 }
 
 fn dnsmasq(d: &mut Doc, networks: &[Network<'_>]) -> R {
-    let served: Vec<&Network<'_>> = networks.iter().filter(|n| n.dhcp.is_some()).collect();
+    // The LAN is always served: it also carries OPNsense's default IPv6
+    // router advertisements (the LAN tracks the WAN's IPv6 prefix).
+    let served: Vec<&Network<'_>> = networks
+        .iter()
+        .filter(|n| n.key == "lan" || n.dhcp.is_some())
+        .collect();
     d.node("dnsmasq", |d| {
-        d.leaf("enable", if served.is_empty() { "0" } else { "1" })?;
-        // DNS stays with unbound on 53; dnsmasq only serves DHCP.
+        d.leaf("enable", "1")?;
+        // DNS stays with unbound on 53; dnsmasq only serves DHCP and RA.
         d.leaf("port", "53053")?;
         let keys: Vec<&str> = served.iter().map(|n| n.key.as_str()).collect();
         d.leaf("interface", &keys.join(","))?;
@@ -279,7 +284,14 @@ fn dnsmasq(d: &mut Doc, networks: &[Network<'_>]) -> R {
                 })?;
             }
         }
-        Ok(())
+        // As in OPNsense's default: SLAAC on the LAN's tracked prefix.
+        d.node("dhcp_ranges", |d| {
+            d.leaf("interface", "lan")?;
+            d.leaf("start_addr", "::1000")?;
+            d.leaf("end_addr", "::2000")?;
+            d.leaf("constructor", "lan")?;
+            d.leaf("ra_mode", "slaac")
+        })
     })
 }
 

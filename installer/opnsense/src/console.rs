@@ -216,7 +216,8 @@ impl fmt::Display for ConsoleFailure {
 pub struct ConsoleError {
     pub step: String,
     pub expected: String,
-    pub failure: ConsoleFailure,
+    /// Boxed: keeps `Result<_, ConsoleError>` small.
+    pub failure: Box<ConsoleFailure>,
     pub last_lines: String,
 }
 
@@ -319,7 +320,7 @@ impl<'a, S: ConsoleStream> ConsoleSession<'a, S> {
         ConsoleError {
             step: step.to_string(),
             expected: expected.to_string(),
-            failure,
+            failure: Box::new(failure),
             last_lines: self.last_lines(),
         }
     }
