@@ -330,7 +330,11 @@ impl<'a, S: ConsoleStream> ConsoleSession<'a, S> {
             .write_all(text.as_bytes())
             .and_then(|()| self.stream.flush())
             .map_err(|e| {
-                let failure = if e.kind() == io::ErrorKind::BrokenPipe {
+                let closed = matches!(
+                    e.kind(),
+                    io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset
+                );
+                let failure = if closed {
                     ConsoleFailure::Closed
                 } else {
                     ConsoleFailure::Io(e.to_string())
