@@ -268,11 +268,21 @@ impl Link {
 }
 
 /// What a storage may hold. A zfspool can hold only VM disks (`images`) and
-/// container volumes (`rootdir`).
+/// container volumes (`rootdir`); a directory storage can hold all of them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Content {
     Images,
     Rootdir,
+    /// ISO images (`template/iso/` on a directory storage).
+    Iso,
+    /// Cloud-init and hook files (`snippets/`), for `cicustom`.
+    Snippets,
+    /// Disk images to import from (`import/`), for `import-from`.
+    Import,
+    /// Container templates (`template/cache/`).
+    Vztmpl,
+    /// Backups (`dump/`).
+    Backup,
 }
 
 impl Content {
@@ -280,6 +290,11 @@ impl Content {
         match self {
             Content::Images => "images",
             Content::Rootdir => "rootdir",
+            Content::Iso => "iso",
+            Content::Snippets => "snippets",
+            Content::Import => "import",
+            Content::Vztmpl => "vztmpl",
+            Content::Backup => "backup",
         }
     }
 }
@@ -363,6 +378,11 @@ impl ZfsPoolStorage {
     }
 }
 
+// The VM calls: types, request builders and typed calls (a child module so
+// it shares this module's answer readers and name checks).
+mod vm;
+pub use vm::*;
+
 fn join_names<T: AsRef<str>>(items: &[T]) -> String {
     items
         .iter()
@@ -375,6 +395,9 @@ fn join_names<T: AsRef<str>>(items: &[T]) -> String {
 /// schema path and method it relies on.
 pub mod requests {
     use super::*;
+
+    // The VM calls' builders live with their types.
+    pub use super::vm::requests::*;
 
     /// `GET /version`
     pub fn version() -> Request {

@@ -87,9 +87,38 @@ fn check_single(name: &str, value: &str) -> Option<FormatCheck> {
             is_fingerprint(value),
             "not a SHA-256 fingerprint (32 colon-separated hex pairs)",
         ),
+        "pve-bridge-id" => verdict(is_bridge_id(value), "not a valid bridge name"),
+        "pve-tag" => verdict(is_tag(value), "not a valid tag"),
+        "pve-volume-id" => verdict(is_volume_id(value), "not a volume id (STORAGE:VOLUME)"),
+        "pve-volume-id-or-qm-path" => verdict(
+            is_volume_id(value) || value == "none" || value == "cdrom" || value.starts_with('/'),
+            "not a volume id (STORAGE:VOLUME), 'none', 'cdrom' or an absolute path",
+        ),
+        "pve-volume-id-or-absolute-path" => verdict(
+            is_volume_id(value) || value.starts_with('/'),
+            "neither a volume id (STORAGE:VOLUME) nor an absolute path",
+        ),
+        "urlencoded" => verdict(
+            is_urlencoded(value),
+            "not URL-encoded (only letters, digits, -_.!~*'() and %XX escapes)",
+        ),
+        "disk-size" => verdict(
+            is_disk_size(value),
+            "not a disk size (a number with an optional K, M, G or T)",
+        ),
+        "pve-qm-ipconfig" => from_result(check_ipconfig(value)),
+        "pve-qm-cicustom" => from_result(check_cicustom(value)),
+        "pve-qm-boot" => from_result(check_boot(value)),
         _ => return None,
     };
     Some(result)
+}
+
+fn from_result(r: Result<(), String>) -> FormatCheck {
+    match r {
+        Ok(()) => FormatCheck::Valid,
+        Err(msg) => FormatCheck::Invalid(msg),
+    }
 }
 
 fn verdict(ok: bool, msg: &str) -> FormatCheck {
@@ -197,6 +226,195 @@ fn is_unicast_mac(s: &str) -> bool {
         && u8::from_str_radix(parts[0], 16).is_ok_and(|b| b & 1 == 0)
 }
 
+/// Bridge names: letters, digits, `-`, `_`, `.` (Proxmox's rule; the
+/// kernel further limits an interface name to 15 characters).
+pub fn is_bridge_id(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 15
+        && s.bytes()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
+}
+
+/// A VM tag: a letter, digit or `_` first, then also `-`, `+`, `.`.
+pub fn is_tag(s: &str) -> bool {
+    let b = s.as_bytes();
+    match b.first() {
+        Some(first) => {
+            (first.is_ascii_alphanumeric() || *first == b'_')
+                && b.iter()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'+' | b'.'))
+        }
+        None => false,
+    }
+}
+
+/// A volume id: `STORAGE:VOLUME`, the storage a valid storage id, the
+/// volume name not empty (`tank1:vm-100-disk-0`, `local:snippets/a.yaml`,
+/// and the allocation forms `tank1:32`, `tank1:cloudinit`).
+pub fn is_volume_id(s: &str) -> bool {
+    match s.split_once(':') {
+        Some((storage, volume)) => is_storage_id(storage) && !volume.is_empty(),
+        None => false,
+    }
+}
+
+/// Proxmox's `urlencoded` format: only unreserved characters and `%XX`
+/// escapes (a space must be `%20`, never `+`).
+pub fn is_urlencoded(s: &str) -> bool {
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        if c == b'%' {
+            let hex = |j: usize| b.get(j).is_some_and(u8::is_ascii_hexdigit);
+            if !(hex(i + 1) && hex(i + 2)) {
+                return false;
+            }
+            i += 3;
+            continue;
+        }
+        if !(c.is_ascii_alphanumeric() || b"-_.!~*'()".contains(&c)) {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// A disk size: digits, an optional fraction, an optional unit K/M/G/T.
+pub fn is_disk_size(s: &str) -> bool {
+    let num = s.strip_suffix(['K', 'M', 'G', 'T']).unwrap_or(s);
+    let (int, frac) = match num.split_once('.') {
+        Some((i, f)) => (i, Some(f)),
+        None => (num, None),
+    };
+    let digits = |d: &str| !d.is_empty() && d.bytes().all(|c| c.is_ascii_digit());
+    digits(int) && frac.is_none_or(digits)
+}
+
+/// Split a property string `k=v,k=v` into pairs; a bare element is the
+/// value of `default_key`. Duplicate and unknown keys are errors.
+pub fn property_pairs<'a>(
+    value: &'a str,
+    default_key: Option<&'a str>,
+    known: &[&str],
+) -> Result<Vec<(&'a str, &'a str)>, String> {
+    let mut out: Vec<(&str, &str)> = Vec::new();
+    for part in value.split(',') {
+        let (k, v) = match (part.split_once('='), default_key) {
+            (Some(kv), _) => kv,
+            (None, Some(dk)) => (dk, part),
+            (None, None) => return Err(format!("'{part}' is not key=value")),
+        };
+        if !known.contains(&k) {
+            return Err(format!("unknown key '{k}' (known: {})", known.join(", ")));
+        }
+        if out.iter().any(|(seen, _)| *seen == k) {
+            return Err(format!("key '{k}' given more than once"));
+        }
+        if v.is_empty() {
+            return Err(format!("key '{k}' has an empty value"));
+        }
+        out.push((k, v));
+    }
+    Ok(out)
+}
+
+/// `ipconfig[n]`: `ip=CIDRv4|dhcp`, `gw=IPv4`, `ip6=CIDRv6|dhcp|auto`,
+/// `gw6=IPv6`. A gateway needs a static address of its family.
+fn check_ipconfig(value: &str) -> Result<(), String> {
+    let pairs = property_pairs(value, None, &["ip", "gw", "ip6", "gw6"])?;
+    let get = |k: &str| pairs.iter().find(|(key, _)| *key == k).map(|(_, v)| *v);
+    if let Some(ip) = get("ip") {
+        if ip != "dhcp" && !is_cidr(ip, Some(false)) {
+            return Err(format!("ip '{ip}' is neither 'dhcp' nor an IPv4 CIDR"));
+        }
+    }
+    if let Some(ip6) = get("ip6") {
+        if ip6 != "dhcp" && ip6 != "auto" && !is_cidr(ip6, Some(true)) {
+            return Err(format!(
+                "ip6 '{ip6}' is neither 'dhcp', 'auto' nor an IPv6 CIDR"
+            ));
+        }
+    }
+    for (gw, ip, v6) in [("gw", "ip", false), ("gw6", "ip6", true)] {
+        if let Some(g) = get(gw) {
+            let ok = if v6 {
+                g.parse::<std::net::Ipv6Addr>().is_ok()
+            } else {
+                g.parse::<std::net::Ipv4Addr>().is_ok()
+            };
+            if !ok {
+                return Err(format!(
+                    "{gw} '{g}' is not an IPv{} address",
+                    if v6 { 6 } else { 4 }
+                ));
+            }
+            if !get(ip).is_some_and(|a| a.contains('/')) {
+                return Err(format!("{gw} needs a static {ip} (an address/prefix)"));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `cicustom`: `meta=`, `network=`, `user=`, `vendor=`, each a volume id.
+fn check_cicustom(value: &str) -> Result<(), String> {
+    for (k, v) in property_pairs(value, None, &["meta", "network", "user", "vendor"])? {
+        if !is_volume_id(v) {
+            return Err(format!(
+                "{k} '{v}' is not a volume id (STORAGE:snippets/FILE)"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A device a VM can boot from: a disk slot or a network device.
+pub fn is_boot_device(s: &str) -> bool {
+    let digits_at = s.find(|c: char| c.is_ascii_digit()).unwrap_or(s.len());
+    let (bus, n) = s.split_at(digits_at);
+    let Ok(n) = n.parse::<u32>() else {
+        return false;
+    };
+    if n.to_string().len() != s.len() - digits_at {
+        return false;
+    }
+    match bus {
+        "ide" => n <= 3,
+        "sata" => n <= 5,
+        "scsi" => n <= 30,
+        "virtio" => n <= 15,
+        "net" => n <= 31,
+        "hostpci" => n <= 15,
+        "usb" => n <= 13,
+        _ => false,
+    }
+}
+
+/// `boot`: `order=DEV;DEV...` (or the deprecated `legacy=[acdn]{1,4}`).
+fn check_boot(value: &str) -> Result<(), String> {
+    for (k, v) in property_pairs(value, Some("legacy"), &["legacy", "order"])? {
+        match k {
+            "order" => {
+                for dev in v.split(';') {
+                    if !is_boot_device(dev) {
+                        return Err(format!(
+                            "'{dev}' in the boot order is not a disk or network device"
+                        ));
+                    }
+                }
+            }
+            _ => {
+                if !(1..=4).contains(&v.len()) || !v.bytes().all(|c| b"acdn".contains(&c)) {
+                    return Err(format!("legacy boot '{v}' is not 1 to 4 of a, c, d, n"));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -236,7 +454,7 @@ mod tests {
             check_format("pve-node-list", "tappaas1,tappaas2"),
             FormatCheck::Valid
         );
-        assert_eq!(check_format("pve-qm-boot", "x"), FormatCheck::Unknown);
+        assert_eq!(check_format("pve-vm-cpu-conf", "x"), FormatCheck::Unknown);
         assert_eq!(check_format("pve-whatever-list", "x"), FormatCheck::Unknown);
     }
 
@@ -257,5 +475,59 @@ mod tests {
         assert!(is_vmid("100") && !is_vmid("99") && !is_vmid("0100"));
         assert_eq!(check_format("CIDRv4", "10.0.0.0/24"), FormatCheck::Valid);
         assert!(is_unicast_mac("02:00:00:00:00:01") && !is_unicast_mac("01:00:00:00:00:01"));
+    }
+
+    fn valid(name: &str, v: &str) -> bool {
+        check_format(name, v) == FormatCheck::Valid
+    }
+
+    #[test]
+    fn vm_formats() {
+        assert!(valid("pve-bridge-id", "lan") && valid("pve-bridge-id", "vmbr0.20"));
+        assert!(!valid("pve-bridge-id", "lan bridge") && !valid("pve-bridge-id", ""));
+        assert!(valid("pve-tag-list", "tappaas;firewall"));
+        assert!(!valid("pve-tag-list", "-x"));
+        assert!(valid("pve-volume-id", "tank1:vm-100-disk-0"));
+        assert!(!valid("pve-volume-id", "vm-100-disk-0") && !valid("pve-volume-id", "tank1:"));
+        assert!(valid(
+            "pve-volume-id-or-absolute-path",
+            "/var/lib/vz/import/a.qcow2"
+        ));
+        assert!(!valid("pve-volume-id-or-absolute-path", "import/a.qcow2"));
+        assert!(valid("pve-volume-id-or-qm-path", "tank1:0"));
+        assert!(valid("urlencoded", "ssh-ed25519%20AAAA%2Bx%0A"));
+        assert!(!valid("urlencoded", "ssh-ed25519 AAAA"));
+        assert!(!valid("urlencoded", "a+b") && !valid("urlencoded", "%2"));
+        assert!(
+            valid("disk-size", "32G") && valid("disk-size", "1.5T") && valid("disk-size", "1024")
+        );
+        assert!(!valid("disk-size", "+2G") && !valid("disk-size", "G"));
+    }
+
+    #[test]
+    fn ipconfig_cicustom_boot() {
+        assert!(valid("pve-qm-ipconfig", "ip=10.0.20.5/24,gw=10.0.20.1"));
+        assert!(valid("pve-qm-ipconfig", "ip=dhcp"));
+        assert!(valid("pve-qm-ipconfig", "ip6=auto"));
+        assert!(valid(
+            "pve-qm-ipconfig",
+            "ip=10.0.0.2/24,ip6=fd00::2/64,gw6=fd00::1"
+        ));
+        assert!(!valid("pve-qm-ipconfig", "ip=10.0.20.5"));
+        assert!(!valid("pve-qm-ipconfig", "ip=dhcp,gw=10.0.20.1"));
+        assert!(!valid("pve-qm-ipconfig", "ip=10.0.0.2/24,gw=fd00::1"));
+        assert!(!valid("pve-qm-ipconfig", "ip=10.0.0.2/24,ip=10.0.0.3/24"));
+        assert!(!valid("pve-qm-ipconfig", "address=10.0.0.2/24"));
+        assert!(valid("pve-qm-cicustom", "user=local:snippets/vault.yaml"));
+        assert!(!valid(
+            "pve-qm-cicustom",
+            "user=/var/lib/vz/snippets/vault.yaml"
+        ));
+        assert!(!valid("pve-qm-cicustom", "users=local:snippets/a"));
+        assert!(valid("pve-qm-boot", "order=scsi0;net0"));
+        assert!(valid("pve-qm-boot", "cdn"));
+        assert!(!valid("pve-qm-boot", "order=scsi31"));
+        assert!(!valid("pve-qm-boot", "order=disk0"));
+        assert!(!valid("pve-qm-boot", "order=scsi01"));
     }
 }

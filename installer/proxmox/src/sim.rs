@@ -25,6 +25,12 @@ use crate::formats::split_list;
 use crate::request::{Method, Request};
 use crate::schema::{format_errors, PathMatch, Schema};
 
+// Virtual machines: their state and the qemu calls (a child module so it
+// shares the state types below).
+mod vm;
+use vm::Vm;
+pub use vm::{GuestBoot, SimVm};
+
 /// One machine to put into the simulator.
 #[derive(Clone, Debug)]
 pub struct MachineSpec {
@@ -36,6 +42,11 @@ pub struct MachineSpec {
     /// The certificate fingerprint; `None` derives a distinct one from the
     /// name.
     pub fingerprint: Option<String>,
+    /// Linux bridges configured on the machine (default `lan`, `wan`).
+    pub bridges: Vec<String>,
+    /// Files on the machine: absolute path and size in bytes (images to
+    /// import, files in a directory storage such as snippets).
+    pub files: Vec<(String, u64)>,
 }
 
 impl MachineSpec {
@@ -46,7 +57,21 @@ impl MachineSpec {
             root_password: root_password.to_string(),
             pools: Vec::new(),
             fingerprint: None,
+            bridges: vec!["lan".to_string(), "wan".to_string()],
+            files: Vec::new(),
         }
+    }
+
+    /// Replace the list of bridges.
+    pub fn bridges(mut self, names: &[&str]) -> MachineSpec {
+        self.bridges = names.iter().map(|n| n.to_string()).collect();
+        self
+    }
+
+    /// Put a file of `size` bytes at the absolute `path`.
+    pub fn file(mut self, path: &str, size: u64) -> MachineSpec {
+        self.files.push((path.to_string(), size));
+        self
     }
 
     pub fn pool(mut self, name: &str, size: u64) -> MachineSpec {
@@ -98,6 +123,13 @@ struct Machine {
     /// `/etc/pve/storage.cfg` while standalone; replaced by the cluster's
     /// on join (Proxmox overwrites the joining node's `/etc/pve`).
     storage: BTreeMap<String, Storage>,
+    bridges: Vec<String>,
+    /// Absolute path -> size in bytes. Directory storages keep their
+    /// volumes here too (`/var/lib/vz/images/100/vm-100-disk-0.raw`).
+    files: BTreeMap<String, u64>,
+    /// zvols of zfspool storages on this machine: volume id -> size.
+    zvols: BTreeMap<String, u64>,
+    vms: BTreeMap<u32, Vm>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -122,6 +154,12 @@ struct Task {
     node: String,
     kind: String,
     starttime: u64,
+    /// `OK`, or the error the task ended with.
+    exitstatus: String,
+    /// Status polls for which the task still reports `running`.
+    polls_left: u32,
+    /// VM locks (node, vmid) held until the task is seen finished.
+    unlock: Vec<(String, u32)>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -130,6 +168,13 @@ struct State {
     clusters: Vec<Cluster>,
     tasks: BTreeMap<String, Task>,
     clock: u64,
+    /// How each VM's guest comes up (by VM id); absent: at once.
+    guests: BTreeMap<u32, GuestBoot>,
+    /// Polls for which a new VM task reports `running`.
+    task_polls: u32,
+    /// Set by a handler whose refusal still changes state (a failed agent
+    /// ping counts towards the guest's boot); reset after each call.
+    keep_on_error: bool,
 }
 
 /// An opaque copy of the whole simulated state, to assert that a failed
@@ -204,6 +249,10 @@ impl Simulator {
                 online: true,
                 cluster: None,
                 storage,
+                bridges: spec.bridges,
+                files: spec.files.into_iter().collect(),
+                zvols: BTreeMap::new(),
+                vms: BTreeMap::new(),
             },
         );
         Ok(())
@@ -221,6 +270,9 @@ impl Simulator {
             m.cluster = None;
             m.storage = default_storage();
             m.fingerprint = fake_fingerprint(&format!("{node}#{generation}"));
+            // The system disk is new; the VM configurations lived in the
+            // old /etc/pve.
+            m.vms.clear();
         }
     }
 
@@ -354,7 +406,8 @@ impl Simulator {
         // can never leave half a change behind.
         let mut next = st.clone();
         let result = next.handle(node, req, &m).map_err(refused);
-        if result.is_ok() {
+        if result.is_ok() || next.keep_on_error {
+            next.keep_on_error = false;
             *st = next;
         }
         match injected {
@@ -498,22 +551,64 @@ impl State {
     }
 
     fn new_task(&mut self, node: &str, kind: &str) -> String {
+        self.new_vm_task(node, kind, "", "OK", Vec::new())
+    }
+
+    /// A task with an id (a VM id for qemu tasks), its outcome, and the
+    /// VM locks it holds while it reports running.
+    fn new_vm_task(
+        &mut self,
+        node: &str,
+        kind: &str,
+        id: &str,
+        exitstatus: &str,
+        unlock: Vec<(String, u32)>,
+    ) -> String {
         self.clock += 1;
         let upid = format!(
-            "UPID:{node}:{:08X}:{:08X}:{:08X}:{kind}::root@pam:",
+            "UPID:{node}:{:08X}:{:08X}:{:08X}:{kind}:{id}:root@pam:",
             1000 + self.clock,
             self.clock,
             1_700_000_000 + self.clock
         );
+        let polls_left = if id.is_empty() { 0 } else { self.task_polls };
         self.tasks.insert(
             upid.clone(),
             Task {
                 node: node.to_string(),
                 kind: kind.to_string(),
                 starttime: 1_700_000_000 + self.clock,
+                exitstatus: exitstatus.to_string(),
+                polls_left,
+                unlock,
             },
         );
         upid
+    }
+
+    fn task_status(&mut self, local: &str, node: &str, upid: &str) -> Result<Value, String> {
+        self.reachable_node(local, node)?;
+        let Some(t) = self.tasks.get_mut(upid).filter(|t| t.node == node) else {
+            return Err(format!("no such task '{upid}'"));
+        };
+        let mut v = json!({
+            "upid": upid, "node": t.node, "type": t.kind, "id": "",
+            "user": "root@pam", "pid": 1000, "pstart": 1,
+            "starttime": t.starttime, "status": "running",
+        });
+        if t.polls_left > 0 {
+            t.polls_left -= 1;
+            return Ok(v);
+        }
+        let unlock = std::mem::take(&mut t.unlock);
+        v["status"] = json!("stopped");
+        v["exitstatus"] = json!(t.exitstatus);
+        for (n, vmid) in unlock {
+            if let Some(vm) = self.machines.get_mut(&n).and_then(|m| m.vms.get_mut(&vmid)) {
+                vm.set_lock(None);
+            }
+        }
+        Ok(v)
     }
 
     fn handle(&mut self, local: &str, req: &Request, m: &PathMatch) -> Result<Value, String> {
@@ -584,18 +679,9 @@ impl State {
             }
             (Method::Get, "/nodes/{node}/storage") => self.node_storage(local, var("node")),
             (Method::Get, "/nodes/{node}/tasks/{upid}/status") => {
-                let node = var("node");
-                self.reachable_node(local, node)?;
-                let upid = var("upid");
-                match self.tasks.get(upid) {
-                    Some(t) if t.node == node => Ok(json!({
-                        "upid": upid, "node": t.node, "type": t.kind, "id": "",
-                        "user": "root@pam", "pid": 1000, "pstart": 1,
-                        "starttime": t.starttime, "status": "stopped", "exitstatus": "OK",
-                    })),
-                    _ => Err(format!("no such task '{upid}'")),
-                }
+                self.task_status(local, var("node"), var("upid"))
             }
+            (method, template) if vm::handles(method, template) => self.handle_vm(local, req, m),
             (method, template) => Err(format!(
                 "{method} {template} is valid but not simulated; extend sim.rs to use it"
             )),
@@ -723,6 +809,12 @@ impl State {
         }
         if peer.password != req.get_param("password").unwrap_or_default() {
             return Err("authentication failure".into());
+        }
+        if !self.machine(local)?.vms.is_empty() {
+            return Err(
+                "detected the following error(s):\n* this host already contains virtual guests"
+                    .into(),
+            );
         }
         let Some(c) = peer.cluster else {
             return Err(format!(

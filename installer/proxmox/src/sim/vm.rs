@@ -1,0 +1,1412 @@
+//! Simulated QEMU VMs: configuration, running state, template flag and
+//! locks per VM on its machine; VM ids unique in the cluster; disks as
+//! zvols (zfspool) or files (directory storage) with sizes.
+//!
+//! Proxmox's refusals are modelled where deployment can run into them;
+//! where the simulator is stricter than Proxmox its message says so.
+
+use std::collections::BTreeMap;
+
+use serde_json::{json, Value};
+
+use super::{lock, Machine, PathMatch, Simulator, State, Storage};
+use crate::formats::split_list;
+use crate::request::{Method, Request};
+
+/// How a VM's guest comes up after a start, for tests of waiting.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GuestBoot {
+    /// The agent answers from the (N+1)-th ping after the start.
+    AfterPings(u32),
+    /// The guest never comes up: the agent never answers and a shutdown
+    /// request is ignored.
+    Never,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(super) struct Vm {
+    config: BTreeMap<String, String>,
+    running: bool,
+    lock: Option<String>,
+    /// Agent pings since the last start.
+    pings: u32,
+}
+
+/// A copy of one simulated VM, for assertions.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SimVm {
+    pub config: BTreeMap<String, String>,
+    pub running: bool,
+    pub template: bool,
+    pub lock: Option<String>,
+}
+
+impl Vm {
+    pub(super) fn set_lock(&mut self, lock: Option<String>) {
+        self.lock = lock;
+    }
+
+    fn is_template(&self) -> bool {
+        self.config.get("template").map(String::as_str) == Some("1")
+    }
+
+    fn snapshot(&self) -> SimVm {
+        SimVm {
+            config: self.config.clone(),
+            running: self.running,
+            template: self.is_template(),
+            lock: self.lock.clone(),
+        }
+    }
+}
+
+impl Simulator {
+    /// Replace the bridges configured on a machine.
+    pub fn set_bridges(&self, node: &str, bridges: &[&str]) {
+        if let Some(m) = lock(&self.shared.state).machines.get_mut(node) {
+            m.bridges = bridges.iter().map(|b| b.to_string()).collect();
+        }
+    }
+
+    /// Put a file on a machine (or replace it): an image to import, a
+    /// snippet in a directory storage (`/var/lib/vz/snippets/x.yaml`).
+    pub fn add_file(&self, node: &str, path: &str, size: u64) {
+        if let Some(m) = lock(&self.shared.state).machines.get_mut(node) {
+            m.files.insert(path.to_string(), size);
+        }
+    }
+
+    /// Whether a file exists on a machine.
+    pub fn has_file(&self, node: &str, path: &str) -> bool {
+        lock(&self.shared.state)
+            .machines
+            .get(node)
+            .is_some_and(|m| m.files.contains_key(path))
+    }
+
+    /// How the guest of VM `vmid` comes up after each start (the VM need
+    /// not exist yet). Without this it answers at once.
+    pub fn set_guest_boot(&self, vmid: u32, boot: GuestBoot) {
+        lock(&self.shared.state).guests.insert(vmid, boot);
+    }
+
+    /// VM tasks (create, clone, start, ...) report `running` for `polls`
+    /// status polls before they finish; create and clone hold their VM
+    /// locks until then. 0 (the default): tasks finish at once.
+    pub fn set_task_polls(&self, polls: u32) {
+        lock(&self.shared.state).task_polls = polls;
+    }
+
+    /// A copy of VM `vmid` on `node`.
+    pub fn vm(&self, node: &str, vmid: u32) -> Option<SimVm> {
+        lock(&self.shared.state)
+            .machines
+            .get(node)?
+            .vms
+            .get(&vmid)
+            .map(Vm::snapshot)
+    }
+
+    /// The VM ids on `node`.
+    pub fn vm_ids(&self, node: &str) -> Vec<u32> {
+        lock(&self.shared.state)
+            .machines
+            .get(node)
+            .map(|m| m.vms.keys().copied().collect())
+            .unwrap_or_default()
+    }
+
+    /// The disk volumes on `node` (zvols and directory-storage images):
+    /// volume id and size in bytes.
+    pub fn volumes(&self, node: &str) -> Vec<(String, u64)> {
+        let st = lock(&self.shared.state);
+        let Some(m) = st.machines.get(node) else {
+            return Vec::new();
+        };
+        let mut out: Vec<(String, u64)> = m.zvols.iter().map(|(k, v)| (k.clone(), *v)).collect();
+        if let Ok(cfg) = st.storage_cfg(node) {
+            for s in cfg.values().filter(|s| s.kind == "dir") {
+                for (path, size) in &m.files {
+                    if let Some((volname, "images")) = dir_volname(s, path) {
+                        out.push((format!("{}:{volname}", s.id), *size));
+                    }
+                }
+            }
+        }
+        out.sort();
+        out
+    }
+}
+
+/// The templates this module answers.
+pub(super) fn handles(method: Method, template: &str) -> bool {
+    matches!(
+        (method, template),
+        (Method::Get, "/cluster/nextid")
+            | (Method::Get, "/cluster/resources")
+            | (Method::Get, "/nodes/{node}/qemu")
+            | (Method::Post, "/nodes/{node}/qemu")
+            | (Method::Delete, "/nodes/{node}/qemu/{vmid}")
+            | (Method::Get, "/nodes/{node}/qemu/{vmid}/config")
+            | (Method::Put, "/nodes/{node}/qemu/{vmid}/config")
+            | (Method::Post, "/nodes/{node}/qemu/{vmid}/clone")
+            | (Method::Post, "/nodes/{node}/qemu/{vmid}/template")
+            | (Method::Put, "/nodes/{node}/qemu/{vmid}/resize")
+            | (Method::Post, "/nodes/{node}/qemu/{vmid}/status/start")
+            | (Method::Post, "/nodes/{node}/qemu/{vmid}/status/shutdown")
+            | (Method::Post, "/nodes/{node}/qemu/{vmid}/status/stop")
+            | (Method::Get, "/nodes/{node}/qemu/{vmid}/status/current")
+            | (Method::Post, "/nodes/{node}/qemu/{vmid}/agent/ping")
+            | (Method::Get, "/nodes/{node}/storage/{storage}/content")
+    )
+}
+
+const GIB: u64 = 1 << 30;
+const MIB: u64 = 1 << 20;
+
+fn is_disk_key(k: &str) -> bool {
+    crate::formats::is_boot_device(k)
+        && !k.starts_with("net")
+        && !k.starts_with("hostpci")
+        && !k.starts_with("usb")
+        || k == "efidisk0"
+        || k == "tpmstate0"
+}
+
+fn is_net_key(k: &str) -> bool {
+    k.starts_with("net") && crate::formats::is_boot_device(k)
+}
+
+/// Proxmox writes sizes as `32G`, `2252M`, ...
+fn human_size(bytes: u64) -> String {
+    if bytes.is_multiple_of(GIB) {
+        format!("{}G", bytes / GIB)
+    } else if bytes.is_multiple_of(MIB) {
+        format!("{}M", bytes / MIB)
+    } else if bytes.is_multiple_of(1024) {
+        format!("{}K", bytes / 1024)
+    } else {
+        bytes.to_string()
+    }
+}
+
+/// `32G`, `+2G`, `1.5T`, `1024` (bytes) -> (relative, bytes).
+fn parse_size(s: &str) -> Option<(bool, u64)> {
+    let (plus, s) = match s.strip_prefix('+') {
+        Some(rest) => (true, rest),
+        None => (false, s),
+    };
+    let (num, unit) = match s.char_indices().last()? {
+        (i, c) if c.is_ascii_alphabetic() => (&s[..i], c),
+        _ => (s, 'B'),
+    };
+    let mult = match unit {
+        'B' => 1.0,
+        'K' => 1024.0,
+        'M' => MIB as f64,
+        'G' => GIB as f64,
+        'T' => (GIB as f64) * 1024.0,
+        _ => return None,
+    };
+    let n: f64 = num.parse().ok()?;
+    Some((plus, (n * mult) as u64))
+}
+
+/// The first element of a drive's property string (its volume) and the
+/// other `key=value` parts.
+fn split_drive(value: &str) -> (String, Vec<(String, String)>) {
+    let mut file = String::new();
+    let mut rest = Vec::new();
+    for part in value.split(',') {
+        match part.split_once('=') {
+            Some(("file" | "volume", v)) => file = v.to_string(),
+            Some((k, v)) => rest.push((k.to_string(), v.to_string())),
+            None => file = part.to_string(),
+        }
+    }
+    (file, rest)
+}
+
+fn join_drive(file: &str, rest: &[(String, String)]) -> String {
+    let mut s = file.to_string();
+    for (k, v) in rest {
+        s.push_str(&format!(",{k}={v}"));
+    }
+    s
+}
+
+/// A directory storage's file `path` as (volume name, content type).
+fn dir_volname(s: &Storage, path: &str) -> Option<(String, &'static str)> {
+    let rel = path.strip_prefix(s.path.as_deref()?)?.strip_prefix('/')?;
+    for (dir, content, prefix) in [
+        ("images/", "images", ""),
+        ("template/iso/", "iso", "iso/"),
+        ("template/cache/", "vztmpl", "vztmpl/"),
+        ("snippets/", "snippets", "snippets/"),
+        ("import/", "import", "import/"),
+        ("dump/", "backup", "backup/"),
+    ] {
+        if let Some(name) = rel.strip_prefix(dir) {
+            return Some((format!("{prefix}{name}"), content));
+        }
+    }
+    None
+}
+
+/// The file path of a directory storage's volume name, and its content.
+fn dir_path(s: &Storage, volname: &str) -> Option<(String, &'static str)> {
+    let base = s.path.as_deref()?;
+    for (prefix, dir, content) in [
+        ("iso/", "template/iso/", "iso"),
+        ("vztmpl/", "template/cache/", "vztmpl"),
+        ("snippets/", "snippets/", "snippets"),
+        ("import/", "import/", "import"),
+        ("backup/", "dump/", "backup"),
+    ] {
+        if let Some(name) = volname.strip_prefix(prefix) {
+            return Some((format!("{base}/{dir}{name}"), content));
+        }
+    }
+    // `100/vm-100-disk-0.raw`: a VM image.
+    volname
+        .split_once('/')
+        .filter(|(id, _)| id.bytes().all(|c| c.is_ascii_digit()))
+        .map(|_| (format!("{base}/images/{volname}"), "images"))
+}
+
+/// A deterministic MAC in Proxmox's default prefix (BC:24:11).
+fn make_mac(vmid: u32, net: &str, salt: u64) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in vmid
+        .to_le_bytes()
+        .into_iter()
+        .chain(net.bytes())
+        .chain(salt.to_le_bytes())
+    {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!(
+        "BC:24:11:{:02X}:{:02X}:{:02X}",
+        (h >> 16) as u8,
+        (h >> 8) as u8,
+        h as u8
+    )
+}
+
+fn no_such_vm(node: &str, vmid: u32) -> String {
+    format!("Configuration file 'nodes/{node}/qemu-server/{vmid}.conf' does not exist")
+}
+
+/// What a drive value asks for.
+enum Alloc {
+    /// `STORAGE:N` (GiB), with optional `import-from`.
+    New {
+        storage: String,
+        gib: f64,
+        import: Option<String>,
+    },
+    CloudInit {
+        storage: String,
+    },
+    /// An existing volume, `none`, `cdrom` or a path: kept as it is.
+    Keep,
+}
+
+fn alloc_of(file: &str, rest: &[(String, String)]) -> Alloc {
+    let import = rest
+        .iter()
+        .find(|(k, _)| k == "import-from")
+        .map(|(_, v)| v.clone());
+    match file.split_once(':') {
+        Some((storage, "cloudinit")) => Alloc::CloudInit {
+            storage: storage.to_string(),
+        },
+        Some((storage, size)) => match size.parse::<f64>() {
+            Ok(gib) => Alloc::New {
+                storage: storage.to_string(),
+                gib,
+                import,
+            },
+            Err(_) => Alloc::Keep,
+        },
+        None => Alloc::Keep,
+    }
+}
+
+impl State {
+    pub(super) fn handle_vm(
+        &mut self,
+        local: &str,
+        req: &Request,
+        m: &PathMatch,
+    ) -> Result<Value, String> {
+        let var = |k: &str| m.vars.get(k).map(String::as_str).unwrap_or_default();
+        let vmid = || -> Result<u32, String> {
+            var("vmid")
+                .parse()
+                .map_err(|_| format!("bad VM id '{}'", var("vmid")))
+        };
+        if let Some(node) = m.vars.get("node") {
+            self.reachable_node(local, node)?;
+        }
+        let node = var("node");
+        match (req.method, m.template.as_str()) {
+            (Method::Get, "/cluster/nextid") => self.next_id(local, req),
+            (Method::Get, "/cluster/resources") => self.resources(local, req),
+            (Method::Get, "/nodes/{node}/qemu") => self.list_vms(node),
+            (Method::Post, "/nodes/{node}/qemu") => self.create(local, node, req),
+            (Method::Delete, "/nodes/{node}/qemu/{vmid}") => self.destroy(local, node, vmid()?),
+            (Method::Get, "/nodes/{node}/qemu/{vmid}/config") => {
+                let vm = self.vm(node, vmid()?)?;
+                let mut out = serde_json::Map::new();
+                for (k, v) in &vm.config {
+                    out.insert(k.clone(), json!(v));
+                }
+                out.insert("digest".into(), json!(config_digest(&vm.config)));
+                Ok(Value::Object(out))
+            }
+            (Method::Put, "/nodes/{node}/qemu/{vmid}/config") => {
+                self.set_config(local, node, vmid()?, req)
+            }
+            (Method::Post, "/nodes/{node}/qemu/{vmid}/clone") => {
+                self.clone_vm(local, node, vmid()?, req)
+            }
+            (Method::Post, "/nodes/{node}/qemu/{vmid}/template") => {
+                self.make_template(local, node, vmid()?)
+            }
+            (Method::Put, "/nodes/{node}/qemu/{vmid}/resize") => {
+                self.resize(local, node, vmid()?, req)
+            }
+            (Method::Post, "/nodes/{node}/qemu/{vmid}/status/start") => {
+                self.start(local, node, vmid()?)
+            }
+            (Method::Post, "/nodes/{node}/qemu/{vmid}/status/shutdown") => {
+                self.shutdown(node, vmid()?, req.get_param("forceStop") == Some("1"))
+            }
+            (Method::Post, "/nodes/{node}/qemu/{vmid}/status/stop") => {
+                let id = vmid()?;
+                let vm = self.vm_mut(node, id)?;
+                if !vm.running {
+                    return Err(format!("VM {id} not running"));
+                }
+                vm.running = false;
+                Ok(json!(self.new_vm_task(
+                    node,
+                    "qmstop",
+                    &id.to_string(),
+                    "OK",
+                    Vec::new()
+                )))
+            }
+            (Method::Get, "/nodes/{node}/qemu/{vmid}/status/current") => {
+                let id = vmid()?;
+                let vm = self.vm(node, id)?;
+                Ok(status_json(id, vm))
+            }
+            (Method::Post, "/nodes/{node}/qemu/{vmid}/agent/ping") => self.ping(node, vmid()?),
+            (Method::Get, "/nodes/{node}/storage/{storage}/content") => {
+                self.content(local, node, var("storage"), req.get_param("content"))
+            }
+            (method, template) => Err(format!("{method} {template} is not simulated")),
+        }
+    }
+
+    fn vm(&self, node: &str, vmid: u32) -> Result<&Vm, String> {
+        self.machine(node)?
+            .vms
+            .get(&vmid)
+            .ok_or_else(|| no_such_vm(node, vmid))
+    }
+
+    fn vm_mut(&mut self, node: &str, vmid: u32) -> Result<&mut Vm, String> {
+        self.machines
+            .get_mut(node)
+            .and_then(|m| m.vms.get_mut(&vmid))
+            .ok_or_else(|| no_such_vm(node, vmid))
+    }
+
+    fn machine_mut(&mut self, node: &str) -> Result<&mut Machine, String> {
+        self.machines
+            .get_mut(node)
+            .ok_or_else(|| format!("no such machine '{node}' in the simulator"))
+    }
+
+    fn unlocked(&self, node: &str, vmid: u32) -> Result<&Vm, String> {
+        let vm = self.vm(node, vmid)?;
+        match &vm.lock {
+            Some(l) => Err(format!("VM is locked ({l})")),
+            None => Ok(vm),
+        }
+    }
+
+    /// Every VM id in `local`'s cluster (or on the standalone machine),
+    /// with the node it is on.
+    fn cluster_vmids(&self, local: &str) -> Result<BTreeMap<u32, String>, String> {
+        let mut out = BTreeMap::new();
+        for n in self.members(local)? {
+            for id in self.machine(&n)?.vms.keys() {
+                out.insert(*id, n.clone());
+            }
+        }
+        Ok(out)
+    }
+
+    fn vmid_free(&self, local: &str, vmid: u32) -> Result<(), String> {
+        match self.cluster_vmids(local)?.get(&vmid) {
+            Some(on) => Err(format!(
+                "unable to create VM {vmid} - VM {vmid} already exists on node '{on}'"
+            )),
+            None => Ok(()),
+        }
+    }
+
+    /// A lock held for the duration of a task, when tasks take time.
+    fn task_lock(&self, node: &str, vmid: u32) -> Vec<(String, u32)> {
+        if self.task_polls > 0 {
+            vec![(node.to_string(), vmid)]
+        } else {
+            Vec::new()
+        }
+    }
+
+    fn next_id(&self, local: &str, req: &Request) -> Result<Value, String> {
+        let used = self.cluster_vmids(local)?;
+        if let Some(want) = req.get_param("vmid") {
+            let id: u32 = want.parse().map_err(|_| format!("bad VM id '{want}'"))?;
+            if used.contains_key(&id) {
+                return Err(format!("VM {id} already exists"));
+            }
+            return Ok(json!(id.to_string()));
+        }
+        let free = (100u32..).find(|id| !used.contains_key(id)).unwrap_or(100);
+        // Proxmox answers this integer as a string.
+        Ok(json!(free.to_string()))
+    }
+
+    fn resources(&self, local: &str, req: &Request) -> Result<Value, String> {
+        if req.get_param("type") != Some("vm") {
+            return Err("the simulator answers /cluster/resources for type=vm only".into());
+        }
+        let mut out = Vec::new();
+        for n in self.members(local)? {
+            let m = self.machine(&n)?;
+            for (id, vm) in &m.vms {
+                let mut v = json!({
+                    "id": format!("qemu/{id}"), "type": "qemu", "vmid": id, "node": n,
+                    "status": if !m.online { "unknown" } else if vm.running { "running" } else { "stopped" },
+                    "template": u8::from(vm.is_template()),
+                });
+                if let Some(name) = vm.config.get("name") {
+                    v["name"] = json!(name);
+                }
+                if let Some(l) = &vm.lock {
+                    v["lock"] = json!(l);
+                }
+                out.push(v);
+            }
+        }
+        Ok(Value::Array(out))
+    }
+
+    fn list_vms(&self, node: &str) -> Result<Value, String> {
+        let m = self.machine(node)?;
+        Ok(Value::Array(
+            m.vms
+                .iter()
+                .map(|(id, vm)| {
+                    let mut v = json!({
+                        "vmid": id,
+                        "status": if vm.running { "running" } else { "stopped" },
+                        "cpus": vm.config.get("cores").and_then(|c| c.parse::<u64>().ok()).unwrap_or(1),
+                        "maxmem": memory_bytes(&vm.config),
+                        "uptime": if vm.running { 60 } else { 0 },
+                    });
+                    for key in ["name", "tags"] {
+                        if let Some(x) = vm.config.get(key) {
+                            v[key] = json!(x);
+                        }
+                    }
+                    if vm.is_template() {
+                        v["template"] = json!(1);
+                    }
+                    if let Some(l) = &vm.lock {
+                        v["lock"] = json!(l);
+                    }
+                    v
+                })
+                .collect(),
+        ))
+    }
+
+    /// The storage `id` as `node` sees it, able to hold VM images there.
+    fn image_storage(&self, local: &str, node: &str, id: &str) -> Result<Storage, String> {
+        let s = self
+            .storage_cfg(local)?
+            .get(id)
+            .cloned()
+            .ok_or_else(|| format!("storage '{id}' does not exist"))?;
+        if s.disable
+            || s.nodes
+                .as_ref()
+                .is_some_and(|l| !l.iter().any(|n| n == node))
+        {
+            return Err(format!("storage '{id}' is not available on node '{node}'"));
+        }
+        if !s.content.iter().any(|c| c == "images") {
+            return Err(format!("storage '{id}' does not support vm images"));
+        }
+        if let Some(pool) = &s.pool {
+            let root = super::pool_root(pool);
+            if !self.machine(node)?.pools.iter().any(|(p, _)| p == root) {
+                return Err(format!(
+                    "zfs error: cannot open '{pool}': no such pool on node '{node}'"
+                ));
+            }
+        }
+        Ok(s)
+    }
+
+    /// Size of an existing volume on `node`, with its content type.
+    fn volume(&self, local: &str, node: &str, volid: &str) -> Result<(u64, String), String> {
+        let (sid, volname) = volid
+            .split_once(':')
+            .ok_or_else(|| format!("unable to parse volume ID '{volid}'"))?;
+        let s = self
+            .storage_cfg(local)?
+            .get(sid)
+            .ok_or_else(|| format!("storage '{sid}' does not exist"))?;
+        let m = self.machine(node)?;
+        let missing = || format!("volume '{volid}' does not exist");
+        if s.kind == "dir" {
+            let (path, content) = dir_path(s, volname).ok_or_else(missing)?;
+            let size = m.files.get(&path).ok_or_else(missing)?;
+            Ok((*size, content.to_string()))
+        } else {
+            let size = m.zvols.get(volid).ok_or_else(missing)?;
+            Ok((*size, "images".to_string()))
+        }
+    }
+
+    /// Where a new disk of `vmid` goes on storage `s`: its volume id, and
+    /// for a directory storage the file path.
+    fn new_volume(
+        &self,
+        node: &str,
+        s: &Storage,
+        vmid: u32,
+        cloudinit: bool,
+    ) -> Result<(String, Option<String>), String> {
+        let m = self.machine(node)?;
+        let exists = |volid: &str| -> bool {
+            if s.kind == "dir" {
+                let volname = volid.split_once(':').map(|(_, v)| v).unwrap_or_default();
+                dir_path(s, volname).is_some_and(|(p, _)| m.files.contains_key(&p))
+            } else {
+                m.zvols.contains_key(volid)
+            }
+        };
+        let name = |stem: &str| -> String {
+            if s.kind == "dir" {
+                let ext = if cloudinit { "qcow2" } else { "raw" };
+                format!("{}:{vmid}/{stem}.{ext}", s.id)
+            } else {
+                format!("{}:{stem}", s.id)
+            }
+        };
+        let volid = if cloudinit {
+            let v = name(&format!("vm-{vmid}-cloudinit"));
+            if exists(&v) {
+                return Err(format!("volume '{v}' already exists"));
+            }
+            v
+        } else {
+            (0..)
+                .map(|k| name(&format!("vm-{vmid}-disk-{k}")))
+                .find(|v| !exists(v) && !exists(&v.replace(":vm-", ":base-")))
+                .ok_or("no free disk name")?
+        };
+        let path = if s.kind == "dir" {
+            let volname = volid.split_once(':').map(|(_, v)| v).unwrap_or_default();
+            dir_path(s, volname).map(|(p, _)| p)
+        } else {
+            None
+        };
+        Ok((volid, path))
+    }
+
+    fn put_volume(
+        &mut self,
+        node: &str,
+        volid: &str,
+        path: Option<String>,
+        size: u64,
+    ) -> Result<(), String> {
+        let m = self.machine_mut(node)?;
+        match path {
+            Some(p) => m.files.insert(p, size),
+            None => m.zvols.insert(volid.to_string(), size),
+        };
+        Ok(())
+    }
+
+    fn drop_volume(&mut self, local: &str, node: &str, volid: &str) -> Result<(), String> {
+        let (sid, volname) = volid.split_once(':').unwrap_or((volid, ""));
+        let path = self
+            .storage_cfg(local)?
+            .get(sid)
+            .filter(|s| s.kind == "dir")
+            .and_then(|s| dir_path(s, volname))
+            .map(|(p, _)| p);
+        let m = self.machine_mut(node)?;
+        match path {
+            Some(p) => m.files.remove(&p),
+            None => m.zvols.remove(volid),
+        };
+        Ok(())
+    }
+
+    /// Allocate what a drive value asks for (`tank1:32`, `tank1:0` with
+    /// `import-from`, `tank1:cloudinit`) and return the value Proxmox
+    /// writes into the configuration.
+    fn allocate_drive(
+        &mut self,
+        local: &str,
+        node: &str,
+        vmid: u32,
+        key: &str,
+        value: &str,
+    ) -> Result<String, String> {
+        let (file, mut rest) = split_drive(value);
+        match alloc_of(&file, &rest) {
+            Alloc::Keep => {
+                if file != "none" && file != "cdrom" && !file.starts_with('/') {
+                    self.volume(local, node, &file)?;
+                }
+                Ok(value.to_string())
+            }
+            Alloc::CloudInit { storage } => {
+                let s = self.image_storage(local, node, &storage)?;
+                let (volid, path) = self.new_volume(node, &s, vmid, true)?;
+                self.put_volume(node, &volid, path, 4 * MIB)?;
+                rest.retain(|(k, _)| k != "media");
+                rest.insert(0, ("media".into(), "cdrom".into()));
+                Ok(join_drive(&volid, &rest))
+            }
+            Alloc::New {
+                storage,
+                gib,
+                import,
+            } => {
+                let s = self.image_storage(local, node, &storage)?;
+                let size = match &import {
+                    Some(src) if src.starts_with('/') => *self
+                        .machine(node)?
+                        .files
+                        .get(src)
+                        .ok_or_else(|| format!("{key}: import source '{src}' does not exist"))?,
+                    Some(src) => {
+                        let (size, content) = self
+                            .volume(local, node, src)
+                            .map_err(|e| format!("{key}: import source: {e}"))?;
+                        if content != "images" && content != "import" {
+                            return Err(format!(
+                                "{key}: cannot import from '{src}': content type '{content}' is not an image"
+                            ));
+                        }
+                        size
+                    }
+                    None if gib > 0.0 => (gib * GIB as f64) as u64,
+                    None => {
+                        return Err(format!(
+                            "simulator (stricter than Proxmox): {key}: a new disk needs a size above 0 or import-from"
+                        ))
+                    }
+                };
+                let (volid, path) = self.new_volume(node, &s, vmid, false)?;
+                self.put_volume(node, &volid, path, size)?;
+                rest.retain(|(k, _)| k != "import-from" && k != "size");
+                rest.push(("size".into(), human_size(size)));
+                Ok(join_drive(&volid, &rest))
+            }
+        }
+    }
+
+    /// A `net[n]` value with its bridge checked and a MAC filled in
+    /// (kept from `old` when the model is unchanged).
+    fn net_value(
+        &mut self,
+        node: &str,
+        vmid: u32,
+        key: &str,
+        value: &str,
+        old: Option<&str>,
+    ) -> Result<String, String> {
+        let bridge = value
+            .split(',')
+            .find_map(|p| p.strip_prefix("bridge="))
+            .unwrap_or_default();
+        if !self.machine(node)?.bridges.iter().any(|b| b == bridge) {
+            return Err(format!(
+                "simulator (stricter than Proxmox, which fails only at start): {key}: bridge '{bridge}' does not exist on node '{node}'"
+            ));
+        }
+        let mut parts: Vec<String> = value.split(',').map(str::to_string).collect();
+        let model_with_mac = parts[0].contains('=') && !parts[0].starts_with("model=");
+        let has_mac = model_with_mac || parts.iter().any(|p| p.starts_with("macaddr="));
+        if !has_mac {
+            let model = parts[0]
+                .strip_prefix("model=")
+                .unwrap_or(&parts[0])
+                .to_string();
+            let old_mac = old.and_then(|o| {
+                let first = o.split(',').next()?;
+                let (m, mac) = first.split_once('=')?;
+                (m == model).then(|| mac.to_string())
+            });
+            self.clock += 1;
+            let mac = old_mac.unwrap_or_else(|| make_mac(vmid, key, self.clock));
+            parts[0] = format!("{model}={mac}");
+        }
+        Ok(parts.join(","))
+    }
+
+    fn create(&mut self, local: &str, node: &str, req: &Request) -> Result<Value, String> {
+        self.need_quorum(local)?;
+        let vmid: u32 = req
+            .get_param("vmid")
+            .and_then(|v| v.parse().ok())
+            .ok_or("missing vmid")?;
+        self.vmid_free(local, vmid)?;
+        let mut vm = Vm::default();
+        for (k, v) in &req.params {
+            let value = if is_disk_key(k) {
+                self.allocate_drive(local, node, vmid, k, v)?
+            } else if is_net_key(k) {
+                self.net_value(node, vmid, k, v, None)?
+            } else if k == "vmid" {
+                continue;
+            } else {
+                v.clone()
+            };
+            vm.config.insert(k.clone(), value);
+        }
+        vm.config
+            .entry("smbios1".into())
+            .or_insert_with(|| format!("uuid=00000000-0000-4000-8000-{vmid:012}"));
+        let unlock = self.task_lock(node, vmid);
+        vm.lock = (!unlock.is_empty()).then(|| "create".to_string());
+        let template = vm.is_template();
+        self.machine_mut(node)?.vms.insert(vmid, vm);
+        if template {
+            self.rename_to_base(local, node, vmid)?;
+        }
+        Ok(json!(self.new_vm_task(
+            node,
+            "qmcreate",
+            &vmid.to_string(),
+            "OK",
+            unlock
+        )))
+    }
+
+    fn set_config(
+        &mut self,
+        local: &str,
+        node: &str,
+        vmid: u32,
+        req: &Request,
+    ) -> Result<Value, String> {
+        self.need_quorum(local)?;
+        let vm = self.unlocked(node, vmid)?.clone();
+        if let Some(d) = req.get_param("digest") {
+            if d != config_digest(&vm.config) {
+                return Err(
+                    "detected modified configuration - file changed by other user? Try again."
+                        .into(),
+                );
+            }
+        }
+        let mut config = vm.config.clone();
+        let mut unused = Vec::new();
+        for key in split_list(req.get_param("delete").unwrap_or_default()) {
+            if req.params.contains_key(key) {
+                return Err(format!("cannot set and delete '{key}' at the same time"));
+            }
+            match config.remove(key) {
+                Some(old) if is_disk_key(key) => unused.push(split_drive(&old).0),
+                Some(old) if key.starts_with("unused") => self.drop_volume(local, node, &old)?,
+                _ => {}
+            }
+        }
+        for (k, v) in &req.params {
+            if k == "delete" || k == "digest" {
+                continue;
+            }
+            let value = if is_disk_key(k) {
+                let new = self.allocate_drive(local, node, vmid, k, v)?;
+                if let Some(old) = config.get(k) {
+                    let old_vol = split_drive(old).0;
+                    if old_vol != split_drive(&new).0 {
+                        unused.push(old_vol);
+                    }
+                }
+                new
+            } else if is_net_key(k) {
+                self.net_value(node, vmid, k, v, config.get(k).map(String::as_str))?
+            } else {
+                v.clone()
+            };
+            config.insert(k.clone(), value);
+        }
+        // A disk taken out of a slot stays as `unusedN`, as in Proxmox.
+        for vol in unused {
+            let n = (0..)
+                .find(|n| !config.contains_key(&format!("unused{n}")))
+                .unwrap_or(0);
+            config.insert(format!("unused{n}"), vol);
+        }
+        self.vm_mut(node, vmid)?.config = config;
+        Ok(Value::Null)
+    }
+
+    /// Disk volumes referenced by a configuration.
+    fn disks_of(config: &BTreeMap<String, String>) -> Vec<(String, String)> {
+        config
+            .iter()
+            .filter(|(k, _)| is_disk_key(k) || k.starts_with("unused"))
+            .map(|(k, v)| (k.clone(), split_drive(v).0))
+            .filter(|(_, vol)| vol.contains(':'))
+            .collect()
+    }
+
+    fn rename_to_base(&mut self, local: &str, node: &str, vmid: u32) -> Result<(), String> {
+        let config = self.vm(node, vmid)?.config.clone();
+        let mut new_config = config.clone();
+        for (key, vol) in Self::disks_of(&config) {
+            if vol.contains("-cloudinit") {
+                continue;
+            }
+            let from = format!("vm-{vmid}-disk-");
+            if !vol.contains(&from) {
+                continue;
+            }
+            let to_vol = vol.replace(&from, &format!("base-{vmid}-disk-"));
+            let (size, _) = self.volume(local, node, &vol)?;
+            let s = self
+                .storage_cfg(local)?
+                .get(vol.split(':').next().unwrap_or_default())
+                .cloned();
+            self.drop_volume(local, node, &vol)?;
+            let path = s
+                .filter(|s| s.kind == "dir")
+                .and_then(|s| {
+                    dir_path(
+                        &s,
+                        to_vol.split_once(':').map(|(_, v)| v).unwrap_or_default(),
+                    )
+                })
+                .map(|(p, _)| p);
+            self.put_volume(node, &to_vol, path, size)?;
+            if let Some(v) = new_config.get_mut(&key) {
+                *v = v.replacen(&vol, &to_vol, 1);
+            }
+        }
+        new_config.insert("template".into(), "1".into());
+        self.vm_mut(node, vmid)?.config = new_config;
+        Ok(())
+    }
+
+    fn make_template(&mut self, local: &str, node: &str, vmid: u32) -> Result<Value, String> {
+        let vm = self.unlocked(node, vmid)?;
+        if vm.running {
+            return Err(format!(
+                "VM {vmid} is running - you can't convert a running VM to a template"
+            ));
+        }
+        if vm.is_template() {
+            return Err(format!(
+                "simulator (stricter than Proxmox): VM {vmid} is already a template; read vm_config first"
+            ));
+        }
+        self.rename_to_base(local, node, vmid)?;
+        Ok(json!(self.new_vm_task(
+            node,
+            "qmtemplate",
+            &vmid.to_string(),
+            "OK",
+            Vec::new()
+        )))
+    }
+
+    fn clone_vm(
+        &mut self,
+        local: &str,
+        node: &str,
+        vmid: u32,
+        req: &Request,
+    ) -> Result<Value, String> {
+        self.need_quorum(local)?;
+        let src = self.unlocked(node, vmid)?.clone();
+        let template = src.is_template();
+        if src.running && !template {
+            return Err(format!(
+                "simulator (stricter than Proxmox): VM {vmid} is running; clone a template or a stopped VM"
+            ));
+        }
+        let newid: u32 = req
+            .get_param("newid")
+            .and_then(|v| v.parse().ok())
+            .ok_or("missing newid")?;
+        self.vmid_free(local, newid)?;
+        if let Some(target) = req.get_param("target").filter(|t| *t != node) {
+            self.reachable_node(local, target)?;
+            return Err(format!(
+                "can't clone VM to node '{target}' (VM uses local storage)"
+            ));
+        }
+        let full = match req.get_param("full") {
+            Some(f) => f == "1",
+            None => !template,
+        };
+        if !full && !template {
+            return Err("Linked clone feature is only available for templates; set full=1".into());
+        }
+        let target_storage = req.get_param("storage");
+        if target_storage.is_some() && !full {
+            return Err("parameter 'storage' not allowed for linked clones".into());
+        }
+        let mut config = BTreeMap::new();
+        for (k, v) in &src.config {
+            if k == "template" || k.starts_with("unused") || k == "lock" {
+                continue;
+            }
+            let value = if is_disk_key(k) {
+                let (file, rest) = split_drive(v);
+                if !file.contains(':') {
+                    v.clone()
+                } else {
+                    let sid = target_storage
+                        .unwrap_or_else(|| file.split(':').next().unwrap_or_default())
+                        .to_string();
+                    let s = self.image_storage(local, node, &sid)?;
+                    let cloudinit = file.contains("-cloudinit");
+                    let (size, _) = self.volume(local, node, &file)?;
+                    let (volid, path) = if cloudinit || full {
+                        self.new_volume(node, &s, newid, cloudinit)?
+                    } else if s.kind == "zfspool" {
+                        let (base_storage, base) = file.split_once(':').unwrap_or_default();
+                        let disk = (0..)
+                            .map(|n| format!("{base_storage}:{base}/vm-{newid}-disk-{n}"))
+                            .find(|v| {
+                                !self
+                                    .machines
+                                    .get(node)
+                                    .is_some_and(|m| m.zvols.contains_key(v))
+                            })
+                            .ok_or("no free disk name")?;
+                        (disk, None)
+                    } else {
+                        return Err(format!(
+                            "Linked clone feature is not supported for drive '{k}' (raw image on a directory storage)"
+                        ));
+                    };
+                    self.put_volume(node, &volid, path, size)?;
+                    join_drive(&volid, &rest)
+                }
+            } else if is_net_key(k) {
+                // A clone gets new MAC addresses.
+                let mut parts: Vec<&str> = v.split(',').collect();
+                let model = parts[0].split('=').next().unwrap_or("virtio").to_string();
+                self.clock += 1;
+                let first = format!("{model}={}", make_mac(newid, k, self.clock));
+                parts[0] = &first;
+                parts.join(",")
+            } else {
+                v.clone()
+            };
+            config.insert(k.clone(), value);
+        }
+        for key in ["name", "description"] {
+            if let Some(v) = req.get_param(key) {
+                config.insert(key.into(), v.to_string());
+            }
+        }
+        let mut unlock = self.task_lock(node, newid);
+        unlock.extend(self.task_lock(node, vmid));
+        let locked = !unlock.is_empty();
+        let m = self.machine_mut(node)?;
+        m.vms.insert(
+            newid,
+            Vm {
+                config,
+                running: false,
+                lock: locked.then(|| "clone".to_string()),
+                pings: 0,
+            },
+        );
+        if locked {
+            if let Some(s) = m.vms.get_mut(&vmid) {
+                s.lock = Some("clone".into());
+            }
+        }
+        Ok(json!(self.new_vm_task(
+            node,
+            "qmclone",
+            &vmid.to_string(),
+            "OK",
+            unlock
+        )))
+    }
+
+    fn resize(
+        &mut self,
+        local: &str,
+        node: &str,
+        vmid: u32,
+        req: &Request,
+    ) -> Result<Value, String> {
+        let vm = self.unlocked(node, vmid)?.clone();
+        let disk = req.get_param("disk").unwrap_or_default();
+        let value = vm
+            .config
+            .get(disk)
+            .ok_or_else(|| format!("disk '{disk}' does not exist"))?;
+        if vm.is_template() {
+            return Err("you can't resize a disk of a template".into());
+        }
+        let (file, mut rest) = split_drive(value);
+        let (size, _) = self.volume(local, node, &file)?;
+        let want = req.get_param("size").unwrap_or_default();
+        let (relative, bytes) = parse_size(want).ok_or_else(|| format!("invalid size '{want}'"))?;
+        let new = if relative { size + bytes } else { bytes };
+        if new < size {
+            return Err(format!(
+                "shrinking disks is not supported ({} < {})",
+                human_size(new),
+                human_size(size)
+            ));
+        }
+        let s = self
+            .storage_cfg(local)?
+            .get(file.split(':').next().unwrap_or_default())
+            .cloned();
+        let path = s
+            .filter(|s| s.kind == "dir")
+            .and_then(|s| dir_path(&s, file.split_once(':').map(|(_, v)| v).unwrap_or_default()))
+            .map(|(p, _)| p);
+        self.put_volume(node, &file, path, new)?;
+        rest.retain(|(k, _)| k != "size");
+        rest.push(("size".into(), human_size(new)));
+        let value = join_drive(&file, &rest);
+        self.vm_mut(node, vmid)?
+            .config
+            .insert(disk.to_string(), value);
+        Ok(json!(self.new_vm_task(
+            node,
+            "resize",
+            &vmid.to_string(),
+            "OK",
+            Vec::new()
+        )))
+    }
+
+    fn start(&mut self, local: &str, node: &str, vmid: u32) -> Result<Value, String> {
+        let vm = self.vm(node, vmid)?.clone();
+        if vm.is_template() {
+            return Err("you can't start a vm if it's a template".into());
+        }
+        if let Some(l) = &vm.lock {
+            return Err(format!("VM is locked ({l})"));
+        }
+        if vm.running {
+            return Err(format!("VM {vmid} already running"));
+        }
+        for (_, vol) in Self::disks_of(&vm.config) {
+            self.volume(local, node, &vol)?;
+        }
+        let bridges = &self.machine(node)?.bridges;
+        for (k, v) in vm.config.iter().filter(|(k, _)| is_net_key(k)) {
+            let bridge = v
+                .split(',')
+                .find_map(|p| p.strip_prefix("bridge="))
+                .unwrap_or_default();
+            if !bridges.iter().any(|b| b == bridge) {
+                return Err(format!("{k}: bridge '{bridge}' does not exist"));
+            }
+        }
+        if let Some(ci) = vm.config.get("cicustom") {
+            for part in ci.split(',') {
+                let vol = part.split_once('=').map(|(_, v)| v).unwrap_or(part);
+                let (_, content) = self.volume(local, node, vol)?;
+                let sid = vol.split(':').next().unwrap_or_default();
+                let snippets_on = self
+                    .storage_cfg(local)?
+                    .get(sid)
+                    .is_some_and(|s| s.content.iter().any(|c| c == "snippets"));
+                if content != "snippets" || !snippets_on {
+                    return Err(format!(
+                        "cicustom: volume '{vol}' is not a snippet on a storage with 'snippets' content"
+                    ));
+                }
+            }
+        }
+        let vm = self.vm_mut(node, vmid)?;
+        vm.running = true;
+        vm.pings = 0;
+        Ok(json!(self.new_vm_task(
+            node,
+            "qmstart",
+            &vmid.to_string(),
+            "OK",
+            Vec::new()
+        )))
+    }
+
+    fn shutdown(&mut self, node: &str, vmid: u32, force: bool) -> Result<Value, String> {
+        let never = self.guests.get(&vmid) == Some(&GuestBoot::Never);
+        let vm = self.vm_mut(node, vmid)?;
+        if let Some(l) = &vm.lock {
+            return Err(format!("VM is locked ({l})"));
+        }
+        if !vm.running {
+            return Err(format!("VM {vmid} not running"));
+        }
+        // A guest that never came up ignores the power button.
+        let status = if never && !force {
+            "VM quit/powerdown failed - got timeout"
+        } else {
+            vm.running = false;
+            "OK"
+        };
+        Ok(json!(self.new_vm_task(
+            node,
+            "qmshutdown",
+            &vmid.to_string(),
+            status,
+            Vec::new()
+        )))
+    }
+
+    fn ping(&mut self, node: &str, vmid: u32) -> Result<Value, String> {
+        let boot = self.guests.get(&vmid).copied();
+        let vm = self.vm_mut(node, vmid)?;
+        if !vm.running {
+            return Err(format!("VM {vmid} is not running"));
+        }
+        if !crate::client::agent_enabled(vm.config.get("agent").map(String::as_str)) {
+            return Err("No QEMU guest agent configured".into());
+        }
+        vm.pings += 1;
+        let up = match boot {
+            None => true,
+            Some(GuestBoot::AfterPings(n)) => vm.pings > n,
+            Some(GuestBoot::Never) => false,
+        };
+        if up {
+            Ok(json!({}))
+        } else {
+            self.keep_on_error = true;
+            Err("QEMU guest agent is not running".into())
+        }
+    }
+
+    fn destroy(&mut self, local: &str, node: &str, vmid: u32) -> Result<Value, String> {
+        self.need_quorum(local)?;
+        let vm = self.unlocked(node, vmid)?.clone();
+        if vm.running {
+            return Err(format!("VM {vmid} is running - destroy failed"));
+        }
+        let volumes = Self::disks_of(&vm.config);
+        // A template's base volumes are shared by its linked clones.
+        let m = self.machine(node)?;
+        for (_, vol) in &volumes {
+            let prefix = format!("{vol}/");
+            if let Some((other, _)) = m.vms.iter().find(|(id, o)| {
+                **id != vmid
+                    && Self::disks_of(&o.config)
+                        .iter()
+                        .any(|(_, v)| v.starts_with(&prefix))
+            }) {
+                return Err(format!(
+                    "base volume '{vol}' is still in use by linked cloned VM {other}"
+                ));
+            }
+        }
+        for (_, vol) in volumes {
+            self.drop_volume(local, node, &vol)?;
+        }
+        self.machine_mut(node)?.vms.remove(&vmid);
+        Ok(json!(self.new_vm_task(
+            node,
+            "qmdestroy",
+            &vmid.to_string(),
+            "OK",
+            Vec::new()
+        )))
+    }
+
+    fn content(
+        &self,
+        local: &str,
+        node: &str,
+        id: &str,
+        only: Option<&str>,
+    ) -> Result<Value, String> {
+        let s = self
+            .storage_cfg(local)?
+            .get(id)
+            .ok_or_else(|| format!("storage '{id}' does not exist"))?;
+        if s.disable
+            || s.nodes
+                .as_ref()
+                .is_some_and(|l| !l.iter().any(|n| n == node))
+        {
+            return Err(format!("storage '{id}' is not available on node '{node}'"));
+        }
+        let m = self.machine(node)?;
+        let wanted = |content: &str| {
+            s.content.iter().any(|c| c == content) && only.is_none_or(|o| o == content)
+        };
+        let vmid_of = |volname: &str| -> Option<u32> {
+            let rest = volname.split('/').next_back()?;
+            let mut it = rest.split('-');
+            let (_, id) = (it.next()?, it.next()?);
+            id.parse().ok()
+        };
+        let mut out = Vec::new();
+        if s.kind == "dir" {
+            for (path, size) in &m.files {
+                if let Some((volname, content)) = dir_volname(s, path) {
+                    if !wanted(content) {
+                        continue;
+                    }
+                    let ext = volname.rsplit('.').next().unwrap_or("raw");
+                    let format = match content {
+                        "iso" => "iso",
+                        "snippets" => "snippet",
+                        _ => ext,
+                    };
+                    let mut v = json!({
+                        "volid": format!("{id}:{volname}"), "format": format,
+                        "size": size, "content": content, "ctime": 1_700_000_000,
+                    });
+                    if content == "images" {
+                        if let Some(n) = vmid_of(&volname) {
+                            v["vmid"] = json!(n);
+                        }
+                    }
+                    out.push(v);
+                }
+            }
+        } else if wanted("images") {
+            for (volid, size) in m
+                .zvols
+                .iter()
+                .filter(|(v, _)| v.starts_with(&format!("{id}:")))
+            {
+                let mut v = json!({
+                    "volid": volid, "format": "raw", "size": size, "content": "images",
+                });
+                if let Some(n) = vmid_of(volid) {
+                    v["vmid"] = json!(n);
+                }
+                out.push(v);
+            }
+        }
+        Ok(Value::Array(out))
+    }
+}
+
+fn memory_bytes(config: &BTreeMap<String, String>) -> u64 {
+    let mib = config
+        .get("memory")
+        .map(|m| m.trim_start_matches("current="))
+        .and_then(|m| m.parse::<u64>().ok())
+        .unwrap_or(512);
+    mib * MIB
+}
+
+fn status_json(vmid: u32, vm: &Vm) -> Value {
+    let mut v = json!({
+        "vmid": vmid,
+        "status": if vm.running { "running" } else { "stopped" },
+        "qmpstatus": if vm.running { "running" } else { "stopped" },
+        "agent": u8::from(crate::client::agent_enabled(vm.config.get("agent").map(String::as_str))),
+        "cpus": vm.config.get("cores").and_then(|c| c.parse::<u64>().ok()).unwrap_or(1),
+        "maxmem": memory_bytes(&vm.config),
+        "uptime": if vm.running { 60 } else { 0 },
+        "ha": {"managed": 0},
+    });
+    if let Some(n) = vm.config.get("name") {
+        v["name"] = json!(n);
+    }
+    if let Some(l) = &vm.lock {
+        v["lock"] = json!(l);
+    }
+    if vm.is_template() {
+        v["template"] = json!(1);
+    }
+    v
+}
+
+/// A stable digest of a configuration (40 hex digits, like Proxmox's
+/// SHA-1), changing whenever the configuration does.
+fn config_digest(config: &BTreeMap<String, String>) -> String {
+    let mut out = String::with_capacity(40);
+    for round in 0u8..5 {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ u64::from(round);
+        for (k, v) in config {
+            for b in k.bytes().chain([0]).chain(v.bytes()).chain([1]) {
+                h ^= u64::from(b);
+                h = h.wrapping_mul(0x0100_0000_01b3);
+            }
+        }
+        out.push_str(&format!("{:08x}", h as u32));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(human_size(32 * GIB), "32G");
+        assert_eq!(human_size(2252 * MIB), "2252M");
+        assert_eq!(parse_size("+2G"), Some((true, 2 * GIB)));
+        assert_eq!(parse_size("1.5T"), Some((false, 1536 * GIB)));
+        assert_eq!(parse_size("x"), None);
+    }
+
+    #[test]
+    fn drive_values() {
+        let (f, rest) = split_drive("tank1:0,import-from=/a.img,discard=on");
+        assert_eq!(f, "tank1:0");
+        assert_eq!(rest[0], ("import-from".to_string(), "/a.img".to_string()));
+        assert!(matches!(
+            alloc_of(&f, &rest),
+            Alloc::New {
+                import: Some(_),
+                ..
+            }
+        ));
+        assert!(matches!(
+            alloc_of("tank1:cloudinit", &[]),
+            Alloc::CloudInit { .. }
+        ));
+        assert!(matches!(alloc_of("tank1:vm-100-disk-0", &[]), Alloc::Keep));
+        assert!(is_disk_key("scsi0") && is_disk_key("ide2") && is_disk_key("efidisk0"));
+        assert!(!is_disk_key("net0") && !is_disk_key("scsihw"));
+    }
+
+    #[test]
+    fn digests_change_with_the_config() {
+        let mut c = BTreeMap::from([("cores".to_string(), "2".to_string())]);
+        let a = config_digest(&c);
+        assert_eq!(a.len(), 40);
+        c.insert("cores".into(), "4".into());
+        assert_ne!(a, config_digest(&c));
+    }
+}
