@@ -491,3 +491,26 @@ fn extra_entries_load_from_a_directory() {
         "{p:?}"
     );
 }
+
+#[test]
+fn the_docs_example_entry_is_valid() {
+    let docs = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../docs/services.md"
+    ))
+    .expect("docs/services.md");
+    let start = docs.find("```toml\n").expect("a toml example") + "```toml\n".len();
+    let end = start + docs[start..].find("\n```").expect("its end");
+    let example = docs[start..end].replace("...\n", "hostname: {{ hostname }}\n");
+    let mut files: Vec<(String, String)> = Vec::new();
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("catalog");
+    for item in std::fs::read_dir(&dir).expect("catalog dir") {
+        let path = item.expect("entry").path();
+        let text = std::fs::read_to_string(&path).expect("read");
+        files.push((path.display().to_string(), text));
+    }
+    files.push(("gitea.toml".into(), example));
+    let catalog = Catalog::from_sources(files).expect("the example entry is valid");
+    let r = resolve(&catalog, &["gitea".into()]).expect("resolves");
+    assert_eq!(r.names(), ["postgresql", "gitea"]);
+}
