@@ -1,0 +1,492 @@
+//! Loading and checking the whole catalog.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use crate::error::{Error, Problem};
+use crate::model::{Entry, SECRET_LENGTH};
+
+// `EMBEDDED`: (file name, text) of every `catalog/*.toml`, made by build.rs so
+// that a new service needs only a new file.
+include!(concat!(env!("OUT_DIR"), "/embedded_catalog.rs"));
+
+/// The service catalog: every entry, checked as a whole.
+#[derive(Debug, Clone)]
+pub struct Catalog {
+    /// Sorted by name.
+    entries: Vec<Entry>,
+    /// Name -> (file, text): to find the line of a key in later errors.
+    sources: BTreeMap<String, (String, String)>,
+}
+
+impl Catalog {
+    /// The catalog built into the installer (`installer/services/catalog/`).
+    pub fn embedded() -> Result<Catalog, Error> {
+        Self::from_sources(
+            EMBEDDED
+                .iter()
+                .map(|(file, text)| (file.to_string(), text.to_string()))
+                .collect(),
+        )
+    }
+
+    /// A catalog made only of the `*.toml` files of `dir`.
+    pub fn load_dir(dir: &Path) -> Result<Catalog, Error> {
+        Self::from_sources(read_dir(dir)?)
+    }
+
+    /// The built-in catalog plus the `*.toml` files of `dir` (a node's own
+    /// extra services). A name or VM id used twice is an error.
+    pub fn embedded_and_dir(dir: &Path) -> Result<Catalog, Error> {
+        let mut files: Vec<(String, String)> = EMBEDDED
+            .iter()
+            .map(|(file, text)| (file.to_string(), text.to_string()))
+            .collect();
+        files.extend(read_dir(dir)?);
+        Self::from_sources(files)
+    }
+
+    /// Parses and checks `(file name, text)` pairs; reports every problem.
+    pub fn from_sources(files: Vec<(String, String)>) -> Result<Catalog, Error> {
+        let mut problems = Vec::new();
+        let mut entries = Vec::new();
+        let mut sources: BTreeMap<String, (String, String)> = BTreeMap::new();
+        for (file, text) in files {
+            match toml::from_str::<Entry>(&text) {
+                Ok(entry) => {
+                    if sources.contains_key(&entry.name) {
+                        problems.push(problem(
+                            &file,
+                            &text,
+                            &[Part::Key("name")],
+                            format!(
+                                "service '{}' is already defined in {}; rename one of them",
+                                entry.name, sources[&entry.name].0
+                            ),
+                        ));
+                        continue;
+                    }
+                    sources.insert(entry.name.clone(), (file, text));
+                    entries.push(entry);
+                }
+                Err(e) => problems.push(Problem {
+                    line: e.span().map(|s| line_at(&text, s.start)),
+                    file,
+                    key: String::new(),
+                    message: e.message().trim().to_string(),
+                }),
+            }
+        }
+        entries.sort_by(|a, b| a.name.cmp(&b.name));
+        let catalog = Catalog { entries, sources };
+        problems.extend(catalog.check());
+        if problems.is_empty() {
+            problems.extend(catalog.check_templates());
+        }
+        if problems.is_empty() {
+            Ok(catalog)
+        } else {
+            Err(Error::Catalog(problems))
+        }
+    }
+
+    /// Every entry, sorted by name.
+    pub fn entries(&self) -> &[Entry] {
+        &self.entries
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Entry> {
+        self.entries.iter().find(|e| e.name == name)
+    }
+
+    pub fn names(&self) -> Vec<&str> {
+        self.entries.iter().map(|e| e.name.as_str()).collect()
+    }
+
+    /// The file an entry came from, e.g. `authentik.toml`.
+    pub fn file_of(&self, name: &str) -> &str {
+        self.sources.get(name).map_or("", |(file, _)| file.as_str())
+    }
+
+    /// The problem at `key` of entry `name`, with the line of the key.
+    pub(crate) fn problem_at(&self, name: &str, key: &[Part], message: String) -> Problem {
+        match self.sources.get(name) {
+            Some((file, text)) => problem(file, text, key, message),
+            None => Problem {
+                file: name.to_string(),
+                line: None,
+                key: key_path(key),
+                message,
+            },
+        }
+    }
+
+    /// The checks that need only the data (not the templates).
+    fn check(&self) -> Vec<Problem> {
+        let mut problems = Vec::new();
+        let zones: Vec<String> = tappaas_answer::Zone::defaults()
+            .into_iter()
+            .map(|z| z.name)
+            .collect();
+        let mut vmids: BTreeMap<u32, &str> = BTreeMap::new();
+        for e in &self.entries {
+            let mut at = |key: &[Part], message: String| {
+                problems.push(self.problem_at(&e.name, key, message));
+            };
+            let file = self.file_of(&e.name);
+            let stem = Path::new(file)
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .unwrap_or("");
+            if e.name != stem {
+                at(
+                    &[Part::Key("name")],
+                    format!(
+                        "is '{}' but the file is {file}: name the file {}.toml",
+                        e.name, e.name
+                    ),
+                );
+            }
+            if !is_word(&e.name) {
+                at(
+                    &[Part::Key("name")],
+                    "use lower-case letters, digits and '-' only".into(),
+                );
+            }
+            if !e.vmid_range().contains(&e.vmid) {
+                let range = e.vmid_range();
+                let kind = if e.optional { "an optional" } else { "a base" };
+                at(
+                    &[Part::Key("vmid")],
+                    format!(
+                        "{} is outside {}-{}, the range of {kind} service",
+                        e.vmid,
+                        range.start(),
+                        range.end()
+                    ),
+                );
+            }
+            if let Some(other) = vmids.insert(e.vmid, &e.name) {
+                at(
+                    &[Part::Key("vmid")],
+                    format!("{} is also the VM id of '{other}': pick a free one", e.vmid),
+                );
+            }
+            if e.cores == 0 {
+                at(&[Part::Key("cores")], "must be at least 1".into());
+            }
+            if e.memory_mib < 512 {
+                at(
+                    &[Part::Key("memory-mib")],
+                    format!("{} MiB is less than 512", e.memory_mib),
+                );
+            }
+            if e.disk_gib < 4 {
+                at(
+                    &[Part::Key("disk-gib")],
+                    format!("{} GiB is less than 4", e.disk_gib),
+                );
+            }
+            if !zones.contains(&e.zone) {
+                at(
+                    &[Part::Key("zone")],
+                    format!("unknown zone '{}': use one of {}", e.zone, zones.join(", ")),
+                );
+            }
+            match (e.available, &e.reason) {
+                (true, Some(_)) => at(
+                    &[Part::Key("reason")],
+                    "only an unavailable service (available = false) has a reason".into(),
+                ),
+                (false, None) => at(
+                    &[Part::Key("available")],
+                    "an unavailable service needs reason = \"why, and what would make it possible\"".into(),
+                ),
+                _ => {}
+            }
+            if e.available {
+                if e.user_data.is_none() {
+                    at(
+                        &[],
+                        "an available service needs user-data (a cloud-config template)".into(),
+                    );
+                }
+                if e.health.is_none() {
+                    at(
+                        &[],
+                        "an available service needs a health check ([health])".into(),
+                    );
+                }
+            }
+            let mut seen = BTreeSet::new();
+            for (i, dep) in e.depends.iter().enumerate() {
+                let key = [Part::Key("depends"), Part::Index(i)];
+                if !seen.insert(dep) {
+                    at(&key, format!("'{dep}' is listed twice"));
+                } else if dep == &e.name {
+                    at(&key, "a service cannot depend on itself".into());
+                } else {
+                    match self.get(dep) {
+                        None => at(
+                            &key,
+                            format!(
+                                "unknown service '{dep}': the catalog has {}",
+                                self.names().join(", ")
+                            ),
+                        ),
+                        Some(d) if e.available && !d.available => at(
+                            &key,
+                            format!("'{dep}' is not available, so this service cannot be either"),
+                        ),
+                        Some(d) if e.available => {
+                            for needed in &d.dependant_secrets {
+                                if !e.secrets.iter().any(|s| &s.name == needed) {
+                                    at(
+                                        &key,
+                                        format!(
+                                            "'{dep}' needs each service that depends on it to declare the secret '{needed}': add {{ name = \"{needed}\", length = 32 }} to secrets"
+                                        ),
+                                    );
+                                }
+                            }
+                        }
+                        Some(_) => {}
+                    }
+                }
+            }
+            for (i, word) in e.provides.iter().enumerate() {
+                if !is_word(word) {
+                    at(
+                        &[Part::Key("provides"), Part::Index(i)],
+                        format!("'{word}': use lower-case letters, digits and '-' only"),
+                    );
+                }
+            }
+            let mut names = BTreeSet::new();
+            for (i, s) in e.secrets.iter().enumerate() {
+                let key = [Part::Key("secrets"), Part::Index(i)];
+                if !is_word(&s.name) {
+                    at(
+                        &key,
+                        format!(
+                            "secret name '{}': use lower-case letters, digits and '-'",
+                            s.name
+                        ),
+                    );
+                }
+                if !names.insert(&s.name) {
+                    at(&key, format!("secret '{}' is declared twice", s.name));
+                }
+                if !SECRET_LENGTH.contains(&s.length) {
+                    at(
+                        &key,
+                        format!(
+                            "secret '{}': length {} is outside {}-{}",
+                            s.name,
+                            s.length,
+                            SECRET_LENGTH.start(),
+                            SECRET_LENGTH.end()
+                        ),
+                    );
+                }
+            }
+        }
+        if problems.is_empty() {
+            if let Some(cycle) = self.find_cycle() {
+                problems.push(self.problem_at(
+                    &cycle[0],
+                    &[Part::Key("depends")],
+                    format!(
+                        "dependency cycle: {}; remove one of these dependencies",
+                        cycle.join(" -> ")
+                    ),
+                ));
+            }
+        }
+        problems
+    }
+
+    /// A dependency cycle as names, first name repeated at the end.
+    fn find_cycle(&self) -> Option<Vec<String>> {
+        #[derive(Clone, Copy, PartialEq)]
+        enum Mark {
+            New,
+            Open,
+            Done,
+        }
+        fn visit(
+            catalog: &Catalog,
+            name: &str,
+            marks: &mut BTreeMap<String, Mark>,
+            path: &mut Vec<String>,
+        ) -> Option<Vec<String>> {
+            match marks.get(name).copied().unwrap_or(Mark::New) {
+                Mark::Done => return None,
+                Mark::Open => {
+                    let start = path.iter().position(|n| n == name).unwrap_or(0);
+                    let mut cycle = path[start..].to_vec();
+                    cycle.push(name.to_string());
+                    return Some(cycle);
+                }
+                Mark::New => {}
+            }
+            marks.insert(name.to_string(), Mark::Open);
+            path.push(name.to_string());
+            if let Some(entry) = catalog.get(name) {
+                for dep in &entry.depends {
+                    if let Some(cycle) = visit(catalog, dep, marks, path) {
+                        return Some(cycle);
+                    }
+                }
+            }
+            path.pop();
+            marks.insert(name.to_string(), Mark::Done);
+            None
+        }
+        let mut marks = BTreeMap::new();
+        for e in &self.entries {
+            if let Some(cycle) = visit(self, &e.name, &mut marks, &mut Vec::new()) {
+                return Some(cycle);
+            }
+        }
+        None
+    }
+
+    /// Every available entry renders with the example context, all of the
+    /// catalog selected (so every dependency and dependant is present).
+    fn check_templates(&self) -> Vec<Problem> {
+        let names: Vec<String> = self
+            .entries
+            .iter()
+            .filter(|e| e.available)
+            .map(|e| e.name.clone())
+            .collect();
+        let resolved = match crate::resolve(self, &names) {
+            Ok(r) => r,
+            Err(e) => {
+                return vec![Problem {
+                    file: String::new(),
+                    line: None,
+                    key: String::new(),
+                    message: e.to_string(),
+                }]
+            }
+        };
+        let context = crate::Context::example(&resolved);
+        let mut problems = Vec::new();
+        for entry in &resolved.order {
+            if let Err(e) = crate::render(self, &resolved, &entry.name, &context) {
+                let (key, message) = match e {
+                    Error::Render {
+                        template, message, ..
+                    } => (template, message),
+                    other => (String::new(), other.to_string()),
+                };
+                let (file, text) = self.sources.get(&entry.name).cloned().unwrap_or_default();
+                let top = key.split('[').next().unwrap_or("").to_string();
+                problems.push(Problem {
+                    line: locate(&text, &[Part::Key(&top)]),
+                    file,
+                    key,
+                    message,
+                });
+            }
+        }
+        problems
+    }
+}
+
+fn read_dir(dir: &Path) -> Result<Vec<(String, String)>, Error> {
+    let io = |source| Error::Io {
+        path: dir.to_path_buf(),
+        source,
+    };
+    let mut files = Vec::new();
+    for item in std::fs::read_dir(dir).map_err(io)? {
+        let path = item.map_err(io)?.path();
+        if path.extension().and_then(|e| e.to_str()) != Some("toml") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).map_err(|source| Error::Io {
+            path: path.clone(),
+            source,
+        })?;
+        files.push((path.display().to_string(), text));
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// Lower-case ASCII letters, digits and inner '-'.
+pub(crate) fn is_word(s: &str) -> bool {
+    !s.is_empty()
+        && !s.starts_with('-')
+        && !s.ends_with('-')
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+/// A step of a key path.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Part<'a> {
+    Key(&'a str),
+    Index(usize),
+}
+
+fn key_path(parts: &[Part]) -> String {
+    let mut out = String::new();
+    for part in parts {
+        match part {
+            Part::Key(k) if out.is_empty() => out.push_str(k),
+            Part::Key(k) => {
+                out.push('.');
+                out.push_str(k);
+            }
+            Part::Index(i) => out.push_str(&format!("[{i}]")),
+        }
+    }
+    out
+}
+
+fn problem(file: &str, text: &str, key: &[Part], message: String) -> Problem {
+    Problem {
+        file: file.to_string(),
+        line: locate(text, key),
+        key: key_path(key),
+        message,
+    }
+}
+
+/// The 1-based line of a key path in a TOML text (of the key itself, or of
+/// an array element).
+pub(crate) fn locate(text: &str, parts: &[Part]) -> Option<usize> {
+    let doc = toml_edit::ImDocument::parse(text).ok()?;
+    let mut item: &toml_edit::Item = doc.as_item();
+    let mut span = None;
+    for part in parts {
+        match part {
+            Part::Key(k) => {
+                let table = item.as_table_like()?;
+                let (key, value) = table.get_key_value(k)?;
+                span = key.span().or_else(|| value.span());
+                item = value;
+            }
+            Part::Index(i) => {
+                if let Some(array) = item.as_array() {
+                    span = array.get(*i)?.span();
+                    return span.map(|s| line_at(text, s.start));
+                }
+                let tables = item.as_array_of_tables()?;
+                let table = tables.get(*i)?;
+                span = table.span();
+                return span.map(|s| line_at(text, s.start));
+            }
+        }
+    }
+    span.map(|s| line_at(text, s.start))
+}
+
+fn line_at(text: &str, offset: usize) -> usize {
+    text.get(..offset)
+        .map_or(1, |t| t.matches('\n').count() + 1)
+}
