@@ -36,6 +36,8 @@ pub struct Answer {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub zones: Option<Vec<Zone>>,
     #[serde(default)]
+    pub firewall: Firewall,
+    #[serde(default)]
     pub services: Services,
 }
 
@@ -517,6 +519,54 @@ impl Zone {
     }
 }
 
+// -------------------------------------------------------------- [firewall]
+
+/// The OPNsense firewall VM that the first node deploys at first boot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Firewall {
+    #[serde(default = "Firewall::default_deploy")]
+    pub deploy: bool,
+    /// The firewall's address on the management network (bridge `lan`).
+    /// Absent: the management network's first address (TAPPaaS's
+    /// convention: the firewall is that network's gateway).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lan_address: Option<Cidr>,
+    #[serde(default)]
+    pub wan: WanMode,
+    /// With `wan = "static"`: the WAN address and its gateway.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wan_address: Option<Cidr>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wan_gateway: Option<IpAddr>,
+}
+
+impl Firewall {
+    fn default_deploy() -> bool {
+        true
+    }
+}
+
+impl Default for Firewall {
+    fn default() -> Self {
+        Firewall {
+            deploy: true,
+            lan_address: None,
+            wan: WanMode::Dhcp,
+            wan_address: None,
+            wan_gateway: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum WanMode {
+    #[default]
+    Dhcp,
+    Static,
+}
+
 // -------------------------------------------------------------- [services]
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -525,6 +575,11 @@ pub struct Services {
     /// Catalog names of the services to deploy after the firewall.
     #[serde(default = "Services::default_deploy")]
     pub deploy: Vec<String>,
+    /// The container registry (host or host/namespace) that serves the
+    /// images of the services that run containers. Absent: those services
+    /// are skipped at first boot and can be deployed later.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container_registry: Option<String>,
 }
 
 impl Services {
@@ -568,6 +623,7 @@ impl Default for Services {
     fn default() -> Self {
         Services {
             deploy: Self::default_deploy(),
+            container_registry: None,
         }
     }
 }

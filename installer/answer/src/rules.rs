@@ -12,7 +12,7 @@ use crate::path::KeyPath;
 use crate::secret::REDACTED;
 use crate::{
     Answer, Cidr, ClusterAction, Filter, FilterMatch, Fqdn, NetworkSource, Secret, Services,
-    Tank1Layout, ZfsRaid,
+    Tank1Layout, WanMode, ZfsRaid,
 };
 
 /// One problem, before it is given a line.
@@ -60,6 +60,7 @@ pub(crate) fn issues(answer: &Answer) -> Vec<Issue> {
         filter(&mut r, &KeyPath::of("bridges.wan-filter"), f);
     }
     zones(&mut r, answer);
+    firewall(&mut r, answer);
     services(&mut r, &answer.services);
     r.issues
 }
@@ -735,6 +736,82 @@ fn zones(r: &mut Rules, a: &Answer) {
     }
 }
 
+// -------------------------------------------------------------- [firewall]
+
+fn firewall(r: &mut Rules, a: &Answer) {
+    let f = &a.firewall;
+    let p = KeyPath::of("firewall");
+    if let Some(lan) = &f.lan_address {
+        let key = p.key("lan-address");
+        prefix(r, &key, lan);
+        if !lan.addr.is_ipv4() {
+            r.err(
+                key.clone(),
+                "use an IPv4 address: OPNsense's LAN is set up for IPv4 here",
+            );
+        }
+        let node = a.network.as_ref().and_then(|n| n.cidr);
+        let mgmt = node.unwrap_or(DEFAULT_MANAGEMENT);
+        if !network_of(&mgmt).contains(lan.addr) || lan.prefix != mgmt.prefix {
+            r.err(
+                key.clone(),
+                format!(
+                    "{lan} is not in the management network {}: the firewall's LAN side is on that network",
+                    network_of(&mgmt)
+                ),
+            );
+        }
+        if node.is_some_and(|n| n.addr == lan.addr) {
+            r.err(
+                key,
+                format!(
+                    "{} is this node's own address: give the firewall another one",
+                    lan.addr
+                ),
+            );
+        }
+    }
+    match f.wan {
+        WanMode::Dhcp => {
+            for (key, set) in [
+                ("wan-address", f.wan_address.is_some()),
+                ("wan-gateway", f.wan_gateway.is_some()),
+            ] {
+                if set {
+                    r.err(
+                        p.key(key),
+                        "only used with wan = \"static\": remove it, or set wan = \"static\"",
+                    );
+                }
+            }
+        }
+        WanMode::Static => match (&f.wan_address, &f.wan_gateway) {
+            (Some(addr), Some(gw)) => {
+                prefix(r, &p.key("wan-address"), addr);
+                if !network_of(addr).contains(*gw) {
+                    r.err(
+                        p.key("wan-gateway"),
+                        format!("{gw} is not in the WAN network {}: the gateway must be reachable on it", network_of(addr)),
+                    );
+                }
+            }
+            (addr, gw) => {
+                for (key, missing) in [
+                    ("wan-address", addr.is_none()),
+                    ("wan-gateway", gw.is_none()),
+                ] {
+                    if missing {
+                        r.err(
+                            p.key(key),
+                            "required with wan = \"static\" (or use wan = \"dhcp\")",
+                        );
+                    }
+                }
+            }
+        },
+    }
+}
+
 fn services(r: &mut Rules, s: &Services) {
     let p = KeyPath::of("services.deploy");
     let mut seen: HashMap<&str, usize> = HashMap::new();
@@ -754,6 +831,21 @@ fn services(r: &mut Rules, s: &Services) {
                 format!("'{name}' is listed twice (also deploy[{j}])"),
             );
             seen.insert(name, j);
+        }
+    }
+    if let Some(registry) = &s.container_registry {
+        let bad = registry.is_empty()
+            || registry.contains("://")
+            || registry.starts_with('/')
+            || registry.ends_with('/')
+            || registry
+                .chars()
+                .any(|c| c.is_whitespace() || c.is_control());
+        if bad {
+            r.err(
+                KeyPath::of("services.container-registry"),
+                format!("'{registry}' is not a registry: give a host[:port][/namespace], without a scheme (https://) or spaces"),
+            );
         }
     }
 }

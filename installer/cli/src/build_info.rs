@@ -18,6 +18,10 @@ pub struct BuildInfo {
     pub build_date: Option<String>,
     /// Path of the target image on the medium (`/.tappaas/...`).
     pub target_image: Option<String>,
+    /// Paths on the medium of the VM images first boot deploys from, when
+    /// the ISO carries them.
+    pub firewall_image: Option<String>,
+    pub service_template: Option<String>,
 }
 
 impl BuildInfo {
@@ -39,6 +43,8 @@ impl BuildInfo {
                 "DEBIAN_SUITE" => info.debian_suite = Some(value),
                 "BUILD_DATE" => info.build_date = Some(value),
                 "TARGET_IMAGE" => info.target_image = Some(value),
+                "FIREWALL_IMAGE" => info.firewall_image = Some(value),
+                "SERVICE_TEMPLATE" => info.service_template = Some(value),
                 _ => {}
             }
         }
@@ -63,6 +69,15 @@ impl BuildInfo {
         if let Some(img) = &self.target_image {
             env.target_image = format!("{MEDIUM_ROOT}{img}");
         }
+        // On an ISO, only what it says it carries.
+        env.firewall_image = self
+            .firewall_image
+            .as_ref()
+            .map(|p| format!("{MEDIUM_ROOT}{p}"));
+        env.service_template = self
+            .service_template
+            .as_ref()
+            .map(|p| format!("{MEDIUM_ROOT}{p}"));
         env
     }
 }
@@ -83,6 +98,25 @@ mod tests {
         assert_eq!(
             env.target_image,
             "/run/live/medium/.tappaas/target-test.squashfs"
+        );
+    }
+
+    #[test]
+    fn the_vm_images_are_the_ones_the_iso_says_it_carries() {
+        let without = BuildInfo::parse("FLAVOUR=pve\n").environment();
+        assert_eq!(without.firewall_image, None);
+        assert_eq!(without.service_template, None);
+        let with = BuildInfo::parse(
+            "FLAVOUR=pve\nSERVICE_TEMPLATE=/.tappaas/images/debian-cloud.qcow2\nFIREWALL_IMAGE=/.tappaas/images/opnsense.img\n",
+        )
+        .environment();
+        assert_eq!(
+            with.service_template.as_deref(),
+            Some("/run/live/medium/.tappaas/images/debian-cloud.qcow2")
+        );
+        assert_eq!(
+            with.firewall_image.as_deref(),
+            Some("/run/live/medium/.tappaas/images/opnsense.img")
         );
     }
 

@@ -84,6 +84,8 @@ fn qemu_plan() -> (Plan, tappaas_answer::Answer) {
     let env = Environment {
         flavour: Flavour::Test,
         target_image: "/img.squashfs".into(),
+        firewall_image: None,
+        service_template: None,
     };
     (
         tappaas_plan::plan(&machine, &answer, &env).expect("plan"),

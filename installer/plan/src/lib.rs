@@ -4,6 +4,7 @@
 //! `plan`/`--dry-run`, shown by the wizard's summary and run by the
 //! executor, so what the user confirms is exactly what runs.
 
+mod deploy;
 mod disks;
 mod error;
 mod files;
@@ -59,17 +60,7 @@ pub fn plan(
     };
 
     let node = node_plan(machine, answer, env);
-    let services = if node.cluster_is_join() {
-        if !answer.services.deploy.is_empty() && answer.services != Default::default() {
-            warnings.push(Finding {
-                message: "services are deployed by the first node of the cluster; this node joins, so [services] is ignored".into(),
-                hint: "deploy further services later with `tappaas-installer services deploy NAME` on the first node".into(),
-            });
-        }
-        Vec::new()
-    } else {
-        answer.services.deploy.clone()
-    };
+    let deploy = deploy::plan_deploy(&node, &network, answer, env, &mut warnings);
 
     let arc = zfs_arc_max(machine.memory_bytes, answer);
     let mut plan = Plan {
@@ -81,7 +72,9 @@ pub fn plan(
         pools: layout.pools,
         network,
         zfs_arc_max_bytes: arc,
-        services,
+        firewall: deploy.firewall,
+        services: deploy.services,
+        container_registry: answer.services.container_registry.clone(),
         steps: Vec::new(),
     };
     plan.steps = steps::plan_steps(&plan, machine, answer, env);

@@ -26,7 +26,16 @@ pub struct Plan {
     pub pools: Vec<PoolPlan>,
     pub network: NetworkPlan,
     pub zfs_arc_max_bytes: u64,
+    /// The OPNsense VM first boot deploys; `None` on a joining node, when
+    /// the answer says no, or when the ISO carries no OPNsense image.
+    #[serde(default)]
+    pub firewall: Option<FirewallPlan>,
+    /// Catalog names to deploy after the firewall (first boot resolves
+    /// their dependencies and order); empty without a firewall.
     pub services: Vec<String>,
+    /// `services.container-registry` from the answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container_registry: Option<String>,
     /// In order; each step is journaled by the executor.
     pub steps: Vec<Step>,
 }
@@ -86,13 +95,59 @@ pub struct Environment {
     pub flavour: Flavour,
     /// Path of the target system image (squashfs) on the live system.
     pub target_image: String,
+    /// The OPNsense image on the live system, when the ISO carries one.
+    #[serde(default)]
+    pub firewall_image: Option<String>,
+    /// The service VMs' template image on the live system, when the ISO
+    /// carries one.
+    #[serde(default)]
+    pub service_template: Option<String>,
 }
 
 impl Default for Environment {
+    /// A full `pve` ISO, as `plan` assumes off an ISO.
     fn default() -> Self {
         Environment {
             flavour: Flavour::Pve,
             target_image: "/run/live/medium/.tappaas/target-pve.squashfs".to_string(),
+            firewall_image: Some("/run/live/medium/.tappaas/images/opnsense.img".to_string()),
+            service_template: Some(
+                "/run/live/medium/.tappaas/images/debian-cloud.qcow2".to_string(),
+            ),
+        }
+    }
+}
+
+/// Where the install puts the ISO's VM images on the node, for first boot.
+pub const NODE_IMAGES_DIR: &str = "/var/lib/tappaas/images";
+pub const FIREWALL_IMAGE_ON_NODE: &str = "/var/lib/tappaas/images/opnsense.img";
+pub const SERVICE_TEMPLATE_ON_NODE: &str = "/var/lib/tappaas/images/debian-cloud.qcow2";
+/// The VM id of the firewall (below the services' 200..).
+pub const FIREWALL_VMID: u32 = 100;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct FirewallPlan {
+    pub vmid: u32,
+    /// The firewall's LAN address with the management prefix (CIDR).
+    pub lan: String,
+    pub wan: WanPlan,
+    /// The OPNsense disk image on the node.
+    pub image: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "mode")]
+pub enum WanPlan {
+    Dhcp,
+    Static { address: String, gateway: String },
+}
+
+impl fmt::Display for WanPlan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WanPlan::Dhcp => f.write_str("DHCP"),
+            WanPlan::Static { address, gateway } => write!(f, "{address} via {gateway}"),
         }
     }
 }

@@ -130,12 +130,22 @@ pub fn render_text(plan: &Plan) -> String {
     for z in &net.zones {
         let _ = writeln!(s, "  zone {}: VLAN {} on lan, {}", z.name, z.vlan, z.cidr);
     }
+    if let Some(fw) = &plan.firewall {
+        let _ = writeln!(
+            s,
+            "\nFirewall deployed at first boot: OPNsense VM {} from {}, LAN {} (bridge lan), WAN {} (bridge wan)",
+            fw.vmid, fw.image, fw.lan, fw.wan
+        );
+    }
     if !plan.services.is_empty() {
         let _ = writeln!(
             s,
-            "\nServices deployed at first boot, after the firewall: {}",
+            "Services deployed at first boot, after the firewall: {}",
             plan.services.join(", ")
         );
+        if let Some(r) = &plan.container_registry {
+            let _ = writeln!(s, "  container images from {r}");
+        }
     }
 
     let _ = writeln!(s, "\nFiles written on the node:");

@@ -200,6 +200,25 @@ pub(crate) fn plan_steps(
             &env.target_image,
         ])],
     ));
+    // The VM images first boot deploys from, when the ISO carries them.
+    let mut images = Vec::new();
+    if let (Some(src), Some(_)) = (&env.firewall_image, &plan.firewall) {
+        images.push((src, crate::FIREWALL_IMAGE_ON_NODE));
+    }
+    if let (Some(src), false) = (&env.service_template, plan.services.is_empty()) {
+        images.push((src, crate::SERVICE_TEMPLATE_ON_NODE));
+    }
+    if !images.is_empty() {
+        let mut copy = vec![run(["mkdir", "-p", &target(crate::NODE_IMAGES_DIR)])];
+        for (src, dst) in images {
+            copy.push(run(["cp", src.as_str(), &target(dst)]));
+        }
+        steps.push(step(
+            "copy-vm-images",
+            "Copy the firewall and service VM images onto the node",
+            copy,
+        ));
+    }
 
     // 6. Configuration.
     let mut cfg = chroot_mounts();

@@ -12,6 +12,7 @@ fn env() -> Environment {
     Environment {
         flavour: Flavour::Test,
         target_image: "/run/live/medium/.tappaas/target-test.squashfs".into(),
+        ..Environment::default()
     }
 }
 
@@ -726,6 +727,7 @@ fn steps_have_unique_ids_in_install_order() {
             "partition-boot-disks",
             "create-rpool",
             "install-system",
+            "copy-vm-images",
             "configure",
             "bootloader",
             "pool-tank1",
@@ -776,5 +778,110 @@ fn rpool_root_is_mounted_before_the_pools_own_mountpoint() {
             .get("mountpoint")
             .map(String::as_str),
         Some("/rpool")
+    );
+}
+
+// ------------------------------------------------- firewall and services
+
+fn with(rest: &str) -> String {
+    format!("{STANDARD}\n{rest}")
+}
+
+#[test]
+fn the_first_node_deploys_the_firewall_at_the_management_networks_first_address() {
+    let p = ok(&home_server(), STANDARD);
+    let fw = p.firewall.as_ref().expect("firewall");
+    assert_eq!(fw.vmid, tappaas_plan::FIREWALL_VMID);
+    assert_eq!(fw.lan, "10.0.0.1/24");
+    assert_eq!(fw.wan, tappaas_plan::WanPlan::Dhcp);
+    assert_eq!(fw.image, tappaas_plan::FIREWALL_IMAGE_ON_NODE);
+    assert!(!p.services.is_empty());
+    let copies: Vec<String> = p
+        .steps
+        .iter()
+        .find(|s| s.id == "copy-vm-images")
+        .expect("copy step")
+        .actions
+        .iter()
+        .map(|a| format!("{a:?}"))
+        .collect();
+    assert!(
+        copies.iter().any(|c| c.contains("opnsense.img")),
+        "{copies:?}"
+    );
+    assert!(
+        copies.iter().any(|c| c.contains("debian-cloud.qcow2")),
+        "{copies:?}"
+    );
+}
+
+#[test]
+fn a_static_wan_and_a_chosen_lan_address_are_kept() {
+    let p = ok(
+        &home_server(),
+        &with("[firewall]\nlan-address = \"10.0.0.254/24\"\nwan = \"static\"\nwan-address = \"192.168.1.2/24\"\nwan-gateway = \"192.168.1.1\"\n"),
+    );
+    let fw = p.firewall.expect("firewall");
+    assert_eq!(fw.lan, "10.0.0.254/24");
+    assert_eq!(
+        fw.wan,
+        tappaas_plan::WanPlan::Static {
+            address: "192.168.1.2/24".into(),
+            gateway: "192.168.1.1".into()
+        }
+    );
+}
+
+#[test]
+fn without_a_firewall_no_service_is_deployed_and_the_user_is_told() {
+    let p = ok(&home_server(), &with("[firewall]\ndeploy = false\n"));
+    assert!(p.firewall.is_none());
+    assert!(p.services.is_empty());
+    assert!(p
+        .warnings
+        .iter()
+        .any(|w| w.message.contains("no firewall, so none of the services")));
+    assert!(!p.steps.iter().any(|s| s.id == "copy-vm-images"));
+}
+
+#[test]
+fn an_iso_without_the_opnsense_image_deploys_neither_and_says_how_to_build_one() {
+    let env = Environment {
+        firewall_image: None,
+        ..env()
+    };
+    let p = plan(&home_server(), &answer(STANDARD), &env).expect("plan");
+    assert!(p.firewall.is_none());
+    assert!(p.services.is_empty());
+    assert!(p
+        .warnings
+        .iter()
+        .any(|w| w.message.contains("no OPNsense image") && w.hint.contains("--opnsense-image")));
+}
+
+#[test]
+fn an_iso_without_the_template_deploys_the_firewall_but_no_service() {
+    let env = Environment {
+        service_template: None,
+        ..env()
+    };
+    let p = plan(&home_server(), &answer(STANDARD), &env).expect("plan");
+    assert!(p.firewall.is_some());
+    assert!(p.services.is_empty());
+    assert!(p
+        .warnings
+        .iter()
+        .any(|w| w.message.contains("no service VM template")));
+}
+
+#[test]
+fn the_container_registry_reaches_the_plan() {
+    let p = ok(
+        &home_server(),
+        &with("[services]\ncontainer-registry = \"registry.home.lan:5000\"\n"),
+    );
+    assert_eq!(
+        p.container_registry.as_deref(),
+        Some("registry.home.lan:5000")
     );
 }

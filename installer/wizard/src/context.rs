@@ -72,6 +72,7 @@ pub fn initial_answer() -> Answer {
         tank2: None,
         bridges: Default::default(),
         zones: None,
+        firewall: Default::default(),
         services: Services::default(),
     }
 }
