@@ -206,6 +206,35 @@ mod first_boot {
     use super::*;
     use std::sync::mpsc;
 
+    /// Runs the loop on `events`, then `keys` (sent once the events are
+    /// in); returns what it ended with and the last screen.
+    fn drive(
+        p: &mut Progress,
+        events: Vec<Event>,
+        keys: Vec<crossterm::event::KeyEvent>,
+    ) -> (ProgressOutcome, String) {
+        let (etx, erx) = mpsc::channel();
+        let (ktx, krx) = mpsc::channel();
+        for e in events {
+            etx.send(e).expect("send");
+        }
+        drop(etx);
+        let keys = std::thread::spawn(move || {
+            // After the engine's events have been forwarded.
+            std::thread::sleep(Duration::from_millis(200));
+            for k in keys {
+                // The loop may have returned already: that is its answer.
+                let _ = ktx.send(k);
+            }
+        });
+        let mut terminal = Terminal::new(TestBackend::new(80, 24)).expect("terminal");
+        let outcome =
+            tappaas_wizard::app::drive_progress(&mut terminal, p, erx, krx, Charset::Ascii)
+                .expect("loop");
+        keys.join().expect("keys");
+        (outcome, text_of(terminal.backend().buffer()))
+    }
+
     fn first_boot_steps() -> Vec<tappaas_exec::StepInfo> {
         ["ready", "cluster", "storage-tank1"]
             .iter()
@@ -245,31 +274,23 @@ mod first_boot {
     fn the_loop_returns_when_first_boot_finishes_without_a_key() {
         let mut p = Progress::first_boot("n1.lan".into(), Instant::now());
         let s = first_boot_steps();
-        let (etx, erx) = mpsc::channel();
-        let (_ktx, krx) = mpsc::channel();
-        etx.send(Event::Started { steps: s.clone() }).expect("send");
+        let mut events = vec![Event::Started { steps: s.clone() }];
         for (index, step) in s.iter().enumerate() {
-            etx.send(Event::StepStarted {
+            events.push(Event::StepStarted {
                 index,
                 id: step.id.clone(),
                 title: step.title.clone(),
-            })
-            .expect("send");
-            etx.send(Event::StepFinished {
+            });
+            events.push(Event::StepFinished {
                 index,
                 id: step.id.clone(),
                 elapsed: Duration::from_secs(1),
-            })
-            .expect("send");
+            });
         }
-        etx.send(Event::Finished {
+        events.push(Event::Finished {
             elapsed: Duration::from_secs(3),
-        })
-        .expect("send");
-        let mut terminal = Terminal::new(TestBackend::new(80, 24)).expect("terminal");
-        let outcome =
-            tappaas_wizard::app::drive_progress(&mut terminal, &mut p, erx, krx, Charset::Ascii)
-                .expect("loop");
+        });
+        let (outcome, _) = drive(&mut p, events, Vec::new());
         assert_eq!(outcome, ProgressOutcome::Done);
         assert_eq!(p.done(), 3);
     }
@@ -278,13 +299,7 @@ mod first_boot {
     fn a_run_that_ends_without_steps_returns_for_the_caller_to_report() {
         // E.g. Proxmox is not installed: the run reports that, not the screen.
         let mut p = Progress::first_boot("n1.lan".into(), Instant::now());
-        let (etx, erx) = mpsc::channel::<Event>();
-        let (_ktx, krx) = mpsc::channel();
-        drop(etx);
-        let mut terminal = Terminal::new(TestBackend::new(80, 24)).expect("terminal");
-        let outcome =
-            tappaas_wizard::app::drive_progress(&mut terminal, &mut p, erx, krx, Charset::Ascii)
-                .expect("loop");
+        let (outcome, _) = drive(&mut p, Vec::new(), Vec::new());
         assert_eq!(outcome, ProgressOutcome::Done);
         assert!(p.failure.is_none());
     }
@@ -293,33 +308,21 @@ mod first_boot {
     fn a_failed_step_waits_for_the_users_choice() {
         let mut p = Progress::first_boot("n1.lan".into(), Instant::now());
         let s = first_boot_steps();
-        let (etx, erx) = mpsc::channel();
-        let (ktx, krx) = mpsc::channel();
-        etx.send(Event::Started { steps: s.clone() }).expect("send");
-        etx.send(Event::Failed {
-            index: 1,
-            id: s[1].id.clone(),
-            failure: CommandFailure {
-                what: "POST /cluster/config".into(),
-                status: None,
-                message: "cluster not ready - no quorum?".into(),
-                output_tail: Vec::new(),
+        let events = vec![
+            Event::Started { steps: s.clone() },
+            Event::Failed {
+                index: 1,
+                id: s[1].id.clone(),
+                failure: CommandFailure {
+                    what: "POST /cluster/config".into(),
+                    status: None,
+                    message: "cluster not ready - no quorum?".into(),
+                    output_tail: Vec::new(),
+                },
             },
-        })
-        .expect("send");
-        drop(etx);
-        let keys = std::thread::spawn(move || {
-            // After the engine's events have been forwarded.
-            std::thread::sleep(Duration::from_millis(200));
-            ktx.send(key(KeyCode::Enter)).expect("key");
-        });
-        let mut terminal = Terminal::new(TestBackend::new(80, 24)).expect("terminal");
-        let outcome =
-            tappaas_wizard::app::drive_progress(&mut terminal, &mut p, erx, krx, Charset::Ascii)
-                .expect("loop");
-        keys.join().expect("keys");
+        ];
+        let (outcome, text) = drive(&mut p, events, vec![key(KeyCode::Enter)]);
         assert_eq!(outcome, ProgressOutcome::Retry { index: 1 });
-        let text = text_of(terminal.backend().buffer());
         assert!(text.contains("no quorum"), "{text}");
         assert!(text.contains("TAPPaaS first boot"), "{text}");
     }

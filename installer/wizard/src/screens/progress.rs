@@ -87,32 +87,30 @@ impl Progress {
             Address::Static(cidr) => cidr.split('/').next().unwrap_or(cidr).to_string(),
             Address::FromDhcp => "the address its DHCP server gives it".to_string(),
         };
+        let steps: Vec<StepInfo> = plan
+            .steps
+            .iter()
+            .map(|s| StepInfo {
+                id: s.id.clone(),
+                title: s.title.clone(),
+            })
+            .collect();
         Progress {
-            job: Job::Install,
-            steps: plan
-                .steps
-                .iter()
-                .map(|s| StepInfo {
-                    id: s.id.clone(),
-                    title: s.title.clone(),
-                })
-                .collect(),
-            states: vec![StepState::Pending; plan.steps.len()],
-            current: None,
-            now,
-            log: Vec::new(),
-            back: 0,
-            failure: None,
-            finished: None,
-            fqdn: plan.node.fqdn(),
+            states: vec![StepState::Pending; steps.len()],
+            steps,
             address,
+            ..Self::empty(Job::Install, plan.node.fqdn(), now)
         }
     }
 
     /// First boot's screen: its steps come with the engine's `Started`.
     pub fn first_boot(fqdn: String, now: Instant) -> Self {
+        Self::empty(Job::FirstBoot, fqdn, now)
+    }
+
+    fn empty(job: Job, fqdn: String, now: Instant) -> Self {
         Progress {
-            job: Job::FirstBoot,
+            job,
             steps: Vec::new(),
             states: Vec::new(),
             current: None,
