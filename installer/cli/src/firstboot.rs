@@ -2,7 +2,7 @@
 //! installed node, or by hand to continue) and `tappaas-installer status`.
 //! The work is in the `tappaas-firstboot` crate; this is the terminal side.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -106,13 +106,19 @@ fn firstboot_full_screen(
         .map(|p| p.node.fqdn())
         .unwrap_or_else(|_| "this node".to_string());
     let lines_to_stderr = !std::io::stderr().is_terminal();
+    let serial = serial_consoles();
     loop {
         let (tx, rx) = std::sync::mpsc::channel();
+        let serial = &serial;
         let (outcome, result) = std::thread::scope(|scope| {
             let worker = scope.spawn(move || -> anyhow::Result<_> {
                 let mut px = proxmox(args.schema.as_deref())?;
-                let mut lines = lines_to_stderr
-                    .then(|| LineProgress::new(std::io::stderr(), false, true).named("first boot"));
+                let mut out: Vec<Box<dyn Write + Send>> = serial_writers(serial);
+                if lines_to_stderr {
+                    out.push(Box::new(std::io::stderr()));
+                }
+                let mut lines = (!out.is_empty())
+                    .then(|| LineProgress::new(Fanout(out), false, true).named("first boot"));
                 Ok(tappaas_firstboot::run(
                     config,
                     &mut px,
@@ -160,6 +166,50 @@ fn firstboot_full_screen(
     }
 }
 
+/// The kernel's serial consoles (`console=ttyS0,...`): a headless node's
+/// only screen, so first boot's plain lines go there too.
+fn serial_consoles() -> Vec<PathBuf> {
+    std::fs::read_to_string("/sys/class/tty/console/active")
+        .map(|active| serial_console_paths(&active))
+        .unwrap_or_default()
+}
+
+fn serial_console_paths(active: &str) -> Vec<PathBuf> {
+    active
+        .split_whitespace()
+        .filter(|name| !(name.starts_with("tty") && name[3..].chars().all(|c| c.is_ascii_digit())))
+        .map(|name| Path::new("/dev").join(name))
+        .collect()
+}
+
+fn serial_writers(paths: &[PathBuf]) -> Vec<Box<dyn Write + Send>> {
+    paths
+        .iter()
+        .filter_map(|p| std::fs::OpenOptions::new().write(true).open(p).ok())
+        .map(|f| Box::new(f) as Box<dyn Write + Send>)
+        .collect()
+}
+
+/// One stream of progress lines to several places; a place that fails is
+/// skipped (the journal file has everything).
+struct Fanout(Vec<Box<dyn Write + Send>>);
+
+impl Write for Fanout {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        for w in &mut self.0 {
+            let _ = w.write_all(buf);
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        for w in &mut self.0 {
+            let _ = w.flush();
+        }
+        Ok(())
+    }
+}
+
 /// What the run's end means for the console and the unit's exit status.
 fn report(config: &Config, result: Result<Outcome, FirstbootError>) -> anyhow::Result<ExitCode> {
     match result {
@@ -197,4 +247,22 @@ pub fn status(args: &StatusArgs) -> anyhow::Result<ExitCode> {
     let mut px = proxmox(args.schema.as_deref())?;
     print!("{}", tappaas_firstboot::status(&config, &mut px));
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_serial_consoles_get_the_plain_lines() {
+        assert_eq!(
+            serial_console_paths("ttyS0 tty0\n"),
+            vec![PathBuf::from("/dev/ttyS0")]
+        );
+        assert_eq!(
+            serial_console_paths("tty1 hvc0 ttyAMA0"),
+            vec![PathBuf::from("/dev/hvc0"), PathBuf::from("/dev/ttyAMA0")]
+        );
+        assert!(serial_console_paths("tty0").is_empty());
+    }
 }
