@@ -30,6 +30,7 @@ mod firewall;
 mod host;
 mod run;
 mod service;
+mod services_cmd;
 mod status;
 mod storage;
 mod summary;
@@ -47,6 +48,7 @@ pub use host::{
     probe, replace_gateway, Host, PeerFingerprint, SystemHost, PEER_PASSWORD_NAME, QEMU_SOCKETS,
 };
 pub use run::{load_plan, run, step_list, Outcome, PlannedStep};
+pub use services_cmd::{deploy_services, render_service_list, service_state, services_list};
 pub use status::status;
 
 /// The Proxmox client, so that a caller needs no second dependency to

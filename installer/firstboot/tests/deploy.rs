@@ -545,3 +545,88 @@ fn no_clear_password_outside_the_credentials_file() {
     }
     let _: IpAddr = ip("10.0.0.1");
 }
+
+#[test]
+fn services_deploy_adds_one_later_and_list_shows_the_states() {
+    let sim = deploy_world();
+    let mut plan = deploy_plan();
+    plan.services = vec!["postgresql".into()];
+    let site = site(&plan);
+    let mut h = host(&sim, &site);
+    assert!(run_with(&sim, &site, &mut h).result.is_ok());
+    assert_eq!(clones(&sim), ["postgresql"]);
+
+    let mut px = client(&sim, "tappaas1");
+    let list = tappaas_firstboot::services_list(&site.node.config, &mut px).unwrap();
+    let line = |list: &str, name: &str| {
+        list.lines()
+            .find(|l| l.starts_with(&format!("{name} ")))
+            .unwrap()
+            .to_string()
+    };
+    assert!(line(&list, "postgresql").ends_with("healthy"), "{list}");
+    assert!(
+        line(&list, "vaultwarden").ends_with("not deployed"),
+        "{list}"
+    );
+    assert!(
+        line(&list, "frigate").ends_with("not available yet"),
+        "{list}"
+    );
+
+    // Vaultwarden needs postgresql, which is kept as it is.
+    let mut h = host(&sim, &site);
+    let mut events = Vec::new();
+    let left = tappaas_firstboot::deploy_services(
+        &site.node.config,
+        &mut px,
+        &mut h,
+        &["vaultwarden".to_string()],
+        None,
+        &mut |e| events.push(e.clone()),
+    )
+    .unwrap();
+    assert!(left.is_empty(), "{left:?}");
+    assert_eq!(clones(&sim), ["postgresql", "vaultwarden"]);
+    assert!(sim.vm("tappaas1", 240).unwrap().running);
+    assert!(matches!(events.last(), Some(Event::Finished { .. })));
+    let list = tappaas_firstboot::services_list(&site.node.config, &mut px).unwrap();
+    assert!(line(&list, "vaultwarden").ends_with("healthy"), "{list}");
+
+    // Without a registry anywhere, a service that needs one is skipped.
+    let mut plan2 = plan.clone();
+    plan2.container_registry = None;
+    write(
+        &site.node.config.plan,
+        &serde_json::to_string(&plan2).unwrap(),
+    );
+    let left = tappaas_firstboot::deploy_services(
+        &site.node.config,
+        &mut px,
+        &mut h,
+        &["garage".to_string()],
+        None,
+        &mut |_| {},
+    )
+    .unwrap();
+    assert_eq!(left.len(), 1);
+    assert!(left[0].1.contains("container registry"), "{left:?}");
+    let list = tappaas_firstboot::services_list(&site.node.config, &mut px).unwrap();
+    assert!(
+        line(&list, "garage").contains("skipped: needs a container registry"),
+        "{list}"
+    );
+    // With --container-registry it deploys.
+    let left = tappaas_firstboot::deploy_services(
+        &site.node.config,
+        &mut px,
+        &mut h,
+        &["garage".to_string()],
+        Some("mirror.example"),
+        &mut |_| {},
+    )
+    .unwrap();
+    assert!(left.is_empty(), "{left:?}");
+    assert!(sim.vm("tappaas1", 220).unwrap().running);
+    assert!(sim.violations().is_empty(), "{:?}", sim.violations());
+}
