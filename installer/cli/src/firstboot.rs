@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use clap::Args;
+use clap::{Args, Subcommand};
 use tappaas_exec::LineProgress;
 use tappaas_firstboot::proxmox::{Proxmox, PveshApi, Schema, SystemRunner};
 use tappaas_firstboot::{Config, FirstbootError, Outcome, SystemHost, EXIT_NO_PROXMOX};
@@ -36,6 +36,35 @@ pub struct StatusArgs {
     /// Check every Proxmox call against this API schema before it is sent
     #[arg(long, value_name = "FILE")]
     pub schema: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ServicesArgs {
+    #[command(subcommand)]
+    pub command: ServicesCommand,
+    /// Check every Proxmox call against this API schema before it is sent
+    #[arg(long, value_name = "FILE", global = true, hide = true)]
+    pub schema: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ServicesCommand {
+    /// The catalog with each service's state on this node
+    List,
+    /// Deploy services (and what they need) on this node, as first boot
+    /// does; deployed, healthy ones are kept
+    Deploy {
+        /// Catalog names, e.g. vaultwarden
+        #[arg(value_name = "NAME", required = true)]
+        names: Vec<String>,
+        /// Registry host to pull container images from (default: the
+        /// answer file's services.container-registry)
+        #[arg(long, value_name = "HOST")]
+        container_registry: Option<String>,
+        /// How long to wait for Proxmox to answer, in seconds
+        #[arg(long, value_name = "SECONDS", default_value_t = 300)]
+        wait: u64,
+    },
 }
 
 /// The typed client over pvesh, checked against a schema when one is given
@@ -247,6 +276,69 @@ pub fn status(args: &StatusArgs) -> anyhow::Result<ExitCode> {
     let mut px = proxmox(args.schema.as_deref())?;
     print!("{}", tappaas_firstboot::status(&config, &mut px));
     Ok(ExitCode::SUCCESS)
+}
+
+pub fn services(args: &ServicesArgs) -> anyhow::Result<ExitCode> {
+    let mut config = Config::node();
+    match &args.command {
+        ServicesCommand::List => {
+            let mut px = proxmox(args.schema.as_deref())?;
+            let text = tappaas_firstboot::services_list(&config, &mut px)
+                .map_err(|e| anyhow::anyhow!(e))?;
+            print!("{text}");
+            Ok(ExitCode::SUCCESS)
+        }
+        ServicesCommand::Deploy {
+            names,
+            container_registry,
+            wait,
+        } => {
+            if !nix::unistd::Uid::effective().is_root() {
+                anyhow::bail!(
+                    "deploying a service creates VMs and root-only files: run it as root"
+                );
+            }
+            if !config.proxmox_installed() {
+                anyhow::bail!(
+                    "Proxmox VE is not installed here ({} is missing): services run only on a TAPPaaS node",
+                    config.pvesh.display()
+                );
+            }
+            config.wait_timeout = Duration::from_secs(*wait);
+            let mut progress =
+                LineProgress::new(std::io::stdout(), false, true).named("services deploy");
+            let mut px = proxmox(args.schema.as_deref())?;
+            let result = tappaas_firstboot::deploy_services(
+                &config,
+                &mut px,
+                &mut system_host(),
+                names,
+                container_registry.as_deref(),
+                &mut |e| progress.event(e),
+            );
+            match result {
+                Ok(left) if left.is_empty() => {
+                    println!(
+                        "Deployed; credentials are in {}.",
+                        config.credentials.display()
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
+                Ok(left) => {
+                    for (name, why) in &left {
+                        eprintln!("{name}: not deployed: {why}");
+                    }
+                    eprintln!("Fix the cause and run the same command again: it deploys only what is missing.");
+                    Ok(ExitCode::from(1))
+                }
+                Err(FirstbootError::Step { step, .. }) => {
+                    eprintln!("Stopped at '{step}' (see above); nothing after it ran.");
+                    Ok(ExitCode::from(1))
+                }
+                Err(e) => Err(e.into()),
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 pub use build_info::BuildInfo;
-pub use firstboot::{FirstbootArgs, StatusArgs};
+pub use firstboot::{FirstbootArgs, ServicesArgs, ServicesCommand, StatusArgs};
 
 /// Exit status for an answer or plan that was read but is not acceptable,
 /// so scripts can tell "you asked for something impossible" from a crash.
@@ -58,12 +58,15 @@ pub enum Command {
     Plan(PlanArgs),
     /// Install this machine from an answer file (erases the planned disks)
     Install(InstallArgs),
-    /// On an installed node: create or join the Proxmox cluster and register
-    /// tank1/tank2 as storages (run once by tappaas-firstboot.service)
+    /// On an installed node: create or join the Proxmox cluster, register
+    /// tank1/tank2, deploy the firewall and services (run once by
+    /// tappaas-firstboot.service)
     Firstboot(FirstbootArgs),
     /// Show the cluster, its nodes, the storages, and what first boot has
     /// done on this node
     Status(StatusArgs),
+    /// The service catalog on this node: list states, deploy one later
+    Services(ServicesArgs),
 }
 
 #[derive(Debug, Args)]
@@ -162,5 +165,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Install(a)) => install::install(&a),
         Some(Command::Firstboot(a)) => firstboot::firstboot(&a),
         Some(Command::Status(a)) => firstboot::status(&a),
+        Some(Command::Services(a)) => firstboot::services(&a),
     }
 }

@@ -200,12 +200,19 @@ fn probe_json_reads_back_as_the_recorded_profile() {
 #[test]
 fn help_fits_80_columns_and_names_every_subcommand() {
     let mut texts = vec![stdout(&run(&["--help"]))];
-    for sub in ["probe", "validate", "plan"] {
-        let o = run(&[sub, "--help"]);
-        assert!(o.status.success());
+    for sub in [
+        &["probe", "--help"][..],
+        &["validate", "--help"],
+        &["plan", "--help"],
+        &["services", "--help"],
+        &["services", "list", "--help"],
+        &["services", "deploy", "--help"],
+    ] {
+        let o = run(sub);
+        assert!(o.status.success(), "{sub:?}");
         texts.push(stdout(&o));
     }
-    for sub in ["probe", "validate", "plan"] {
+    for sub in ["probe", "validate", "plan", "services"] {
         assert!(texts[0].contains(sub), "--help does not mention {sub}");
     }
     for t in &texts {

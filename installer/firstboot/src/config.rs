@@ -25,6 +25,32 @@ pub struct Config {
     pub wait_timeout: Duration,
     /// Pause between two looks while waiting.
     pub poll_interval: Duration,
+    /// Generated credentials (the firewall's root password, the services'
+    /// secrets), root-only; the only place they are kept in clear.
+    pub credentials: PathBuf,
+    /// What happened to each service (healthy, failed, skipped), for the
+    /// summary and `services list`; holds no secret.
+    pub services_state: PathBuf,
+    /// root's SSH keys: the firewall's root and the service VMs' user get
+    /// them.
+    pub authorized_keys: PathBuf,
+    /// Extra catalog entries (`<name>.toml`), next to the built-in ones.
+    pub catalog_dir: PathBuf,
+    /// Where Proxmox's own APT sources are (the backup server VM uses the
+    /// same repository).
+    pub apt_sources: PathBuf,
+    /// Proxmox's archive signing key.
+    pub proxmox_keyring: PathBuf,
+    /// How long a new VM's guest agent may take to answer.
+    pub guest_timeout: Duration,
+    /// How long a service may take to pass its health check once its
+    /// guest runs (cloud-init installs its packages first).
+    pub health_timeout: Duration,
+    /// How long the firewall may take to answer on its LAN address after
+    /// its configuration is applied, and the outside after the route move.
+    pub firewall_timeout: Duration,
+    /// The firewall console's waits (its boot, each prompt, the reload).
+    pub console: tappaas_opnsense::ConsoleTimeouts,
 }
 
 impl Config {
@@ -49,6 +75,19 @@ impl Config {
             // covers slow disks without hanging a boot forever.
             wait_timeout: Duration::from_secs(300),
             poll_interval: Duration::from_secs(2),
+            credentials: at("/root/tappaas-credentials.txt"),
+            services_state: at("/var/lib/tappaas/services-state.json"),
+            authorized_keys: at("/root/.ssh/authorized_keys"),
+            catalog_dir: at("/etc/tappaas/catalog"),
+            apt_sources: at("/etc/apt/sources.list.d"),
+            proxmox_keyring: at("/usr/share/keyrings/proxmox-archive-keyring.gpg"),
+            // A Debian guest boots in well under a minute; five covers a
+            // busy node.
+            guest_timeout: Duration::from_secs(300),
+            // cloud-init installs packages and pulls images first.
+            health_timeout: Duration::from_secs(1800),
+            firewall_timeout: Duration::from_secs(300),
+            console: tappaas_opnsense::ConsoleTimeouts::default(),
         }
     }
 

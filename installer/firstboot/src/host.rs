@@ -1,8 +1,16 @@
 //! What first boot needs from the node besides Proxmox: the peer's
-//! password (a systemd credential) and the peer's certificate as seen from
-//! here. A trait, so tests play the node without systemd or a network.
+//! password (a systemd credential), the peer's certificate as seen from
+//! here, a VM's serial console, files for Proxmox (cloud-init snippets),
+//! network checks and the default route. A trait, so tests play the node
+//! without systemd, VMs or a network.
 
+use std::io::{Read, Write};
+use std::net::{IpAddr, SocketAddr, TcpStream};
+use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use tappaas_services::HealthCheck;
 
 use tappaas_proxmox::client::Password;
 use tappaas_proxmox::CommandRunner;
@@ -21,7 +29,27 @@ pub trait Host {
     /// Proxmox port, as this node sees it. An error means it could not be
     /// read from here; the join itself still checks it.
     fn peer_fingerprint(&mut self, peer: &str) -> Result<String, String>;
+
+    /// The serial console of VM `vmid` (its `serial0: socket`).
+    fn serial_console(&mut self, vmid: u32) -> Result<UnixStream, String>;
+
+    /// Write `text` to the node's absolute `path`, root-only (0600),
+    /// replacing it whole: a cloud-init snippet that Proxmox reads.
+    fn write_node_file(&mut self, path: &str, text: &str) -> Result<(), String>;
+
+    /// Wait until `addr` accepts a TCP connection, for at most `limit`.
+    fn tcp_reachable(&mut self, addr: SocketAddr, limit: Duration) -> Result<(), String>;
+
+    /// Run a service's health check until it passes, for at most `limit`;
+    /// returns what passed.
+    fn health(&mut self, check: &HealthCheck, limit: Duration) -> Result<String, String>;
+
+    /// Make `via` the node's default gateway, now and after a reboot.
+    fn set_default_gateway(&mut self, via: IpAddr) -> Result<(), String>;
 }
+
+/// The directory of QEMU's per-VM sockets on a Proxmox node.
+pub const QEMU_SOCKETS: &str = "/var/run/qemu-server";
 
 /// Reads the certificate a peer presents on the Proxmox port and returns
 /// its SHA-256 fingerprint (`AB:CD:...`).
@@ -35,6 +63,9 @@ pub struct SystemHost<R: CommandRunner> {
     /// `$CREDENTIALS_DIRECTORY`, set by systemd for the unit.
     credentials_dir: Option<PathBuf>,
     peer_fingerprint: PeerFingerprint,
+    /// `/etc/network/interfaces`: its bridge `lan` carries the gateway.
+    interfaces: PathBuf,
+    poll: Duration,
 }
 
 impl<R: CommandRunner> SystemHost<R> {
@@ -49,7 +80,21 @@ impl<R: CommandRunner> SystemHost<R> {
             runner,
             credentials_dir,
             peer_fingerprint,
+            interfaces: PathBuf::from("/etc/network/interfaces"),
+            poll: Duration::from_secs(2),
         }
+    }
+
+    /// Another network configuration file than `/etc/network/interfaces`.
+    pub fn with_interfaces(mut self, path: PathBuf) -> SystemHost<R> {
+        self.interfaces = path;
+        self
+    }
+
+    /// The pause between two health or reachability attempts.
+    pub fn with_poll_interval(mut self, poll: Duration) -> SystemHost<R> {
+        self.poll = poll;
+        self
     }
 
     pub fn runner(&self) -> &R {
@@ -97,6 +142,172 @@ impl<R: CommandRunner> Host for SystemHost<R> {
     fn peer_fingerprint(&mut self, peer: &str) -> Result<String, String> {
         (self.peer_fingerprint)(peer)
     }
+
+    fn serial_console(&mut self, vmid: u32) -> Result<UnixStream, String> {
+        let path = format!("{QEMU_SOCKETS}/{vmid}.serial0");
+        UnixStream::connect(&path).map_err(|e| {
+            format!("cannot open the serial console {path}: {e} (is VM {vmid} running with serial0: socket?)")
+        })
+    }
+
+    fn write_node_file(&mut self, path: &str, text: &str) -> Result<(), String> {
+        crate::summary::write_private(Path::new(path), text)
+            .map_err(|e| format!("cannot write {path}: {e}"))
+    }
+
+    fn tcp_reachable(&mut self, addr: SocketAddr, limit: Duration) -> Result<(), String> {
+        let deadline = Instant::now() + limit;
+        tappaas_opnsense::check_reachable(addr.ip(), addr.port(), deadline)
+            .map(drop)
+            .map_err(|e| e.to_string())
+    }
+
+    fn health(&mut self, check: &HealthCheck, limit: Duration) -> Result<String, String> {
+        let deadline = Instant::now() + limit;
+        loop {
+            let last = match probe(check) {
+                Ok(passed) => return Ok(passed),
+                Err(e) => e,
+            };
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(format!("{last} (for {} s)", limit.as_secs()));
+            }
+            std::thread::sleep(self.poll.min(left));
+        }
+    }
+
+    fn set_default_gateway(&mut self, via: IpAddr) -> Result<(), String> {
+        let args = [
+            "route".to_string(),
+            "replace".to_string(),
+            "default".to_string(),
+            "via".to_string(),
+            via.to_string(),
+        ];
+        let out = self
+            .runner
+            .run("ip", &args)
+            .map_err(|e| format!("cannot run ip: {e}"))?;
+        if out.status != Some(0) {
+            return Err(format!(
+                "`ip {}` failed: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
+        }
+        let path = &self.interfaces;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let new = replace_gateway(&text, "lan", via).ok_or_else(|| {
+            format!(
+                "{} has no `iface lan` stanza with a gateway line; the route is moved until the next reboot only",
+                path.display()
+            )
+        })?;
+        let tmp = path.with_extension("tappaas-new");
+        std::fs::write(&tmp, new)
+            .and_then(|()| std::fs::rename(&tmp, path))
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))
+    }
+}
+
+/// One attempt of a health check. TCP: a connection is accepted. HTTP: a
+/// minimal `GET` whose status line has the expected code. HTTPS (the
+/// services' self-signed certificates): a TCP connection to the port
+/// only, as first boot carries no TLS library; docs/services.md says so.
+pub fn probe(check: &HealthCheck) -> Result<String, String> {
+    const ATTEMPT: Duration = Duration::from_secs(5);
+    match check {
+        HealthCheck::Tcp { address } => TcpStream::connect_timeout(address, ATTEMPT)
+            .map(|_| format!("{address} accepts TCP connections"))
+            .map_err(|e| format!("{address}: {e}")),
+        HealthCheck::Http {
+            url,
+            expect_status,
+            tls,
+        } => {
+            let (addr, path) = split_url(url)?;
+            let mut stream =
+                TcpStream::connect_timeout(&addr, ATTEMPT).map_err(|e| format!("{url}: {e}"))?;
+            if *tls {
+                return Ok(format!(
+                    "{addr} accepts TCP connections (HTTPS answer not checked)"
+                ));
+            }
+            let _ = stream.set_read_timeout(Some(ATTEMPT));
+            let request = format!(
+                "GET {path} HTTP/1.0\r\nHost: {}\r\nConnection: close\r\n\r\n",
+                addr.ip()
+            );
+            stream
+                .write_all(request.as_bytes())
+                .map_err(|e| format!("{url}: {e}"))?;
+            let mut head = [0u8; 64];
+            let n = stream.read(&mut head).map_err(|e| format!("{url}: {e}"))?;
+            let status =
+                status_code(&head[..n]).ok_or_else(|| format!("{url}: the answer is not HTTP"))?;
+            if status == *expect_status {
+                Ok(format!("{url} answers {status}"))
+            } else {
+                Err(format!("{url} answers {status}, not {expect_status}"))
+            }
+        }
+    }
+}
+
+/// `http://10.2.0.110:8080/path` -> the address and `/path`.
+fn split_url(url: &str) -> Result<(SocketAddr, String), String> {
+    let rest = url
+        .split_once("://")
+        .map(|(_, r)| r)
+        .ok_or_else(|| format!("{url}: not a URL"))?;
+    let (host, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], rest[i..].to_string()),
+        None => (rest, "/".to_string()),
+    };
+    let addr = host
+        .parse::<SocketAddr>()
+        .map_err(|e| format!("{url}: {host} is not address:port ({e})"))?;
+    Ok((addr, path))
+}
+
+/// The code of `HTTP/1.x NNN ...`.
+fn status_code(head: &[u8]) -> Option<u16> {
+    let text = std::str::from_utf8(head).ok()?;
+    let mut words = text.split_whitespace();
+    if !words.next()?.starts_with("HTTP/") {
+        return None;
+    }
+    words.next()?.parse().ok()
+}
+
+/// `/etc/network/interfaces` with the `gateway` line of `iface BRIDGE`
+/// set to `via`; `None` when that stanza has no gateway line.
+pub fn replace_gateway(text: &str, bridge: &str, via: IpAddr) -> Option<String> {
+    let mut out = String::with_capacity(text.len());
+    let mut in_stanza = false;
+    let mut replaced = false;
+    for line in text.split_inclusive('\n') {
+        let trimmed = line.trim_start();
+        let mut words = trimmed.split_whitespace();
+        let first = words.next();
+        if matches!(
+            first,
+            Some("iface" | "auto" | "allow-hotplug" | "source" | "mapping")
+        ) {
+            in_stanza = first == Some("iface") && words.next() == Some(bridge);
+        }
+        if in_stanza && trimmed.starts_with("gateway") {
+            let indent = &line[..line.len() - trimmed.len()];
+            let end = if line.ends_with('\n') { "\n" } else { "" };
+            out.push_str(&format!("{indent}gateway {via}{end}"));
+            replaced = true;
+        } else {
+            out.push_str(line);
+        }
+    }
+    replaced.then_some(out)
 }
 
 fn password_from(path: &Path, bytes: Vec<u8>) -> Result<Password, String> {

@@ -12,6 +12,11 @@
 //! after a failure, a power cut or by hand continues where it stopped and
 //! never makes a second cluster or storage or joins twice.
 //!
+//! On the first node, with a firewall in the plan, it then makes the
+//! service VM template, deploys the OPNsense firewall (VM, configuration
+//! through its serial console, the node's default route) and the planned
+//! services in dependency order (see docs/first-boot.md).
+//!
 //! [`status`] tells what the cluster looks like and what first boot has
 //! done on this node.
 #![forbid(unsafe_code)]
@@ -19,18 +24,31 @@
 
 mod cluster;
 mod config;
+mod deploy;
 mod error;
+mod firewall;
 mod host;
 mod run;
+mod service;
+mod services_cmd;
 mod status;
 mod storage;
 mod summary;
+mod vm;
 mod wait;
 
 pub use config::Config;
+pub use deploy::{
+    load_records, snippet, Outcome as ServiceOutcome, Record as ServiceRecord, Records,
+    FIREWALL_NAME, TEMPLATE_NAME, TEMPLATE_VMID,
+};
 pub use error::FirstbootError;
-pub use host::{Host, PeerFingerprint, SystemHost, PEER_PASSWORD_NAME};
+pub use firewall::zone_dhcp;
+pub use host::{
+    probe, replace_gateway, Host, PeerFingerprint, SystemHost, PEER_PASSWORD_NAME, QEMU_SOCKETS,
+};
 pub use run::{load_plan, run, step_list, Outcome, PlannedStep};
+pub use services_cmd::{deploy_services, render_service_list, service_state, services_list};
 pub use status::status;
 
 /// The Proxmox client, so that a caller needs no second dependency to

@@ -9,10 +9,14 @@ use tappaas_plan::{Address, ClusterPlan, Flavour, Plan};
 use tappaas_proxmox::client::{ClusterStatus, NodeName};
 use tappaas_proxmox::{Api, Proxmox};
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use crate::cluster::{self, JoinPlan};
+use crate::deploy::{self, Deployment, Outcome as ServiceOutcome};
 use crate::error::StepError;
+use crate::service::{self, ServiceResult};
 use crate::summary::{self, Facts};
-use crate::{storage, wait, Config, FirstbootError, Host};
+use crate::{firewall, storage, wait, Config, FirstbootError, Host};
 
 /// How a run ended, when nothing went wrong.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,6 +41,15 @@ enum Kind {
     Ready,
     Cluster,
     Storage(String),
+    Template,
+    Firewall,
+    FirewallConfig,
+    FirewallRoute,
+    /// A service of the catalog, in dependency order. Its failure does not
+    /// stop the run: only what depends on it is skipped.
+    Service(String),
+    /// The plan's services cannot be resolved (an unknown name): fails.
+    Unresolvable(String),
     /// Always runs: the summary reflects the cluster as it is now.
     Summary,
     Finish,
@@ -46,6 +59,14 @@ impl Kind {
     fn always_runs(&self) -> bool {
         matches!(self, Kind::Ready | Kind::Summary | Kind::Finish)
     }
+}
+
+/// The plan's services and their dependencies, in deploy order.
+pub(crate) fn service_order(config: &Config, plan: &Plan) -> Result<Vec<String>, String> {
+    let catalog = deploy::catalog(config).map_err(|e| e.message)?;
+    let resolved =
+        tappaas_services::resolve(&catalog, &plan.services).map_err(|e| e.to_string())?;
+    Ok(resolved.order.into_iter().map(|e| e.name).collect())
 }
 
 fn steps(plan: &Plan, config: &Config) -> Vec<(PlannedStep, Kind)> {
@@ -81,6 +102,54 @@ fn steps(plan: &Plan, config: &Config) -> Vec<(PlannedStep, Kind)> {
             format!("Register ZFS pool {} as Proxmox storage", pool.name),
             Kind::Storage(pool.name.clone()),
         ));
+    }
+    if let (ClusterPlan::Create { .. }, Some(fw)) = (&plan.node.cluster, &plan.firewall) {
+        if !plan.services.is_empty() {
+            out.push(step(
+                "vm-template",
+                format!(
+                    "Make the service VM template {} from the Debian image",
+                    deploy::TEMPLATE_VMID
+                ),
+                Kind::Template,
+            ));
+        }
+        out.push(step(
+            "firewall",
+            format!("Create and start the OPNsense firewall VM {}", fw.vmid),
+            Kind::Firewall,
+        ));
+        out.push(step(
+            "firewall-config",
+            format!(
+                "Configure the firewall through its serial console ({})",
+                fw.lan
+            ),
+            Kind::FirewallConfig,
+        ));
+        out.push(step(
+            "firewall-route",
+            "Route the node through the firewall".into(),
+            Kind::FirewallRoute,
+        ));
+        if !plan.services.is_empty() {
+            match service_order(config, plan) {
+                Ok(order) => {
+                    for name in order {
+                        out.push(step(
+                            &format!("service-{name}"),
+                            format!("Deploy service {name}"),
+                            Kind::Service(name),
+                        ));
+                    }
+                }
+                Err(e) => out.push(step(
+                    "services",
+                    "Resolve the planned services".into(),
+                    Kind::Unresolvable(e),
+                )),
+            }
+        }
     }
     out.push(step(
         "summary",
@@ -192,6 +261,53 @@ pub fn run<A: Api>(
             title: info.title.clone(),
         });
         let began = Instant::now();
+        if let Kind::Service(name) = kind {
+            let mut note = |text: String| emit(&Event::Action { index, text });
+            match service_step(config, &plan, proxmox, host, &mut state, name, &mut note) {
+                Ok(ServiceEnd::Healthy) => {
+                    let _ = journal.started(&info.id);
+                    if let Err(e) = journal.done(&info.id) {
+                        let failure = StepError::new(
+                            format!("write {}", config.journal.display()),
+                            e.to_string(),
+                        )
+                        .into_failure();
+                        emit(&Event::Failed {
+                            index,
+                            id: info.id.clone(),
+                            failure: failure.clone(),
+                        });
+                        return Err(FirstbootError::Step {
+                            step: info.id.clone(),
+                            failure,
+                        });
+                    }
+                }
+                // Nothing to do here, by the plan or the node: finished,
+                // but not journaled, so a later run looks again.
+                Ok(ServiceEnd::Skipped) => {}
+                // Reported as actions; the run goes on and `finish` fails.
+                Ok(ServiceEnd::Failed) => continue,
+                Err(e) => {
+                    let failure = e.into_failure();
+                    emit(&Event::Failed {
+                        index,
+                        id: info.id.clone(),
+                        failure: failure.clone(),
+                    });
+                    return Err(FirstbootError::Step {
+                        step: info.id.clone(),
+                        failure,
+                    });
+                }
+            }
+            emit(&Event::StepFinished {
+                index,
+                id: info.id.clone(),
+                elapsed: began.elapsed(),
+            });
+            continue;
+        }
         let result = journal
             .started(&info.id)
             .map_err(|e| {
@@ -247,12 +363,117 @@ pub fn run<A: Api>(
 struct State {
     node: Option<NodeName>,
     address: Option<IpAddr>,
+    /// Made by the first service step.
+    deployment: Option<Deployment>,
+    /// Services that failed in this run, with why.
+    failed: BTreeMap<String, String>,
+    /// Services not deployed in this run (failed or skipped): what needs
+    /// them is skipped.
+    missing: BTreeSet<String>,
+}
+
+enum ServiceEnd {
+    Healthy,
+    Skipped,
+    Failed,
+}
+
+/// One service: skipped when something it needs is missing, else
+/// deployed; a failure is reported as actions and recorded, and the run
+/// goes on. `Err` only when the deployment itself cannot be prepared.
+fn service_step<A: Api>(
+    config: &Config,
+    plan: &Plan,
+    px: &mut Proxmox<A>,
+    host: &mut dyn Host,
+    state: &mut State,
+    name: &str,
+    note: &mut dyn FnMut(String),
+) -> Result<ServiceEnd, StepError> {
+    let node = state.node.clone().ok_or_else(|| {
+        StepError::new("GET /cluster/status", "this node's Proxmox name is unknown")
+    })?;
+    if state.deployment.is_none() {
+        state.deployment = Some(deploy::prepare(
+            config,
+            plan,
+            &plan.services,
+            plan.container_registry.as_deref(),
+            note,
+        )?);
+    }
+    let Some(dep) = state.deployment.as_ref() else {
+        return Err(StepError::new("prepare the services", "no deployment"));
+    };
+    let end = one_service(px, config, &node, dep, name, host, &state.missing, note)?;
+    match &end {
+        Ok(()) => Ok(ServiceEnd::Healthy),
+        Err((ServiceOutcome::Failed, reason)) => {
+            state.failed.insert(name.to_string(), reason.clone());
+            state.missing.insert(name.to_string());
+            Ok(ServiceEnd::Failed)
+        }
+        Err((_, _)) => {
+            state.missing.insert(name.to_string());
+            Ok(ServiceEnd::Skipped)
+        }
+    }
+}
+
+/// Deploy `name` unless a dependency is in `missing`; the outcome is
+/// recorded and told through `note`. `Ok(Err((outcome, reason)))` when it
+/// was skipped or failed.
+#[allow(clippy::too_many_arguments, clippy::type_complexity)]
+pub(crate) fn one_service<A: Api>(
+    px: &mut Proxmox<A>,
+    config: &Config,
+    node: &NodeName,
+    dep: &Deployment,
+    name: &str,
+    host: &mut dyn Host,
+    missing: &BTreeSet<String>,
+    note: &mut dyn FnMut(String),
+) -> Result<Result<(), (ServiceOutcome, String)>, StepError> {
+    let needs: Vec<String> = dep
+        .resolved
+        .get(name)
+        .map(|e| e.depends.clone())
+        .unwrap_or_default();
+    let (outcome, reason) = if let Some(d) = needs.iter().find(|d| missing.contains(*d)) {
+        let how = match deploy::load_records(&config.services_state).get(d.as_str()) {
+            Some(r) if r.outcome == ServiceOutcome::Skipped => "was skipped",
+            _ => "failed",
+        };
+        (ServiceOutcome::Skipped, format!("needs {d}, which {how}"))
+    } else {
+        match service::deploy(px, config, node, dep, name, host, note) {
+            Ok(ServiceResult::Healthy) => return Ok(Ok(())),
+            Ok(ServiceResult::Skipped(reason)) => (ServiceOutcome::Skipped, reason),
+            Err(e) => (
+                ServiceOutcome::Failed,
+                format!("{}: {}", e.what, e.message.replace('\n', " ")),
+            ),
+        }
+    };
+    let word = match outcome {
+        ServiceOutcome::Failed => "FAILED",
+        _ => "SKIPPED",
+    };
+    note(format!("{word}: {name}: {reason}"));
+    service::record_not_healthy(config, dep, name, outcome, &reason)?;
+    Ok(Err((outcome, reason)))
 }
 
 struct Ctx<'a> {
     config: &'a Config,
     plan: &'a Plan,
     note: &'a mut dyn FnMut(String),
+}
+
+fn need_firewall(plan: &Plan) -> Result<&tappaas_plan::FirewallPlan, StepError> {
+    plan.firewall
+        .as_ref()
+        .ok_or_else(|| StepError::new("read the plan", "the plan deploys no firewall"))
 }
 
 /// Run one step; the summary step returns the text it wrote.
@@ -320,6 +541,33 @@ fn run_step<A: Api>(
             storage::register(px, pool, &node, note)?;
             Ok(None)
         }
+        Kind::Template => {
+            let node = need_node(state)?;
+            service::ensure_template(px, config, &node, note)?;
+            Ok(None)
+        }
+        Kind::Firewall => {
+            let node = need_node(state)?;
+            let fw = need_firewall(plan)?;
+            firewall::ensure_vm(px, config, &node, fw, note)?;
+            Ok(None)
+        }
+        Kind::FirewallConfig => {
+            let fw = need_firewall(plan)?;
+            firewall::configure(config, plan, fw, host, note)?;
+            Ok(None)
+        }
+        Kind::FirewallRoute => {
+            let fw = need_firewall(plan)?;
+            firewall::route(config, plan, fw, host, note)?;
+            Ok(None)
+        }
+        Kind::Service(_) => Err(StepError::new(
+            "deploy a service",
+            "a service step runs through the service path (a bug if seen)",
+        )),
+        Kind::Unresolvable(e) => Err(StepError::new("resolve the planned services", e.clone())
+            .hint("The plan names a service this installer's catalog does not have; install again with a valid [services] deploy list.")),
         Kind::Summary => {
             let status = wait::cluster_status(px, config)?;
             let nodes = px.nodes().map_err(|e| StepError::api("GET /nodes", &e))?;
@@ -327,6 +575,7 @@ fn run_step<A: Api>(
                 .storages()
                 .map_err(|e| StepError::api("GET /storage", &e))?;
             let facts = Facts {
+                records: deploy::load_records(&config.services_state),
                 address: management_address(plan, Some(&status)),
                 status,
                 nodes,
@@ -340,6 +589,22 @@ fn run_step<A: Api>(
             Ok(Some(text))
         }
         Kind::Finish => {
+            if !state.failed.is_empty() {
+                let list: Vec<String> = state
+                    .failed
+                    .iter()
+                    .map(|(n, why)| format!("{n} ({why})"))
+                    .collect();
+                return Err(StepError::new(
+                    "deploy the services",
+                    format!(
+                        "{} service(s) failed: {}. What needs them was skipped. First boot is not \
+                         finished: fix the cause and run it again; it deploys only what is missing.",
+                        state.failed.len(),
+                        list.join("; ")
+                    ),
+                ));
+            }
             match std::fs::remove_file(&config.marker) {
                 Ok(()) => note(format!("removed {}", config.marker.display())),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}

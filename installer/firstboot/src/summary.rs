@@ -13,6 +13,8 @@ use tappaas_proxmox::client::{ClusterStatus, NodeInfo, StorageConfig};
 
 /// What Proxmox said, read just before the summary is written.
 pub(crate) struct Facts {
+    /// What happened to each service (the services-state file).
+    pub records: crate::deploy::Records,
     pub address: Option<IpAddr>,
     pub status: ClusterStatus,
     pub nodes: Vec<NodeInfo>,
@@ -102,18 +104,29 @@ pub(crate) fn render(plan: &Plan, facts: &Facts) -> String {
         let _ = writeln!(s, "  {}", storage_line(st));
     }
     let _ = writeln!(s);
-    let _ = writeln!(s, "What comes next");
-    let _ = writeln!(
-        s,
-        "  Firewall (OPNsense VM) and base services: not yet deployed by this version."
-    );
-    if !plan.services.is_empty() {
+    if let Some(fw) = &plan.firewall {
+        let _ = writeln!(s, "Firewall (OPNsense, VM {})", fw.vmid);
+        let ip = fw.lan.split('/').next().unwrap_or(&fw.lan);
         let _ = writeln!(
             s,
-            "  Planned services, still to come: {}",
-            plan.services.join(", ")
+            "  web UI:       https://{ip}/ (user root; password in the credentials file)"
         );
+        let _ = writeln!(s, "  WAN:          {}", fw.wan);
+        let _ = writeln!(s);
     }
+    if !plan.services.is_empty() {
+        let _ = writeln!(s, "Services");
+        for line in service_lines(&plan.services, &facts.records) {
+            let _ = writeln!(s, "  {line}");
+        }
+        let _ = writeln!(
+            s,
+            "  Credentials:  /root/tappaas-credentials.txt (root only)"
+        );
+        let _ = writeln!(s, "  More later:   tappaas-installer services deploy NAME");
+        let _ = writeln!(s);
+    }
+    let _ = writeln!(s, "What comes next");
     let peer = facts
         .address
         .map(|a| a.to_string())
@@ -203,4 +216,37 @@ pub(crate) fn cluster_lines(s: &mut String, status: &ClusterStatus) {
             if n.local { "  (this node)" } else { "" }
         );
     }
+}
+
+/// One line per service with its state and URLs: the planned ones, then
+/// any recorded since (deployed with `services deploy`).
+pub(crate) fn service_lines(planned: &[String], records: &crate::deploy::Records) -> Vec<String> {
+    use crate::deploy::Outcome;
+    let mut names: Vec<&str> = planned.iter().map(String::as_str).collect();
+    for n in records.keys() {
+        if !names.contains(&n.as_str()) {
+            names.push(n);
+        }
+    }
+    names
+        .into_iter()
+        .map(|n| match records.get(n) {
+            Some(r) => {
+                let state = match r.outcome {
+                    Outcome::Healthy => "healthy".to_string(),
+                    Outcome::Failed => format!("FAILED ({})", r.reason.as_deref().unwrap_or("?")),
+                    Outcome::Skipped => {
+                        format!("skipped ({})", r.reason.as_deref().unwrap_or("?"))
+                    }
+                };
+                let urls = if r.urls.is_empty() {
+                    String::new()
+                } else {
+                    format!("  {}", r.urls.join(" "))
+                };
+                format!("{n:<14} VM {:<4} {state}{urls}", r.vmid)
+            }
+            None => format!("{n:<14} not deployed yet"),
+        })
+        .collect()
 }

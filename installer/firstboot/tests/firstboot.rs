@@ -72,7 +72,7 @@ fn first_node_creates_the_cluster_and_registers_its_pools() {
         "Cluster 'tappaas': 1 node(s), quorate",
         "tank1",
         "tank2",
-        "not yet deployed by this version",
+        "Add a node",
         &sim.fingerprint("tappaas1").unwrap(),
     ] {
         assert!(

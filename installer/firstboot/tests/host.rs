@@ -106,3 +106,70 @@ fn systemd_creds_gets_the_name_and_the_file() {
         ]
     );
 }
+
+#[test]
+fn the_gateway_line_of_bridge_lan_is_replaced_and_nothing_else() {
+    let text = "auto lo\niface lo inet loopback\n\nauto lan\niface lan inet static\n\taddress 10.0.0.10/24\n\tgateway 10.0.0.254\n\tbridge-ports enp1s0\n\nauto wan\niface wan inet manual\n\tgateway 192.0.2.1\n";
+    let new = tappaas_firstboot::replace_gateway(text, "lan", "10.0.0.1".parse().unwrap()).unwrap();
+    assert_eq!(
+        new,
+        text.replace("\tgateway 10.0.0.254", "\tgateway 10.0.0.1")
+    );
+    assert!(tappaas_firstboot::replace_gateway(
+        "iface lan inet dhcp\n",
+        "lan",
+        "10.0.0.1".parse().unwrap()
+    )
+    .is_none());
+}
+
+#[test]
+fn zone_dhcp_pools_stay_below_the_service_addresses() {
+    use std::net::Ipv4Addr;
+    use tappaas_opnsense::Ipv4Cidr;
+    let r = tappaas_firstboot::zone_dhcp(Ipv4Cidr::new(Ipv4Addr::new(10, 2, 0, 1), 24)).unwrap();
+    assert_eq!(
+        (r.start, r.end),
+        (Ipv4Addr::new(10, 2, 0, 2), Ipv4Addr::new(10, 2, 0, 99))
+    );
+    // A firewall at .50 keeps the pool below itself.
+    let r = tappaas_firstboot::zone_dhcp(Ipv4Cidr::new(Ipv4Addr::new(10, 2, 0, 50), 24)).unwrap();
+    assert_eq!(
+        (r.start, r.end),
+        (Ipv4Addr::new(10, 2, 0, 2), Ipv4Addr::new(10, 2, 0, 49))
+    );
+    // A /28 has no room above .14.
+    let r = tappaas_firstboot::zone_dhcp(Ipv4Cidr::new(Ipv4Addr::new(10, 2, 0, 1), 28)).unwrap();
+    assert_eq!(r.end, Ipv4Addr::new(10, 2, 0, 14));
+    // A /30 has one address left for a pool.
+    let r = tappaas_firstboot::zone_dhcp(Ipv4Cidr::new(Ipv4Addr::new(10, 2, 0, 1), 30)).unwrap();
+    assert_eq!(
+        (r.start, r.end),
+        (Ipv4Addr::new(10, 2, 0, 2), Ipv4Addr::new(10, 2, 0, 2))
+    );
+}
+
+#[test]
+fn an_http_health_check_reads_the_status_line() {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = std::thread::spawn(move || {
+        for answer in ["HTTP/1.1 200 OK\r\n\r\n", "HTTP/1.1 503 Busy\r\n\r\n"] {
+            let (mut s, _) = listener.accept().unwrap();
+            let mut buf = [0u8; 256];
+            let n = s.read(&mut buf).unwrap();
+            assert!(String::from_utf8_lossy(&buf[..n]).starts_with("GET /health HTTP/1.0\r\n"));
+            s.write_all(answer.as_bytes()).unwrap();
+        }
+    });
+    let check = tappaas_services::HealthCheck::Http {
+        url: format!("http://127.0.0.1:{port}/health"),
+        expect_status: 200,
+        tls: false,
+    };
+    assert!(tappaas_firstboot::probe(&check).unwrap().contains("200"));
+    let e = tappaas_firstboot::probe(&check).unwrap_err();
+    assert!(e.contains("503"), "{e}");
+    server.join().unwrap();
+}

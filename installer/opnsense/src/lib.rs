@@ -12,6 +12,8 @@
 //!   firewall, moves it into place and reloads the services;
 //! * [`check_reachable`] then checks the firewall over the network.
 //!
+//! [`emulator`] plays OPNsense's console for tests of code that drives it.
+//!
 //! See `docs/firewall.md` for what is verified here and what only on a real
 //! OPNsense.
 
@@ -19,6 +21,7 @@
 
 mod config;
 mod console;
+pub mod emulator;
 mod password;
 mod reach;
 mod settings;

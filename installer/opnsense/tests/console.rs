@@ -1,346 +1,37 @@
-//! The console driver against an emulation of OPNsense's serial console.
-//!
-//! No OPNsense image can run here, so the other end of a socket pair plays
-//! its console as its sources describe it: FreeBSD getty's `login:`,
-//! login(1)'s `Password:` and `Login incorrect`, `opnsense-shell`'s banner,
-//! menu and `Enter an option: ` prompt, csh's `root@OPNsense:~ # ` for
-//! option 8, and the terminal's echo of typed characters (none for the
-//! password). Its shell really executes what the driver types, with the
-//! real `sh`: FreeBSD's `b64decode -r` and `sha256 -q` are mapped to
-//! coreutils' `base64 -d` and `sha256sum`, and the firewall's `/conf` to a
-//! temporary directory. All output is dripped a few bytes at a time so the
-//! driver sees prompts and markers split across reads.
+//! The console driver against `tappaas_opnsense::emulator`, an emulation
+//! of OPNsense's serial console (see that module for what it plays and
+//! how faithfully).
 
 mod common;
 
-use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::thread::{self, JoinHandle};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
+use tappaas_opnsense::emulator::{Emulator, Fault, Report, Setup, State, FACTORY_CONFIG};
 use tappaas_opnsense::{
     install_config, render_config, ConsoleEvent, ConsoleFailure, ConsoleSession, ConsoleTimeouts,
     Credentials, CONFIG_PATH, DEFAULT_PASSWORD,
 };
 
-const FACTORY: &str = "<?xml version=\"1.0\"?>\n<opnsense><factory/></opnsense>\n";
-const HOST: &str = "OPNsense.internal";
-const CSH_PROMPT: &str = "root@OPNsense:~ # ";
+const FACTORY: &str = FACTORY_CONFIG;
 
-/// How the emulated console misbehaves.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Fault {
-    None,
-    /// Option 8 never gives a prompt (a hung shell; the terminal still
-    /// echoes).
-    NoShellPrompt,
-    /// The shell starts but never answers a command.
-    NoCommandAnswer,
-    /// The third uploaded line arrives with one character changed.
-    CorruptUpload,
-    /// The stream closes when the driver starts /bin/sh.
-    CloseInShell,
-}
-
-#[derive(Clone, Copy, Debug)]
-struct FakeSetup {
-    password: &'static str,
-    fault: Fault,
-    /// No login: the menu comes straight up (console menu not protected).
-    autologin: bool,
-    /// Enter presses swallowed before the login prompt shows (still
-    /// booting; the prompt printed before the driver connected).
-    ignored_enters: usize,
-}
-
-impl Default for FakeSetup {
-    fn default() -> Self {
-        Self {
-            password: DEFAULT_PASSWORD,
-            fault: Fault::None,
-            autologin: false,
-            ignored_enters: 0,
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum State {
-    Login,
-    Password { user: String },
-    Menu,
-    Csh,
-    Sh,
-    Dead,
-}
-
-struct Fake {
-    stream: UnixStream,
-    setup: FakeSetup,
-    root: PathBuf,
-    state: State,
-    uploads: usize,
-    ignored: usize,
-    commands: Vec<String>,
-    /// Every byte the driver typed.
-    typed: Vec<u8>,
-}
-
-struct Report {
-    commands: Vec<String>,
-    typed: String,
-    state: State,
-}
-
-/// FreeBSD's tools, mapped onto their Linux counterparts.
-const PREAMBLE: &str = r#"
-b64decode() { [ "$1" = -r ] || { echo "b64decode: only -r is emulated" >&2; return 64; }; shift; base64 -d "$@"; }
-sha256() { [ "$1" = -q ] || { echo "sha256: only -q is emulated" >&2; return 64; }; shift; sha256sum "$1" | cut -d' ' -f1; }
-"#;
-
-impl Fake {
-    /// Write in pieces of three bytes, each its own socket write.
-    fn drip(&mut self, text: &str) {
-        for piece in text.as_bytes().chunks(3) {
-            if self.stream.write_all(piece).is_err() {
-                return;
-            }
-            thread::sleep(Duration::from_micros(150));
-        }
-    }
-
-    fn login_prompt(&mut self) {
-        self.drip(&format!(
-            "\r\n\r\nFreeBSD/amd64 ({HOST}) (ttyu0)\r\n\r\nlogin: "
-        ));
-    }
-
-    /// `opnsense-shell`: banner.php's header and interface lines, then the
-    /// menu exactly as the script echoes it.
-    fn menu(&mut self) {
-        self.drip(&format!(
-            "\r\n*** {HOST}: OPNsense 25.7 ***\r\n\r\n LAN (vtnet0)    -> v4: 192.168.1.1/24\r\n WAN (vtnet1)    -> v4/DHCP4: 10.9.0.5/24\r\n\r\n HTTPS: SHA256 4F 1A 22 09\r\n"
-        ));
-        self.drip(concat!(
-            "\r\n",
-            "  0) Logout                              7) Ping host\r\n",
-            "  1) Assign interfaces                   8) Shell\r\n",
-            "  2) Set interface IP address            9) pfTop\r\n",
-            "  3) Reset the root password            10) Firewall log\r\n",
-            "  4) Reset to factory defaults          11) Reload all services\r\n",
-            "  5) Power off system                   12) Update from console\r\n",
-            "  6) Reboot system                      13) Restore a backup\r\n",
-            "\r\n",
-            "Enter an option: ",
-        ));
-    }
-
-    fn run(mut self) -> Report {
-        self.drip("Booting...\r\nConfiguring system...done.\r\n");
-        if self.setup.autologin {
-            self.state = State::Menu;
-            self.menu();
-        } else if self.setup.ignored_enters == 0 {
-            self.login_prompt();
-        }
-        let mut line = Vec::new();
-        let mut buf = [0u8; 512];
-        loop {
-            let n = match self.stream.read(&mut buf) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => n,
-            };
-            for &b in &buf[..n] {
-                self.typed.push(b);
-                let echo = !matches!(self.state, State::Password { .. });
-                if echo {
-                    let _ = self.stream.write_all(if b == b'\r' {
-                        b"\r\n"
-                    } else {
-                        std::slice::from_ref(&b)
-                    });
-                }
-                if b == b'\r' || b == b'\n' {
-                    let text = String::from_utf8_lossy(&line).into_owned();
-                    line.clear();
-                    if !self.line(&text) {
-                        return self.report();
-                    }
-                } else {
-                    line.push(b);
-                }
-            }
-        }
-        self.report()
-    }
-
-    fn report(self) -> Report {
-        Report {
-            commands: self.commands,
-            typed: String::from_utf8_lossy(&self.typed).into_owned(),
-            state: self.state,
-        }
-    }
-
-    /// Handle one typed line; false closes the console.
-    fn line(&mut self, text: &str) -> bool {
-        match self.state.clone() {
-            State::Login => {
-                if self.ignored < self.setup.ignored_enters {
-                    self.ignored += 1;
-                    if self.ignored == self.setup.ignored_enters {
-                        self.login_prompt();
-                    }
-                } else if text.is_empty() {
-                    self.drip("login: ");
-                } else {
-                    self.state = State::Password { user: text.into() };
-                    self.drip("Password:");
-                }
-            }
-            State::Password { user } => {
-                self.drip("\r\n");
-                if user == "root" && text == self.setup.password {
-                    self.drip("Last login: Sat Jan  3 10:00:00 on ttyu0\r\n");
-                    self.state = State::Menu;
-                    self.menu();
-                } else {
-                    self.state = State::Login;
-                    self.drip("Login incorrect\r\nlogin: ");
-                }
-            }
-            State::Menu => match text {
-                "8" => {
-                    if self.setup.fault == Fault::NoShellPrompt {
-                        self.state = State::Dead;
-                    } else {
-                        self.state = State::Csh;
-                        self.drip(CSH_PROMPT);
-                    }
-                }
-                "0" => {
-                    self.state = State::Login;
-                    self.login_prompt();
-                }
-                _ => self.menu(),
-            },
-            State::Csh => match text {
-                "exec /bin/sh" => match self.setup.fault {
-                    Fault::NoCommandAnswer => self.state = State::Dead,
-                    Fault::CloseInShell => return false,
-                    _ => {
-                        self.state = State::Sh;
-                        self.drip("# ");
-                    }
-                },
-                "exit" => {
-                    self.state = State::Menu;
-                    self.menu();
-                }
-                "" => self.drip(CSH_PROMPT),
-                other => {
-                    let out = self.execute(other);
-                    self.drip(&out);
-                    self.drip(CSH_PROMPT);
-                }
-            },
-            State::Sh => match text {
-                "exit" => {
-                    self.state = State::Menu;
-                    self.menu();
-                }
-                "" => self.drip("# "),
-                other => {
-                    let out = self.execute(other);
-                    self.drip(&out);
-                    self.drip("# ");
-                }
-            },
-            State::Dead => {}
-        }
-        true
-    }
-
-    /// Run the typed line with the real sh, the firewall's paths mapped
-    /// into the temporary root.
-    fn execute(&mut self, typed: &str) -> String {
-        self.commands.push(typed.to_string());
-        let mut line = typed.to_string();
-        if line.starts_with("echo ") && line.contains(">> ") {
-            self.uploads += 1;
-            if self.setup.fault == Fault::CorruptUpload && self.uploads == 3 {
-                // Change the first base64 character of the line.
-                let at = "echo ".len();
-                let c = if &line[at..=at] == "A" { "B" } else { "A" };
-                line.replace_range(at..=at, c);
-            }
-        }
-        let root = self.root.display().to_string();
-        let line = line
-            .replace(
-                "/usr/local/etc/rc.reload_all",
-                &format!("{root}/rc.reload_all"),
-            )
-            .replace("/conf/", &format!("{root}/conf/"));
-        let out = Command::new("sh")
-            .arg("-c")
-            .arg(format!("{PREAMBLE}{line}"))
-            .output()
-            .expect("run sh");
-        let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
-        text.push_str(&String::from_utf8_lossy(&out.stderr));
-        text.replace('\n', "\r\n")
-    }
-}
-
+/// The emulated firewall with its files in a temporary directory.
 struct Firewall {
     dir: tempfile::TempDir,
     console: Option<UnixStream>,
-    fake: JoinHandle<Report>,
+    emulator: Emulator,
 }
 
 impl Firewall {
-    fn start(setup: FakeSetup) -> Self {
+    fn start(setup: Setup) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
-        let root = dir.path().to_path_buf();
-        std::fs::create_dir(root.join("conf")).expect("mkdir conf");
-        std::fs::write(root.join("conf/config.xml"), FACTORY).expect("seed config");
-        // rc.reload_all reads the new configuration: it must parse.
-        let reload = root.join("rc.reload_all");
-        std::fs::write(
-            &reload,
-            format!(
-                "#!/bin/sh\necho 'Reloading all services...'\nxmllint --noout {r}/conf/config.xml || exit 1\necho reload >> {r}/reload.log\necho done.\n",
-                r = root.display()
-            ),
-        )
-        .expect("write rc.reload_all");
-        Command::new("chmod")
-            .arg("+x")
-            .arg(&reload)
-            .status()
-            .expect("chmod");
-        let (ours, theirs) = UnixStream::pair().expect("socket pair");
-        let fake = thread::spawn(move || {
-            Fake {
-                stream: theirs,
-                setup,
-                root,
-                state: State::Login,
-                uploads: 0,
-                ignored: 0,
-                commands: Vec::new(),
-                typed: Vec::new(),
-            }
-            .run()
-        });
+        let (emulator, console) = Emulator::start(dir.path(), setup).expect("start the emulation");
         Self {
             dir,
-            console: Some(ours),
-            fake,
+            console: Some(console),
+            emulator,
         }
     }
 
@@ -349,7 +40,7 @@ impl Firewall {
     }
 
     fn file(&self, path: &str) -> Option<String> {
-        std::fs::read_to_string(self.dir.path().join(path.trim_start_matches('/'))).ok()
+        self.emulator.file(path)
     }
 
     fn root(&self) -> &Path {
@@ -359,7 +50,10 @@ impl Firewall {
     /// Wait for the emulation to see the driver's end of the stream closed.
     fn finish(self) -> (Report, tempfile::TempDir) {
         drop(self.console);
-        (self.fake.join().expect("fake console thread"), self.dir)
+        (
+            self.emulator.finish().expect("fake console thread"),
+            self.dir,
+        )
     }
 }
 
@@ -380,7 +74,7 @@ fn config_xml() -> String {
 #[test]
 fn installs_verifies_and_applies_the_config() {
     let xml = config_xml();
-    let mut fw = Firewall::start(FakeSetup::default());
+    let mut fw = Firewall::start(Setup::default());
     let mut events = Vec::new();
     install_config(
         fw.console(),
@@ -480,7 +174,7 @@ fn installs_verifies_and_applies_the_config() {
 
 #[test]
 fn a_second_write_keeps_the_first_original() {
-    let mut fw = Firewall::start(FakeSetup::default());
+    let mut fw = Firewall::start(Setup::default());
     let mut session = ConsoleSession::new(fw.console(), fast());
     session.login(&Credentials::default()).expect("login");
     session.enter_shell().expect("shell");
@@ -517,7 +211,7 @@ fn a_second_write_keeps_the_first_original() {
 
 #[test]
 fn a_wrong_password_is_reported_without_repeating_it() {
-    let mut fw = Firewall::start(FakeSetup::default());
+    let mut fw = Firewall::start(Setup::default());
     let creds = Credentials {
         user: "root".into(),
         password: "hunter2-wrong".into(),
@@ -544,9 +238,9 @@ fn a_wrong_password_is_reported_without_repeating_it() {
 
 #[test]
 fn a_shell_that_never_prompts_times_out_without_hanging() {
-    let mut fw = Firewall::start(FakeSetup {
+    let mut fw = Firewall::start(Setup {
         fault: Fault::NoShellPrompt,
-        ..FakeSetup::default()
+        ..Setup::default()
     });
     let timeouts = ConsoleTimeouts {
         prompt: Duration::from_millis(400),
@@ -581,9 +275,9 @@ fn a_shell_that_never_prompts_times_out_without_hanging() {
 
 #[test]
 fn a_shell_that_never_answers_a_command_times_out() {
-    let mut fw = Firewall::start(FakeSetup {
+    let mut fw = Firewall::start(Setup {
         fault: Fault::NoCommandAnswer,
-        ..FakeSetup::default()
+        ..Setup::default()
     });
     let timeouts = ConsoleTimeouts {
         prompt: Duration::from_millis(400),
@@ -611,9 +305,9 @@ fn a_shell_that_never_answers_a_command_times_out() {
 
 #[test]
 fn a_damaged_upload_is_caught_and_nothing_installed() {
-    let mut fw = Firewall::start(FakeSetup {
+    let mut fw = Firewall::start(Setup {
         fault: Fault::CorruptUpload,
-        ..FakeSetup::default()
+        ..Setup::default()
     });
     let xml = config_xml();
     let err = install_config(fw.console(), &Credentials::default(), &xml, fast(), |_| {})
@@ -634,9 +328,9 @@ fn a_damaged_upload_is_caught_and_nothing_installed() {
 
 #[test]
 fn a_closed_console_is_reported() {
-    let mut fw = Firewall::start(FakeSetup {
+    let mut fw = Firewall::start(Setup {
         fault: Fault::CloseInShell,
-        ..FakeSetup::default()
+        ..Setup::default()
     });
     let err = install_config(
         fw.console(),
@@ -653,9 +347,9 @@ fn a_closed_console_is_reported() {
 
 #[test]
 fn an_unprotected_menu_needs_no_login() {
-    let mut fw = Firewall::start(FakeSetup {
+    let mut fw = Firewall::start(Setup {
         autologin: true,
-        ..FakeSetup::default()
+        ..Setup::default()
     });
     let mut events = Vec::new();
     install_config(
@@ -678,9 +372,9 @@ fn an_unprotected_menu_needs_no_login() {
 
 #[test]
 fn a_missed_login_prompt_is_asked_for_again_after_silence() {
-    let mut fw = Firewall::start(FakeSetup {
+    let mut fw = Firewall::start(Setup {
         ignored_enters: 3,
-        ..FakeSetup::default()
+        ..Setup::default()
     });
     let timeouts = ConsoleTimeouts {
         wake: Duration::from_millis(150),
@@ -707,9 +401,9 @@ fn a_missed_login_prompt_is_asked_for_again_after_silence() {
 
 #[test]
 fn no_prompt_at_all_times_out_at_the_boot_limit() {
-    let mut fw = Firewall::start(FakeSetup {
+    let mut fw = Firewall::start(Setup {
         ignored_enters: usize::MAX,
-        ..FakeSetup::default()
+        ..Setup::default()
     });
     let timeouts = ConsoleTimeouts {
         boot: Duration::from_millis(500),

@@ -36,6 +36,17 @@ impl Secrets {
         Ok(made)
     }
 
+    /// Generates `spec` for `owner` unless it has a value: for credentials
+    /// outside the catalog (the firewall's root password). True when it
+    /// made one.
+    pub fn ensure(&mut self, owner: &str, spec: &SecretSpec) -> Result<bool, Error> {
+        if self.get(owner, &spec.name).is_some() {
+            return Ok(false);
+        }
+        self.insert(owner, &spec.name, Secret::new(random(spec)?));
+        Ok(true)
+    }
+
     pub fn get(&self, service: &str, name: &str) -> Option<&Secret> {
         self.0.get(service)?.get(name)
     }

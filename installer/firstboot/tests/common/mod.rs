@@ -3,7 +3,9 @@
 //! files in a temporary folder.
 #![allow(dead_code)]
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -85,6 +87,9 @@ pub fn plan(n: u8, fingerprint: Option<&str>) -> Plan {
         },
     };
     plan.network.address = Address::Static(format!("{}/24", address(n)));
+    // The cluster tests deploy nothing; tests/deploy.rs puts it back.
+    plan.firewall = None;
+    plan.services = Vec::new();
     let rpool = plan
         .pools
         .iter()
@@ -154,11 +159,31 @@ pub fn write(path: &Path, text: &str) {
 
 /// The node outside Proxmox: the credential read as the unit would hand it
 /// over, and the peer's certificate as the simulator holds it (or, with
-/// `sees_peer` false, not readable from here).
+/// `sees_peer` false, not readable from here). For the deployment: the
+/// firewall's serial console is the OPNsense console emulation over a
+/// directory of its own; files for Proxmox go below the node's folder and
+/// onto the simulated machine; a service is healthy when a running
+/// simulated VM has its address; the network answers as the flags say.
 pub struct TestHost {
     pub sim: Simulator,
     pub sees_peer: bool,
     pub password_reads: usize,
+    /// The simulated machine and the node's folder.
+    pub node: String,
+    pub root: Option<PathBuf>,
+    /// The emulated firewall's files, and how its console behaves.
+    pub firewall_root: PathBuf,
+    pub console: tappaas_opnsense::emulator::Setup,
+    pub emulators: Vec<tappaas_opnsense::emulator::Emulator>,
+    /// The firewall's LAN address answers on 443.
+    pub firewall_answers: bool,
+    /// The outside answers through the firewall (its WAN works).
+    pub wan_works: bool,
+    pub firewall_ip: Option<IpAddr>,
+    /// Every default gateway set, in order.
+    pub routes: Vec<IpAddr>,
+    /// Services (by address) that never pass their health check.
+    pub sick: Vec<IpAddr>,
 }
 
 impl TestHost {
@@ -167,7 +192,38 @@ impl TestHost {
             sim: sim.clone(),
             sees_peer: true,
             password_reads: 0,
+            node: "tappaas1".into(),
+            root: None,
+            firewall_root: std::env::temp_dir().join("tappaas-no-firewall"),
+            console: Default::default(),
+            emulators: Vec::new(),
+            firewall_answers: true,
+            wan_works: true,
+            firewall_ip: None,
+            routes: Vec::new(),
+            sick: Vec::new(),
         }
+    }
+
+    /// The host of `node`, whose firewall keeps its files in `firewall`.
+    pub fn for_node(sim: &Simulator, node: &Node, firewall: &Path) -> TestHost {
+        let mut h = TestHost::new(sim);
+        h.node = node.name.clone();
+        h.root = Some(node.root().to_path_buf());
+        h.firewall_root = firewall.to_path_buf();
+        h
+    }
+
+    /// Wait for every console emulation to end (the driver closed it).
+    pub fn finish_consoles(&mut self) -> Vec<tappaas_opnsense::emulator::Report> {
+        self.emulators
+            .drain(..)
+            .map(|e| e.finish().expect("the console emulation ends"))
+            .collect()
+    }
+
+    fn gateway_is_firewall(&self) -> bool {
+        self.routes.last().is_none() || self.routes.last() == self.firewall_ip.as_ref()
     }
 }
 
@@ -192,6 +248,88 @@ impl Host for TestHost {
         self.sim
             .fingerprint(&format!("tappaas{n}"))
             .ok_or_else(|| "no such machine".to_string())
+    }
+
+    fn serial_console(&mut self, vmid: u32) -> Result<UnixStream, String> {
+        let vm = self
+            .sim
+            .vm(&self.node, vmid)
+            .ok_or_else(|| format!("VM {vmid} does not exist"))?;
+        if !vm.running || vm.config.get("serial0").map(String::as_str) != Some("socket") {
+            return Err(format!("VM {vmid} runs no serial socket"));
+        }
+        let (emulator, stream) =
+            tappaas_opnsense::emulator::Emulator::start(&self.firewall_root, self.console.clone())
+                .map_err(|e| e.to_string())?;
+        self.emulators.push(emulator);
+        Ok(stream)
+    }
+
+    fn write_node_file(&mut self, path: &str, text: &str) -> Result<(), String> {
+        let root = self
+            .root
+            .as_ref()
+            .ok_or("this test host has no node folder")?;
+        let local = root.join(path.trim_start_matches('/'));
+        std::fs::create_dir_all(local.parent().unwrap()).map_err(|e| e.to_string())?;
+        std::fs::write(&local, text).map_err(|e| e.to_string())?;
+        std::fs::set_permissions(&local, std::fs::Permissions::from_mode(0o600))
+            .map_err(|e| e.to_string())?;
+        self.sim.add_file(&self.node, path, text.len() as u64);
+        Ok(())
+    }
+
+    fn tcp_reachable(&mut self, addr: SocketAddr, _limit: Duration) -> Result<(), String> {
+        let firewall = Some(addr.ip()) == self.firewall_ip;
+        let up = match addr.port() {
+            443 => firewall && self.firewall_answers,
+            // DNS: the firewall's resolver needs its WAN; an outside server
+            // is reached through the default route.
+            53 if firewall => self.firewall_answers && self.wan_works,
+            53 => !self.gateway_is_firewall() || self.wan_works,
+            _ => false,
+        };
+        if up {
+            Ok(())
+        } else {
+            Err(format!("{addr}: connection timed out"))
+        }
+    }
+
+    fn health(
+        &mut self,
+        check: &tappaas_services::HealthCheck,
+        _limit: Duration,
+    ) -> Result<String, String> {
+        let ip = match check {
+            tappaas_services::HealthCheck::Tcp { address } => address.ip(),
+            tappaas_services::HealthCheck::Http { url, .. } => url
+                .split("://")
+                .nth(1)
+                .and_then(|r| r.split(':').next())
+                .and_then(|h| h.parse().ok())
+                .ok_or("bad url")?,
+        };
+        let needle = format!("ip={ip}/");
+        let running = self.sim.vm_ids(&self.node).into_iter().any(|id| {
+            self.sim.vm(&self.node, id).is_some_and(|vm| {
+                vm.running
+                    && vm
+                        .config
+                        .get("ipconfig0")
+                        .is_some_and(|c| c.starts_with(&needle))
+            })
+        });
+        if running && !self.sick.contains(&ip) {
+            Ok(format!("{ip} answers"))
+        } else {
+            Err(format!("{ip} does not answer"))
+        }
+    }
+
+    fn set_default_gateway(&mut self, via: IpAddr) -> Result<(), String> {
+        self.routes.push(via);
+        Ok(())
     }
 }
 

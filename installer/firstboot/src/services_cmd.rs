@@ -1,0 +1,196 @@
+//! `tappaas-installer services list` and `services deploy NAME`: the
+//! catalog with each service's state on this node, and one service (with
+//! its dependencies) deployed later through the same code as first boot.
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+use std::time::Instant;
+
+use tappaas_exec::{Event, StepInfo};
+use tappaas_proxmox::client::{NodeName, VmState, VmSummary};
+use tappaas_proxmox::{Api, Proxmox};
+use tappaas_services::Entry;
+
+use crate::deploy::{self, Outcome, Records};
+use crate::error::StepError;
+use crate::run::{load_plan, one_service};
+use crate::{service, wait, Config, FirstbootError, Host};
+
+/// A service's state on this node, decided from Proxmox (does its VM
+/// exist and run) and the record first boot keeps (healthy, failed,
+/// skipped).
+pub fn service_state(entry: &Entry, vm: Option<&VmSummary>, records: &Records) -> String {
+    let rec = records.get(&entry.name).filter(|r| r.vmid == entry.vmid);
+    let why = |r: &deploy::Record| r.reason.clone().unwrap_or_default();
+    match (vm, rec) {
+        (Some(v), _) if v.name.as_deref() != Some(entry.name.as_str()) => format!(
+            "VM {} is '{}', not this service",
+            entry.vmid,
+            v.name.as_deref().unwrap_or("?")
+        ),
+        (Some(v), Some(r)) if r.outcome == Outcome::Healthy && v.status == VmState::Running => {
+            "healthy".into()
+        }
+        (Some(_), Some(r)) if r.outcome == Outcome::Failed => format!("failed: {}", why(r)),
+        (Some(v), _) if v.status == VmState::Running => "deployed (health not checked)".into(),
+        (Some(_), _) => "deployed, stopped".into(),
+        (None, Some(r)) if r.outcome == Outcome::Failed => format!("failed: {}", why(r)),
+        (None, Some(r)) if r.outcome == Outcome::Skipped => format!("skipped: {}", why(r)),
+        (None, _) if !entry.available => "not available yet".into(),
+        (None, _) => "not deployed".into(),
+    }
+}
+
+/// The catalog as a table: name, VM id, kind, state.
+pub fn render_service_list(
+    entries: &[Entry],
+    vms: Option<&[VmSummary]>,
+    records: &Records,
+) -> String {
+    let mut s = String::new();
+    if vms.is_none() {
+        let _ = writeln!(
+            s,
+            "(Proxmox does not answer: states are first boot's records only)"
+        );
+    }
+    let _ = writeln!(s, "{:<17} {:<5} {:<9} STATE", "SERVICE", "VM", "KIND");
+    for e in entries {
+        let vm = vms.and_then(|l| l.iter().find(|v| v.vmid.get() == e.vmid));
+        let kind = if e.optional { "optional" } else { "base" };
+        let _ = writeln!(
+            s,
+            "{:<17} {:<5} {:<9} {}",
+            e.name,
+            e.vmid,
+            kind,
+            service_state(e, vm, records)
+        );
+    }
+    s
+}
+
+fn node_name<A: Api>(px: &mut Proxmox<A>, config: &Config) -> Result<NodeName, StepError> {
+    let (_, status) = wait::proxmox_ready(px, config)?;
+    let name = status
+        .local_node()
+        .map(|n| n.name.clone())
+        .or_else(|| load_plan(&config.plan).ok().map(|p| p.node.hostname))
+        .unwrap_or_default();
+    NodeName::new(name).map_err(|e| StepError::api("GET /cluster/status", &e))
+}
+
+/// `services list`.
+pub fn services_list<A: Api>(config: &Config, px: &mut Proxmox<A>) -> Result<String, String> {
+    let catalog = deploy::catalog(config).map_err(|e| e.message)?;
+    let records = deploy::load_records(&config.services_state);
+    let vms = if config.proxmox_installed() {
+        let mut quick = config.clone();
+        quick.wait_timeout = std::time::Duration::from_secs(5);
+        node_name(px, &quick)
+            .ok()
+            .and_then(|node| px.node_vms(&node).ok())
+    } else {
+        None
+    };
+    Ok(render_service_list(
+        catalog.entries(),
+        vms.as_deref(),
+        &records,
+    ))
+}
+
+/// `services deploy NAME...`: the services and what they need, in order,
+/// each kept if it is deployed and healthy already. `registry` replaces
+/// the plan's container registry. Returns the names that failed or were
+/// skipped, with why.
+pub fn deploy_services<A: Api>(
+    config: &Config,
+    px: &mut Proxmox<A>,
+    host: &mut dyn Host,
+    names: &[String],
+    registry: Option<&str>,
+    emit: &mut dyn FnMut(&Event),
+) -> Result<Vec<(String, String)>, FirstbootError> {
+    let plan = load_plan(&config.plan)?;
+    let fail = |step: &str, e: StepError, emit: &mut dyn FnMut(&Event)| {
+        let failure = e.into_failure();
+        emit(&Event::Failed {
+            index: 0,
+            id: step.to_string(),
+            failure: failure.clone(),
+        });
+        FirstbootError::Step {
+            step: step.to_string(),
+            failure,
+        }
+    };
+    let catalog = deploy::catalog(config).map_err(|e| fail("resolve", e, emit))?;
+    let closure = tappaas_services::resolve(&catalog, names).map_err(|e| {
+        fail(
+            "resolve",
+            StepError::new("resolve the services", e.to_string()),
+            emit,
+        )
+    })?;
+    let mut steps = vec![StepInfo {
+        id: "vm-template".into(),
+        title: "Check the service VM template".into(),
+    }];
+    steps.extend(closure.order.iter().map(|e| StepInfo {
+        id: format!("service-{}", e.name),
+        title: format!("Deploy service {}", e.name),
+    }));
+    emit(&Event::Started {
+        steps: steps.clone(),
+    });
+    let start = Instant::now();
+    let mut note0 = |text: String| emit(&Event::Action { index: 0, text });
+    let prepared = (|| {
+        let node = node_name(px, config)?;
+        // Everything planned plus the new ones: addresses and dependants
+        // are decided over the whole.
+        let mut wanted = plan.services.clone();
+        wanted.extend(names.iter().cloned());
+        let registry = registry.or(plan.container_registry.as_deref());
+        let dep = deploy::prepare(config, &plan, &wanted, registry, &mut note0)?;
+        service::ensure_template(px, config, &node, &mut note0)?;
+        Ok::<_, StepError>((node, dep))
+    })();
+    let (node, dep) = prepared.map_err(|e| fail("vm-template", e, emit))?;
+    emit(&Event::StepFinished {
+        index: 0,
+        id: "vm-template".into(),
+        elapsed: start.elapsed(),
+    });
+    let mut missing = BTreeSet::new();
+    let mut not_deployed = Vec::new();
+    for (i, e) in closure.order.iter().enumerate() {
+        let index = i + 1;
+        let id = format!("service-{}", e.name);
+        emit(&Event::StepStarted {
+            index,
+            id: id.clone(),
+            title: steps[index].title.clone(),
+        });
+        let began = Instant::now();
+        let mut note = |text: String| emit(&Event::Action { index, text });
+        match one_service(px, config, &node, &dep, &e.name, host, &missing, &mut note) {
+            Ok(Ok(())) => {}
+            Ok(Err((_, reason))) => {
+                missing.insert(e.name.clone());
+                not_deployed.push((e.name.clone(), reason));
+            }
+            Err(err) => return Err(fail(&id, err, emit)),
+        }
+        emit(&Event::StepFinished {
+            index,
+            id,
+            elapsed: began.elapsed(),
+        });
+    }
+    emit(&Event::Finished {
+        elapsed: start.elapsed(),
+    });
+    Ok(not_deployed)
+}

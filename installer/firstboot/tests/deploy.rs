@@ -1,0 +1,632 @@
+//! The firewall and the services on the first node, against the Proxmox
+//! simulator (every request checked against the API schema) and the
+//! OPNsense console emulation: the whole sequence, a failing dependency,
+//! re-runs, failures at each call of the firewall step, the route move
+//! and its rollback, and where the passwords are (and are not).
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::net::IpAddr;
+use std::os::unix::fs::PermissionsExt;
+use std::time::Duration;
+
+use common::*;
+use tappaas_exec::Event;
+use tappaas_firstboot::proxmox::{FailWhen, GuestBoot, Method, Simulator};
+use tappaas_firstboot::{FirstbootError, Outcome};
+use tappaas_plan::{Plan, FIREWALL_IMAGE_ON_NODE, SERVICE_TEMPLATE_ON_NODE};
+
+const KEY: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAtUaOwTC6ADfeZ1W2BbJqJ3f8m6vgTVbUVBGzFhNJ2N admin@example";
+const BASE: [&str; 7] = [
+    "postgresql",
+    "garage",
+    "authentik",
+    "vaultwarden",
+    "grafana",
+    "uptime-kuma",
+    "backup-server",
+];
+
+/// The fixture's first-node plan with its firewall and services.
+fn deploy_plan() -> Plan {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/fixtures/plans/mini-pc/plan.json"
+    ))
+    .unwrap();
+    let full: Plan = serde_json::from_str(&text).unwrap();
+    let mut p = plan(1, None);
+    p.firewall = full.firewall.clone();
+    p.services = full.services.clone();
+    p.container_registry = Some("registry.example".into());
+    p
+}
+
+/// A world whose node 1 carries the ISO's two images.
+fn deploy_world() -> Simulator {
+    let sim = world();
+    sim.add_file("tappaas1", FIREWALL_IMAGE_ON_NODE, 3 * GIB);
+    sim.add_file("tappaas1", SERVICE_TEMPLATE_ON_NODE, 2 * GIB);
+    sim
+}
+
+struct Site {
+    node: Node,
+    firewall: tempfile::TempDir,
+}
+
+/// Node 1's files: the plan, root's SSH key, Proxmox's APT source and
+/// key (for the backup server), quick time limits.
+fn site(plan: &Plan) -> Site {
+    let mut node = Node::new(1, plan);
+    write(&node.config.authorized_keys, &format!("# root\n{KEY}\n"));
+    write(
+        &node.config.apt_sources.join("pve.sources"),
+        "Types: deb\nURIs: http://proxmox-repository.example/debian/pve\nSuites: trixie\nComponents: pve-no-subscription\n",
+    );
+    write(&node.config.proxmox_keyring, "not a real key");
+    node.config.guest_timeout = Duration::from_millis(50);
+    node.config.health_timeout = Duration::from_millis(10);
+    node.config.firewall_timeout = Duration::from_millis(10);
+    node.config.console = tappaas_opnsense::ConsoleTimeouts {
+        boot: Duration::from_secs(10),
+        wake: Duration::from_secs(5),
+        prompt: Duration::from_secs(10),
+        command: Duration::from_secs(10),
+        apply: Duration::from_secs(20),
+    };
+    Site {
+        node,
+        firewall: tempfile::tempdir().unwrap(),
+    }
+}
+
+fn host(sim: &Simulator, site: &Site) -> TestHost {
+    let mut h = TestHost::for_node(sim, &site.node, site.firewall.path());
+    h.firewall_ip = Some(ip("10.0.0.1"));
+    h
+}
+
+fn run_with(sim: &Simulator, site: &Site, h: &mut TestHost) -> Ran {
+    let ran = run_node(sim, &site.node, h);
+    h.finish_consoles();
+    ran
+}
+
+fn clones(sim: &Simulator) -> Vec<String> {
+    sim.calls()
+        .into_iter()
+        .filter(|(_, r)| r.method == Method::Post && r.path == "/nodes/tappaas1/qemu/9000/clone")
+        .map(|(_, r)| r.get_param("name").unwrap().to_string())
+        .collect()
+}
+
+fn actions(events: &[Event]) -> Vec<String> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Action { text, .. } => Some(text.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn credentials(site: &Site) -> String {
+    std::fs::read_to_string(&site.node.config.credentials).unwrap()
+}
+
+/// `[service] name = "value"` from the credentials file.
+fn secret(site: &Site, service: &str, name: &str) -> String {
+    let t: toml::Table = toml::from_str(&credentials(site)).unwrap();
+    t[service][name].as_str().unwrap().to_string()
+}
+
+#[test]
+fn the_firewall_and_every_base_service_deploy_in_order() {
+    let sim = deploy_world();
+    let site = site(&deploy_plan());
+    let mut h = host(&sim, &site);
+    let ran = run_with(&sim, &site, &mut h);
+    let summary = match ran.result {
+        Ok(Outcome::Finished { summary }) => summary,
+        other => panic!("{other:?}\n{:#?}", actions(&ran.events)),
+    };
+    assert!(sim.violations().is_empty(), "{:?}", sim.violations());
+
+    // The steps, in order: template, firewall, then the services.
+    let ids = step_ids(&ran.events);
+    let at = |id: &str| ids.iter().position(|s| s == id).unwrap();
+    assert!(at("storage-tank2") < at("vm-template"));
+    assert!(at("vm-template") < at("firewall"));
+    assert!(at("firewall") < at("firewall-config"));
+    assert!(at("firewall-config") < at("firewall-route"));
+    let services: Vec<&str> = ids
+        .iter()
+        .filter_map(|s| s.strip_prefix("service-"))
+        .collect();
+    assert_eq!(services, BASE);
+    assert!(at("firewall-route") < at("service-postgresql"));
+    // Deployed in that order, each once.
+    assert_eq!(clones(&sim), BASE);
+
+    let template = sim.vm("tappaas1", 9000).unwrap();
+    assert!(template.template);
+    assert_eq!(template.config["name"], "tappaas-template");
+    assert!(template.config["scsi0"].starts_with("tank1:"));
+    assert!(template.config["ide2"].contains("cloudinit"));
+
+    let fw = sim.vm("tappaas1", 100).unwrap();
+    assert!(fw.running);
+    assert_eq!(fw.config["name"], "opnsense");
+    assert!(fw.config["net0"].contains("bridge=lan"));
+    assert!(fw.config["net1"].contains("bridge=wan"));
+    assert_eq!(fw.config["serial0"], "socket");
+    assert_eq!(fw.config["onboot"], "1");
+    // Its configuration went in through the console, with our password's
+    // hash and never the password itself.
+    let xml =
+        tappaas_opnsense::emulator::read_file(site.firewall.path(), "/conf/config.xml").unwrap();
+    let password = secret(&site, "opnsense", "root-password");
+    assert_eq!(password.len(), 24);
+    assert!(!xml.contains(&password));
+    let hash = xml
+        .split("<password>")
+        .nth(1)
+        .and_then(|r| r.split("</password>").next())
+        .unwrap();
+    assert!(tappaas_opnsense::verify_password(&password, hash));
+    assert!(xml.contains("<hostname>opnsense</hostname>"), "{xml}");
+    assert!(xml.contains("<tag>210</tag>"));
+    // Zone DHCP pools stay below the services' addresses.
+    assert!(xml.contains("10.2.0.2") && xml.contains("10.2.0.99"));
+    assert!(!xml.contains("10.2.0.128"));
+
+    let creds = tappaas_services::Secrets::from_file_text("c", &credentials(&site)).unwrap();
+    for (name, vmid) in [
+        ("postgresql", 210u32),
+        ("garage", 220),
+        ("authentik", 230),
+        ("vaultwarden", 240),
+        ("grafana", 250),
+        ("uptime-kuma", 260),
+        ("backup-server", 270),
+    ] {
+        let vm = sim.vm("tappaas1", vmid).unwrap();
+        assert!(vm.running, "{name}");
+        assert_eq!(vm.config["name"], name);
+        assert!(!vm.template);
+        assert_eq!(
+            vm.config["ipconfig0"],
+            format!("ip=10.2.0.{}/24,gw=10.2.0.1", vmid - 100)
+        );
+        assert!(vm.config["net0"].contains("tag=210"), "{name}");
+        assert_eq!(vm.config["nameserver"], "10.2.0.1");
+        assert_eq!(
+            vm.config["cicustom"],
+            format!("user=local:snippets/tappaas-{name}.yaml")
+        );
+        let pool = if name == "backup-server" {
+            "tank2"
+        } else {
+            "tank1"
+        };
+        assert!(
+            vm.config["scsi0"].starts_with(&format!("{pool}:")),
+            "{name}"
+        );
+        // The snippet is on the node, root-only, with the rendered user-data.
+        let path = format!("/var/lib/vz/snippets/tappaas-{name}.yaml");
+        assert!(sim.has_file("tappaas1", &path));
+        let local = path_in(&site.node, path.trim_start_matches('/'));
+        let text = std::fs::read_to_string(&local).unwrap();
+        assert!(text.starts_with("#cloud-config"), "{name}");
+        for (_, value) in creds.of(name) {
+            assert!(text.contains(value.expose()), "{name}: a secret is missing");
+        }
+        let mode = std::fs::metadata(&local).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let local = client(&sim, "tappaas1")
+        .storages()
+        .unwrap()
+        .into_iter()
+        .find(|s| s.storage == "local")
+        .unwrap();
+    assert!(local.content.contains(&"snippets".to_string()));
+    assert!(local.content.contains(&"iso".to_string()), "kept");
+
+    // The default route was already the firewall's address: not moved.
+    assert!(h.routes.is_empty());
+    assert!(summary.contains("https://10.0.0.1/"), "{summary}");
+    assert!(summary.contains("postgresql"), "{summary}");
+    assert!(summary.contains("healthy"), "{summary}");
+    assert!(!site.node.config.marker.exists());
+
+    // A second run changes nothing.
+    let writes_before = writes(&sim, "tappaas1");
+    let mut h = host(&sim, &site);
+    let again = run_with(&sim, &site, &mut h);
+    assert!(matches!(again.result, Ok(Outcome::Finished { .. })));
+    assert_eq!(writes(&sim, "tappaas1"), writes_before);
+    assert!(h.emulators.is_empty(), "the console is not opened again");
+}
+
+#[test]
+fn a_failed_dependency_stops_only_what_needs_it_and_a_rerun_completes() {
+    let sim = deploy_world();
+    let site = site(&deploy_plan());
+    sim.set_guest_boot(210, GuestBoot::Never);
+    let mut h = host(&sim, &site);
+    let ran = run_with(&sim, &site, &mut h);
+    let Err(FirstbootError::Step { step, failure }) = &ran.result else {
+        panic!("{:?}", ran.result);
+    };
+    assert_eq!(step, "finish");
+    assert!(
+        failure.message.contains("postgresql"),
+        "{}",
+        failure.message
+    );
+    assert!(site.node.config.marker.exists(), "the marker stays");
+    let said = actions(&ran.events);
+    assert!(
+        said.iter().any(|a| a.starts_with("FAILED: postgresql:")),
+        "{said:#?}"
+    );
+    for dependant in ["authentik", "vaultwarden", "grafana"] {
+        assert!(
+            said.contains(&format!(
+                "SKIPPED: {dependant}: needs postgresql, which failed"
+            )),
+            "{said:#?}"
+        );
+        assert!(sim.vm("tappaas1", 230).is_none());
+    }
+    // Everything else deployed.
+    assert_eq!(
+        clones(&sim),
+        ["postgresql", "garage", "uptime-kuma", "backup-server"]
+    );
+    for id in [220, 260, 270] {
+        assert!(sim.vm("tappaas1", id).unwrap().running);
+    }
+    let summary = std::fs::read_to_string(&site.node.config.summary).unwrap();
+    assert!(summary.contains("FAILED"), "{summary}");
+    let records = tappaas_firstboot::load_records(&site.node.config.services_state);
+    assert_eq!(
+        records["postgresql"].outcome,
+        tappaas_firstboot::ServiceOutcome::Failed
+    );
+    assert_eq!(
+        records["grafana"].outcome,
+        tappaas_firstboot::ServiceOutcome::Skipped
+    );
+
+    // The guest comes up now: the re-run deploys only what is missing.
+    sim.set_guest_boot(210, GuestBoot::AfterPings(0));
+    let mut h = host(&sim, &site);
+    let again = run_with(&sim, &site, &mut h);
+    assert!(
+        matches!(again.result, Ok(Outcome::Finished { .. })),
+        "{:?}",
+        again.result
+    );
+    assert_eq!(
+        clones(&sim),
+        [
+            "postgresql",
+            "garage",
+            "uptime-kuma",
+            "backup-server",
+            "authentik",
+            "vaultwarden",
+            "grafana"
+        ]
+    );
+    assert!(sim.vm("tappaas1", 210).unwrap().running);
+    assert_eq!(
+        count(
+            &sim,
+            "tappaas1",
+            Method::Post,
+            "/nodes/tappaas1/qemu/210/status/start"
+        ),
+        1,
+        "the running postgresql is kept, not started again"
+    );
+    assert!(!site.node.config.marker.exists());
+    assert!(sim.violations().is_empty(), "{:?}", sim.violations());
+}
+
+#[test]
+fn without_a_container_registry_those_services_are_skipped_not_failed() {
+    let sim = deploy_world();
+    let mut plan = deploy_plan();
+    plan.container_registry = None;
+    let site = site(&plan);
+    let mut h = host(&sim, &site);
+    let ran = run_with(&sim, &site, &mut h);
+    assert!(
+        matches!(ran.result, Ok(Outcome::Finished { .. })),
+        "{:?}",
+        ran.result
+    );
+    assert_eq!(clones(&sim), ["postgresql", "backup-server"]);
+    let said = actions(&ran.events);
+    assert!(
+        said.iter()
+            .any(|a| a.starts_with("SKIPPED: garage: needs a container registry")),
+        "{said:#?}"
+    );
+}
+
+#[test]
+fn a_failure_at_each_call_of_the_firewall_step_ends_with_one_firewall() {
+    let calls: &[(Method, &str)] = &[
+        (Method::Get, "/nodes/tappaas1/qemu"),
+        (Method::Post, "/nodes/tappaas1/qemu"),
+        (Method::Get, "/nodes/tappaas1/qemu/100/status/current"),
+        (Method::Get, "/nodes/tappaas1/qemu/100/config"),
+        (Method::Put, "/nodes/tappaas1/qemu/100/resize"),
+        (Method::Post, "/nodes/tappaas1/qemu/100/status/start"),
+    ];
+    let mut plan = deploy_plan();
+    // Only the firewall: the template's create would take the failure.
+    plan.services.clear();
+    for &(method, path) in calls {
+        for when in [FailWhen::Before, FailWhen::After] {
+            let case = format!("{method} {path} failing {when:?}");
+            let sim = deploy_world();
+            let site = site(&plan);
+            // Up to the storages first, so the failure strikes the firewall.
+            sim.fail_next(method, path, when, "injected failure");
+            let mut h = host(&sim, &site);
+            let first = run_with(&sim, &site, &mut h);
+            assert_eq!(sim.pending_failures(), 0, "{case}: never struck");
+            if let Err(e) = &first.result {
+                assert!(
+                    matches!(e, FirstbootError::Step { step, .. } if step == "firewall"),
+                    "{case}: {e}"
+                );
+                let mut h = host(&sim, &site);
+                let again = run_with(&sim, &site, &mut h);
+                assert!(
+                    matches!(again.result, Ok(Outcome::Finished { .. })),
+                    "{case}: {:?}",
+                    again.result
+                );
+            }
+            assert_eq!(sim.vm_ids("tappaas1"), [100], "{case}");
+            let fw = sim.vm("tappaas1", 100).unwrap();
+            assert!(fw.running, "{case}");
+            assert!(fw.config["scsi0"].contains("size=16G"), "{case}");
+            assert!(
+                sim.violations().is_empty(),
+                "{case}: {:?}",
+                sim.violations()
+            );
+            assert!(!site.node.config.marker.exists(), "{case}");
+        }
+    }
+}
+
+/// A plan whose management gateway is another router than the firewall.
+fn routed_plan() -> Plan {
+    let mut p = deploy_plan();
+    p.services.clear();
+    p.network.gateway = Some("10.0.0.254".into());
+    p.network.dns = Some("9.9.9.9".into());
+    p
+}
+
+#[test]
+fn the_route_moves_to_a_firewall_that_answers() {
+    let sim = deploy_world();
+    let site = site(&routed_plan());
+    let mut h = host(&sim, &site);
+    let ran = run_with(&sim, &site, &mut h);
+    assert!(
+        matches!(ran.result, Ok(Outcome::Finished { .. })),
+        "{:?}",
+        ran.result
+    );
+    assert_eq!(h.routes, [ip("10.0.0.1")]);
+}
+
+#[test]
+fn the_route_goes_back_when_the_outside_does_not_answer_through_the_firewall() {
+    let sim = deploy_world();
+    let site = site(&routed_plan());
+    let mut h = host(&sim, &site);
+    h.wan_works = false;
+    let ran = run_with(&sim, &site, &mut h);
+    let Err(FirstbootError::Step { step, failure }) = &ran.result else {
+        panic!("{:?}", ran.result);
+    };
+    assert_eq!(step, "firewall-route");
+    assert!(
+        failure.message.contains("back on 10.0.0.254"),
+        "{}",
+        failure.message
+    );
+    assert!(failure.message.contains("WAN"), "{}", failure.message);
+    assert_eq!(h.routes, [ip("10.0.0.1"), ip("10.0.0.254")]);
+    assert!(site.node.config.marker.exists());
+
+    // The WAN is fixed: the re-run moves the route for good.
+    let mut h = host(&sim, &site);
+    let again = run_with(&sim, &site, &mut h);
+    assert!(matches!(again.result, Ok(Outcome::Finished { .. })));
+    assert_eq!(h.routes, [ip("10.0.0.1")]);
+    assert!(
+        h.emulators.is_empty(),
+        "the configuration is not uploaded again"
+    );
+}
+
+#[test]
+fn a_firewall_that_never_answers_keeps_the_route() {
+    let sim = deploy_world();
+    let site = site(&routed_plan());
+    let mut h = host(&sim, &site);
+    h.firewall_answers = false;
+    let ran = run_with(&sim, &site, &mut h);
+    let Err(FirstbootError::Step { step, failure }) = &ran.result else {
+        panic!("{:?}", ran.result);
+    };
+    assert_eq!(step, "firewall-config");
+    assert!(failure.what.contains("10.0.0.1:443"), "{failure:?}");
+    assert!(h.routes.is_empty(), "the route is never moved");
+}
+
+#[test]
+fn a_lost_journal_logs_in_with_the_generated_password() {
+    let sim = deploy_world();
+    let plan = routed_plan();
+    let site = site(&plan);
+    let mut h = host(&sim, &site);
+    assert!(run_with(&sim, &site, &mut h).result.is_ok());
+    // The firewall now has our password; first boot runs again from scratch.
+    std::fs::remove_file(&site.node.config.journal).unwrap();
+    write(&site.node.config.marker, "pending\n");
+    let mut h = host(&sim, &site);
+    h.console.password = secret(&site, "opnsense", "root-password");
+    let ran = run_with(&sim, &site, &mut h);
+    assert!(
+        matches!(ran.result, Ok(Outcome::Finished { .. })),
+        "{:?}",
+        ran.result
+    );
+    assert_eq!(sim.vm_ids("tappaas1"), [100]);
+    assert!(actions(&ran.events)
+        .iter()
+        .any(|a| a.contains("factory password is refused")));
+}
+
+#[test]
+fn no_clear_password_outside_the_credentials_file() {
+    let sim = deploy_world();
+    let site = site(&deploy_plan());
+    let mut h = host(&sim, &site);
+    assert!(run_with(&sim, &site, &mut h).result.is_ok());
+    let creds = tappaas_services::Secrets::from_file_text("c", &credentials(&site)).unwrap();
+    let mode = std::fs::metadata(&site.node.config.credentials)
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let mut values = vec![secret(&site, "opnsense", "root-password")];
+    for name in BASE {
+        values.extend(creds.of(name).map(|(_, v)| v.expose().to_string()));
+    }
+    assert!(values.len() > 5);
+    let c = &site.node.config;
+    for file in [&c.plan, &c.journal, &c.summary, &c.services_state] {
+        let text = std::fs::read_to_string(file).unwrap();
+        for v in &values {
+            assert!(
+                !text.contains(v.as_str()),
+                "{} holds a password",
+                file.display()
+            );
+        }
+    }
+    // Nor does Proxmox's configuration of any VM.
+    for id in sim.vm_ids("tappaas1") {
+        let cfg = format!("{:?}", sim.vm("tappaas1", id).unwrap().config);
+        for v in &values {
+            assert!(
+                !cfg.contains(v.as_str()),
+                "VM {id}'s configuration holds a password"
+            );
+        }
+    }
+    let _: IpAddr = ip("10.0.0.1");
+}
+
+#[test]
+fn services_deploy_adds_one_later_and_list_shows_the_states() {
+    let sim = deploy_world();
+    let mut plan = deploy_plan();
+    plan.services = vec!["postgresql".into()];
+    let site = site(&plan);
+    let mut h = host(&sim, &site);
+    assert!(run_with(&sim, &site, &mut h).result.is_ok());
+    assert_eq!(clones(&sim), ["postgresql"]);
+
+    let mut px = client(&sim, "tappaas1");
+    let list = tappaas_firstboot::services_list(&site.node.config, &mut px).unwrap();
+    let line = |list: &str, name: &str| {
+        list.lines()
+            .find(|l| l.starts_with(&format!("{name} ")))
+            .unwrap()
+            .to_string()
+    };
+    assert!(line(&list, "postgresql").ends_with("healthy"), "{list}");
+    assert!(
+        line(&list, "vaultwarden").ends_with("not deployed"),
+        "{list}"
+    );
+    assert!(
+        line(&list, "frigate").ends_with("not available yet"),
+        "{list}"
+    );
+
+    // Vaultwarden needs postgresql, which is kept as it is.
+    let mut h = host(&sim, &site);
+    let mut events = Vec::new();
+    let left = tappaas_firstboot::deploy_services(
+        &site.node.config,
+        &mut px,
+        &mut h,
+        &["vaultwarden".to_string()],
+        None,
+        &mut |e| events.push(e.clone()),
+    )
+    .unwrap();
+    assert!(left.is_empty(), "{left:?}");
+    assert_eq!(clones(&sim), ["postgresql", "vaultwarden"]);
+    assert!(sim.vm("tappaas1", 240).unwrap().running);
+    assert!(matches!(events.last(), Some(Event::Finished { .. })));
+    let list = tappaas_firstboot::services_list(&site.node.config, &mut px).unwrap();
+    assert!(line(&list, "vaultwarden").ends_with("healthy"), "{list}");
+
+    // Without a registry anywhere, a service that needs one is skipped.
+    let mut plan2 = plan.clone();
+    plan2.container_registry = None;
+    write(
+        &site.node.config.plan,
+        &serde_json::to_string(&plan2).unwrap(),
+    );
+    let left = tappaas_firstboot::deploy_services(
+        &site.node.config,
+        &mut px,
+        &mut h,
+        &["garage".to_string()],
+        None,
+        &mut |_| {},
+    )
+    .unwrap();
+    assert_eq!(left.len(), 1);
+    assert!(left[0].1.contains("container registry"), "{left:?}");
+    let list = tappaas_firstboot::services_list(&site.node.config, &mut px).unwrap();
+    assert!(
+        line(&list, "garage").contains("skipped: needs a container registry"),
+        "{list}"
+    );
+    // With --container-registry it deploys.
+    let left = tappaas_firstboot::deploy_services(
+        &site.node.config,
+        &mut px,
+        &mut h,
+        &["garage".to_string()],
+        Some("mirror.example"),
+        &mut |_| {},
+    )
+    .unwrap();
+    assert!(left.is_empty(), "{left:?}");
+    assert!(sim.vm("tappaas1", 220).unwrap().running);
+    assert!(sim.violations().is_empty(), "{:?}", sim.violations());
+}
