@@ -20,8 +20,8 @@ place() { # SRC DEST
     ln -f "$1" "$2" 2>/dev/null || cp "$1" "$2"
 }
 
-assemble_iso() { # LIVE_DIR TARGET_SQFS INSTALLER_BIN OUT
-    local live=$1 target=$2 bin=$3 out=$4
+assemble_iso() { # LIVE_DIR TARGET_SQFS INSTALLER_BIN OUT [TEMPLATE_DIR]
+    local live=$1 target=$2 bin=$3 out=$4 template=${5:-}
     local stage="$WORK_DIR/iso" layer="$WORK_DIR/layer"
     local target_name="target-$FLAVOUR.squashfs"
     rm -rf "$stage" "$layer"
@@ -33,6 +33,12 @@ assemble_iso() { # LIVE_DIR TARGET_SQFS INSTALLER_BIN OUT
     place "$live/filesystem.squashfs" "$stage/live/filesystem.squashfs"
     place "$target" "$stage/.tappaas/$target_name"
     cp "$IMAGE_DIR/grub/grub.cfg" "$stage/boot/grub/grub.cfg"
+    # The service VM template and its manifest (image/lib/template.sh).
+    if [[ -n $template ]]; then
+        mkdir -p "$stage/.tappaas/templates"
+        place "$template/$TEMPLATE_NAME.qcow2" "$stage/.tappaas/templates/$TEMPLATE_NAME.qcow2"
+        cp "$template/$TEMPLATE_NAME.manifest" "$stage/.tappaas/templates/$TEMPLATE_NAME.manifest"
+    fi
 
     local date_epoch commit
     date_epoch=${SOURCE_DATE_EPOCH:-$(date +%s)}
@@ -44,6 +50,11 @@ assemble_iso() { # LIVE_DIR TARGET_SQFS INSTALLER_BIN OUT
         echo "TARGET_IMAGE=/.tappaas/$target_name"
         echo "TARGET_IMAGE_SHA256=$(sha256sum "$target" | cut -c1-64)"
         echo "LIVE_KERNEL=$(cat "$live/kernel-version")"
+        if [[ -n $template ]]; then
+            echo "TEMPLATE_IMAGE=/.tappaas/templates/$TEMPLATE_NAME.qcow2"
+            echo "TEMPLATE_IMAGE_SHA256=$(sed -n 's/^SHA256=//p' "$template/$TEMPLATE_NAME.manifest")"
+            echo "TEMPLATE_MANIFEST=/.tappaas/templates/$TEMPLATE_NAME.manifest"
+        fi
         echo "GIT_COMMIT=$commit"
         echo "ISO_LABEL=$ISO_LABEL"
     } >"$stage/.tappaas/build-info"
