@@ -9,8 +9,9 @@
 //! final message, `cloud-init status --long` is `done` without errors, the
 //! hostname from meta-data, the static address on eth0, the root grown to
 //! the disk, the guest agent answering, fresh SSH host keys and machine-id,
-//! no failed units, and what the service user-data does (its package, files,
-//! user and the service answering on its health port).
+//! no failed units, what the service user-data does (its package, files,
+//! user and the service answering on its health port), and that
+//! `update-grub` (run by a kernel upgrade) works in the VM.
 //!
 //! The user-data is `tests/fixtures/cloud-init/service-user-data.yaml` for
 //! now (a catalog entry's rendered user-data later); the test adds a second
@@ -181,6 +182,9 @@ echo "@@ health=$(curl -fsS --max-time 20 http://127.0.0.1:8080/health 2>&1)"
 echo "@@ service-env=$(stat -c %a:%U /etc/tappaas/service.env 2>&1)"
 echo "@@ tappaas-user=$(id -nG tappaas 2>&1)"
 echo "@@ tappaas-keys=$(cat /home/tappaas/.ssh/authorized_keys 2>&1)"
+update-grub >/run/tappaas-update-grub.log 2>&1
+echo "@@ update-grub=$?"
+echo "@@ grub-cfg=$(grep -c 'root=UUID=[^ ]* ro .*console=ttyS0' /boot/grub/grub.cfg)"
 echo TAPPAAS-REPORT-END
 EOF
 chmod 755 /usr/local/sbin/tappaas-report
@@ -456,6 +460,14 @@ fn boot_template(name: &str, firmware: Firmware) {
     check(
         value("tappaas-keys").contains("tappaas-template-test"),
         "the user's SSH key is missing",
+    );
+
+    // A kernel upgrade's update-grub works in the VM (the build wrote the
+    // first grub.cfg by hand) and keeps the serial console.
+    check(value("update-grub") == "0", "update-grub failed in the VM");
+    check(
+        value("grub-cfg").parse().unwrap_or(0) >= 1,
+        "update-grub's grub.cfg has no entry with root=UUID and console=ttyS0",
     );
 
     // The agent answers the host (as Proxmox asks it for the VM's addresses).
