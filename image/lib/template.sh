@@ -79,6 +79,12 @@ build_template() {
     ln -sfn ../run/systemd/resolve/stub-resolv.conf "$root/etc/resolv.conf"
     # Root has no password (cloud-init's default user gets the SSH keys).
     sed -i 's/^root:[^:]*:/root:*:/' "$root/etc/shadow"
+    # What must be unique per VM is made at its first boot, not shipped.
+    [[ -f $root/etc/machine-id && ! -s $root/etc/machine-id ]] \
+        || die "template: /etc/machine-id must exist and be empty"
+    if compgen -G "$root/etc/ssh/ssh_host_*" >/dev/null; then
+        die "template: SSH host keys left in the image"
+    fi
 
     local raw="$WORK_DIR/template.raw"
     template_disk "$root" "$grub" "$raw" "$root_uuid" "$esp_id"
