@@ -33,8 +33,13 @@ assemble_iso() { # LIVE_DIR TARGET_SQFS INSTALLER_BIN OUT [TEMPLATE_DIR]
     place "$live/filesystem.squashfs" "$stage/live/filesystem.squashfs"
     place "$target" "$stage/.tappaas/$target_name"
     cp "$IMAGE_DIR/grub/grub.cfg" "$stage/boot/grub/grub.cfg"
-    # The service VM template and its manifest (image/lib/template.sh).
+    # The service VM template and its manifest (image/lib/template.sh); a
+    # cached image that no longer matches its manifest is not shipped.
+    local template_sum=
     if [[ -n $template ]]; then
+        template_sum=$(sha256sum "$template/$TEMPLATE_NAME.qcow2" | cut -c1-64)
+        grep -qx "SHA256=$template_sum" "$template/$TEMPLATE_NAME.manifest" \
+            || die "the cached template $template/$TEMPLATE_NAME.qcow2 does not match its manifest's SHA256: delete $template and build again"
         mkdir -p "$stage/.tappaas/templates"
         place "$template/$TEMPLATE_NAME.qcow2" "$stage/.tappaas/templates/$TEMPLATE_NAME.qcow2"
         cp "$template/$TEMPLATE_NAME.manifest" "$stage/.tappaas/templates/$TEMPLATE_NAME.manifest"
@@ -52,7 +57,7 @@ assemble_iso() { # LIVE_DIR TARGET_SQFS INSTALLER_BIN OUT [TEMPLATE_DIR]
         echo "LIVE_KERNEL=$(cat "$live/kernel-version")"
         if [[ -n $template ]]; then
             echo "TEMPLATE_IMAGE=/.tappaas/templates/$TEMPLATE_NAME.qcow2"
-            echo "TEMPLATE_IMAGE_SHA256=$(sed -n 's/^SHA256=//p' "$template/$TEMPLATE_NAME.manifest")"
+            echo "TEMPLATE_IMAGE_SHA256=$template_sum"
             echo "TEMPLATE_MANIFEST=/.tappaas/templates/$TEMPLATE_NAME.manifest"
         fi
         echo "GIT_COMMIT=$commit"
