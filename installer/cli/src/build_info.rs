@@ -44,7 +44,7 @@ impl BuildInfo {
                 "BUILD_DATE" => info.build_date = Some(value),
                 "TARGET_IMAGE" => info.target_image = Some(value),
                 "FIREWALL_IMAGE" => info.firewall_image = Some(value),
-                "SERVICE_TEMPLATE" => info.service_template = Some(value),
+                "TEMPLATE_IMAGE" => info.service_template = Some(value),
                 _ => {}
             }
         }
@@ -107,16 +107,16 @@ mod tests {
         assert_eq!(without.firewall_image, None);
         assert_eq!(without.service_template, None);
         let with = BuildInfo::parse(
-            "FLAVOUR=pve\nSERVICE_TEMPLATE=/.tappaas/images/debian-cloud.qcow2\nFIREWALL_IMAGE=/.tappaas/images/opnsense.img\n",
+            "FLAVOUR=pve\nTEMPLATE_IMAGE=/.tappaas/templates/debian-cloud.qcow2\nFIREWALL_IMAGE=/.tappaas/firewall/opnsense.img\n",
         )
         .environment();
         assert_eq!(
             with.service_template.as_deref(),
-            Some("/run/live/medium/.tappaas/images/debian-cloud.qcow2")
+            Some("/run/live/medium/.tappaas/templates/debian-cloud.qcow2")
         );
         assert_eq!(
             with.firewall_image.as_deref(),
-            Some("/run/live/medium/.tappaas/images/opnsense.img")
+            Some("/run/live/medium/.tappaas/firewall/opnsense.img")
         );
     }
 

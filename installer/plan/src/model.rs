@@ -110,9 +110,9 @@ impl Default for Environment {
         Environment {
             flavour: Flavour::Pve,
             target_image: "/run/live/medium/.tappaas/target-pve.squashfs".to_string(),
-            firewall_image: Some("/run/live/medium/.tappaas/images/opnsense.img".to_string()),
+            firewall_image: Some("/run/live/medium/.tappaas/firewall/opnsense.img".to_string()),
             service_template: Some(
-                "/run/live/medium/.tappaas/images/debian-cloud.qcow2".to_string(),
+                "/run/live/medium/.tappaas/templates/debian-cloud.qcow2".to_string(),
             ),
         }
     }

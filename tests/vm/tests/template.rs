@@ -1,0 +1,516 @@
+//! The service VM template (image/lib/template.sh) boots in QEMU (TCG), by
+//! legacy BIOS and by UEFI, as Proxmox would start a clone of it: a qcow2
+//! overlay of the template (larger than the template, as after a resize),
+//! a NoCloud seed on a CD (label `cidata`, as Proxmox's cloud-init drive)
+//! with meta-data, a network config (version 1, static, as Proxmox writes
+//! it) and the user-data of a service, and the QEMU guest agent's port.
+//!
+//! Checked on the serial console and through the guest agent: cloud-init's
+//! final message, `cloud-init status --long` is `done` without errors, the
+//! hostname from meta-data, the static address on eth0, the root grown to
+//! the disk, the guest agent answering, fresh SSH host keys and machine-id,
+//! no failed units, what the service user-data does (its package, files,
+//! user and the service answering on its health port), and that
+//! `update-grub` (run by a kernel upgrade) works in the VM.
+//!
+//! The user-data is `tests/fixtures/cloud-init/service-user-data.yaml` for
+//! now (a catalog entry's rendered user-data later); the test adds a second
+//! MIME part, a shell script that prints the report on the serial port once
+//! cloud-init is done.
+//!
+//! The template comes from `TAPPAAS_TEMPLATE` (a qcow2, e.g. the build
+//! cache's) or else from the ISO in `TAPPAAS_ISO` (extracted with xorriso
+//! and checked against its manifest). Skipped when neither is set, or when
+//! the ISO was built with `--no-template`.
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use tappaas_vmtests::{iso_under_test, work_dir, Disk, DiskBus, Firmware, Vm, VmConfig};
+
+/// One VM at a time: TCG on two cores is slow enough already.
+static ONE_VM: Mutex<()> = Mutex::new(());
+
+const TEMPLATE_ENV: &str = "TAPPAAS_TEMPLATE";
+const TEMPLATE_ON_ISO: &str = "/.tappaas/templates/debian-cloud.qcow2";
+const MAC: &str = "52:54:00:7c:00:01";
+/// The clone's disk: larger than the template's 4 GiB, so growpart has work.
+const DISK_SIZE: &str = "6G";
+/// TCG on two cores, with packages installed from Debian's archive:
+/// generous, since the wait ends on the report, not on time.
+const DEADLINE: Duration = Duration::from_secs(30 * 60);
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../fixtures/cloud-init")
+        .join(name)
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().expect("paths of the test are UTF-8")
+}
+
+fn run(program: &str, args: &[&str]) -> String {
+    let out = Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{program}: {e} (run scripts/setup-host)"));
+    assert!(
+        out.status.success(),
+        "{program} {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn sha256(file: &Path) -> String {
+    run("sha256sum", &[path(file)])
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// `KEY=value` lines (build-info, the template's manifest).
+fn key_value(text: &str, key: &str) -> Option<String> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(key)?.strip_prefix('=').map(str::to_string))
+}
+
+fn extract_from_iso(iso: &Path, inside: &str, to: &Path) -> bool {
+    let out = Command::new("xorriso")
+        .args([
+            "-osirrox",
+            "on",
+            "-indev",
+            path(iso),
+            "-extract",
+            inside,
+            path(to),
+        ])
+        .output()
+        .unwrap_or_else(|e| panic!("xorriso: {e} (run scripts/setup-host)"));
+    out.status.success() && to.is_file()
+}
+
+/// The template to boot: `TAPPAAS_TEMPLATE`, or the one on the ISO, whose
+/// checksum must match both build-info and the manifest next to it.
+fn template_under_test(name: &str, dir: &Path) -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os(TEMPLATE_ENV) {
+        let p = PathBuf::from(p);
+        assert!(p.is_file(), "{TEMPLATE_ENV}={} does not exist", p.display());
+        return Some(std::fs::canonicalize(&p).expect("canonical template path"));
+    }
+    let iso = iso_under_test(name)?;
+    let info_path = dir.join("build-info");
+    assert!(
+        extract_from_iso(&iso, "/.tappaas/build-info", &info_path),
+        "{name}: {} has no /.tappaas/build-info",
+        iso.display()
+    );
+    let info = std::fs::read_to_string(&info_path).expect("read build-info");
+    let Some(image) = key_value(&info, "TEMPLATE_IMAGE") else {
+        println!(
+            "SKIPPED {name}: {} was built without the template (--no-template)",
+            iso.display()
+        );
+        return None;
+    };
+    assert_eq!(
+        image, TEMPLATE_ON_ISO,
+        "{name}: TEMPLATE_IMAGE in build-info"
+    );
+    let template = dir.join("debian-cloud.qcow2");
+    let manifest = dir.join("debian-cloud.manifest");
+    assert!(
+        extract_from_iso(&iso, &image, &template),
+        "{name}: build-info names {image}, which is not on the ISO"
+    );
+    let manifest_on_iso = key_value(&info, "TEMPLATE_MANIFEST").expect("TEMPLATE_MANIFEST");
+    assert!(
+        extract_from_iso(&iso, &manifest_on_iso, &manifest),
+        "{name}: build-info names {manifest_on_iso}, which is not on the ISO"
+    );
+    let manifest = std::fs::read_to_string(&manifest).expect("read the manifest");
+    let sum = sha256(&template);
+    assert_eq!(
+        Some(sum.clone()),
+        key_value(&info, "TEMPLATE_IMAGE_SHA256"),
+        "{name}: template checksum vs build-info"
+    );
+    assert_eq!(
+        Some(sum),
+        key_value(&manifest, "SHA256"),
+        "{name}: template checksum vs manifest"
+    );
+    for key in ["CLOUD_INIT_VERSION", "QEMU_GUEST_AGENT_VERSION", "KERNEL"] {
+        assert!(
+            key_value(&manifest, key).is_some_and(|v| !v.is_empty()),
+            "{name}: manifest has no {key}:\n{manifest}"
+        );
+    }
+    Some(template)
+}
+
+/// The shell script part of the user-data: prints the report on ttyS0 once
+/// cloud-init has finished (from a unit of its own, since this part runs
+/// inside cloud-init's final stage, which `status --wait` waits for).
+const REPORT_SCRIPT: &str = r#"#!/bin/sh
+set -e
+cat >/usr/local/sbin/tappaas-report <<'EOF'
+#!/bin/sh
+exec >/dev/ttyS0 2>&1
+cloud-init status --wait --long >/run/tappaas-ci-status 2>&1
+rc=$?
+echo TAPPAAS-REPORT-BEGIN
+sed 's/^/@@ ci: /' /run/tappaas-ci-status
+echo "@@ ci-exit=$rc"
+echo "@@ hostname=$(hostname)"
+echo "@@ qga=$(systemctl is-active qemu-guest-agent)"
+echo "@@ root-mib=$(df -BM --output=size / | tail -n1 | tr -dc 0-9)"
+echo "@@ ipv4=$(ip -4 -o addr show scope global | awk '{print $2 "=" $4}' | paste -sd, -)"
+echo "@@ machine-id=$(cat /etc/machine-id)"
+echo "@@ ssh-host-keys=$(ls /etc/ssh/ssh_host_*_key.pub 2>/dev/null | wc -l)"
+echo "@@ sshd=$(systemctl is-active ssh)"
+echo "@@ failed-units=$(systemctl list-units --failed --plain --no-legend | awk '{print $1}' | paste -sd, -)"
+echo "@@ provisioned=$(cat /var/lib/tappaas/provisioned 2>&1)"
+echo "@@ health=$(curl -fsS --max-time 20 http://127.0.0.1:8080/health 2>&1)"
+echo "@@ service-env=$(stat -c %a:%U /etc/tappaas/service.env 2>&1)"
+echo "@@ tappaas-user=$(id -nG tappaas 2>&1)"
+echo "@@ tappaas-keys=$(cat /home/tappaas/.ssh/authorized_keys 2>&1)"
+update-grub >/run/tappaas-update-grub.log 2>&1
+echo "@@ update-grub=$?"
+echo "@@ grub-cfg=$(grep -c 'root=UUID=[^ ]* ro .*console=ttyS0' /boot/grub/grub.cfg)"
+echo TAPPAAS-REPORT-END
+EOF
+chmod 755 /usr/local/sbin/tappaas-report
+systemd-run --no-block --unit=tappaas-report --property=After=cloud-final.service /usr/local/sbin/tappaas-report
+"#;
+
+/// The seed's user-data: the service's cloud-config and the report script
+/// as a MIME multipart message (cloud-init runs both).
+fn user_data(service: &str) -> String {
+    const B: &str = "==TAPPAAS-TEMPLATE-TEST==";
+    format!(
+        "Content-Type: multipart/mixed; boundary=\"{B}\"\nMIME-Version: 1.0\n\n\
+         --{B}\nContent-Type: text/cloud-config; charset=\"utf-8\"\nMIME-Version: 1.0\n\
+         Content-Disposition: attachment; filename=\"service.yaml\"\n\n{service}\n\
+         --{B}\nContent-Type: text/x-shellscript; charset=\"utf-8\"\nMIME-Version: 1.0\n\
+         Content-Disposition: attachment; filename=\"report.sh\"\n\n{REPORT_SCRIPT}\n\
+         --{B}--\n"
+    )
+}
+
+/// The NoCloud seed as Proxmox makes it: an ISO labelled `cidata`.
+fn seed_iso(dir: &Path, hostname: &str, instance: &str) -> PathBuf {
+    let seed = dir.join("seed");
+    std::fs::create_dir_all(&seed).expect("seed dir");
+    let service = std::fs::read_to_string(fixture("service-user-data.yaml"))
+        .expect("read tests/fixtures/cloud-init/service-user-data.yaml");
+    std::fs::write(seed.join("user-data"), user_data(&service)).expect("write user-data");
+    std::fs::write(
+        seed.join("meta-data"),
+        format!("instance-id: {instance}\nlocal-hostname: {hostname}\n"),
+    )
+    .expect("write meta-data");
+    // QEMU's user-mode network: 10.0.2.0/24, gateway .2, DNS .3.
+    std::fs::write(
+        seed.join("network-config"),
+        format!(
+            "version: 1\nconfig:\n  - type: physical\n    name: eth0\n    mac_address: '{MAC}'\n    \
+             subnets:\n      - type: static\n        address: '10.0.2.15'\n        netmask: '255.255.255.0'\n        \
+             gateway: '10.0.2.2'\n  - type: nameserver\n    address:\n      - '10.0.2.3'\n"
+        ),
+    )
+    .expect("write network-config");
+    let iso = dir.join("seed.iso");
+    run(
+        "xorriso",
+        &[
+            "-as",
+            "mkisofs",
+            "-quiet",
+            "-o",
+            path(&iso),
+            "-V",
+            "cidata",
+            "-J",
+            "-r",
+            path(&seed),
+        ],
+    );
+    iso
+}
+
+/// Asks the guest agent for the host name (over QEMU's socket for the
+/// agent's virtio port).
+fn agent_host_name(socket: &Path) -> Result<String, String> {
+    let mut s = UnixStream::connect(socket).map_err(|e| format!("connect: {e}"))?;
+    s.set_read_timeout(Some(Duration::from_secs(60)))
+        .map_err(|e| e.to_string())?;
+    let mut reader = BufReader::new(s.try_clone().map_err(|e| e.to_string())?);
+    // guest-sync first: whatever an earlier client left unread is skipped.
+    let id = std::process::id();
+    writeln!(s, r#"{{"execute":"guest-sync","arguments":{{"id":{id}}}}}"#)
+        .map_err(|e| e.to_string())?;
+    let mut line = String::new();
+    loop {
+        line.clear();
+        reader
+            .read_line(&mut line)
+            .map_err(|e| format!("no answer to guest-sync: {e}"))?;
+        if line.is_empty() {
+            return Err("the agent's socket closed".to_string());
+        }
+        if line.replace(' ', "").contains(&format!("\"return\":{id}")) {
+            break;
+        }
+    }
+    writeln!(s, r#"{{"execute":"guest-get-host-name"}}"#).map_err(|e| e.to_string())?;
+    line.clear();
+    reader
+        .read_line(&mut line)
+        .map_err(|e| format!("no answer to guest-get-host-name: {e}"))?;
+    Ok(line.trim().to_string())
+}
+
+/// The report's `@@ key=value` lines (other console output may come between).
+fn report_value<'a>(report: &'a str, key: &str) -> Option<&'a str> {
+    report.lines().find_map(|l| {
+        l.trim_start()
+            .strip_prefix("@@ ")?
+            .strip_prefix(key)?
+            .strip_prefix('=')
+    })
+}
+
+fn fail(vm: &Vm, what: &str, err: impl std::fmt::Display) -> ! {
+    panic!(
+        "{}: {what}: {err}\nQEMU said: {}",
+        vm.config.name,
+        vm.qemu_stderr()
+    )
+}
+
+fn boot_template(name: &str, firmware: Firmware) {
+    let dir = work_dir(name);
+    std::fs::create_dir_all(&dir).expect("work dir");
+    let Some(template) = template_under_test(name, &dir) else {
+        return;
+    };
+    let _one = ONE_VM.lock().unwrap_or_else(|p| p.into_inner());
+    let hostname = format!("tmpl-{firmware}");
+    let overlay = dir.join("clone.qcow2");
+    run(
+        "qemu-img",
+        &[
+            "create",
+            "-q",
+            "-f",
+            "qcow2",
+            "-F",
+            "qcow2",
+            "-b",
+            path(&template),
+            path(&overlay),
+            DISK_SIZE,
+        ],
+    );
+    let seed = seed_iso(
+        &dir,
+        &hostname,
+        &format!("tappaas-template-test-{firmware}"),
+    );
+    let qga = dir.join("qga.sock");
+    let mut config = VmConfig::new(name, &dir)
+        .firmware(firmware)
+        .memory_mib(1536)
+        .cpus(2)
+        .nic(MAC)
+        // Proxmox attaches its cloud-init drive as a CD, too.
+        .arg("-drive")
+        .arg(&format!(
+            "if=none,id=seed,media=cdrom,readonly=on,format=raw,file={}",
+            path(&seed)
+        ))
+        .arg("-device")
+        .arg("ide-cd,drive=seed,bus=ide.0")
+        .arg("-device")
+        .arg("virtio-serial-pci")
+        .arg("-chardev")
+        .arg(&format!(
+            "socket,id=qga0,path={},server=on,wait=off",
+            path(&qga)
+        ))
+        .arg("-device")
+        .arg("virtserialport,chardev=qga0,name=org.qemu.guest_agent.0");
+    config.disks.push(Disk {
+        serial: "TAPPAAS-CLONE".to_string(),
+        size: DISK_SIZE.to_string(),
+        bus: DiskBus::Virtio,
+        image: Some(overlay),
+        boot: true,
+    });
+    let mut vm = config.spawn().unwrap_or_else(|e| panic!("{name}: {e}"));
+
+    let c = &mut vm.console;
+    let kernel = match c.expect(r"Linux version \S+", Duration::from_secs(300)) {
+        Ok(m) => m,
+        Err(e) => fail(&vm, "GRUB did not start the kernel", e),
+    };
+    println!(
+        "{name}: kernel started after {:.1}s ({})",
+        kernel.at.as_secs_f64(),
+        kernel.text
+    );
+    let c = &mut vm.console;
+    let end = match c.expect(
+        r"Cloud-init v\. \S+ finished at [^\n]*Up ([0-9.]+) seconds|Kernel panic|You are in emergency mode",
+        DEADLINE,
+    ) {
+        Ok(m) => m,
+        Err(e) => fail(&vm, "cloud-init never finished", e),
+    };
+    if !end.text.starts_with("Cloud-init") {
+        fail(&vm, "the VM did not come up", &end.text);
+    }
+    println!(
+        "{name}: cloud-init finished after {:.1}s from power-on (guest uptime {} s)",
+        end.at.as_secs_f64(),
+        end.groups.get(1).cloned().flatten().unwrap_or_default()
+    );
+    let c = &mut vm.console;
+    let report = match c.expect(
+        r"(?s)TAPPAAS-REPORT-BEGIN\n(.*?)TAPPAAS-REPORT-END",
+        Duration::from_secs(300),
+    ) {
+        Ok(m) => m.groups.get(1).cloned().flatten().unwrap_or_default(),
+        Err(e) => fail(&vm, "no report from the guest", e),
+    };
+    println!(
+        "{name}: report after {:.1}s:\n{report}",
+        c.elapsed().as_secs_f64()
+    );
+
+    let log = vm.serial_log().display().to_string();
+    let check = |ok: bool, what: &str| {
+        assert!(ok, "{name}: {what}\nreport:\n{report}\nserial log: {log}");
+    };
+    let value = |key: &str| report_value(&report, key).unwrap_or("").trim().to_string();
+    // cloud-init itself.
+    check(
+        report.contains("@@ ci: status: done"),
+        "cloud-init status is not done",
+    );
+    check(
+        report.contains("@@ ci: errors: []"),
+        "cloud-init reported errors",
+    );
+    check(
+        value("ci-exit") == "0",
+        "cloud-init status did not exit 0 (errors or recoverable errors)",
+    );
+    check(
+        value("hostname") == hostname,
+        "the hostname from meta-data was not applied",
+    );
+    check(
+        value("ipv4") == "eth0=10.0.2.15/24",
+        "eth0 does not have the static address of the network config",
+    );
+    check(value("qga") == "active", "qemu-guest-agent is not active");
+    let root_mib: u64 = value("root-mib").parse().unwrap_or(0);
+    check(
+        root_mib > 5 * 1024,
+        "the root file system was not grown to the 6 GiB disk",
+    );
+    let machine_id = value("machine-id");
+    check(
+        machine_id.len() == 32 && machine_id.bytes().all(|b| b.is_ascii_hexdigit()),
+        "no machine-id was generated",
+    );
+    check(
+        value("ssh-host-keys").parse().unwrap_or(0) >= 2,
+        "no SSH host keys were generated",
+    );
+    check(value("sshd") == "active", "sshd is not running");
+    check(value("failed-units").is_empty(), "units failed");
+    // What the service user-data does.
+    check(
+        value("provisioned").starts_with("jq-"),
+        "runcmd did not run, or the package jq is missing",
+    );
+    check(
+        value("health").contains(r#""status": "ok""#),
+        "the service does not answer on its health port",
+    );
+    check(
+        value("service-env") == "640:root",
+        "write_files: wrong mode or owner",
+    );
+    check(
+        value("tappaas-user")
+            .split_whitespace()
+            .any(|g| g == "sudo"),
+        "the user tappaas is not in sudo",
+    );
+    check(
+        value("tappaas-keys").contains("tappaas-template-test"),
+        "the user's SSH key is missing",
+    );
+
+    // A kernel upgrade's update-grub works in the VM (the build wrote the
+    // first grub.cfg by hand) and keeps the serial console.
+    check(value("update-grub") == "0", "update-grub failed in the VM");
+    check(
+        value("grub-cfg").parse().unwrap_or(0) >= 1,
+        "update-grub's grub.cfg has no entry with root=UUID and console=ttyS0",
+    );
+
+    // The agent answers the host (as Proxmox asks it for the VM's addresses).
+    match agent_host_name(&qga) {
+        Ok(answer) => check(
+            answer
+                .replace(' ', "")
+                .contains(&format!("\"host-name\":\"{hostname}\"")),
+            &format!("the guest agent answered {answer}"),
+        ),
+        Err(e) => fail(&vm, "the guest agent did not answer", e),
+    }
+    println!(
+        "{name}: checked after {:.1}s; serial log {log}",
+        vm.console.elapsed().as_secs_f64()
+    );
+}
+
+#[test]
+fn template_boots_with_cloud_init_by_bios() {
+    boot_template("template-bios", Firmware::Bios);
+}
+
+#[test]
+fn template_boots_with_cloud_init_by_uefi() {
+    boot_template("template-uefi", Firmware::Uefi);
+}
+
+#[test]
+fn user_data_is_a_two_part_mime_message() {
+    let ud = user_data("#cloud-config\npackages: [jq]\n");
+    assert!(ud.starts_with("Content-Type: multipart/mixed; boundary="));
+    assert_eq!(ud.matches("--==TAPPAAS-TEMPLATE-TEST==\n").count(), 2);
+    assert!(ud.ends_with("--==TAPPAAS-TEMPLATE-TEST==--\n"));
+    assert!(ud.contains("text/cloud-config") && ud.contains("packages: [jq]"));
+    assert!(ud.contains("text/x-shellscript") && ud.contains("tappaas-report"));
+}
+
+#[test]
+fn report_values_are_found_between_other_lines() {
+    let r = "@@ hostname=a\n[  OK  ] Started x\n  @@ qga=active\n@@ ci: status: done\n";
+    assert_eq!(report_value(r, "hostname"), Some("a"));
+    assert_eq!(report_value(r, "qga"), Some("active"));
+    assert_eq!(report_value(r, "sshd"), None);
+}
