@@ -67,6 +67,13 @@ pub enum NetBackend {
     /// QEMU user-mode networking (no host network needed for the guest to
     /// have a link and DHCP).
     User,
+    /// User-mode networking with 127.0.0.1:`host_port` forwarded to a TCP
+    /// port of the guest (any address on its 10.0.2.0/24), so the host can
+    /// check a service as the node would.
+    UserForward {
+        host_port: u16,
+        guest: std::net::SocketAddrV4,
+    },
     /// Listens on 127.0.0.1:PORT for another VM (`SocketConnect`).
     SocketListen(u16),
     /// Connects to another VM's `SocketListen` on 127.0.0.1:PORT.
@@ -280,6 +287,11 @@ impl VmConfig {
         for (i, n) in self.nics.iter().enumerate() {
             let backend = match &n.backend {
                 NetBackend::User => format!("user,id=net{i}"),
+                NetBackend::UserForward { host_port, guest } => format!(
+                    "user,id=net{i},hostfwd=tcp:127.0.0.1:{host_port}-{}:{}",
+                    guest.ip(),
+                    guest.port()
+                ),
                 NetBackend::SocketListen(p) => format!("socket,id=net{i},listen=127.0.0.1:{p}"),
                 NetBackend::SocketConnect(p) => format!("socket,id=net{i},connect=127.0.0.1:{p}"),
             };

@@ -13,10 +13,14 @@
 //! user and the service answering on its health port), and that
 //! `update-grub` (run by a kernel upgrade) works in the VM.
 //!
-//! The user-data is `tests/fixtures/cloud-init/service-user-data.yaml` for
-//! now (a catalog entry's rendered user-data later); the test adds a second
-//! MIME part, a shell script that prints the report on the serial port once
-//! cloud-init is done.
+//! The user-data is a catalog entry's, rendered by the installer's catalog
+//! code (`tappaas-services`) as first boot renders it: PostgreSQL, whose
+//! packages come from Debian's archive, placed on QEMU's user network as
+//! if that were its zone; the host then checks the entry's health check
+//! (TCP 5432 on the service's address) through a forwarded port. The UEFI
+//! run uses `tests/fixtures/cloud-init/service-user-data.yaml`, a small
+//! stand-in service. The test adds a second MIME part, a shell script that
+//! prints the report on the serial port once cloud-init is done.
 //!
 //! The template comes from `TAPPAAS_TEMPLATE` (a qcow2, e.g. the build
 //! cache's) or else from the ISO in `TAPPAAS_ISO` (extracted with xorriso
@@ -30,7 +34,9 @@ use std::process::Command;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use tappaas_vmtests::{iso_under_test, work_dir, Disk, DiskBus, Firmware, Vm, VmConfig};
+use tappaas_vmtests::{
+    iso_under_test, work_dir, Disk, DiskBus, Firmware, NetBackend, Vm, VmConfig,
+};
 
 /// One VM at a time: TCG on two cores is slow enough already.
 static ONE_VM: Mutex<()> = Mutex::new(());
@@ -177,9 +183,7 @@ echo "@@ machine-id=$(cat /etc/machine-id)"
 echo "@@ ssh-host-keys=$(ls /etc/ssh/ssh_host_*_key.pub 2>/dev/null | wc -l)"
 echo "@@ sshd=$(systemctl is-active ssh)"
 echo "@@ failed-units=$(systemctl list-units --failed --plain --no-legend | awk '{print $1}' | paste -sd, -)"
-echo "@@ provisioned=$(cat /var/lib/tappaas/provisioned 2>&1)"
-echo "@@ health=$(curl -fsS --max-time 20 http://127.0.0.1:8080/health 2>&1)"
-echo "@@ service-env=$(stat -c %a:%U /etc/tappaas/service.env 2>&1)"
+@@SERVICE-CHECKS@@
 echo "@@ tappaas-user=$(id -nG tappaas 2>&1)"
 echo "@@ tappaas-keys=$(cat /home/tappaas/.ssh/authorized_keys 2>&1)"
 update-grub >/run/tappaas-update-grub.log 2>&1
@@ -191,30 +195,100 @@ chmod 755 /usr/local/sbin/tappaas-report
 systemd-run --no-block --unit=tappaas-report --property=After=cloud-final.service /usr/local/sbin/tappaas-report
 "#;
 
+/// What the seed gives the VM and what the report then checks.
+struct Service {
+    /// Cloud-config.
+    user_data: String,
+    hostname: String,
+    address: std::net::Ipv4Addr,
+    /// Report lines (`echo "@@ key=..."`) for the service's own checks.
+    report_lines: &'static str,
+    /// A TCP port of the service that the host checks through a forward.
+    health_port: Option<u16>,
+}
+
+/// QEMU's user-mode network (10.0.2.0/24: gateway .2, DNS .3) as the zone.
+const USER_NET_GATEWAY: std::net::Ipv4Addr = std::net::Ipv4Addr::new(10, 0, 2, 2);
+const USER_NET_DNS: std::net::Ipv4Addr = std::net::Ipv4Addr::new(10, 0, 2, 3);
+
+/// The stand-in service of the fixture file.
+fn fixture_service() -> Service {
+    Service {
+        user_data: std::fs::read_to_string(fixture("service-user-data.yaml"))
+            .expect("read tests/fixtures/cloud-init/service-user-data.yaml"),
+        hostname: "tmpl-uefi".into(),
+        address: std::net::Ipv4Addr::new(10, 0, 2, 15),
+        report_lines: r#"echo "@@ provisioned=$(cat /var/lib/tappaas/provisioned 2>&1)"
+echo "@@ health=$(curl -fsS --max-time 20 http://127.0.0.1:8080/health 2>&1)"
+echo "@@ service-env=$(stat -c %a:%U /etc/tappaas/service.env 2>&1)""#,
+        health_port: None,
+    }
+}
+
+/// The catalog's PostgreSQL, rendered as first boot renders it, with its
+/// zone moved onto QEMU's user network.
+fn catalog_postgresql() -> Service {
+    use tappaas_services::{render, resolve, Catalog, Context, HealthCheck};
+    let catalog = Catalog::embedded().expect("the embedded catalog loads");
+    let resolved = resolve(&catalog, &["postgresql".to_string()]).expect("resolve postgresql");
+    let mut ctx = Context::example(&resolved);
+    let zone = &resolved
+        .get("postgresql")
+        .expect("postgresql resolved")
+        .zone;
+    ctx.zones = vec![tappaas_answer::Zone {
+        name: zone.clone(),
+        vlan: 210,
+        // The zone's own address is the gateway (the firewall on a node).
+        cidr: format!("{USER_NET_GATEWAY}/24").parse().expect("cidr"),
+    }];
+    ctx.dns_server = USER_NET_DNS.into();
+    let r = render(&catalog, &resolved, "postgresql", &ctx).expect("render postgresql");
+    let port = match r.health {
+        HealthCheck::Tcp { address } => address.port(),
+        other => panic!("postgresql's health check is TCP in the catalog, not {other:?}"),
+    };
+    Service {
+        user_data: r.user_data,
+        hostname: r.entry.name.clone(),
+        address: r.placement.address,
+        report_lines: r#"echo "@@ pg=$(systemctl is-active postgresql)"
+echo "@@ pg-listen=$(ss -Hltn 'sport = :5432' | awk '{print $4}' | paste -sd, -)"
+echo "@@ pg-ensure=$(test -x /usr/local/sbin/tappaas-pg-ensure && echo yes)""#,
+        health_port: Some(port),
+    }
+}
+
 /// The seed's user-data: the service's cloud-config and the report script
 /// as a MIME multipart message (cloud-init runs both).
-fn user_data(service: &str) -> String {
+fn user_data(service: &str, report_lines: &str) -> String {
+    let report = REPORT_SCRIPT.replace("@@SERVICE-CHECKS@@", report_lines);
     const B: &str = "==TAPPAAS-TEMPLATE-TEST==";
     format!(
         "Content-Type: multipart/mixed; boundary=\"{B}\"\nMIME-Version: 1.0\n\n\
          --{B}\nContent-Type: text/cloud-config; charset=\"utf-8\"\nMIME-Version: 1.0\n\
          Content-Disposition: attachment; filename=\"service.yaml\"\n\n{service}\n\
          --{B}\nContent-Type: text/x-shellscript; charset=\"utf-8\"\nMIME-Version: 1.0\n\
-         Content-Disposition: attachment; filename=\"report.sh\"\n\n{REPORT_SCRIPT}\n\
+         Content-Disposition: attachment; filename=\"report.sh\"\n\n{report}\n\
          --{B}--\n"
     )
 }
 
 /// The NoCloud seed as Proxmox makes it: an ISO labelled `cidata`.
-fn seed_iso(dir: &Path, hostname: &str, instance: &str) -> PathBuf {
+fn seed_iso(dir: &Path, service: &Service, instance: &str) -> PathBuf {
     let seed = dir.join("seed");
     std::fs::create_dir_all(&seed).expect("seed dir");
-    let service = std::fs::read_to_string(fixture("service-user-data.yaml"))
-        .expect("read tests/fixtures/cloud-init/service-user-data.yaml");
-    std::fs::write(seed.join("user-data"), user_data(&service)).expect("write user-data");
+    std::fs::write(
+        seed.join("user-data"),
+        user_data(&service.user_data, service.report_lines),
+    )
+    .expect("write user-data");
     std::fs::write(
         seed.join("meta-data"),
-        format!("instance-id: {instance}\nlocal-hostname: {hostname}\n"),
+        format!(
+            "instance-id: {instance}\nlocal-hostname: {}\n",
+            service.hostname
+        ),
     )
     .expect("write meta-data");
     // QEMU's user-mode network: 10.0.2.0/24, gateway .2, DNS .3.
@@ -222,8 +296,9 @@ fn seed_iso(dir: &Path, hostname: &str, instance: &str) -> PathBuf {
         seed.join("network-config"),
         format!(
             "version: 1\nconfig:\n  - type: physical\n    name: eth0\n    mac_address: '{MAC}'\n    \
-             subnets:\n      - type: static\n        address: '10.0.2.15'\n        netmask: '255.255.255.0'\n        \
-             gateway: '10.0.2.2'\n  - type: nameserver\n    address:\n      - '10.0.2.3'\n"
+             subnets:\n      - type: static\n        address: '{}'\n        netmask: '255.255.255.0'\n        \
+             gateway: '{USER_NET_GATEWAY}'\n  - type: nameserver\n    address:\n      - '{USER_NET_DNS}'\n",
+            service.address
         ),
     )
     .expect("write network-config");
@@ -296,14 +371,14 @@ fn fail(vm: &Vm, what: &str, err: impl std::fmt::Display) -> ! {
     )
 }
 
-fn boot_template(name: &str, firmware: Firmware) {
+fn boot_template(name: &str, firmware: Firmware, service: Service) {
     let dir = work_dir(name);
     std::fs::create_dir_all(&dir).expect("work dir");
     let Some(template) = template_under_test(name, &dir) else {
         return;
     };
     let _one = ONE_VM.lock().unwrap_or_else(|p| p.into_inner());
-    let hostname = format!("tmpl-{firmware}");
+    let hostname = service.hostname.clone();
     let overlay = dir.join("clone.qcow2");
     run(
         "qemu-img",
@@ -320,17 +395,28 @@ fn boot_template(name: &str, firmware: Firmware) {
             DISK_SIZE,
         ],
     );
-    let seed = seed_iso(
-        &dir,
-        &hostname,
-        &format!("tappaas-template-test-{firmware}"),
-    );
+    let seed = seed_iso(&dir, &service, &format!("tappaas-template-test-{firmware}"));
     let qga = dir.join("qga.sock");
+    // The host reaches the service's port as the node's health check would.
+    let forward = service.health_port.map(|port| {
+        let free = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free local port")
+            .port();
+        (free, port)
+    });
+    let backend = match forward {
+        Some((host_port, port)) => NetBackend::UserForward {
+            host_port,
+            guest: std::net::SocketAddrV4::new(service.address, port),
+        },
+        None => NetBackend::User,
+    };
     let mut config = VmConfig::new(name, &dir)
         .firmware(firmware)
         .memory_mib(1536)
         .cpus(2)
-        .nic(MAC)
+        .nic_with("virtio-net-pci", MAC, backend)
         // Proxmox attaches its cloud-init drive as a CD, too.
         .arg("-drive")
         .arg(&format!(
@@ -419,7 +505,7 @@ fn boot_template(name: &str, firmware: Firmware) {
         "the hostname from meta-data was not applied",
     );
     check(
-        value("ipv4") == "eth0=10.0.2.15/24",
+        value("ipv4") == format!("eth0={}/24", service.address),
         "eth0 does not have the static address of the network config",
     );
     check(value("qga") == "active", "qemu-guest-agent is not active");
@@ -440,18 +526,42 @@ fn boot_template(name: &str, firmware: Firmware) {
     check(value("sshd") == "active", "sshd is not running");
     check(value("failed-units").is_empty(), "units failed");
     // What the service user-data does.
-    check(
-        value("provisioned").starts_with("jq-"),
-        "runcmd did not run, or the package jq is missing",
-    );
-    check(
-        value("health").contains(r#""status": "ok""#),
-        "the service does not answer on its health port",
-    );
-    check(
-        value("service-env") == "640:root",
-        "write_files: wrong mode or owner",
-    );
+    if service.health_port.is_none() {
+        check(
+            value("provisioned").starts_with("jq-"),
+            "runcmd did not run, or the package jq is missing",
+        );
+        check(
+            value("health").contains(r#""status": "ok""#),
+            "the service does not answer on its health port",
+        );
+        check(
+            value("service-env") == "640:root",
+            "write_files: wrong mode or owner",
+        );
+    } else {
+        check(value("pg") == "active", "postgresql is not running");
+        check(
+            value("pg-listen")
+                .split(',')
+                .any(|a| a == format!("{}:5432", service.address)),
+            "postgresql does not listen on the service's address",
+        );
+        check(
+            value("pg-ensure") == "yes",
+            "write_files: tappaas-pg-ensure is missing or not executable",
+        );
+    }
+    if let Some((host_port, port)) = forward {
+        let to = std::net::SocketAddr::from(([127, 0, 0, 1], host_port));
+        check(
+            std::net::TcpStream::connect_timeout(&to, Duration::from_secs(20)).is_ok(),
+            &format!(
+                "the catalog's health check (TCP {}:{port}) fails from the host",
+                service.address
+            ),
+        );
+    }
     check(
         value("tappaas-user")
             .split_whitespace()
@@ -459,7 +569,7 @@ fn boot_template(name: &str, firmware: Firmware) {
         "the user tappaas is not in sudo",
     );
     check(
-        value("tappaas-keys").contains("tappaas-template-test"),
+        value("tappaas-keys").contains("ssh-ed25519 "),
         "the user's SSH key is missing",
     );
 
@@ -489,22 +599,33 @@ fn boot_template(name: &str, firmware: Firmware) {
 
 #[test]
 fn template_boots_with_cloud_init_by_bios() {
-    boot_template("template-bios", Firmware::Bios);
+    boot_template("template-bios", Firmware::Bios, catalog_postgresql());
 }
 
 #[test]
 fn template_boots_with_cloud_init_by_uefi() {
-    boot_template("template-uefi", Firmware::Uefi);
+    boot_template("template-uefi", Firmware::Uefi, fixture_service());
 }
 
 #[test]
 fn user_data_is_a_two_part_mime_message() {
-    let ud = user_data("#cloud-config\npackages: [jq]\n");
+    let ud = user_data("#cloud-config\npackages: [jq]\n", "echo \"@@ extra=1\"");
     assert!(ud.starts_with("Content-Type: multipart/mixed; boundary="));
     assert_eq!(ud.matches("--==TAPPAAS-TEMPLATE-TEST==\n").count(), 2);
     assert!(ud.ends_with("--==TAPPAAS-TEMPLATE-TEST==--\n"));
     assert!(ud.contains("text/cloud-config") && ud.contains("packages: [jq]"));
     assert!(ud.contains("text/x-shellscript") && ud.contains("tappaas-report"));
+    assert!(ud.contains("@@ extra=1") && !ud.contains("@@SERVICE-CHECKS@@"));
+}
+
+#[test]
+fn the_catalog_entry_is_placed_on_the_user_network() {
+    let s = catalog_postgresql();
+    assert!(s.user_data.starts_with("#cloud-config"));
+    assert_eq!(s.hostname, "postgresql");
+    assert_eq!(s.address.octets()[..3], [10, 0, 2]);
+    assert!(s.user_data.contains(&format!("{}", s.address)));
+    assert_eq!(s.health_port, Some(5432));
 }
 
 #[test]
