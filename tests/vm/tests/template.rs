@@ -199,7 +199,11 @@ systemd-run --no-block --unit=tappaas-report --property=After=cloud-final.servic
 struct Service {
     /// Cloud-config.
     user_data: String,
+    /// meta-data's `local-hostname`.
     hostname: String,
+    /// What `hostname` says once the user-data has run (it may set the
+    /// FQDN).
+    expect_hostname: String,
     address: std::net::Ipv4Addr,
     /// Report lines (`echo "@@ key=..."`) for the service's own checks.
     report_lines: &'static str,
@@ -217,6 +221,7 @@ fn fixture_service() -> Service {
         user_data: std::fs::read_to_string(fixture("service-user-data.yaml"))
             .expect("read tests/fixtures/cloud-init/service-user-data.yaml"),
         hostname: "tmpl-uefi".into(),
+        expect_hostname: "tmpl-uefi".into(),
         address: std::net::Ipv4Addr::new(10, 0, 2, 15),
         report_lines: r#"echo "@@ provisioned=$(cat /var/lib/tappaas/provisioned 2>&1)"
 echo "@@ health=$(curl -fsS --max-time 20 http://127.0.0.1:8080/health 2>&1)"
@@ -251,6 +256,8 @@ fn catalog_postgresql() -> Service {
     Service {
         user_data: r.user_data,
         hostname: r.entry.name.clone(),
+        // The catalog's user-data asks for the FQDN (prefer_fqdn_over_hostname).
+        expect_hostname: format!("{}.{}", r.entry.name, ctx.domain),
         address: r.placement.address,
         report_lines: r#"echo "@@ pg=$(systemctl is-active postgresql)"
 echo "@@ pg-listen=$(ss -Hltn 'sport = :5432' | awk '{print $4}' | paste -sd, -)"
@@ -378,7 +385,7 @@ fn boot_template(name: &str, firmware: Firmware, service: Service) {
         return;
     };
     let _one = ONE_VM.lock().unwrap_or_else(|p| p.into_inner());
-    let hostname = service.hostname.clone();
+    let hostname = service.expect_hostname.clone();
     let overlay = dir.join("clone.qcow2");
     run(
         "qemu-img",
@@ -502,7 +509,7 @@ fn boot_template(name: &str, firmware: Firmware, service: Service) {
     );
     check(
         value("hostname") == hostname,
-        "the hostname from meta-data was not applied",
+        "the hostname from meta-data (or the user-data's FQDN) was not applied",
     );
     check(
         value("ipv4") == format!("eth0={}/24", service.address),
@@ -623,6 +630,7 @@ fn the_catalog_entry_is_placed_on_the_user_network() {
     let s = catalog_postgresql();
     assert!(s.user_data.starts_with("#cloud-config"));
     assert_eq!(s.hostname, "postgresql");
+    assert!(s.expect_hostname.starts_with("postgresql."));
     assert_eq!(s.address.octets()[..3], [10, 0, 2]);
     assert!(s.user_data.contains(&format!("{}", s.address)));
     assert_eq!(s.health_port, Some(5432));
