@@ -609,7 +609,11 @@ fn template_boots_with_cloud_init_by_bios() {
     boot_template("template-bios", Firmware::Bios, catalog_postgresql());
 }
 
+// Passed here (docs/iso.md has its figures); left out of CI for time: CI
+// must finish in 90 minutes on two cores, and Proxmox starts VMs with
+// SeaBIOS unless told otherwise, which the test above covers.
 #[test]
+#[ignore = "CI time; run with scripts/vm-tests -- --include-ignored template"]
 fn template_boots_with_cloud_init_by_uefi() {
     boot_template("template-uefi", Firmware::Uefi, fixture_service());
 }
