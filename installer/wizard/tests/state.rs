@@ -446,6 +446,37 @@ fn the_defaults_follow_the_management_nic_but_never_replace_what_was_typed() {
 }
 
 #[test]
+fn a_lease_that_came_after_the_start_is_read_on_the_network_screen() {
+    // Started before DHCP finished: no lease in the profile, one by the
+    // time the network screen is entered.
+    let leased = nvme2_hdd4_with_lease();
+    let late: Vec<_> = leased
+        .nics
+        .iter()
+        .map(|n| (n.name.clone(), n.dhcp.clone()))
+        .collect();
+    let mut start = machine("nvme2-hdd4");
+    start.nics = leased.nics.clone();
+    for n in &mut start.nics {
+        n.dhcp = None;
+    }
+    let calls = std::rc::Rc::new(std::cell::Cell::new(0));
+    let counted = calls.clone();
+    let mut w = wizard_for(start).with_lease_refresh(Box::new(move || {
+        counted.set(counted.get() + 1);
+        late.clone()
+    }));
+    to_disks(&mut w);
+    assert_eq!(calls.get(), 0, "read only for the network screen");
+    fill_disks(&mut w);
+    press(&mut w, KeyCode::Enter, 1);
+    assert_eq!(w.step, Step::Network);
+    assert_eq!(calls.get(), 1);
+    assert_eq!(network_texts(&w)[1], "192.168.178.23/24");
+    assert_eq!(network_texts(&w)[5], "fritz.box");
+}
+
+#[test]
 fn a_recorded_lease_is_the_default_on_the_recorded_vm() {
     // qemu-vm: both NICs leased by QEMU's user network; the first is the
     // management NIC.

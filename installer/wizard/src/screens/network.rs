@@ -271,6 +271,13 @@ impl Screen for NetworkScreen {
     }
 
     fn enter(&mut self, ctx: &Context) {
+        // The leases may have changed since the screen was made (DHCP
+        // finished late); the NICs themselves do not.
+        for nic in &mut self.nics {
+            if let Some(now) = ctx.machine.nic(&nic.name) {
+                nic.dhcp = now.dhcp.clone();
+            }
+        }
         if let Some(f) = self.form.field_mut(NODE) {
             f.set_default(ctx.answer.node.number.to_string());
         }
