@@ -83,8 +83,22 @@ fn expect_screen(vm: &mut Vm, pattern: &str, timeout: Duration) {
     }
 }
 
-/// Waits until the focused line satisfies `want`; returns it.
+/// A frame reaches the serial line in pieces: one is complete once the
+/// guest has been silent this long (as in boot.rs).
+const QUIET: Duration = Duration::from_millis(1000);
+
+/// Waits until the focused line satisfies `want` and the frame is drawn
+/// to the end (half a frame can look like a change); returns the line.
 fn wait_focus(vm: &mut Vm, what: &str, want: impl Fn(&str) -> bool) -> String {
+    if let Err(e) = vm
+        .console
+        .wait_screen(what, KEY_TIMEOUT, |s| focused(s).filter(|f| want(f)))
+    {
+        fail(vm, what, e);
+    }
+    if let Err(e) = vm.console.wait_quiet(QUIET, KEY_TIMEOUT) {
+        fail(vm, "the screen to settle", e);
+    }
     match vm
         .console
         .wait_screen(what, KEY_TIMEOUT, |s| focused(s).filter(|f| want(f)))
