@@ -108,8 +108,9 @@ fn wait_focus(vm: &mut Vm, what: &str, want: impl Fn(&str) -> bool) -> String {
     }
 }
 
-/// Moves the focus with `key` until the focused line starts with `label`.
-/// Each key is sent only after the previous one has moved the focus.
+/// Moves the focus with `key` (forward: it stops at the last item) until
+/// the focused line starts with `label`. Each key is sent only after the
+/// previous one has moved the focus.
 fn focus(vm: &mut Vm, key: &str, label: &str) {
     for _ in 0..40 {
         let now = wait_focus(vm, "a focused item", |_| true);
@@ -222,12 +223,13 @@ fn walk_the_wizard(vm: &mut Vm) {
     send(vm, ENTER);
     expect_screen(vm, r"step 4 of 9: Disks", KEY_TIMEOUT);
 
-    // 2. Disks, by kernel name (the harness's order: virtio vda..vdc, the
-    // SATA disk is sda; sr0 is the installer and not selectable).
+    // 2. Disks, by kernel name, in the screen's order (Tab does not wrap
+    // around): the SATA disk sda, the installer sr0 (not selectable), then
+    // the virtio disks vda..vdc.
+    choose(vm, TAB, "sda ", "tank2");
     choose(vm, TAB, "vda ", "boot");
     choose(vm, TAB, "vdb ", "tank1");
     choose(vm, TAB, "vdc ", "tank1");
-    choose(vm, TAB, "sda ", "tank2");
     choose(vm, TAB, "tank1 layout", "mirror");
     next_screen(vm, TAB, "Network");
 
