@@ -57,7 +57,17 @@ pub fn wizard(machine: Option<&Path>, dry_run: bool) -> anyhow::Result<ExitCode>
     };
     let profile = load_machine(&source)?;
     let env = environment(None, None);
-    let outcome = tappaas_wizard::app::run_interactive(profile, env, dry_run)
+    // This machine: its leases are read again on the network screen (DHCP
+    // may still be running now). A recorded machine keeps its own.
+    let refresh: Option<tappaas_wizard::LeaseRefresh> = match machine {
+        Some(_) => None,
+        None => Some(Box::new(|| {
+            tappaas_hardware::probe(Path::new("/"))
+                .map(|p| p.nics.into_iter().map(|n| (n.name, n.dhcp)).collect())
+                .unwrap_or_default()
+        })),
+    };
+    let outcome = tappaas_wizard::app::run_interactive(profile, env, dry_run, refresh)
         .context("running the wizard on this terminal")?;
     match outcome {
         tappaas_wizard::WizardOutcome::DryRun(plan) => {

@@ -1,4 +1,5 @@
 use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
 
 use serde::{Deserialize, Serialize};
 
@@ -117,6 +118,26 @@ pub struct Nic {
     pub link: Option<bool>,
     pub speed_mbps: Option<u32>,
     pub udev: BTreeMap<String, String>,
+    /// The DHCP lease the live system holds on this NIC, if any: what the
+    /// network it is plugged into offers (the wizard's defaults).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dhcp: Option<DhcpLease>,
+}
+
+/// What a DHCP server gave the live system on one NIC (IPv4).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct DhcpLease {
+    pub address: Ipv4Addr,
+    /// Prefix length from the lease's netmask.
+    pub prefix: u8,
+    /// The first router of the lease.
+    pub gateway: Option<Ipv4Addr>,
+    pub dns: Vec<Ipv4Addr>,
+    /// The domain name option (15); `None` when the server sent none.
+    pub domain: Option<String>,
+    /// The domain search list option (119).
+    pub search: Vec<String>,
 }
 
 impl Disk {

@@ -218,6 +218,20 @@ fn render_nic(out: &mut String, nic: &Nic) {
         let text = fit(&format!("{vendor}{model}"), WIDTH - 4);
         push_line(out, &format!("    {text}"));
     }
+    if let Some(l) = &nic.dhcp {
+        let mut text = format!("DHCP {}/{}", l.address, l.prefix);
+        if let Some(g) = l.gateway {
+            text.push_str(&format!(", gateway {g}"));
+        }
+        if !l.dns.is_empty() {
+            let dns: Vec<String> = l.dns.iter().map(|d| d.to_string()).collect();
+            text.push_str(&format!(", DNS {}", dns.join(" ")));
+        }
+        if let Some(d) = &l.domain {
+            text.push_str(&format!(", {d}"));
+        }
+        push_line(out, &format!("    {}", fit(&text, WIDTH - 4)));
+    }
 }
 
 fn nic_row(name: &str, mac: &str, driver: &str, link: &str, speed: &str) -> String {
@@ -267,6 +281,8 @@ fn push_line(out: &mut String, line: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::profile::DhcpLease;
+    use std::net::Ipv4Addr;
 
     fn long_profile() -> MachineProfile {
         let long = "X".repeat(120);
@@ -325,6 +341,14 @@ mod tests {
                 link: None,
                 speed_mbps: Some(u32::MAX),
                 udev: nic_udev,
+                dhcp: Some(DhcpLease {
+                    address: Ipv4Addr::new(192, 168, 100, 200),
+                    prefix: 24,
+                    gateway: Some(Ipv4Addr::new(192, 168, 100, 254)),
+                    dns: vec![Ipv4Addr::new(192, 168, 100, 253); 3],
+                    domain: Some(long.clone()),
+                    search: vec![long.clone()],
+                }),
             }],
         }
     }

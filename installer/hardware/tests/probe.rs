@@ -206,6 +206,18 @@ fn mini_pc() {
     let down = p.nic("enp2s0").expect("enp2s0");
     // No carrier: speed reads -1, which is "unknown", not a number.
     assert_eq!((down.link, down.speed_mbps), (Some(false), None));
+    // networkd's lease on the port with a link; none on the other.
+    let lease = up.dhcp.as_ref().expect("lease on enp1s0");
+    assert_eq!(
+        (lease.address.to_string(), lease.prefix),
+        ("192.168.178.23".to_string(), 24)
+    );
+    assert_eq!(
+        lease.gateway.map(|g| g.to_string()).as_deref(),
+        Some("192.168.178.1")
+    );
+    assert_eq!(lease.domain.as_deref(), Some("fritz.box"));
+    assert_eq!(down.dhcp, None);
 }
 
 #[test]
@@ -435,6 +447,15 @@ fn qemu_vm() {
         .nics
         .iter()
         .all(|n| n.speed_mbps.is_none() && n.link == Some(true)));
+    // QEMU's user network leases 10.0.2.15/24 on each NIC.
+    for n in &p.nics {
+        let l = n.dhcp.as_ref().expect("lease");
+        assert_eq!(format!("{}/{}", l.address, l.prefix), "10.0.2.15/24");
+        assert_eq!(
+            l.dns.iter().map(|d| d.to_string()).collect::<Vec<_>>(),
+            ["10.0.2.3"]
+        );
+    }
 }
 
 #[test]
@@ -606,6 +627,38 @@ fn virtual_nics_are_skipped() {
     assert_eq!(
         eth0.udev.get("ID_NET_DRIVER").map(String::as_str),
         Some("virtio_net")
+    );
+}
+
+#[test]
+fn a_lease_in_another_format_is_no_lease() {
+    let root = scratch("lease");
+    write(&root, "sys/class/net/eth0/address", "52:54:00:00:00:01\n");
+    write(&root, "sys/class/net/eth0/device/vendor", "0x1af4\n");
+    write(&root, "sys/class/net/eth0/ifindex", "2\n");
+    write(&root, "sys/class/net/eth1/address", "52:54:00:00:00:02\n");
+    write(&root, "sys/class/net/eth1/device/vendor", "0x1af4\n");
+    write(&root, "sys/class/net/eth1/ifindex", "3\n");
+    // A newer networkd writes JSON: the probe goes on without defaults.
+    write(
+        &root,
+        "run/systemd/netif/leases/2",
+        "{\n  \"Address\": [10, 0, 2, 15]\n}\n",
+    );
+    write(
+        &root,
+        "run/systemd/netif/leases/3",
+        "ADDRESS=10.1.2.3\nNETMASK=255.255.0.0\n",
+    );
+    let p = probe(&root).expect("probe");
+    assert_eq!(p.nic("eth0").expect("eth0").dhcp, None);
+    let l = p
+        .nic("eth1")
+        .and_then(|n| n.dhcp.clone())
+        .expect("eth1 lease");
+    assert_eq!(
+        (l.address.to_string(), l.prefix, l.gateway),
+        ("10.1.2.3".into(), 16, None)
     );
 }
 

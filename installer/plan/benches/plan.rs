@@ -70,6 +70,7 @@ fn big_machine() -> MachineProfile {
                 link: Some(i < 2),
                 speed_mbps: Some(25_000),
                 udev: BTreeMap::new(),
+                dhcp: None,
             })
             .collect(),
     }

@@ -295,15 +295,21 @@ fn progress_loop<B: Backend>(
 
 /// The whole wizard on this terminal: `$TERM` picks the characters, and
 /// the terminal is restored before this returns, whatever happens.
+/// `refresh_leases` reads the live machine's DHCP leases again (None for
+/// a recorded machine).
 pub fn run_interactive(
     machine: tappaas_hardware::MachineProfile,
     env: tappaas_plan::Environment,
     dry_run: bool,
+    refresh_leases: Option<crate::wizard::LeaseRefresh>,
 ) -> io::Result<WizardOutcome> {
     let mut ctx = crate::Context::new(machine, env);
     ctx.dry_run = dry_run;
     ctx.charset = Charset::from_term(std::env::var("TERM").ok().as_deref());
-    let wizard = Wizard::new(ctx, Box::new(crate::TlsPeer::default()));
+    let mut wizard = Wizard::new(ctx, Box::new(crate::TlsPeer::default()));
+    if let Some(refresh) = refresh_leases {
+        wizard = wizard.with_lease_refresh(refresh);
+    }
     let mut tui = Tui::new()?;
     let outcome = run_wizard(&mut tui, wizard);
     drop(tui);

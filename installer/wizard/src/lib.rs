@@ -18,4 +18,4 @@ pub use context::Context;
 pub use peer::{fingerprint_of, PeerCertificate, PeerError, TlsPeer};
 pub use screens::progress::{Job, Progress, ProgressOutcome};
 pub use theme::Charset;
-pub use wizard::{Outcome, Screens, Step, Wizard, WizardOutcome};
+pub use wizard::{LeaseRefresh, Outcome, Screens, Step, Wizard, WizardOutcome};

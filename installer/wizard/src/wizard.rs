@@ -142,7 +142,12 @@ pub struct Wizard {
     /// The peer whose certificate is to be fetched after the next frame.
     pending: Option<String>,
     outcome: Option<WizardOutcome>,
+    /// Reads the machine's DHCP leases again (see `with_lease_refresh`).
+    refresh_leases: Option<LeaseRefresh>,
 }
+
+/// What the live system's NICs hold now: each NIC's lease, by name.
+pub type LeaseRefresh = Box<dyn FnMut() -> Vec<(String, Option<tappaas_hardware::DhcpLease>)>>;
 
 impl Wizard {
     pub fn new(ctx: Context, peer: Box<dyn PeerCertificate>) -> Self {
@@ -166,7 +171,17 @@ impl Wizard {
             peer,
             pending: None,
             outcome: None,
+            refresh_leases: None,
         }
+    }
+
+    /// On a live machine, DHCP may finish after the wizard has started: the
+    /// leases are read again each time the network screen is entered, so
+    /// its defaults are what the network offers by then. The machine stays
+    /// plain data; this is the only way new facts get in.
+    pub fn with_lease_refresh(mut self, refresh: LeaseRefresh) -> Self {
+        self.refresh_leases = Some(refresh);
+        self
     }
 
     fn steps(&self) -> Vec<Step> {
@@ -214,6 +229,16 @@ impl Wizard {
         };
         if let Some(next) = next {
             self.step = *next;
+            if self.step == Step::Network {
+                if let Some(refresh) = &mut self.refresh_leases {
+                    for (name, lease) in refresh() {
+                        if let Some(nic) = self.ctx.machine.nics.iter_mut().find(|n| n.name == name)
+                        {
+                            nic.dhcp = lease;
+                        }
+                    }
+                }
+            }
             self.screens.get(self.step).enter(&self.ctx);
         }
     }

@@ -104,6 +104,16 @@ fn every_screen() {
 }
 
 #[test]
+fn the_network_screen_with_a_dhcp_lease() {
+    let mut w = wizard_for(nvme2_hdd4_with_lease());
+    to_disks(&mut w);
+    fill_disks(&mut w);
+    press(&mut w, KeyCode::Enter, 1);
+    assert_eq!(w.step, Step::Network);
+    snap("05_network_dhcp", &w);
+}
+
+#[test]
 fn the_join_screens() {
     let mut w = wizard_on("nvme2-hdd4");
     press(&mut w, KeyCode::Enter, 1);

@@ -1,11 +1,12 @@
 //! Reading a machine profile from a live system or a recorded sysroot.
 //!
-//! `probe` only reads files (`/proc`, `/sys`, the udev database), never runs
-//! commands, so the same code runs on a live machine and on a recorded tree
-//! in tests.
+//! `probe` only reads files (`/proc`, `/sys`, the udev database, networkd's
+//! DHCP leases), never runs commands, so the same code runs on a live
+//! machine and on a recorded tree in tests.
 
 mod cpu;
 mod disks;
+pub mod lease;
 mod nics;
 mod sysfs;
 pub mod udev;

@@ -1,8 +1,9 @@
-//! Network interfaces: `/sys/class/net/*` plus their udev records.
+//! Network interfaces: `/sys/class/net/*` plus their udev records and
+//! the live system's DHCP lease on each.
 
 use std::path::Path;
 
-use super::{kernel_name_order, sysfs, udev, ProbeError};
+use super::{kernel_name_order, lease, sysfs, udev, ProbeError};
 use crate::profile::Nic;
 
 pub(crate) fn probe_nics(sysroot: &Path) -> Result<Vec<Nic>, ProbeError> {
@@ -29,7 +30,12 @@ pub(crate) fn probe_nics(sysroot: &Path) -> Result<Vec<Nic>, ProbeError> {
             .and_then(|s| s.parse::<i64>().ok())
             .filter(|s| *s > 0)
             .and_then(|s| u32::try_from(s).ok());
-        let mut udev = match sysfs::optional_u64(&dir.join("ifindex"))? {
+        let ifindex = sysfs::optional_u64(&dir.join("ifindex"))?;
+        let dhcp = match ifindex {
+            Some(index) => lease::read_lease(sysroot, index)?,
+            None => None,
+        };
+        let mut udev = match ifindex {
             Some(index) => {
                 let mut props = udev::read_record(sysroot, &format!("n{index}"))?.properties;
                 // The kernel's own properties, which `udevadm info` shows
@@ -48,6 +54,7 @@ pub(crate) fn probe_nics(sysroot: &Path) -> Result<Vec<Nic>, ProbeError> {
             link,
             speed_mbps,
             udev,
+            dhcp,
         });
     }
     nics.sort_by(|a, b| kernel_name_order(&a.name, &b.name));

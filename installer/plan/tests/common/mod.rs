@@ -95,6 +95,7 @@ pub fn nic(name: &str, mac: &str, link: bool) -> Nic {
         link: Some(link),
         speed_mbps: link.then_some(2500),
         udev,
+        dhcp: None,
     }
 }
 

@@ -1,8 +1,13 @@
 //! Network: the node number, the management NIC and address, gateway and
-//! DNS, the WAN NIC for the firewall, the host name and domain. Defaults
-//! follow the TAPPaaS convention: node N at 10.0.0.(9+N)/24, gateway and
-//! DNS 10.0.0.1 (the firewall), the first NIC with a link for management
-//! and another one for the WAN.
+//! DNS, the WAN NIC for the firewall, the host name and domain.
+//!
+//! Defaults come from the machine profile. The management NIC is the first
+//! NIC that holds a DHCP lease on the live system, else the first with a
+//! link; another one is the WAN. When the management NIC has a lease, its
+//! address (as a static address), gateway, first DNS server and domain are
+//! the defaults; without one, the TAPPaaS convention: node N at
+//! 10.0.0.(9+N)/24, gateway and DNS 10.0.0.1 (the firewall), domain `lan`.
+//! A field the user typed in keeps what was typed.
 
 use std::net::IpAddr;
 
@@ -10,7 +15,7 @@ use crossterm::event::KeyEvent;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use tappaas_answer::{checks, Answer, Cidr, Filter, Fqdn, Network, NetworkSource};
-use tappaas_hardware::{MachineProfile, Nic};
+use tappaas_hardware::{DhcpLease, MachineProfile, Nic};
 
 use super::{FormScreen, Handled, Msg, Screen};
 use crate::context::Context;
@@ -99,14 +104,17 @@ impl NetworkScreen {
         self.nics.iter().find(|n| n.name == name)
     }
 
-    /// Fills every field the user has not typed in from the convention.
+    /// Fills every field the user has not typed in: from the management
+    /// NIC's DHCP lease when it has one, else from the convention.
     fn defaults(&mut self, node: u8) {
         let with_link = |n: &&&Nic| n.link == Some(true);
         if !self.mgmt_touched {
+            let leased = |n: &Nic| n.dhcp.is_some() && n.link != Some(false);
             if let Some(i) = self
                 .nics
                 .iter()
-                .position(|n| n.link == Some(true))
+                .position(leased)
+                .or_else(|| self.nics.iter().position(|n| n.link == Some(true)))
                 .or(if self.nics.is_empty() { None } else { Some(0) })
             {
                 if let Some(c) = self.form.choice_mut(MGMT) {
@@ -134,12 +142,20 @@ impl NetworkScreen {
                 .and_then(|w| c.options.iter().position(|o| nic_name(o) == w))
                 .unwrap_or(0);
         }
-        let addr = u32::from(node).saturating_add(9).min(255);
-        if let Some(f) = self.form.field_mut(CIDR) {
-            f.set_default(format!("10.0.0.{addr}/24"));
-        }
-        if let Some(f) = self.form.field_mut(HOSTNAME) {
-            f.set_default(format!("tappaas{node}"));
+        let facts = match self.nic(MGMT).and_then(|n| n.dhcp.as_ref()) {
+            Some(lease) => Facts::from_lease(lease),
+            None => Facts::convention(node),
+        };
+        for (item, value) in [
+            (CIDR, facts.cidr),
+            (GATEWAY, facts.gateway),
+            (DNS, facts.dns),
+            (DOMAIN, facts.domain),
+            (HOSTNAME, format!("tappaas{node}")),
+        ] {
+            if let Some(f) = self.form.field_mut(item) {
+                f.set_default(value);
+            }
         }
     }
 
@@ -147,6 +163,53 @@ impl NetworkScreen {
         let t = self.form.text(NODE).trim();
         t.parse::<u8>()
             .map_err(|_| format!("'{t}' is not a node number: give N of tappaasN, 1..=244"))
+    }
+}
+
+/// The defaults of the address fields, as the fields show them.
+struct Facts {
+    cidr: String,
+    gateway: String,
+    dns: String,
+    domain: String,
+}
+
+impl Facts {
+    /// The TAPPaaS convention for node N (no lease to go by).
+    fn convention(node: u8) -> Self {
+        let addr = u32::from(node).saturating_add(9).min(255);
+        Facts {
+            cidr: format!("10.0.0.{addr}/24"),
+            gateway: "10.0.0.1".into(),
+            dns: "10.0.0.1".into(),
+            domain: "lan".into(),
+        }
+    }
+
+    /// What the network the NIC is plugged into said; the convention for
+    /// what the lease lacks, or for a domain our rules would refuse.
+    fn from_lease(lease: &DhcpLease) -> Self {
+        let fallback = Facts::convention(1);
+        let domain = lease
+            .domain
+            .iter()
+            .chain(lease.search.iter())
+            .find(|d| checks::domain(d).is_ok())
+            .cloned()
+            .unwrap_or(fallback.domain);
+        Facts {
+            cidr: format!("{}/{}", lease.address, lease.prefix),
+            gateway: lease
+                .gateway
+                .map(|g| g.to_string())
+                .unwrap_or(fallback.gateway),
+            dns: lease
+                .dns
+                .first()
+                .map(|d| d.to_string())
+                .unwrap_or(fallback.dns),
+            domain,
+        }
     }
 }
 
@@ -208,6 +271,13 @@ impl Screen for NetworkScreen {
     }
 
     fn enter(&mut self, ctx: &Context) {
+        // The leases may have changed since the screen was made (DHCP
+        // finished late); the NICs themselves do not.
+        for nic in &mut self.nics {
+            if let Some(now) = ctx.machine.nic(&nic.name) {
+                nic.dhcp = now.dhcp.clone();
+            }
+        }
         if let Some(f) = self.form.field_mut(NODE) {
             f.set_default(ctx.answer.node.number.to_string());
         }

@@ -39,9 +39,38 @@ impl PeerCertificate for FakePeer {
 pub const FINGERPRINT: &str = "AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89";
 
 pub fn wizard_on(name: &str) -> Wizard {
-    let mut ctx = Context::new(machine(name), Environment::default());
+    wizard_for(machine(name))
+}
+
+pub fn wizard_for(machine: MachineProfile) -> Wizard {
+    let mut ctx = Context::new(machine, Environment::default());
     ctx.charset = Charset::Ascii;
     Wizard::new(ctx, Box::new(FakePeer(Ok(FINGERPRINT.to_string()))))
+}
+
+/// nvme2-hdd4 as if its second NIC (enp6s0, recorded without a link) were
+/// plugged into a home router: the live system holds a DHCP lease there,
+/// none on enp5s0 (which has a link too).
+pub fn nvme2_hdd4_with_lease() -> MachineProfile {
+    let mut m = machine("nvme2-hdd4");
+    let nic = m
+        .nics
+        .iter_mut()
+        .find(|n| n.name == "enp6s0")
+        .expect("enp6s0");
+    nic.link = Some(true);
+    nic.dhcp = Some(tappaas_hardware::DhcpLease {
+        address: "192.168.178.23".parse().expect("address"),
+        prefix: 24,
+        gateway: Some("192.168.178.1".parse().expect("gateway")),
+        dns: vec![
+            "192.168.178.1".parse().expect("dns"),
+            "9.9.9.9".parse().expect("dns"),
+        ],
+        domain: Some("fritz.box".into()),
+        search: Vec::new(),
+    });
+    m
 }
 
 pub fn key(code: KeyCode) -> KeyEvent {
