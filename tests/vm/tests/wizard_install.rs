@@ -15,9 +15,11 @@
 //!    button start the install;
 //! 6. the progress screen, fed by the real install engine, shows steps
 //!    done and the current step's elapsed time, and ends with "is
-//!    installed"; Enter reboots, which ends QEMU (-no-reboot);
-//! 7. the installed disk boots by UEFI and root logs in with the password
-//!    typed in the wizard: the hostname and the leased address are there.
+//!    installed"; Enter reboots, which ends QEMU (-no-reboot).
+//!
+//! The installed node booting is the unattended install test's part
+//! (tests/install.rs): the wizard runs the same engine on the same kind of
+//! plan, and CI's time is short.
 //!
 //! Skipped unless TAPPAAS_ISO names a test-flavour ISO (scripts/vm-tests).
 
@@ -322,44 +324,6 @@ fn follow_the_install(vm: &mut Vm) -> Seen {
     seen
 }
 
-/// Logs in as root on the installed node's serial console and runs
-/// `command`; returns what it printed.
-fn login_and_run(vm: &mut Vm, command: &str) -> String {
-    let t = Instant::now();
-    if let Err(e) = vm.console.expect(r"tappaas1 login:", BOOT_TIMEOUT) {
-        fail(vm, "the installed node did not boot to a login prompt", e);
-    }
-    println!(
-        "wizard-install: login prompt after {:.0} s",
-        t.elapsed().as_secs_f64()
-    );
-    for (send, want) in [("root", r"Password:"), (PASSWORD, r"root@tappaas1:~#")] {
-        if let Err(e) = vm.console.send_line(send) {
-            fail(vm, "typing on the console", e);
-        }
-        if let Err(e) = vm.console.expect(want, Duration::from_secs(120)) {
-            fail(vm, "logging in with the wizard's password", e);
-        }
-    }
-    let line = format!("dmesg -n 1; echo BEGIN; {command}; echo END status=$?");
-    if let Err(e) = vm.console.send_line(&line) {
-        fail(vm, "typing on the console", e);
-    }
-    match vm.console.expect(
-        r"(?s)\nBEGIN\r?\n(.*?)END status=0",
-        Duration::from_secs(120),
-    ) {
-        Ok(m) => m
-            .groups
-            .get(1)
-            .cloned()
-            .flatten()
-            .unwrap_or_default()
-            .replace('\r', ""),
-        Err(e) => fail(vm, &format!("running `{command}`"), e),
-    }
-}
-
 #[test]
 fn the_wizard_installs_a_node_over_the_serial_console() {
     let name = "wizard-install";
@@ -404,16 +368,11 @@ fn the_wizard_installs_a_node_over_the_serial_console() {
         fail(&live, "QEMU did not stop at the reboot", "timeout");
     }
     drop(live);
-
-    // 7. The installed disk boots by UEFI; the wizard's answers are there.
-    let mut node = vm("wizard-node", &dir, &disks, Firmware::Uefi, None);
-    let out = login_and_run(&mut node, "hostname; ip -4 -o addr show dev lan");
-    assert!(
-        out.lines().next() == Some("tappaas1") && out.contains("inet 10.0.2.15/24"),
-        "hostname and management address of the node:\n{out}"
-    );
+    // That the installed disk boots, with what was asked, is the unattended
+    // install test's part (tests/install.rs); here it would cost CI three
+    // more minutes.
     println!(
-        "wizard-install: the node boots with the wizard's answers; whole test {:.0} s",
+        "wizard-install: installed from the wizard; whole test {:.0} s",
         started.elapsed().as_secs_f64()
     );
 }
