@@ -54,10 +54,15 @@ impl Screen {
     }
 
     fn send(&mut self, keys: &str) {
-        self.writer.write_all(keys.as_bytes()).expect("write keys");
-        self.writer.flush().expect("flush keys");
-        // One key at a time, as a person types: an escape sequence must not
-        // be split or merged with the next key by the terminal driver.
+        // Byte by byte, as a serial line delivers them: an arrow key's
+        // `ESC [ C` reaches the wizard in separate reads and must still be
+        // one key (installer/wizard/src/keys.rs), not Esc (back) and text.
+        for b in keys.as_bytes() {
+            self.writer.write_all(&[*b]).expect("write keys");
+            self.writer.flush().expect("flush keys");
+            thread::sleep(Duration::from_millis(3));
+        }
+        // One key at a time, as a person types.
         thread::sleep(Duration::from_millis(5));
     }
 

@@ -9,7 +9,7 @@ use std::sync::{Arc, Once};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crossterm::event::{self, Event as TermEvent, KeyEvent, KeyEventKind};
+use crossterm::event::KeyEvent;
 use crossterm::terminal::{
     disable_raw_mode, enable_raw_mode, EnterAlternateScreen, LeaveAlternateScreen,
 };
@@ -21,6 +21,7 @@ use ratatui::widgets::{Block, Borders, Paragraph, Widget};
 use ratatui::Terminal;
 use tappaas_exec::{CommandFailure, Event};
 
+use crate::keys::{Crossterm, Keys};
 use crate::screens::progress::{Progress, ProgressOutcome};
 use crate::theme::{self, Charset};
 use crate::wizard::{Outcome, Wizard, WizardOutcome};
@@ -106,19 +107,12 @@ impl Drop for Tui {
     }
 }
 
-fn key_press(ev: TermEvent) -> Option<KeyEvent> {
-    match ev {
-        // Some terminals report releases too; act once per key.
-        TermEvent::Key(k) if k.kind != KeyEventKind::Release => Some(k),
-        _ => None,
-    }
-}
-
 /// Runs the wizard until it ends.
 pub fn run_wizard(tui: &mut Tui, mut wizard: Wizard) -> io::Result<WizardOutcome> {
+    let mut keys = Keys::new(Crossterm);
     loop {
         tui.terminal.draw(|f| f.render_widget(&wizard, f.area()))?;
-        if let Some(key) = key_press(event::read()?) {
+        if let Some(key) = keys.next(None)? {
             if let Outcome::Finished(o) = wizard.handle_key(key) {
                 return Ok(o);
             }
@@ -156,16 +150,15 @@ pub fn run_progress(
         thread::spawn(move || {
             // Polls, so that it notices `stop` and leaves the keyboard to
             // whoever comes next (a shell, the wizard again).
+            let mut keys = Keys::new(Crossterm);
             while !stop.load(Ordering::Relaxed) {
-                match event::poll(Duration::from_millis(100)) {
-                    Ok(true) => {
-                        if let Ok(Some(k)) = event::read().map(key_press) {
-                            if key_tx.send(k).is_err() {
-                                return;
-                            }
+                match keys.next(Some(Duration::from_millis(100))) {
+                    Ok(Some(k)) => {
+                        if key_tx.send(k).is_err() {
+                            return;
                         }
                     }
-                    Ok(false) => {}
+                    Ok(None) => {}
                     Err(_) => return,
                 }
             }

@@ -8,6 +8,7 @@
 pub mod app;
 pub mod context;
 pub mod form;
+pub mod keys;
 pub mod peer;
 pub mod screens;
 pub mod theme;
