@@ -288,18 +288,7 @@ pub fn run<A: Api>(
                 Ok(ServiceEnd::Skipped) => {}
                 // Reported as actions; the run goes on and `finish` fails.
                 Ok(ServiceEnd::Failed) => continue,
-                Err(e) => {
-                    let failure = e.into_failure();
-                    emit(&Event::Failed {
-                        index,
-                        id: info.id.clone(),
-                        failure: failure.clone(),
-                    });
-                    return Err(FirstbootError::Step {
-                        step: info.id.clone(),
-                        failure,
-                    });
-                }
+                Err(e) => return Err(step_failed(emit, index, &info.id, e)),
             }
             emit(&Event::StepFinished {
                 index,
@@ -336,18 +325,7 @@ pub fn run<A: Api>(
                 id: info.id.clone(),
                 elapsed: began.elapsed(),
             }),
-            Err(e) => {
-                let failure = e.into_failure();
-                emit(&Event::Failed {
-                    index,
-                    id: info.id.clone(),
-                    failure: failure.clone(),
-                });
-                return Err(FirstbootError::Step {
-                    step: info.id.clone(),
-                    failure,
-                });
-            }
+            Err(e) => return Err(step_failed(emit, index, &info.id, e)),
         }
     }
     emit(&Event::Finished {
@@ -356,6 +334,25 @@ pub fn run<A: Api>(
     Ok(Outcome::Finished {
         summary: summary_text,
     })
+}
+
+/// Reports a step's failure and turns it into the run's error.
+fn step_failed(
+    emit: &mut dyn FnMut(&Event),
+    index: usize,
+    id: &str,
+    e: StepError,
+) -> FirstbootError {
+    let failure = e.into_failure();
+    emit(&Event::Failed {
+        index,
+        id: id.to_string(),
+        failure: failure.clone(),
+    });
+    FirstbootError::Step {
+        step: id.to_string(),
+        failure,
+    }
 }
 
 /// What the first step learnt and later steps use.
