@@ -47,3 +47,43 @@ pub fn work_dir(name: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&dir);
     dir
 }
+
+/// Runs a host tool the test needs (qemu-img, xorriso, ...) and returns
+/// its standard output; fails the test with its standard error.
+pub fn host_command(program: &str, args: &[&str]) -> String {
+    let out = std::process::Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{program}: {e} (run scripts/setup-host)"));
+    assert!(
+        out.status.success(),
+        "{program} {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A machine to install on: 3 GiB, `disks`, one virtio NIC per MAC, the
+/// ISO as a CD when given, and no reboot (a reboot ends QEMU, so the test
+/// sees it).
+pub fn install_vm(
+    name: &str,
+    dir: &std::path::Path,
+    disks: &[Disk],
+    macs: &[&str],
+    firmware: Firmware,
+    iso: Option<&std::path::Path>,
+) -> Vm {
+    let mut c = VmConfig::new(name, dir.join(name))
+        .firmware(firmware)
+        .memory_mib(3072)
+        .no_reboot();
+    c.disks = disks.to_vec();
+    for m in macs {
+        c = c.nic(m);
+    }
+    if let Some(iso) = iso {
+        c = c.boot_from(Medium::Cdrom, iso);
+    }
+    c.spawn().unwrap_or_else(|e| panic!("{name}: {e}"))
+}

@@ -16,10 +16,11 @@
 //! Skipped unless TAPPAAS_ISO names a test-flavour ISO (scripts/vm-tests).
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
-use tappaas_vmtests::{iso_under_test, work_dir, Disk, DiskBus, Firmware, Medium, Vm, VmConfig};
+use tappaas_vmtests::{
+    host_command, install_vm, iso_under_test, work_dir, Disk, DiskBus, Firmware, Vm,
+};
 
 const PASSWORD: &str = "vm-test-Root-Pw-7d1f";
 const SSH_KEY_COMMENT: &str = "vm-test@tappaas";
@@ -33,15 +34,7 @@ fn repo() -> PathBuf {
 }
 
 fn sh(program: &str, args: &[&str]) {
-    let out = Command::new(program)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("{program}: {e} (run scripts/setup-host)"));
-    assert!(
-        out.status.success(),
-        "{program} {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    host_command(program, args);
 }
 
 /// The answer file on a FAT disk labelled TAPPAAS-AIS, as a user would put
@@ -155,18 +148,7 @@ fn node_disks(dir: &Path, answer: &Path, canary: &Path) -> Vec<Disk> {
 }
 
 fn vm(name: &str, dir: &Path, disks: &[Disk], firmware: Firmware, iso: Option<&Path>) -> Vm {
-    let mut c = VmConfig::new(name, dir.join(name))
-        .firmware(firmware)
-        .memory_mib(3072)
-        .no_reboot();
-    c.disks = disks.to_vec();
-    for m in MACS {
-        c = c.nic(m);
-    }
-    if let Some(iso) = iso {
-        c = c.boot_from(Medium::Cdrom, iso);
-    }
-    c.spawn().unwrap_or_else(|e| panic!("{name}: {e}"))
+    install_vm(name, dir, disks, &MACS, firmware, iso)
 }
 
 fn fail(vm: &Vm, what: &str, e: impl std::fmt::Display) -> ! {

@@ -35,7 +35,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use tappaas_vmtests::{
-    iso_under_test, work_dir, Disk, DiskBus, Firmware, NetBackend, Vm, VmConfig,
+    host_command, iso_under_test, work_dir, Disk, DiskBus, Firmware, NetBackend, Vm, VmConfig,
 };
 
 /// One VM at a time: TCG on two cores is slow enough already.
@@ -61,16 +61,7 @@ fn path(p: &Path) -> &str {
 }
 
 fn run(program: &str, args: &[&str]) -> String {
-    let out = Command::new(program)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("{program}: {e} (run scripts/setup-host)"));
-    assert!(
-        out.status.success(),
-        "{program} {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    host_command(program, args)
 }
 
 fn sha256(file: &Path) -> String {

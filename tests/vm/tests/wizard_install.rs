@@ -26,7 +26,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use tappaas_vmtests::{iso_under_test, work_dir, Disk, DiskBus, Firmware, Medium, Vm, VmConfig};
+use tappaas_vmtests::{install_vm, iso_under_test, work_dir, Disk, DiskBus, Firmware, Vm};
 
 const PASSWORD: &str = "vm-wizard-Root-Pw-3c9e";
 const MAIL: &str = "admin@home.lan";
@@ -168,18 +168,7 @@ fn disk(serial: &str, bus: DiskBus, size: &str, dir: &Path) -> Disk {
 }
 
 fn vm(name: &str, dir: &Path, disks: &[Disk], firmware: Firmware, iso: Option<&Path>) -> Vm {
-    let mut c = VmConfig::new(name, dir.join(name))
-        .firmware(firmware)
-        .memory_mib(3072)
-        .no_reboot();
-    c.disks = disks.to_vec();
-    for m in MACS {
-        c = c.nic(m);
-    }
-    if let Some(iso) = iso {
-        c = c.boot_from(Medium::Cdrom, iso);
-    }
-    c.spawn().unwrap_or_else(|e| panic!("{name}: {e}"))
+    install_vm(name, dir, disks, &MACS, firmware, iso)
 }
 
 /// Steps 1 to 5: from power-on to the install button.
