@@ -147,6 +147,24 @@ fn node_disks(dir: &Path, answer: &Path, canary: &Path) -> Vec<Disk> {
     ]
 }
 
+/// The canary disk (not named in the answer) is byte-identical to the
+/// random bytes it was made from; no VM may hold it open.
+fn canary_unchanged(raw: &Path, qcow: &Path) {
+    sh(
+        "qemu-img",
+        &[
+            "compare",
+            "-q",
+            "-f",
+            "raw",
+            "-F",
+            "qcow2",
+            path(raw),
+            path(qcow),
+        ],
+    );
+}
+
 fn vm(name: &str, dir: &Path, disks: &[Disk], firmware: Firmware, iso: Option<&Path>) -> Vm {
     install_vm(name, dir, disks, &MACS, firmware, iso)
 }
@@ -412,19 +430,7 @@ fn install_and_check(name: &str) -> Option<(PathBuf, PathBuf, PathBuf, PathBuf, 
     wait_installed(&mut second);
     drop(second);
 
-    sh(
-        "qemu-img",
-        &[
-            "compare",
-            "-q",
-            "-f",
-            "raw",
-            "-F",
-            "qcow2",
-            path(&canary_raw),
-            path(&canary),
-        ],
-    );
+    canary_unchanged(&canary_raw, &canary);
     println!("canary disk unchanged");
 
     // 3. The node boots by UEFI and is what the answer asked for.
@@ -477,18 +483,6 @@ fn unattended_install_resumes_after_a_kill_boots_and_reinstalls_keeping_tank1() 
     check_node(&mut node);
     // The canary is compared with no VM holding it.
     drop(node);
-    sh(
-        "qemu-img",
-        &[
-            "compare",
-            "-q",
-            "-f",
-            "raw",
-            "-F",
-            "qcow2",
-            path(&canary_raw),
-            path(&canary),
-        ],
-    );
+    canary_unchanged(&canary_raw, &canary);
     println!("canary disk unchanged after the re-install");
 }
