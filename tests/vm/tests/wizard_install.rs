@@ -249,8 +249,10 @@ fn walk_the_wizard(vm: &mut Vm) {
     next_screen(vm, TAB, "Services");
     next_screen(vm, TAB, "Summary");
 
-    // 5. Every disk to erase is listed; confirm and install.
-    expect_screen(vm, r"Erase these disks and install", KEY_TIMEOUT);
+    // 5. Every disk to erase is listed; confirm and install. (The install
+    // button is below the confirmation: it scrolls into view with the
+    // focus.)
+    expect_screen(vm, r"Type yes to confirm", KEY_TIMEOUT);
     let screen = vm.console.screen();
     for want in [
         "4 disk(s) will be ERASED",
