@@ -13,7 +13,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
 use common::*;
-use tappaas_exec::Event;
+use tappaas_exec::{CommandFailure, Event};
 use tappaas_firstboot::proxmox::{FailWhen, GuestBoot, Method, Simulator};
 use tappaas_firstboot::{FirstbootError, Outcome};
 use tappaas_plan::{Plan, FIREWALL_IMAGE_ON_NODE, SERVICE_TEMPLATE_ON_NODE};
@@ -89,10 +89,43 @@ fn host(sim: &Simulator, site: &Site) -> TestHost {
     h
 }
 
-fn run_with(sim: &Simulator, site: &Site, h: &mut TestHost) -> Ran {
-    let ran = run_node(sim, &site.node, h);
+/// The deploy world and node 1's files for `plan`.
+fn deployment(plan: &Plan) -> (Simulator, Site) {
+    (deploy_world(), site(plan))
+}
+
+/// One first-boot run with a fresh host, which `adjust` may change first;
+/// the host as the run left it.
+fn run_adjusted(
+    sim: &Simulator,
+    site: &Site,
+    adjust: impl FnOnce(&mut TestHost),
+) -> (TestHost, Ran) {
+    let mut h = host(sim, site);
+    adjust(&mut h);
+    let ran = run_node(sim, &site.node, &mut h);
     h.finish_consoles();
-    ran
+    (h, ran)
+}
+
+fn run(sim: &Simulator, site: &Site) -> (TestHost, Ran) {
+    run_adjusted(sim, site, |_| {})
+}
+
+fn assert_finished(ran: &Ran, case: &str) {
+    assert!(
+        matches!(ran.result, Ok(Outcome::Finished { .. })),
+        "{case}: {:?}",
+        ran.result
+    );
+}
+
+/// The step a run failed at, and why.
+fn failed_step(ran: &Ran) -> (&str, &CommandFailure) {
+    let Err(FirstbootError::Step { step, failure }) = &ran.result else {
+        panic!("{:?}", ran.result);
+    };
+    (step, failure)
 }
 
 fn clones(sim: &Simulator) -> Vec<String> {
@@ -125,10 +158,8 @@ fn secret(site: &Site, service: &str, name: &str) -> String {
 
 #[test]
 fn the_firewall_and_every_base_service_deploy_in_order() {
-    let sim = deploy_world();
-    let site = site(&deploy_plan());
-    let mut h = host(&sim, &site);
-    let ran = run_with(&sim, &site, &mut h);
+    let (sim, site) = deployment(&deploy_plan());
+    let (h, ran) = run(&sim, &site);
     let summary = match ran.result {
         Ok(Outcome::Finished { summary }) => summary,
         other => panic!("{other:?}\n{:#?}", actions(&ran.events)),
@@ -246,23 +277,18 @@ fn the_firewall_and_every_base_service_deploy_in_order() {
 
     // A second run changes nothing.
     let writes_before = writes(&sim, "tappaas1");
-    let mut h = host(&sim, &site);
-    let again = run_with(&sim, &site, &mut h);
-    assert!(matches!(again.result, Ok(Outcome::Finished { .. })));
+    let (h, again) = run(&sim, &site);
+    assert_finished(&again, "the second run");
     assert_eq!(writes(&sim, "tappaas1"), writes_before);
     assert!(h.emulators.is_empty(), "the console is not opened again");
 }
 
 #[test]
 fn a_failed_dependency_stops_only_what_needs_it_and_a_rerun_completes() {
-    let sim = deploy_world();
-    let site = site(&deploy_plan());
+    let (sim, site) = deployment(&deploy_plan());
     sim.set_guest_boot(210, GuestBoot::Never);
-    let mut h = host(&sim, &site);
-    let ran = run_with(&sim, &site, &mut h);
-    let Err(FirstbootError::Step { step, failure }) = &ran.result else {
-        panic!("{:?}", ran.result);
-    };
+    let (_, ran) = run(&sim, &site);
+    let (step, failure) = failed_step(&ran);
     assert_eq!(step, "finish");
     assert!(
         failure.message.contains("postgresql"),
@@ -306,13 +332,8 @@ fn a_failed_dependency_stops_only_what_needs_it_and_a_rerun_completes() {
 
     // The guest comes up now: the re-run deploys only what is missing.
     sim.set_guest_boot(210, GuestBoot::AfterPings(0));
-    let mut h = host(&sim, &site);
-    let again = run_with(&sim, &site, &mut h);
-    assert!(
-        matches!(again.result, Ok(Outcome::Finished { .. })),
-        "{:?}",
-        again.result
-    );
+    let (_, again) = run(&sim, &site);
+    assert_finished(&again, "the re-run");
     assert_eq!(
         clones(&sim),
         [
@@ -342,17 +363,11 @@ fn a_failed_dependency_stops_only_what_needs_it_and_a_rerun_completes() {
 
 #[test]
 fn without_a_container_registry_those_services_are_skipped_not_failed() {
-    let sim = deploy_world();
     let mut plan = deploy_plan();
     plan.container_registry = None;
-    let site = site(&plan);
-    let mut h = host(&sim, &site);
-    let ran = run_with(&sim, &site, &mut h);
-    assert!(
-        matches!(ran.result, Ok(Outcome::Finished { .. })),
-        "{:?}",
-        ran.result
-    );
+    let (sim, site) = deployment(&plan);
+    let (_, ran) = run(&sim, &site);
+    assert_finished(&ran, "without a registry");
     assert_eq!(clones(&sim), ["postgresql", "backup-server"]);
     let said = actions(&ran.events);
     assert!(
@@ -378,25 +393,18 @@ fn a_failure_at_each_call_of_the_firewall_step_ends_with_one_firewall() {
     for &(method, path) in calls {
         for when in [FailWhen::Before, FailWhen::After] {
             let case = format!("{method} {path} failing {when:?}");
-            let sim = deploy_world();
-            let site = site(&plan);
+            let (sim, site) = deployment(&plan);
             // Up to the storages first, so the failure strikes the firewall.
             sim.fail_next(method, path, when, "injected failure");
-            let mut h = host(&sim, &site);
-            let first = run_with(&sim, &site, &mut h);
+            let (_, first) = run(&sim, &site);
             assert_eq!(sim.pending_failures(), 0, "{case}: never struck");
             if let Err(e) = &first.result {
                 assert!(
                     matches!(e, FirstbootError::Step { step, .. } if step == "firewall"),
                     "{case}: {e}"
                 );
-                let mut h = host(&sim, &site);
-                let again = run_with(&sim, &site, &mut h);
-                assert!(
-                    matches!(again.result, Ok(Outcome::Finished { .. })),
-                    "{case}: {:?}",
-                    again.result
-                );
+                let (_, again) = run(&sim, &site);
+                assert_finished(&again, &case);
             }
             assert_eq!(sim.vm_ids("tappaas1"), [100], "{case}");
             let fw = sim.vm("tappaas1", 100).unwrap();
@@ -423,28 +431,17 @@ fn routed_plan() -> Plan {
 
 #[test]
 fn the_route_moves_to_a_firewall_that_answers() {
-    let sim = deploy_world();
-    let site = site(&routed_plan());
-    let mut h = host(&sim, &site);
-    let ran = run_with(&sim, &site, &mut h);
-    assert!(
-        matches!(ran.result, Ok(Outcome::Finished { .. })),
-        "{:?}",
-        ran.result
-    );
+    let (sim, site) = deployment(&routed_plan());
+    let (h, ran) = run(&sim, &site);
+    assert_finished(&ran, "the run");
     assert_eq!(h.routes, [ip("10.0.0.1")]);
 }
 
 #[test]
 fn the_route_goes_back_when_the_outside_does_not_answer_through_the_firewall() {
-    let sim = deploy_world();
-    let site = site(&routed_plan());
-    let mut h = host(&sim, &site);
-    h.wan_works = false;
-    let ran = run_with(&sim, &site, &mut h);
-    let Err(FirstbootError::Step { step, failure }) = &ran.result else {
-        panic!("{:?}", ran.result);
-    };
+    let (sim, site) = deployment(&routed_plan());
+    let (h, ran) = run_adjusted(&sim, &site, |h| h.wan_works = false);
+    let (step, failure) = failed_step(&ran);
     assert_eq!(step, "firewall-route");
     assert!(
         failure.message.contains("back on 10.0.0.254"),
@@ -456,9 +453,8 @@ fn the_route_goes_back_when_the_outside_does_not_answer_through_the_firewall() {
     assert!(site.node.config.marker.exists());
 
     // The WAN is fixed: the re-run moves the route for good.
-    let mut h = host(&sim, &site);
-    let again = run_with(&sim, &site, &mut h);
-    assert!(matches!(again.result, Ok(Outcome::Finished { .. })));
+    let (h, again) = run(&sim, &site);
+    assert_finished(&again, "the re-run");
     assert_eq!(h.routes, [ip("10.0.0.1")]);
     assert!(
         h.emulators.is_empty(),
@@ -468,14 +464,9 @@ fn the_route_goes_back_when_the_outside_does_not_answer_through_the_firewall() {
 
 #[test]
 fn a_firewall_that_never_answers_keeps_the_route() {
-    let sim = deploy_world();
-    let site = site(&routed_plan());
-    let mut h = host(&sim, &site);
-    h.firewall_answers = false;
-    let ran = run_with(&sim, &site, &mut h);
-    let Err(FirstbootError::Step { step, failure }) = &ran.result else {
-        panic!("{:?}", ran.result);
-    };
+    let (sim, site) = deployment(&routed_plan());
+    let (h, ran) = run_adjusted(&sim, &site, |h| h.firewall_answers = false);
+    let (step, failure) = failed_step(&ran);
     assert_eq!(step, "firewall-config");
     assert!(failure.what.contains("10.0.0.1:443"), "{failure:?}");
     assert!(h.routes.is_empty(), "the route is never moved");
@@ -483,22 +474,14 @@ fn a_firewall_that_never_answers_keeps_the_route() {
 
 #[test]
 fn a_lost_journal_logs_in_with_the_generated_password() {
-    let sim = deploy_world();
-    let plan = routed_plan();
-    let site = site(&plan);
-    let mut h = host(&sim, &site);
-    assert!(run_with(&sim, &site, &mut h).result.is_ok());
+    let (sim, site) = deployment(&routed_plan());
+    assert!(run(&sim, &site).1.result.is_ok());
     // The firewall now has our password; first boot runs again from scratch.
     std::fs::remove_file(&site.node.config.journal).unwrap();
     write(&site.node.config.marker, "pending\n");
-    let mut h = host(&sim, &site);
-    h.console.password = secret(&site, "opnsense", "root-password");
-    let ran = run_with(&sim, &site, &mut h);
-    assert!(
-        matches!(ran.result, Ok(Outcome::Finished { .. })),
-        "{:?}",
-        ran.result
-    );
+    let password = secret(&site, "opnsense", "root-password");
+    let (_, ran) = run_adjusted(&sim, &site, |h| h.console.password = password);
+    assert_finished(&ran, "the run from scratch");
     assert_eq!(sim.vm_ids("tappaas1"), [100]);
     assert!(actions(&ran.events)
         .iter()
@@ -507,10 +490,8 @@ fn a_lost_journal_logs_in_with_the_generated_password() {
 
 #[test]
 fn no_clear_password_outside_the_credentials_file() {
-    let sim = deploy_world();
-    let site = site(&deploy_plan());
-    let mut h = host(&sim, &site);
-    assert!(run_with(&sim, &site, &mut h).result.is_ok());
+    let (sim, site) = deployment(&deploy_plan());
+    assert!(run(&sim, &site).1.result.is_ok());
     let creds = tappaas_services::Secrets::from_file_text("c", &credentials(&site)).unwrap();
     let mode = std::fs::metadata(&site.node.config.credentials)
         .unwrap()
@@ -548,12 +529,10 @@ fn no_clear_password_outside_the_credentials_file() {
 
 #[test]
 fn services_deploy_adds_one_later_and_list_shows_the_states() {
-    let sim = deploy_world();
     let mut plan = deploy_plan();
     plan.services = vec!["postgresql".into()];
-    let site = site(&plan);
-    let mut h = host(&sim, &site);
-    assert!(run_with(&sim, &site, &mut h).result.is_ok());
+    let (sim, site) = deployment(&plan);
+    assert!(run(&sim, &site).1.result.is_ok());
     assert_eq!(clones(&sim), ["postgresql"]);
 
     let mut px = client(&sim, "tappaas1");

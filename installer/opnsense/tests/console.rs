@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 use sha2::{Digest, Sha256};
 use tappaas_opnsense::emulator::{Emulator, Fault, Report, Setup, State, FACTORY_CONFIG};
 use tappaas_opnsense::{
-    install_config, render_config, ConsoleEvent, ConsoleFailure, ConsoleSession, ConsoleTimeouts,
-    Credentials, CONFIG_PATH, DEFAULT_PASSWORD,
+    install_config, render_config, ConsoleError, ConsoleEvent, ConsoleFailure, ConsoleSession,
+    ConsoleTimeouts, Credentials, CONFIG_PATH, DEFAULT_PASSWORD,
 };
 
 const FACTORY: &str = FACTORY_CONFIG;
@@ -33,6 +33,32 @@ impl Firewall {
             console: Some(console),
             emulator,
         }
+    }
+
+    /// Start the emulation with one fault played.
+    fn faulty(fault: Fault) -> Self {
+        Self::start(Setup {
+            fault,
+            ..Setup::default()
+        })
+    }
+
+    /// Install `xml` with the default credentials; the events the UI
+    /// would have seen, in order.
+    fn install(
+        &mut self,
+        xml: &str,
+        timeouts: ConsoleTimeouts,
+    ) -> Result<Vec<ConsoleEvent>, ConsoleError> {
+        let mut events = Vec::new();
+        install_config(
+            self.console(),
+            &Credentials::default(),
+            xml,
+            timeouts,
+            |e: &ConsoleEvent| events.push(e.clone()),
+        )?;
+        Ok(events)
     }
 
     fn console(&mut self) -> UnixStream {
@@ -75,15 +101,9 @@ fn config_xml() -> String {
 fn installs_verifies_and_applies_the_config() {
     let xml = config_xml();
     let mut fw = Firewall::start(Setup::default());
-    let mut events = Vec::new();
-    install_config(
-        fw.console(),
-        &Credentials::default(),
-        &xml,
-        fast(),
-        |e: &ConsoleEvent| events.push(e.clone()),
-    )
-    .unwrap_or_else(|e| panic!("install failed: {e}"));
+    let events = fw
+        .install(&xml, fast())
+        .unwrap_or_else(|e| panic!("install failed: {e}"));
 
     assert_eq!(fw.file(CONFIG_PATH).as_deref(), Some(xml.as_str()));
     assert_eq!(
@@ -238,23 +258,13 @@ fn a_wrong_password_is_reported_without_repeating_it() {
 
 #[test]
 fn a_shell_that_never_prompts_times_out_without_hanging() {
-    let mut fw = Firewall::start(Setup {
-        fault: Fault::NoShellPrompt,
-        ..Setup::default()
-    });
+    let mut fw = Firewall::faulty(Fault::NoShellPrompt);
     let timeouts = ConsoleTimeouts {
         prompt: Duration::from_millis(400),
         ..fast()
     };
     let started = Instant::now();
-    let err = install_config(
-        fw.console(),
-        &Credentials::default(),
-        "<x/>",
-        timeouts,
-        |_| {},
-    )
-    .expect_err("no shell prompt");
+    let err = fw.install("<x/>", timeouts).expect_err("no shell prompt");
     let took = started.elapsed();
     assert_eq!(
         *err.failure,
@@ -275,23 +285,13 @@ fn a_shell_that_never_prompts_times_out_without_hanging() {
 
 #[test]
 fn a_shell_that_never_answers_a_command_times_out() {
-    let mut fw = Firewall::start(Setup {
-        fault: Fault::NoCommandAnswer,
-        ..Setup::default()
-    });
+    let mut fw = Firewall::faulty(Fault::NoCommandAnswer);
     let timeouts = ConsoleTimeouts {
         prompt: Duration::from_millis(400),
         ..fast()
     };
     let started = Instant::now();
-    let err = install_config(
-        fw.console(),
-        &Credentials::default(),
-        "<x/>",
-        timeouts,
-        |_| {},
-    )
-    .expect_err("no answer");
+    let err = fw.install("<x/>", timeouts).expect_err("no answer");
     assert!(started.elapsed() < Duration::from_secs(5));
     assert!(matches!(*err.failure, ConsoleFailure::Timeout(_)), "{err}");
     assert_eq!(err.step, "running `true`");
@@ -305,13 +305,9 @@ fn a_shell_that_never_answers_a_command_times_out() {
 
 #[test]
 fn a_damaged_upload_is_caught_and_nothing_installed() {
-    let mut fw = Firewall::start(Setup {
-        fault: Fault::CorruptUpload,
-        ..Setup::default()
-    });
+    let mut fw = Firewall::faulty(Fault::CorruptUpload);
     let xml = config_xml();
-    let err = install_config(fw.console(), &Credentials::default(), &xml, fast(), |_| {})
-        .expect_err("the checksum differs");
+    let err = fw.install(&xml, fast()).expect_err("the checksum differs");
     let ConsoleFailure::ChecksumMismatch {
         expected, found, ..
     } = &*err.failure
@@ -328,18 +324,8 @@ fn a_damaged_upload_is_caught_and_nothing_installed() {
 
 #[test]
 fn a_closed_console_is_reported() {
-    let mut fw = Firewall::start(Setup {
-        fault: Fault::CloseInShell,
-        ..Setup::default()
-    });
-    let err = install_config(
-        fw.console(),
-        &Credentials::default(),
-        "<x/>",
-        fast(),
-        |_| {},
-    )
-    .expect_err("closed");
+    let mut fw = Firewall::faulty(Fault::CloseInShell);
+    let err = fw.install("<x/>", fast()).expect_err("closed");
     assert_eq!(*err.failure, ConsoleFailure::Closed, "{err}");
     assert!(err.to_string().contains("is the VM running"), "{err}");
     let _ = fw.finish();
@@ -351,15 +337,9 @@ fn an_unprotected_menu_needs_no_login() {
         autologin: true,
         ..Setup::default()
     });
-    let mut events = Vec::new();
-    install_config(
-        fw.console(),
-        &Credentials::default(),
-        "<new/>\n",
-        fast(),
-        |e| events.push(e.clone()),
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
+    let events = fw
+        .install("<new/>\n", fast())
+        .unwrap_or_else(|e| panic!("{e}"));
     assert!(!events.contains(&ConsoleEvent::LoginPrompt));
     assert!(events.contains(&ConsoleEvent::AtMenu));
     assert_eq!(fw.file(CONFIG_PATH).as_deref(), Some("<new/>\n"));
@@ -380,19 +360,10 @@ fn a_missed_login_prompt_is_asked_for_again_after_silence() {
         wake: Duration::from_millis(150),
         ..fast()
     };
-    let mut woken = 0;
-    install_config(
-        fw.console(),
-        &Credentials::default(),
-        "<new/>\n",
-        timeouts,
-        |e| {
-            if *e == ConsoleEvent::Woken {
-                woken += 1;
-            }
-        },
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
+    let events = fw
+        .install("<new/>\n", timeouts)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let woken = events.iter().filter(|e| **e == ConsoleEvent::Woken).count();
     // One Enter at connection, then one per silence until the prompt.
     assert!(woken >= 2, "{woken}");
     assert_eq!(fw.file(CONFIG_PATH).as_deref(), Some("<new/>\n"));
@@ -410,14 +381,7 @@ fn no_prompt_at_all_times_out_at_the_boot_limit() {
         wake: Duration::from_millis(100),
         ..fast()
     };
-    let err = install_config(
-        fw.console(),
-        &Credentials::default(),
-        "<x/>",
-        timeouts,
-        |_| {},
-    )
-    .expect_err("never a prompt");
+    let err = fw.install("<x/>", timeouts).expect_err("never a prompt");
     assert_eq!(err.step, "waiting for the login prompt");
     assert_eq!(err.expected, "\"login:\" or \"Enter an option:\"");
     assert!(

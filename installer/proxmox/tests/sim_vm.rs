@@ -43,6 +43,19 @@ fn refusal(e: ApiError) -> String {
     }
 }
 
+/// Register the ZFS pool tank1 as storage `tank1` for `on` alone.
+fn add_tank1(c: &mut Proxmox<SimNode>, on: &str) {
+    c.add_zfspool_storage(
+        &ZfsPoolStorage::new(
+            storage("tank1"),
+            PoolName::new("tank1").unwrap(),
+            vec![node(on)],
+        )
+        .unwrap(),
+    )
+    .unwrap();
+}
+
 /// tappaas1 standalone with tank1 registered, `local` allowed to hold
 /// snippets and import images, and both images on the node.
 fn vm_world() -> (Simulator, Proxmox<SimNode>) {
@@ -51,15 +64,7 @@ fn vm_world() -> (Simulator, Proxmox<SimNode>) {
         sim.add_file("tappaas1", path, size);
     }
     let mut c = client(&sim, "tappaas1");
-    c.add_zfspool_storage(
-        &ZfsPoolStorage::new(
-            storage("tank1"),
-            PoolName::new("tank1").unwrap(),
-            vec![node("tappaas1")],
-        )
-        .unwrap(),
-    )
-    .unwrap();
+    add_tank1(&mut c, "tappaas1");
     c.set_storage_content(
         &storage("local"),
         &[
@@ -72,6 +77,35 @@ fn vm_world() -> (Simulator, Proxmox<SimNode>) {
     )
     .unwrap();
     (sim, c)
+}
+
+/// tappaas1 as the cluster `tappaas`'s first member, tank1 registered
+/// for it alone; its client.
+fn cluster_world() -> (Simulator, Proxmox<SimNode>) {
+    let sim = world();
+    let mut c1 = client(&sim, "tappaas1");
+    c1.create_cluster(&CreateCluster {
+        name: ClusterName::new("tappaas").unwrap(),
+        link0: Link::new(ip("10.0.0.10")),
+    })
+    .unwrap();
+    add_tank1(&mut c1, "tappaas1");
+    (sim, c1)
+}
+
+/// What tappaas2 sends to join tappaas1's cluster.
+fn join_tappaas1(sim: &Simulator) -> tappaas_proxmox::client::JoinCluster {
+    tappaas_proxmox::client::JoinCluster::new(
+        "10.0.0.10",
+        tappaas_proxmox::client::Fingerprint::parse(&sim.fingerprint("tappaas1").unwrap()).unwrap(),
+        tappaas_proxmox::client::Password::new(common::password(1)),
+        Link::new(ip("10.0.0.11")),
+    )
+    .unwrap()
+}
+
+fn admin_keys() -> SshKeys {
+    SshKeys::from_text("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB+x/y= admin@tappaas").unwrap()
 }
 
 fn n1() -> tappaas_proxmox::client::NodeName {
@@ -151,6 +185,11 @@ fn make_template(c: &mut Proxmox<SimNode>, id: u32) {
     assert!(finish(c, &upid));
 }
 
+/// Resize scsi0 of VM `id` on tappaas1.
+fn resize(c: &mut Proxmox<SimNode>, id: u32, to: DiskResize) -> Result<String, ApiError> {
+    c.resize_disk(&n1(), vmid(id), DiskSlot::scsi0(), to)
+}
+
 fn clone(c: &mut Proxmox<SimNode>, from: u32, to: u32, n: &str) -> Result<String, ApiError> {
     c.clone_vm(&n1(), vmid(from), &CloneVm::new(vmid(to), name(n)))
 }
@@ -208,35 +247,12 @@ fn the_firewall_vm_is_created_from_the_nano_image() {
     assert_eq!(vms[0].name.as_deref(), Some("firewall"));
 
     // The nano image grows to the disk's size on first boot: grow it.
-    let upid = c
-        .resize_disk(
-            &n1(),
-            vmid(100),
-            DiskSlot::scsi0(),
-            DiskResize::To { gib: 16 },
-        )
-        .unwrap();
-    assert!(finish(&mut c, &upid));
-    let upid = c
-        .resize_disk(
-            &n1(),
-            vmid(100),
-            DiskSlot::scsi0(),
-            DiskResize::GrowBy { gib: 4 },
-        )
-        .unwrap();
-    assert!(finish(&mut c, &upid));
+    assert!(task!(c, resize(&mut c, 100, DiskResize::To { gib: 16 })));
+    assert!(task!(c, resize(&mut c, 100, DiskResize::GrowBy { gib: 4 })));
     assert!(sim
         .volumes("tappaas1")
         .contains(&("tank1:vm-100-disk-0".to_string(), 20 * GIB)));
-    let e = c
-        .resize_disk(
-            &n1(),
-            vmid(100),
-            DiskSlot::scsi0(),
-            DiskResize::To { gib: 8 },
-        )
-        .unwrap_err();
+    let e = resize(&mut c, 100, DiskResize::To { gib: 8 }).unwrap_err();
     assert!(refusal(e).contains("shrinking disks is not supported"));
     let e = c
         .resize_disk(
@@ -314,45 +330,16 @@ fn create_refuses_a_taken_id_and_missing_things_and_changes_nothing() {
 
 #[test]
 fn vm_ids_are_unique_in_the_cluster() {
-    let sim = world();
-    let mut c1 = client(&sim, "tappaas1");
-    c1.create_cluster(&CreateCluster {
-        name: ClusterName::new("tappaas").unwrap(),
-        link0: Link::new(ip("10.0.0.10")),
-    })
-    .unwrap();
-    c1.add_zfspool_storage(
-        &ZfsPoolStorage::new(
-            storage("tank1"),
-            PoolName::new("tank1").unwrap(),
-            vec![node("tappaas1")],
-        )
-        .unwrap(),
-    )
-    .unwrap();
+    let (sim, mut c1) = cluster_world();
     // A node with guests cannot join.
     let mut c2 = client(&sim, "tappaas2");
-    c2.add_zfspool_storage(
-        &ZfsPoolStorage::new(
-            storage("tank1"),
-            PoolName::new("tank1").unwrap(),
-            vec![node("tappaas2")],
-        )
-        .unwrap(),
-    )
-    .unwrap();
+    add_tank1(&mut c2, "tappaas2");
     let spec = CreateVm::new(
         vmid(100),
         VmSettings::new().disk(DiskSlot::scsi0(), &DiskSpec::new_disk(storage("tank1"), 4)),
     );
     c2.create_vm(&node("tappaas2"), &spec).unwrap();
-    let j = tappaas_proxmox::client::JoinCluster::new(
-        "10.0.0.10",
-        tappaas_proxmox::client::Fingerprint::parse(&sim.fingerprint("tappaas1").unwrap()).unwrap(),
-        tappaas_proxmox::client::Password::new(common::password(1)),
-        Link::new(ip("10.0.0.11")),
-    )
-    .unwrap();
+    let j = join_tappaas1(&sim);
     assert!(refusal(c2.join_cluster(&j).unwrap_err()).contains("already contains virtual guests"));
     c2.destroy_vm(&node("tappaas2"), vmid(100), false).unwrap();
     c2.join_cluster(&j).unwrap();
@@ -455,33 +442,12 @@ fn a_template_is_cloned_linked_by_default_and_full_on_request() {
 
 #[test]
 fn a_clone_cannot_target_another_node_from_local_storage() {
-    let sim = world();
-    let mut c1 = client(&sim, "tappaas1");
-    c1.create_cluster(&CreateCluster {
-        name: ClusterName::new("tappaas").unwrap(),
-        link0: Link::new(ip("10.0.0.10")),
-    })
-    .unwrap();
-    c1.add_zfspool_storage(
-        &ZfsPoolStorage::new(
-            storage("tank1"),
-            PoolName::new("tank1").unwrap(),
-            vec![node("tappaas1")],
-        )
-        .unwrap(),
-    )
-    .unwrap();
+    let (sim, mut c1) = cluster_world();
     sim.add_file("tappaas1", DEBIAN, 2 * GIB);
     c1.set_storage_content(&storage("local"), &[Content::Iso, Content::Import])
         .unwrap();
     make_template(&mut c1, 9000);
-    let j = tappaas_proxmox::client::JoinCluster::new(
-        "10.0.0.10",
-        tappaas_proxmox::client::Fingerprint::parse(&sim.fingerprint("tappaas1").unwrap()).unwrap(),
-        tappaas_proxmox::client::Password::new(common::password(1)),
-        Link::new(ip("10.0.0.11")),
-    )
-    .unwrap();
+    let j = join_tappaas1(&sim);
     client(&sim, "tappaas2").join_cluster(&j).unwrap();
     let mut to2 = CloneVm::new(vmid(201), name("x"));
     to2.full = Some(true);
@@ -620,8 +586,7 @@ fn config_set_merges_deletes_and_checks_the_digest() {
     clone(&mut c, 9000, 201, "vault").unwrap();
     let before = c.vm_config(&n1(), vmid(201)).unwrap();
     let mac = before.net(0).unwrap().unwrap().macaddr;
-    let keys =
-        SshKeys::from_text("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB+x/y= admin@tappaas").unwrap();
+    let keys = admin_keys();
     let settings = VmSettings::new()
         .cores(4)
         .net(0, &NetDevice::virtio(bridge("lan")).with_tag(20).unwrap())
@@ -769,8 +734,7 @@ fn scenario_template_three_clones_started_agents_answer() {
     let (sim, mut c) = vm_world();
     let tid = c.next_vmid(Some(vmid(9000))).unwrap();
     make_template(&mut c, tid.get());
-    let keys =
-        SshKeys::from_text("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB+x/y= admin@tappaas").unwrap();
+    let keys = admin_keys();
     let services = [
         ("identity", 10, 4096),
         ("vault", 11, 2048),

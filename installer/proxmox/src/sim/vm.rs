@@ -235,43 +235,45 @@ fn join_drive(file: &str, rest: &[(String, String)]) -> String {
     s
 }
 
+/// Where a directory storage keeps each content type other than VM
+/// images: (volume name prefix, directory below the storage, content).
+const DIR_LAYOUT: [(&str, &str, &str); 5] = [
+    ("iso/", "template/iso/", "iso"),
+    ("vztmpl/", "template/cache/", "vztmpl"),
+    ("snippets/", "snippets/", "snippets"),
+    ("import/", "import/", "import"),
+    ("backup/", "dump/", "backup"),
+];
+
 /// A directory storage's file `path` as (volume name, content type).
 fn dir_volname(s: &Storage, path: &str) -> Option<(String, &'static str)> {
     let rel = path.strip_prefix(s.path.as_deref()?)?.strip_prefix('/')?;
-    for (dir, content, prefix) in [
-        ("images/", "images", ""),
-        ("template/iso/", "iso", "iso/"),
-        ("template/cache/", "vztmpl", "vztmpl/"),
-        ("snippets/", "snippets", "snippets/"),
-        ("import/", "import", "import/"),
-        ("dump/", "backup", "backup/"),
-    ] {
-        if let Some(name) = rel.strip_prefix(dir) {
-            return Some((format!("{prefix}{name}"), content));
-        }
+    if let Some(name) = rel.strip_prefix("images/") {
+        return Some((name.to_string(), "images"));
     }
-    None
+    DIR_LAYOUT.iter().find_map(|(prefix, dir, content)| {
+        rel.strip_prefix(dir)
+            .map(|name| (format!("{prefix}{name}"), *content))
+    })
 }
 
 /// The file path of a directory storage's volume name, and its content.
 fn dir_path(s: &Storage, volname: &str) -> Option<(String, &'static str)> {
     let base = s.path.as_deref()?;
-    for (prefix, dir, content) in [
-        ("iso/", "template/iso/", "iso"),
-        ("vztmpl/", "template/cache/", "vztmpl"),
-        ("snippets/", "snippets/", "snippets"),
-        ("import/", "import/", "import"),
-        ("backup/", "dump/", "backup"),
-    ] {
-        if let Some(name) = volname.strip_prefix(prefix) {
-            return Some((format!("{base}/{dir}{name}"), content));
-        }
-    }
-    // `100/vm-100-disk-0.raw`: a VM image.
-    volname
-        .split_once('/')
-        .filter(|(id, _)| id.bytes().all(|c| c.is_ascii_digit()))
-        .map(|_| (format!("{base}/images/{volname}"), "images"))
+    DIR_LAYOUT
+        .iter()
+        .find_map(|(prefix, dir, content)| {
+            volname
+                .strip_prefix(prefix)
+                .map(|name| (format!("{base}/{dir}{name}"), *content))
+        })
+        .or_else(|| {
+            // `100/vm-100-disk-0.raw`: a VM image.
+            volname
+                .split_once('/')
+                .filter(|(id, _)| id.bytes().all(|c| c.is_ascii_digit()))
+                .map(|_| (format!("{base}/images/{volname}"), "images"))
+        })
 }
 
 /// A deterministic MAC in Proxmox's default prefix (BC:24:11).
