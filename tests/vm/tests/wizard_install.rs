@@ -347,12 +347,18 @@ fn the_wizard_installs_a_node_over_the_serial_console() {
         seen.elapsed_shown,
         "the progress screen never showed the current step's elapsed time"
     );
-    let screen = live.console.screen();
-    assert!(
-        screen.contains("The node tappaas1.lan is installed")
-            && screen.contains("https://10.0.2.15:8006"),
-        "the end screen names the node and its address:\n{screen}"
-    );
+    // The end screen arrives over the serial line in pieces: wait for the
+    // whole of it.
+    let end = live
+        .console
+        .wait_screen("the end screen", KEY_TIMEOUT, |s| {
+            (s.contains("The node tappaas1.lan is installed")
+                && s.contains("https://10.0.2.15:8006"))
+            .then_some(())
+        });
+    if let Err(e) = end {
+        fail(&live, "the end screen names the node and its address", e);
+    }
     // Enter reboots; -no-reboot makes that the end of QEMU.
     send(&mut live, ENTER);
     if live.wait_exit(Duration::from_secs(300)).is_none() {
