@@ -162,6 +162,15 @@ pub(crate) fn zones(plan: &Plan) -> Result<Vec<Zone>, StepError> {
 }
 
 /// `10.0.0.1/24` -> `10.0.0.1`.
+/// The domain of the firewall and the services: the node's, else the
+/// domain reserved for home networks (RFC 8375).
+pub(crate) fn domain(plan: &Plan) -> String {
+    plan.node
+        .domain
+        .clone()
+        .unwrap_or_else(|| "home.arpa".into())
+}
+
 pub(crate) fn cidr_ip(cidr: &str) -> Option<Ipv4Addr> {
     cidr.split('/').next()?.parse().ok()
 }
@@ -257,11 +266,7 @@ pub(crate) fn prepare(
     }
     let context = Context {
         node_hostname: plan.node.hostname.clone(),
-        domain: plan
-            .node
-            .domain
-            .clone()
-            .unwrap_or_else(|| "home.arpa".into()),
+        domain: domain(plan),
         timezone: plan.node.timezone.clone(),
         ssh_authorized_keys: ssh_keys(config)?,
         dns_server: dns,

@@ -205,11 +205,7 @@ pub(crate) fn settings(
         .map_err(|e| StepError::new("hash the firewall's root password", e.to_string()))?;
     Ok(FirewallSettings {
         hostname: FIREWALL_NAME.into(),
-        domain: plan
-            .node
-            .domain
-            .clone()
-            .unwrap_or_else(|| "home.arpa".into()),
+        domain: deploy::domain(plan),
         timezone: plan.node.timezone.clone(),
         dns_servers,
         lan,
