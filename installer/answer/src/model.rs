@@ -575,9 +575,9 @@ pub struct Services {
     /// Catalog names of the services to deploy after the firewall.
     #[serde(default = "Services::default_deploy")]
     pub deploy: Vec<String>,
-    /// The container registry (host or host/namespace) that serves the
-    /// images of the services that run containers. Absent: those services
-    /// are skipped at first boot and can be deployed later.
+    /// A container registry (host or host/path) serving the Docker Hub
+    /// namespaces of the images the container services run, e.g. a local
+    /// mirror. Absent: the VMs' Docker pulls from its default registry.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub container_registry: Option<String>,
 }

@@ -57,8 +57,9 @@ pub enum ServicesCommand {
         /// Catalog names, e.g. vaultwarden
         #[arg(value_name = "NAME", required = true)]
         names: Vec<String>,
-        /// Registry host to pull container images from (default: the
-        /// answer file's services.container-registry)
+        /// A registry (mirror) to pull container images from (default: the
+        /// answer file's services.container-registry, else Docker's own
+        /// default registry)
         #[arg(long, value_name = "HOST")]
         container_registry: Option<String>,
         /// How long to wait for Proxmox to answer, in seconds

@@ -245,9 +245,6 @@ pub(crate) fn prepare(
     for e in &resolved.order {
         let source = e.user_data.as_deref().unwrap_or_default();
         let mut missing = Vec::new();
-        if source.contains("container_registry") && container_registry.is_none() {
-            missing.push("a container registry (answer: services.container-registry, or `services deploy --container-registry HOST`)".to_string());
-        }
         if source.contains("proxmox_repository") && repository.is_none() {
             missing.push(format!(
                 "Proxmox's repository (none found in {})",
@@ -273,7 +270,7 @@ pub(crate) fn prepare(
         zones,
         proxmox_repository: repository.unwrap_or_default(),
         proxmox_archive_key_b64: key.unwrap_or_default(),
-        container_registry: container_registry.unwrap_or_default().to_string(),
+        container_registry: container_registry.map(str::to_string),
         secrets,
     };
     Ok(Deployment {

@@ -362,19 +362,35 @@ fn a_failed_dependency_stops_only_what_needs_it_and_a_rerun_completes() {
 }
 
 #[test]
-fn without_a_container_registry_those_services_are_skipped_not_failed() {
+fn without_a_container_registry_the_images_come_from_dockers_default() {
+    let snippet = |site: &Site, name: &str| {
+        let path = format!("var/lib/vz/snippets/tappaas-{name}.yaml");
+        std::fs::read_to_string(path_in(&site.node, &path)).unwrap()
+    };
     let mut plan = deploy_plan();
     plan.container_registry = None;
     let (sim, site) = deployment(&plan);
     let (_, ran) = run(&sim, &site);
     assert_finished(&ran, "without a registry");
-    assert_eq!(clones(&sim), ["postgresql", "backup-server"]);
-    let said = actions(&ran.events);
-    assert!(
-        said.iter()
-            .any(|a| a.starts_with("SKIPPED: garage: needs a container registry")),
-        "{said:#?}"
+    assert_eq!(
+        clones(&sim).len(),
+        7,
+        "every base service: {:?}",
+        clones(&sim)
     );
+    let grafana = snippet(&site, "grafana");
+    assert!(
+        grafana.contains(" grafana/grafana-oss:"),
+        "an unqualified reference:\n{grafana}"
+    );
+    assert!(!grafana.contains("registry.example"));
+
+    // With a registry (a mirror), every reference goes through it.
+    let (sim, site) = deployment(&deploy_plan());
+    let (_, ran) = run(&sim, &site);
+    assert_finished(&ran, "with a registry");
+    assert!(snippet(&site, "grafana").contains(" registry.example/grafana/grafana-oss:"));
+    assert!(sim.violations().is_empty(), "{:?}", sim.violations());
 }
 
 #[test]
@@ -572,13 +588,17 @@ fn services_deploy_adds_one_later_and_list_shows_the_states() {
     let list = tappaas_firstboot::services_list(&site.node.config, &mut px).unwrap();
     assert!(line(&list, "vaultwarden").ends_with("healthy"), "{list}");
 
-    // Without a registry anywhere, a service that needs one is skipped.
+    // Without a registry anywhere, Docker's default registry is used.
     let mut plan2 = plan.clone();
     plan2.container_registry = None;
     write(
         &site.node.config.plan,
         &serde_json::to_string(&plan2).unwrap(),
     );
+    let snippet = |name: &str| {
+        let path = format!("var/lib/vz/snippets/tappaas-{name}.yaml");
+        std::fs::read_to_string(path_in(&site.node, &path)).unwrap()
+    };
     let left = tappaas_firstboot::deploy_services(
         &site.node.config,
         &mut px,
@@ -588,24 +608,21 @@ fn services_deploy_adds_one_later_and_list_shows_the_states() {
         &mut |_| {},
     )
     .unwrap();
-    assert_eq!(left.len(), 1);
-    assert!(left[0].1.contains("container registry"), "{left:?}");
-    let list = tappaas_firstboot::services_list(&site.node.config, &mut px).unwrap();
-    assert!(
-        line(&list, "garage").contains("skipped: needs a container registry"),
-        "{list}"
-    );
-    // With --container-registry it deploys.
+    assert!(left.is_empty(), "{left:?}");
+    assert!(snippet("garage").contains(" dxflrs/garage:"));
+    // --container-registry names a mirror for this deployment.
     let left = tappaas_firstboot::deploy_services(
         &site.node.config,
         &mut px,
         &mut h,
-        &["garage".to_string()],
+        &["uptime-kuma".to_string()],
         Some("mirror.example"),
         &mut |_| {},
     )
     .unwrap();
     assert!(left.is_empty(), "{left:?}");
+    assert!(snippet("uptime-kuma").contains(" mirror.example/louislam/uptime-kuma:"));
+    assert!(sim.vm("tappaas1", 260).unwrap().running);
     assert!(sim.vm("tappaas1", 220).unwrap().running);
     assert!(sim.violations().is_empty(), "{:?}", sim.violations());
 }

@@ -38,10 +38,11 @@ pub struct Context {
     /// Proxmox's archive signing key (the node's
     /// `/usr/share/keyrings/proxmox-archive-keyring.gpg`), base64.
     pub proxmox_archive_key_b64: String,
-    /// Registry that container images are pulled from: a host (and
-    /// optional path) serving the Docker Hub namespaces the catalog names,
-    /// e.g. a local mirror. Filled from the plan.
-    pub container_registry: String,
+    /// Where container images come from: a host (and optional path)
+    /// serving the Docker Hub namespaces the catalog names, e.g. a local
+    /// mirror. `None`: Docker's own default registry (the repository
+    /// names no registry host). Filled from the plan.
+    pub container_registry: Option<String>,
     pub secrets: Secrets,
 }
 
@@ -70,7 +71,7 @@ impl Context {
             zones: Zone::defaults(),
             proxmox_repository: "http://proxmox-repository.example/debian".into(),
             proxmox_archive_key_b64: "bm90IGEgcmVhbCBrZXk=".into(),
-            container_registry: "registry.example".into(),
+            container_registry: Some("registry.example".into()),
             secrets,
         }
     }

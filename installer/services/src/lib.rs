@@ -21,6 +21,6 @@ pub use error::{Error, Problem};
 pub use model::{
     Charset, Entry, Health, Pool, SecretSpec, SECRET_LENGTH, VMID_BASE, VMID_OPTIONAL,
 };
-pub use render::{render, render_all, HealthCheck, Rendered, CLOUD_CONFIG_HEADER};
+pub use render::{container_image, render, render_all, HealthCheck, Rendered, CLOUD_CONFIG_HEADER};
 pub use resolve::{resolve, Added, Resolved};
 pub use secrets::Secrets;

@@ -88,6 +88,10 @@ pub fn render(
 
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
+    let registry = context.container_registry.clone();
+    env.add_function("image", move |reference: &str| {
+        container_image(registry.as_deref(), reference)
+    });
     env.set_keep_trailing_newline(true);
     let render_one = |template: &str, source: &str| -> Result<String, Error> {
         let fail = |message: String| Error::Render {
@@ -158,6 +162,41 @@ pub fn render(
         user_data,
         health,
         urls,
+    })
+}
+
+/// The template function `image("NAMESPACE/NAME:TAG")`: the reference a
+/// VM's Docker pulls. Without a registry it stays as written and Docker
+/// takes it from its default registry; with one (a mirror serving the same
+/// namespaces) it is prefixed. A catalog reference that names a host of
+/// its own is refused, so that the answer's registry decides every pull.
+pub fn container_image(
+    registry: Option<&str>,
+    reference: &str,
+) -> Result<String, minijinja::Error> {
+    let invalid = |why: &str| {
+        minijinja::Error::new(
+            minijinja::ErrorKind::InvalidOperation,
+            format!("image(\"{reference}\"): {why}"),
+        )
+    };
+    let first = reference.split('/').next().unwrap_or_default();
+    if reference.is_empty() || reference.contains(char::is_whitespace) {
+        return Err(invalid("not an image reference"));
+    }
+    if !reference.contains('/') {
+        return Err(invalid(
+            "write the namespace too, e.g. library/NAME for an official image",
+        ));
+    }
+    if first.contains('.') || first.contains(':') || first == "localhost" {
+        return Err(invalid(
+            "names a registry host; write NAMESPACE/NAME:TAG (the registry comes from services.container-registry)",
+        ));
+    }
+    Ok(match registry.map(|r| r.trim_end_matches('/')) {
+        Some(r) if !r.is_empty() => format!("{r}/{reference}"),
+        _ => reference.to_string(),
     })
 }
 
@@ -256,7 +295,6 @@ struct Vars<'a> {
     dependants: Vec<PeerVars<'a>>,
     proxmox_repository: &'a str,
     proxmox_archive_key_b64: &'a str,
-    container_registry: &'a str,
 }
 
 fn variables<'a>(
@@ -349,7 +387,6 @@ fn variables<'a>(
         dependants,
         proxmox_repository: &context.proxmox_repository,
         proxmox_archive_key_b64: &context.proxmox_archive_key_b64,
-        container_registry: &context.container_registry,
     })
 }
 

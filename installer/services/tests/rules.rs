@@ -5,8 +5,8 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use tappaas_answer::{Cidr, Secret, Services, Zone};
 use tappaas_services::{
-    place, render, render_all, resolve, Catalog, Context, Error, HealthCheck, Problem, Secrets,
-    HOST_OFFSET,
+    container_image, place, render, render_all, resolve, Catalog, Context, Error, HealthCheck,
+    Problem, Secrets, HOST_OFFSET,
 };
 
 fn embedded() -> Catalog {
@@ -374,6 +374,39 @@ fn a_missing_template_variable_names_the_entry_and_the_variable() {
     let text = text.replace("#cloud-config\n", "");
     let msg = problems(Catalog::from_sources(vec![(file, text)]))[0].to_string();
     assert!(msg.contains("must start with '#cloud-config'"), "{msg}");
+}
+
+#[test]
+fn image_references_take_the_registry_only_when_one_is_set() {
+    let ok = |registry, reference| container_image(registry, reference).unwrap();
+    assert_eq!(
+        ok(None, "grafana/grafana-oss:12.2.0"),
+        "grafana/grafana-oss:12.2.0"
+    );
+    assert_eq!(
+        ok(Some("mirror.lan:5000/hub/"), "library/nextcloud:31"),
+        "mirror.lan:5000/hub/library/nextcloud:31"
+    );
+    for bad in [
+        "",
+        "nextcloud:31",
+        "quay.example/x/y:1",
+        "localhost/x:1",
+        "host:5000/x:1",
+    ] {
+        assert!(container_image(None, bad).is_err(), "{bad:?} accepted");
+    }
+
+    // In a catalog entry, a reference with a host is refused at load time,
+    // with the entry's file.
+    let (file, text) = entry("a", 200, &[], "");
+    let text = text.replace(
+        "#cloud-config\n",
+        "#cloud-config\nx: {{ image(\"quay.example/a/b:1\") }}\n",
+    );
+    let msg = problems(Catalog::from_sources(vec![(file, text)]))[0].to_string();
+    assert!(msg.contains("a.toml"), "{msg}");
+    assert!(msg.contains("names a registry host"), "{msg}");
 }
 
 #[test]
