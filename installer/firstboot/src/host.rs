@@ -57,7 +57,7 @@ pub type PeerFingerprint = Box<dyn FnMut(&str) -> Result<String, String>>;
 
 /// The real node: the systemd credential, and the peer's certificate read
 /// by the same code that showed it to the user in the wizard (the caller
-/// passes it in, so this crate needs no TLS library).
+/// passes the wizard's fetch in).
 pub struct SystemHost<R: CommandRunner> {
     runner: R,
     /// `$CREDENTIALS_DIRECTORY`, set by systemd for the unit.
@@ -213,9 +213,9 @@ impl<R: CommandRunner> Host for SystemHost<R> {
 }
 
 /// One attempt of a health check. TCP: a connection is accepted. HTTP: a
-/// minimal `GET` whose status line has the expected code. HTTPS (the
-/// services' self-signed certificates): a TCP connection to the port
-/// only, as first boot carries no TLS library; docs/services.md says so.
+/// minimal `GET` whose status line has the expected code. HTTPS: the same
+/// over TLS, accepting the service's self-signed certificate (the check
+/// sends nothing secret; see tappaas-tls).
 pub fn probe(check: &HealthCheck) -> Result<String, String> {
     const ATTEMPT: Duration = Duration::from_secs(5);
     match check {
@@ -228,25 +228,30 @@ pub fn probe(check: &HealthCheck) -> Result<String, String> {
             tls,
         } => {
             let (addr, path) = split_url(url)?;
-            let mut stream =
+            let stream =
                 TcpStream::connect_timeout(&addr, ATTEMPT).map_err(|e| format!("{url}: {e}"))?;
-            if *tls {
-                return Ok(format!(
-                    "{addr} accepts TCP connections (HTTPS answer not checked)"
-                ));
-            }
-            let _ = stream.set_read_timeout(Some(ATTEMPT));
+            stream
+                .set_read_timeout(Some(ATTEMPT))
+                .and_then(|()| stream.set_write_timeout(Some(ATTEMPT)))
+                .map_err(|e| format!("{url}: {e}"))?;
             let request = format!(
                 "GET {path} HTTP/1.0\r\nHost: {}\r\nConnection: close\r\n\r\n",
                 addr.ip()
             );
-            stream
-                .write_all(request.as_bytes())
-                .map_err(|e| format!("{url}: {e}"))?;
-            let mut head = [0u8; 64];
-            let n = stream.read(&mut head).map_err(|e| format!("{url}: {e}"))?;
+            let head = if *tls {
+                let done = tappaas_tls::handshake(stream, &addr.ip().to_string())
+                    .map_err(|e| format!("{url}: {e}"))?;
+                let mut tls = done
+                    .result
+                    .map_err(|e| format!("{url}: TLS handshake failed: {e}"))?;
+                exchange(&mut tls, &request)
+            } else {
+                let mut plain = stream;
+                exchange(&mut plain, &request)
+            }
+            .map_err(|e| format!("{url}: {e}"))?;
             let status =
-                status_code(&head[..n]).ok_or_else(|| format!("{url}: the answer is not HTTP"))?;
+                status_code(&head).ok_or_else(|| format!("{url}: the answer is not HTTP"))?;
             if status == *expect_status {
                 Ok(format!("{url} answers {status}"))
             } else {
@@ -254,6 +259,23 @@ pub fn probe(check: &HealthCheck) -> Result<String, String> {
             }
         }
     }
+}
+
+/// Sends `request` and reads the start of the answer (its status line).
+fn exchange<S: Read + Write>(stream: &mut S, request: &str) -> std::io::Result<Vec<u8>> {
+    stream.write_all(request.as_bytes())?;
+    stream.flush()?;
+    let mut head = Vec::with_capacity(64);
+    let mut buf = [0u8; 64];
+    // Until the status line is complete: a TLS record may bring less.
+    while !head.contains(&b'\n') && head.len() < 1024 {
+        let n = stream.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        head.extend_from_slice(&buf[..n]);
+    }
+    Ok(head)
 }
 
 /// `http://10.2.0.110:8080/path` -> the address and `/path`.

@@ -173,3 +173,35 @@ fn an_http_health_check_reads_the_status_line() {
     assert!(e.contains("503"), "{e}");
     server.join().unwrap();
 }
+
+#[test]
+fn an_https_health_check_speaks_tls_to_a_self_signed_service() {
+    use tappaas_tls::test_server::serve_once;
+    let check = |addr: std::net::SocketAddr, expect_status| tappaas_services::HealthCheck::Http {
+        url: format!("https://{addr}/alive"),
+        expect_status,
+        tls: true,
+    };
+    let server = serve_once(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+    let said = tappaas_firstboot::probe(&check(server.addr, 200)).unwrap();
+    assert!(said.contains("answers 200"), "{said}");
+    server.thread.join().unwrap();
+
+    // The status is read through TLS, not guessed from an open port.
+    let server = serve_once(b"HTTP/1.1 502 Bad Gateway\r\n\r\n");
+    let e = tappaas_firstboot::probe(&check(server.addr, 200)).unwrap_err();
+    assert!(e.contains("502, not 200"), "{e}");
+    server.thread.join().unwrap();
+
+    // A port that answers in clear text is not a healthy HTTPS service.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let plain = std::thread::spawn(move || {
+        use std::io::Write;
+        let (mut s, _) = listener.accept().unwrap();
+        let _ = s.write_all(b"HTTP/1.1 200 OK\r\n\r\n");
+    });
+    let e = tappaas_firstboot::probe(&check(addr, 200)).unwrap_err();
+    assert!(e.contains("TLS handshake failed"), "{e}");
+    plain.join().unwrap();
+}

@@ -378,7 +378,7 @@ fn a_missing_template_variable_names_the_entry_and_the_variable() {
 
 #[test]
 fn image_references_take_the_registry_only_when_one_is_set() {
-    let ok = |registry, reference| container_image(registry, reference).unwrap();
+    let ok = |registry, reference| container_image(registry, reference).expect("valid");
     assert_eq!(
         ok(None, "grafana/grafana-oss:12.2.0"),
         "grafana/grafana-oss:12.2.0"

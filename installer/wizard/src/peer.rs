@@ -8,13 +8,8 @@
 
 use std::io;
 use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{ClientConfig, ClientConnection, DigitallySignedStruct, SignatureScheme};
 use sha2::{Digest, Sha256};
 
 /// The port of the Proxmox VE API (and web UI).
@@ -63,66 +58,6 @@ impl Default for TlsPeer {
             port: PROXMOX_API_PORT,
             timeout: Duration::from_secs(5),
         }
-    }
-}
-
-/// Accepts any certificate and keeps the one the server presented. The
-/// handshake signatures are still checked, so the peer must hold the key
-/// of the certificate whose fingerprint is shown.
-#[derive(Debug)]
-struct Recorder {
-    provider: Arc<CryptoProvider>,
-    seen: Mutex<Option<Vec<u8>>>,
-}
-
-impl ServerCertVerifier for Recorder {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        if let Ok(mut seen) = self.seen.lock() {
-            *seen = Some(end_entity.as_ref().to_vec());
-        }
-        // Trust is decided by the person comparing fingerprints.
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.provider
-            .signature_verification_algorithms
-            .supported_schemes()
     }
 }
 
@@ -180,47 +115,21 @@ impl TlsPeer {
 impl PeerCertificate for TlsPeer {
     fn fingerprint(&self, peer: &str) -> Result<String, PeerError> {
         let addrs = self.addresses(peer)?;
-        let (mut sock, addr) = self.connect(&addrs)?;
+        let (sock, addr) = self.connect(&addrs)?;
         let tls = |reason: String| PeerError::Tls { addr, reason };
         let timeout = Some(self.timeout);
         sock.set_read_timeout(timeout)
             .and_then(|_| sock.set_write_timeout(timeout))
             .map_err(|e| self.io_error(addr, e, false))?;
 
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let recorder = Arc::new(Recorder {
-            provider: provider.clone(),
-            seen: Mutex::new(None),
-        });
-        let config = ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(|e| tls(e.to_string()))?
-            .dangerous()
-            .with_custom_certificate_verifier(recorder.clone())
-            .with_no_client_auth();
-        // The name only goes into SNI; the certificate is not checked
-        // against it.
-        let name = match peer.trim_matches(['[', ']']).parse::<IpAddr>() {
-            Ok(ip) => ServerName::IpAddress(ip.into()),
-            Err(_) => ServerName::try_from(peer.to_string()).map_err(|e| tls(e.to_string()))?,
-        };
-        let mut conn =
-            ClientConnection::new(Arc::new(config), name).map_err(|e| tls(e.to_string()))?;
-        let mut result = Ok(());
-        while conn.is_handshaking() {
-            if let Err(e) = conn.complete_io(&mut sock) {
-                result = Err(e);
-                break;
-            }
-        }
-        let seen = recorder.seen.lock().ok().and_then(|s| s.clone());
-        match (seen, result) {
+        let done = tappaas_tls::handshake(sock, peer).map_err(tls)?;
+        match (done.certificate, done.result) {
             // The certificate was seen: that is all this is for, even if
             // the server then ended the handshake (e.g. wanting a client
             // certificate).
             (Some(der), _) => Ok(fingerprint_of(&der)),
             (None, Err(e)) => Err(self.io_error(addr, e, true)),
-            (None, Ok(())) => Err(PeerError::NoCertificate { addr }),
+            (None, Ok(_)) => Err(PeerError::NoCertificate { addr }),
         }
     }
 }

@@ -3,48 +3,17 @@
 
 use std::io::Write;
 use std::net::TcpListener;
-use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
-use rustls::{ServerConfig, ServerConnection};
 use sha2::{Digest, Sha256};
 use tappaas_wizard::{PeerCertificate, PeerError, TlsPeer};
 
 /// Serves one TLS connection with a fresh self-signed certificate; returns
 /// the port and the certificate's DER.
 fn serve_once() -> (u16, Vec<u8>, thread::JoinHandle<()>) {
-    let cert = rcgen::generate_simple_self_signed(vec!["tappaas1.lan".into()]).expect("cert");
-    let der = cert.cert.der().to_vec();
-    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(cert.key_pair.serialize_der()));
-    let config =
-        ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()
-            .expect("versions")
-            .with_no_client_auth()
-            .with_single_cert(vec![CertificateDer::from(der.clone())], key)
-            .expect("server config");
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    let handle = thread::spawn(move || {
-        let Ok((mut sock, _)) = listener.accept() else {
-            return;
-        };
-        let _ = sock.set_read_timeout(Some(Duration::from_secs(5)));
-        let Ok(mut conn) = ServerConnection::new(Arc::new(config)) else {
-            return;
-        };
-        while conn.is_handshaking() {
-            if conn.complete_io(&mut sock).is_err() {
-                return;
-            }
-        }
-        let _ = conn.writer().write_all(b"HTTP/1.0 200 OK\r\n\r\n");
-        conn.send_close_notify();
-        let _ = conn.complete_io(&mut sock);
-    });
-    (port, der, handle)
+    let server = tappaas_tls::test_server::serve_once(b"HTTP/1.0 200 OK\r\n\r\n");
+    (server.addr.port(), server.certificate, server.thread)
 }
 
 /// Computed here independently of the crate's formatter.
