@@ -170,17 +170,17 @@ fn dry_run_wizard_prints_the_plan_of_the_equivalent_answer_file() {
         writer: pair.master.take_writer().expect("writer"),
     };
 
-    s.wait_for("step 1 of 9: Welcome");
+    s.wait_for("step 1 of 10: Welcome");
     // A frame may arrive in several reads: wait for each thing looked at.
     s.wait_for("Dry run");
     s.send(ENTER);
-    s.wait_for("step 2 of 9: New cluster or join");
+    s.wait_for("step 2 of 10: New cluster or join");
     s.send(ENTER);
-    s.wait_for("step 3 of 9: Hardware check");
+    s.wait_for("step 3 of 10: Hardware check");
     s.wait_for("enp6s0");
     s.send(ENTER);
 
-    s.wait_for("step 4 of 9: Disks");
+    s.wait_for("step 4 of 10: Disks");
     // Both NVMe disks boot, the four HDDs tank1; the level and layout are
     // suggested from the counts (raid1, raid10).
     s.send(RIGHT);
@@ -194,18 +194,18 @@ fn dry_run_wizard_prints_the_plan_of_the_equivalent_answer_file() {
     s.send_n(DOWN, 4);
     s.send(ENTER);
 
-    s.wait_for("step 5 of 9: Network");
+    s.wait_for("step 5 of 10: Network");
     s.send_n(TAB, 7);
     s.send(CTRL_U);
     s.type_text("home.lan");
     s.send(TAB);
     s.send(ENTER);
 
-    s.wait_for("step 6 of 9: Cluster: create");
+    s.wait_for("step 6 of 10: Cluster: create");
     s.send(TAB);
     s.send(ENTER);
 
-    s.wait_for("step 7 of 9: Credentials");
+    s.wait_for("step 7 of 10: Credentials");
     s.type_text("golden-test-password");
     s.send(TAB);
     s.type_text("golden-test-password");
@@ -224,11 +224,19 @@ fn dry_run_wizard_prints_the_plan_of_the_equivalent_answer_file() {
     s.send(TAB);
     s.send(ENTER);
 
-    s.wait_for("step 8 of 9: Services");
+    // Off an ISO the planner's environment has the OPNsense image: the
+    // first node sets up the firewall. Its defaults: deployed, the LAN
+    // address by convention, WAN by DHCP.
+    s.wait_for("step 8 of 10: Firewall");
+    s.wait_for("10.0.0.1/24");
+    s.send_n(TAB, 3);
+    s.send(ENTER);
+
+    s.wait_for("step 9 of 10: Services");
     s.send_n(TAB, 16);
     s.send(ENTER);
 
-    s.wait_for("step 9 of 9: Summary");
+    s.wait_for("step 10 of 10: Summary");
     s.wait_for("6 disk(s) will be ERASED");
     for serial in ["WD-WX12D80ABC01", "WD-WX12D80ABC04"] {
         s.wait_for(serial);

@@ -4,7 +4,7 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
-use tappaas_answer::{Answer, WanMode};
+use tappaas_answer::{Answer, Cidr, WanMode};
 
 use crate::{
     Address, Environment, Finding, FirewallPlan, NetworkPlan, NodePlan, WanPlan,
@@ -123,19 +123,31 @@ fn firewall(
     })
 }
 
-/// `10.0.0.10/24` -> `10.0.0.1/24`: TAPPaaS's gateway convention.
-fn first_host(cidr: &str) -> Option<String> {
-    let (addr, prefix) = cidr.split_once('/')?;
-    let prefix: u8 = prefix.parse().ok()?;
-    let IpAddr::V4(addr) = addr.parse().ok()? else {
+/// The firewall's LAN address when `[firewall] lan-address` is absent:
+/// the management network's first address, with its prefix
+/// (`10.0.0.10/24` -> `10.0.0.1/24`, TAPPaaS's gateway convention). None
+/// when there is no such address for it: IPv6, a network too small, or
+/// the node holds it. The wizard shows the same default.
+pub fn firewall_lan_default(management: &Cidr) -> Option<Cidr> {
+    let IpAddr::V4(addr) = management.addr else {
         return None;
     };
-    if prefix > 30 {
+    if management.prefix > 30 {
         return None;
     }
-    let mask = u32::MAX.checked_shl(32 - u32::from(prefix)).unwrap_or(0);
+    let mask = u32::MAX
+        .checked_shl(32 - u32::from(management.prefix))
+        .unwrap_or(0);
     let first = Ipv4Addr::from((u32::from(addr) & mask) + 1);
-    (first != addr).then(|| format!("{first}/{prefix}"))
+    (first != addr).then_some(Cidr {
+        addr: IpAddr::V4(first),
+        prefix: management.prefix,
+    })
+}
+
+fn first_host(cidr: &str) -> Option<String> {
+    let cidr: Cidr = cidr.parse().ok()?;
+    firewall_lan_default(&cidr).map(|c| c.to_string())
 }
 
 #[cfg(test)]

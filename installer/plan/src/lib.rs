@@ -17,6 +17,7 @@ mod steps;
 use tappaas_answer::{Answer, ClusterAction, Fqdn, DEFAULT_CLUSTER_NAME};
 use tappaas_hardware::MachineProfile;
 
+pub use deploy::firewall_lan_default;
 pub use error::PlanError;
 pub use files::PEER_PASSWORD_CREDENTIAL;
 pub use model::*;

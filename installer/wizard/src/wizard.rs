@@ -11,14 +11,15 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::Line;
 use ratatui::widgets::{Block, Borders, Paragraph, Widget};
-use tappaas_answer::{Answer, ClusterAction};
-use tappaas_plan::Plan;
+use tappaas_answer::{Answer, ClusterAction, Firewall};
+use tappaas_plan::{Environment, Plan};
 
 use crate::context::Context;
 use crate::peer::PeerCertificate;
 use crate::screens::cluster::Cluster;
 use crate::screens::credentials::Credentials;
 use crate::screens::disks::Disks;
+use crate::screens::firewall::FirewallScreen;
 use crate::screens::hardware::Hardware;
 use crate::screens::mode::Mode;
 use crate::screens::network::NetworkScreen;
@@ -59,12 +60,13 @@ pub enum Step {
     Network,
     Cluster,
     Credentials,
+    Firewall,
     Services,
     Summary,
 }
 
 impl Step {
-    pub const ALL: [Step; 9] = [
+    pub const ALL: [Step; 10] = [
         Step::Welcome,
         Step::Mode,
         Step::Hardware,
@@ -72,16 +74,24 @@ impl Step {
         Step::Network,
         Step::Cluster,
         Step::Credentials,
+        Step::Firewall,
         Step::Services,
         Step::Summary,
     ];
 
     /// The steps shown for this kind of install: a joining node deploys
-    /// no services (the first node does).
-    fn shown(action: ClusterAction) -> Vec<Step> {
+    /// no firewall and no services (the first node does), and on an ISO
+    /// without the OPNsense image there is no firewall to set up (the
+    /// planner says so on the summary).
+    pub fn shown(action: ClusterAction, env: &Environment) -> Vec<Step> {
+        let first = action == ClusterAction::Create;
         Step::ALL
             .into_iter()
-            .filter(|s| !(action == ClusterAction::Join && *s == Step::Services))
+            .filter(|s| match s {
+                Step::Firewall => first && env.firewall_image.is_some(),
+                Step::Services => first,
+                _ => true,
+            })
             .collect()
     }
 }
@@ -97,6 +107,7 @@ pub struct Screens {
     pub network: NetworkScreen,
     pub cluster: Cluster,
     pub credentials: Credentials,
+    pub firewall: FirewallScreen,
     pub services: Services,
     pub summary: Summary,
 }
@@ -111,6 +122,7 @@ impl Screens {
             Step::Network => &mut self.network,
             Step::Cluster => &mut self.cluster,
             Step::Credentials => &mut self.credentials,
+            Step::Firewall => &mut self.firewall,
             Step::Services => &mut self.services,
             Step::Summary => &mut self.summary,
         }
@@ -125,6 +137,7 @@ impl Screens {
             Step::Network => &self.network,
             Step::Cluster => &self.cluster,
             Step::Credentials => &self.credentials,
+            Step::Firewall => &self.firewall,
             Step::Services => &self.services,
             Step::Summary => &self.summary,
         }
@@ -159,6 +172,7 @@ impl Wizard {
             network: NetworkScreen::new(&ctx.machine),
             cluster: Cluster::new(),
             credentials: Credentials::new(),
+            firewall: FirewallScreen::new(),
             services: Services::new(),
             summary: Summary::default(),
         };
@@ -185,7 +199,7 @@ impl Wizard {
     }
 
     fn steps(&self) -> Vec<Step> {
-        Step::shown(self.ctx.answer.cluster.action)
+        Step::shown(self.ctx.answer.cluster.action, &self.ctx.env)
     }
 
     /// The screen shown now.
@@ -221,6 +235,12 @@ impl Wizard {
         let screen = self.screens.get(self.step);
         screen.apply(&mut self.ctx.answer);
         let steps = self.steps();
+        if !steps.contains(&Step::Firewall) {
+            // As in an answer file without [firewall]: what the screen
+            // said when it was shown (before a switch to join) must not
+            // stay in an answer that no screen shows.
+            self.ctx.answer.firewall = Firewall::default();
+        }
         let pos = steps.iter().position(|s| *s == self.step).unwrap_or(0);
         let next = if forward {
             steps.get(pos + 1)

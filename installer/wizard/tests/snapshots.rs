@@ -84,23 +84,26 @@ fn every_screen() {
     retype(&mut w, "nl");
     press(&mut w, KeyCode::Tab, 1);
     press(&mut w, KeyCode::Enter, 1);
+    assert_eq!(w.step, Step::Firewall);
+    snap("08_firewall", &w);
+    accept_firewall(&mut w);
     assert_eq!(w.step, Step::Services);
-    snap("08_services", &w);
+    snap("09_services", &w);
     press(&mut w, KeyCode::Tab, 16);
     press(&mut w, KeyCode::Enter, 1);
     assert_eq!(w.step, Step::Summary);
-    snap("09_summary", &w);
+    snap("10_summary", &w);
     type_text(&mut w, "no");
     press(&mut w, KeyCode::Enter, 2);
-    snap("09_summary_not_confirmed", &w);
+    snap("10_summary_not_confirmed", &w);
     let view = w.screens.summary.view_button;
     w.screens.summary.form.focus = view;
     press(&mut w, KeyCode::Enter, 1);
-    snap("10_plan", &w);
+    snap("11_plan", &w);
     if let Some(v) = &mut w.plan_view {
         assert!(v.find("Steps:"));
     }
-    snap("10_plan_steps", &w);
+    snap("11_plan_steps", &w);
 }
 
 #[test]
@@ -132,11 +135,32 @@ fn the_join_screens() {
 }
 
 #[test]
+fn the_firewall_screen_static_and_without_a_firewall() {
+    use tappaas_wizard::screens::firewall::{DEPLOY, NEXT, WAN};
+    let mut w = wizard_on("nvme2-hdd4");
+    to_firewall(&mut w);
+    w.screens.firewall.form.focus = WAN;
+    press(&mut w, KeyCode::Right, 1);
+    w.screens.firewall.form.focus = NEXT;
+    press(&mut w, KeyCode::Enter, 1);
+    assert_eq!(w.step, Step::Firewall);
+    snap("08_firewall_static_error", &w);
+    type_text(&mut w, "192.168.1.2/24");
+    press(&mut w, KeyCode::Tab, 1);
+    type_text(&mut w, "192.168.1.1");
+    press(&mut w, KeyCode::Tab, 1);
+    snap("08_firewall_static", &w);
+    w.screens.firewall.form.focus = DEPLOY;
+    press(&mut w, KeyCode::Char(' '), 1);
+    snap("08_firewall_none", &w);
+}
+
+#[test]
 fn the_progress_screens() {
     let t0 = Instant::now();
-    snap_progress("11_progress", &running(t0));
-    snap_progress("12_failure", &failed(t0));
-    snap_progress("13_done", &finished(t0));
+    snap_progress("12_progress", &running(t0));
+    snap_progress("13_failure", &failed(t0));
+    snap_progress("14_done", &finished(t0));
 }
 
 #[test]
@@ -200,7 +224,7 @@ fn the_focus_is_marked_and_reversed_and_errors_are_red_with_a_bang() {
         .expect("bang");
     assert_eq!(buf[(x, y)].fg, Color::Red);
     // The title bar says where the user is.
-    assert!(text_of(&buf).starts_with(" TAPPaaS installer - step 4 of 9: Disks"));
+    assert!(text_of(&buf).starts_with(" TAPPaaS installer - step 4 of 10: Disks"));
 }
 
 #[test]

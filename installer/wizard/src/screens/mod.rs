@@ -15,6 +15,7 @@ pub mod cluster;
 pub mod credentials;
 pub mod disks;
 pub mod failure;
+pub mod firewall;
 pub mod hardware;
 pub mod mode;
 pub mod network;

@@ -150,6 +150,29 @@ pub fn fill_credentials(w: &mut Wizard) {
     press(w, KeyCode::Tab, 1);
 }
 
+/// The firewall screen of a first node, every screen before it filled
+/// as `to_summary` does.
+pub fn to_firewall(w: &mut Wizard) {
+    to_disks(w);
+    fill_disks(w);
+    press(w, KeyCode::Enter, 1);
+    fill_network(w);
+    press(w, KeyCode::Enter, 1);
+    assert_eq!(w.step, Step::Cluster);
+    press(w, KeyCode::Tab, 1);
+    press(w, KeyCode::Enter, 1);
+    fill_credentials(w);
+    press(w, KeyCode::Enter, 1);
+    assert_eq!(w.step, Step::Firewall);
+}
+
+/// The firewall screen's defaults: deployed, the convention's LAN
+/// address, WAN by DHCP; Tab to Next (the static fields are hidden).
+pub fn accept_firewall(w: &mut Wizard) {
+    press(w, KeyCode::Tab, 3);
+    press(w, KeyCode::Enter, 1);
+}
+
 /// Every screen filled for nvme2-hdd4, up to the summary.
 pub fn to_summary(w: &mut Wizard) {
     to_disks(w);
@@ -164,6 +187,10 @@ pub fn to_summary(w: &mut Wizard) {
     assert_eq!(w.step, Step::Credentials);
     fill_credentials(w);
     press(w, KeyCode::Enter, 1);
+    if w.ctx.env.firewall_image.is_some() {
+        assert_eq!(w.step, Step::Firewall);
+        accept_firewall(w);
+    }
     assert_eq!(w.step, Step::Services);
     press(w, KeyCode::Tab, 16);
     press(w, KeyCode::Enter, 1);
