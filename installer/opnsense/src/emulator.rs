@@ -19,12 +19,11 @@
 //!
 //! Needs `sh`, `base64`, `sha256sum`, `cut` and `xmllint` on the host.
 
-use std::io::{self, Read, Write};
+use std::io::{self, BufRead, BufReader, Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::thread::{self, JoinHandle};
-use std::time::Duration;
 
 use crate::DEFAULT_PASSWORD;
 
@@ -139,6 +138,7 @@ impl Emulator {
         let (ours, theirs) = UnixStream::pair()?;
         let fake = Fake {
             stream: theirs,
+            shell: None,
             setup,
             root: root.to_path_buf(),
             state: State::Login,
@@ -183,6 +183,9 @@ pub fn read_file(root: &Path, path: &str) -> Option<String> {
 
 struct Fake {
     stream: UnixStream,
+    /// The session's sh, from the first command until `exit` (a real
+    /// session: one process, its state kept between lines).
+    shell: Option<Shell>,
     setup: Setup,
     root: PathBuf,
     state: State,
@@ -199,13 +202,15 @@ sha256() { [ "$1" = -q ] || { echo "sha256: only -q is emulated" >&2; return 64;
 "#;
 
 impl Fake {
-    /// Write in pieces of three bytes, each its own socket write.
+    /// Write in pieces of three bytes, each its own socket write, giving
+    /// the reader a chance to take each one alone. (A yield, not a sleep:
+    /// a sleep per piece, thousands per upload, made the tests slow.)
     fn drip(&mut self, text: &str) {
         for piece in text.as_bytes().chunks(3) {
             if self.stream.write_all(piece).is_err() {
                 return;
             }
-            thread::sleep(Duration::from_micros(150));
+            thread::yield_now();
         }
     }
 
@@ -334,6 +339,7 @@ impl Fake {
                     }
                 },
                 "exit" => {
+                    self.shell = None;
                     self.state = State::Menu;
                     self.menu();
                 }
@@ -346,6 +352,7 @@ impl Fake {
             },
             State::Sh => match text {
                 "exit" => {
+                    self.shell = None;
                     self.state = State::Menu;
                     self.menu();
                 }
@@ -382,18 +389,88 @@ impl Fake {
                 &format!("{root}/rc.reload_all"),
             )
             .replace("/conf/", &format!("{root}/conf/"));
-        match Command::new("sh")
-            .arg("-c")
-            .arg(format!("{PREAMBLE}{line}"))
-            .output()
-        {
-            Ok(out) => {
-                let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
-                text.push_str(&String::from_utf8_lossy(&out.stderr));
+        if self.shell.is_none() {
+            match Shell::start() {
+                Ok(s) => self.shell = Some(s),
+                // The console shows what sh would: the command did not run.
+                Err(e) => return format!("sh: cannot run: {e}\r\n"),
+            }
+        }
+        let Some(shell) = self.shell.as_mut() else {
+            return String::new();
+        };
+        match shell.run(&line) {
+            Ok((text, alive)) => {
+                if !alive {
+                    self.shell = None;
+                }
                 text.replace('\n', "\r\n")
             }
-            // The console shows what sh would: the command did not run.
-            Err(e) => format!("sh: cannot run: {e}\r\n"),
+            Err(e) => {
+                self.shell = None;
+                format!("sh: {e}\r\n")
+            }
         }
+    }
+}
+
+/// A real sh behind the emulated one: stdout and stderr together, FreeBSD's
+/// tools mapped by [`PREAMBLE`].
+struct Shell {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: BufReader<ChildStdout>,
+}
+
+/// Ends each line's output; no command prints it.
+const DONE: &str = "@@EMULATOR-DONE@@";
+
+impl Shell {
+    fn start() -> io::Result<Shell> {
+        let mut child = Command::new("sh")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()?;
+        let (Some(mut stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
+            let _ = child.kill();
+            return Err(io::Error::other("sh has no pipes"));
+        };
+        writeln!(stdin, "exec 2>&1\n{PREAMBLE}")?;
+        Ok(Shell {
+            child,
+            stdin,
+            stdout: BufReader::new(stdout),
+        })
+    }
+
+    /// Runs one line; its output, and whether the shell is still there
+    /// (a typed `exit` ends it).
+    fn run(&mut self, line: &str) -> io::Result<(String, bool)> {
+        // Through eval, so that a broken line (an open quote) is an error,
+        // as `sh -c` would give, not a shell waiting for more. The bare
+        // `echo` ends output that lacks a final newline.
+        let quoted = line.replace('\'', "'\\''");
+        writeln!(self.stdin, "eval '{quoted}'\necho\necho {DONE}")?;
+        self.stdin.flush()?;
+        let mut out = Vec::new();
+        loop {
+            let mut piece = Vec::new();
+            if self.stdout.read_until(b'\n', &mut piece)? == 0 {
+                return Ok((String::from_utf8_lossy(&out).into_owned(), false));
+            }
+            if piece == format!("{DONE}\n").as_bytes() {
+                out.pop();
+                return Ok((String::from_utf8_lossy(&out).into_owned(), true));
+            }
+            out.extend_from_slice(&piece);
+        }
+    }
+}
+
+impl Drop for Shell {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
