@@ -66,6 +66,23 @@ pub enum ServicesCommand {
         #[arg(long, value_name = "SECONDS", default_value_t = 300)]
         wait: u64,
     },
+    /// Print the cloud-init user-data this node gives a service, rendered
+    /// as `services deploy` renders it; secrets show as
+    /// <redacted SERVICE.SECRET> unless --show-secrets
+    #[command(name = "user-data")]
+    UserData {
+        /// Catalog name, e.g. grafana
+        #[arg(value_name = "NAME")]
+        name: String,
+        /// Print the secrets' values instead of <redacted ...> (they are in
+        /// /root/tappaas-credentials.txt); secrets of a service not
+        /// deployed yet do not exist and stay <not generated yet ...>
+        #[arg(long)]
+        show_secrets: bool,
+        /// Registry host to pull container images from, as for deploy
+        #[arg(long, value_name = "HOST")]
+        container_registry: Option<String>,
+    },
 }
 
 /// The typed client over pvesh, checked against a schema when one is given
@@ -282,6 +299,30 @@ pub fn status(args: &StatusArgs) -> anyhow::Result<ExitCode> {
 pub fn services(args: &ServicesArgs) -> anyhow::Result<ExitCode> {
     let mut config = Config::node();
     match &args.command {
+        ServicesCommand::UserData {
+            name,
+            show_secrets,
+            container_registry,
+        } => {
+            if !nix::unistd::Uid::effective().is_root() {
+                anyhow::bail!(
+                    "the user-data is rendered with the services' credentials, which are \
+                     root-only: run it as root"
+                );
+            }
+            let data = tappaas_firstboot::service_user_data(
+                &config,
+                name,
+                container_registry.as_deref(),
+                *show_secrets,
+            )
+            .map_err(|e| anyhow::anyhow!(e))?;
+            for note in &data.notes {
+                eprintln!("note: {note}");
+            }
+            print!("{}", data.text);
+            Ok(ExitCode::SUCCESS)
+        }
         ServicesCommand::List => {
             let mut px = proxmox(args.schema.as_deref())?;
             let text = tappaas_firstboot::services_list(&config, &mut px)
@@ -345,6 +386,58 @@ pub fn services(args: &ServicesArgs) -> anyhow::Result<ExitCode> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn services_user_data_parses() {
+        use clap::Parser;
+        let parse = |args: &[&str]| {
+            let mut all = vec!["tappaas-installer", "services"];
+            all.extend_from_slice(args);
+            match crate::Cli::try_parse_from(all).map(|c| c.command) {
+                Ok(Some(crate::Command::Services(s))) => Ok(s.command),
+                Ok(other) => panic!("{other:?}"),
+                Err(e) => Err(e.kind()),
+            }
+        };
+        match parse(&["user-data", "grafana"]) {
+            Ok(ServicesCommand::UserData {
+                name,
+                show_secrets,
+                container_registry,
+            }) => {
+                assert_eq!(name, "grafana");
+                assert!(!show_secrets, "redacted unless asked");
+                assert_eq!(container_registry, None);
+            }
+            other => panic!("{other:?}"),
+        }
+        match parse(&[
+            "user-data",
+            "--show-secrets",
+            "garage",
+            "--container-registry",
+            "mirror.example",
+        ]) {
+            Ok(ServicesCommand::UserData {
+                name,
+                show_secrets,
+                container_registry,
+            }) => {
+                assert_eq!(name, "garage");
+                assert!(show_secrets);
+                assert_eq!(container_registry.as_deref(), Some("mirror.example"));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            parse(&["user-data"]).err(),
+            Some(clap::error::ErrorKind::MissingRequiredArgument)
+        );
+        assert_eq!(
+            parse(&["user-data", "a", "b"]).err(),
+            Some(clap::error::ErrorKind::UnknownArgument)
+        );
+    }
 
     #[test]
     fn only_serial_consoles_get_the_plain_lines() {

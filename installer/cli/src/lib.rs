@@ -65,7 +65,8 @@ pub enum Command {
     /// Show the cluster, its nodes, the storages, and what first boot has
     /// done on this node
     Status(StatusArgs),
-    /// The service catalog on this node: list states, deploy one later
+    /// The service catalog on this node: list states, deploy one later,
+    /// show the user-data a service gets
     Services(ServicesArgs),
 }
 

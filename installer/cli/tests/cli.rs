@@ -207,6 +207,7 @@ fn help_fits_80_columns_and_names_every_subcommand() {
         &["services", "--help"],
         &["services", "list", "--help"],
         &["services", "deploy", "--help"],
+        &["services", "user-data", "--help"],
     ] {
         let o = run(sub);
         assert!(o.status.success(), "{sub:?}");

@@ -57,6 +57,20 @@ pub(crate) struct Deployment {
     /// Services that cannot be deployed on this node, and why (a value
     /// the template needs is missing).
     pub blocked: BTreeMap<String, String>,
+    /// Secrets (service, name) generated for the context but not saved
+    /// ([`NewSecrets::InMemory`]): values no service has.
+    pub unsaved: Vec<(String, String)>,
+}
+
+/// What happens to the secrets that have no value yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum NewSecrets {
+    /// Generated and written to the credentials file before any use: for
+    /// deploying.
+    Save,
+    /// Generated for rendering only, never written: for showing what a
+    /// service would get, without changing the node.
+    InMemory,
 }
 
 /// The catalog: the built-in entries and any in `config.catalog_dir`.
@@ -77,6 +91,22 @@ pub(crate) fn catalog(config: &Config) -> Result<Catalog, StepError> {
     })
 }
 
+/// The credentials file as it is (none yet: no secrets).
+fn read_credentials(config: &Config) -> Result<Secrets, StepError> {
+    let path = &config.credentials;
+    let what = || format!("read {}", path.display());
+    match std::fs::read_to_string(path) {
+        Ok(text) => Secrets::from_file_text(&path.display().to_string(), &text).map_err(|e| {
+            StepError::new(what(), e.to_string()).hint(
+                "The file was changed by hand and no longer parses; fix it (it is TOML) \
+                 rather than deleting it: the running VMs use these values.",
+            )
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Secrets::default()),
+        Err(e) => Err(StepError::new(what(), e.to_string())),
+    }
+}
+
 /// Load the credentials file, generate what is missing (the firewall's
 /// password, every resolved service's secrets), and write it back
 /// root-only before anything uses a new value.
@@ -87,16 +117,7 @@ pub(crate) fn credentials(
 ) -> Result<Secrets, StepError> {
     let path = &config.credentials;
     let what = || format!("update {}", path.display());
-    let mut secrets = match std::fs::read_to_string(path) {
-        Ok(text) => Secrets::from_file_text(&path.display().to_string(), &text).map_err(|e| {
-            StepError::new(what(), e.to_string()).hint(
-                "The file was changed by hand and no longer parses; fix it (it is TOML) \
-                 rather than deleting it: the running VMs use these values.",
-            )
-        })?,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Secrets::default(),
-        Err(e) => return Err(StepError::new(what(), e.to_string())),
-    };
+    let mut secrets = read_credentials(config)?;
     let mut made = Vec::new();
     if secrets
         .ensure(FIREWALL_SECRET_OWNER, &firewall_password_spec())
@@ -216,12 +237,22 @@ pub(crate) fn prepare(
     plan: &Plan,
     wanted: &[String],
     container_registry: Option<&str>,
+    new_secrets: NewSecrets,
     note: &mut dyn FnMut(String),
 ) -> Result<Deployment, StepError> {
     let catalog = catalog(config)?;
     let resolved = resolve(&catalog, wanted)
         .map_err(|e| StepError::new("resolve the planned services", e.to_string()))?;
-    let secrets = credentials(config, Some(&resolved), note)?;
+    let (secrets, unsaved) = match new_secrets {
+        NewSecrets::Save => (credentials(config, Some(&resolved), note)?, Vec::new()),
+        NewSecrets::InMemory => {
+            let mut secrets = read_credentials(config)?;
+            let made = secrets
+                .fill_missing(&resolved)
+                .map_err(|e| StepError::new("generate the services' secrets", e.to_string()))?;
+            (secrets, made)
+        }
+    };
     let zones = zones(plan)?;
     let fw = plan.firewall.as_ref().ok_or_else(|| {
         StepError::new(
@@ -278,6 +309,7 @@ pub(crate) fn prepare(
         resolved,
         context,
         blocked,
+        unsaved,
     })
 }
 
@@ -300,6 +332,12 @@ pub struct Record {
     pub reason: Option<String>,
     #[serde(default)]
     pub urls: Vec<String>,
+    /// The services this VM has given what they need from it (PostgreSQL:
+    /// a role): those its user-data named when the VM was made, and those
+    /// added since by its `add-dependant` action. Its action runs for a
+    /// dependant not in this list.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dependants: Vec<String>,
 }
 
 /// The services' records by name (`config.services_state`).
@@ -313,10 +351,43 @@ pub fn load_records(path: &Path) -> Records {
 }
 
 pub(crate) fn save_record(config: &Config, name: &str, record: Record) -> Result<(), StepError> {
-    let path = &config.services_state;
-    let mut all = load_records(path);
+    let mut all = load_records(&config.services_state);
     all.insert(name.to_string(), record);
-    let text = serde_json::to_string_pretty(&all).unwrap_or_default();
+    save_records(config, &all)
+}
+
+fn save_records(config: &Config, all: &Records) -> Result<(), StepError> {
+    let path = &config.services_state;
+    let text = serde_json::to_string_pretty(all).unwrap_or_default();
     crate::summary::write_private(path, &text)
         .map_err(|e| StepError::new(format!("write {}", path.display()), e.to_string()))
+}
+
+/// The dependants that service `name`'s VM (`vmid`) has been given, by
+/// its record (none without one).
+pub(crate) fn given_dependants(config: &Config, name: &str, vmid: u32) -> Vec<String> {
+    load_records(&config.services_state)
+        .get(name)
+        .filter(|r| r.vmid == vmid)
+        .map(|r| r.dependants.clone())
+        .unwrap_or_default()
+}
+
+/// Note in service `name`'s record that its VM has given `dependant` what
+/// it needs. Without a record of that VM nothing is noted: the action then
+/// runs again next time, which is safe.
+pub(crate) fn add_given_dependant(
+    config: &Config,
+    name: &str,
+    vmid: u32,
+    dependant: &str,
+) -> Result<(), StepError> {
+    let mut all = load_records(&config.services_state);
+    match all.get_mut(name).filter(|r| r.vmid == vmid) {
+        Some(r) if !r.dependants.iter().any(|d| d == dependant) => {
+            r.dependants.push(dependant.to_string());
+            save_records(config, &all)
+        }
+        _ => Ok(()),
+    }
 }

@@ -24,6 +24,7 @@
 
 mod cluster;
 mod config;
+mod dependant;
 mod deploy;
 mod error;
 mod firewall;
@@ -48,7 +49,9 @@ pub use host::{
     probe, replace_gateway, Host, PeerFingerprint, SystemHost, PEER_PASSWORD_NAME, QEMU_SOCKETS,
 };
 pub use run::{load_plan, run, step_list, Outcome, PlannedStep};
-pub use services_cmd::{deploy_services, render_service_list, service_state, services_list};
+pub use services_cmd::{
+    deploy_services, render_service_list, service_state, service_user_data, services_list, UserData,
+};
 pub use status::status;
 
 /// The Proxmox client, so that a caller needs no second dependency to

@@ -396,6 +396,7 @@ fn service_step<A: Api>(
             plan,
             &plan.services,
             plan.container_registry.as_deref(),
+            deploy::NewSecrets::Save,
             note,
         )?);
     }

@@ -148,6 +148,9 @@ pub(crate) fn deploy<A: Api>(
     }
     let r = render(&dep.catalog, &dep.resolved, name, &dep.context)
         .map_err(|e| StepError::new(format!("render service {name}"), e.to_string()))?;
+    // What it needs from services deployed before it, first: if that
+    // fails, nothing of it is made.
+    crate::dependant::ensure(px, config, node, dep, name, note)?;
     let e = &r.entry;
     let id = vm::vmid(e.vmid)?;
     let records = deploy::load_records(&config.services_state);
@@ -155,6 +158,20 @@ pub(crate) fn deploy<A: Api>(
         .get(name)
         .is_some_and(|rec| rec.outcome == Outcome::Healthy && rec.vmid == e.vmid);
     let existing = vm::find(px, node, id)?;
+    // The dependants this VM gives what they need: a new VM those its
+    // user-data names (cloud-init runs it at the first start); one made
+    // before what its record says, since the user-data it ran may have
+    // named fewer.
+    let given = match &existing {
+        Some(_) => deploy::given_dependants(config, name, e.vmid),
+        None => dep
+            .resolved
+            .order
+            .iter()
+            .filter(|d| d.depends.iter().any(|x| x == name))
+            .map(|d| d.name.clone())
+            .collect(),
+    };
     let running = match &existing {
         Some(v) => {
             vm::check_owner(v, name)?;
@@ -171,7 +188,7 @@ pub(crate) fn deploy<A: Api>(
                 note(format!(
                     "VM {id} '{name}' is deployed and was healthy: kept"
                 ));
-                return finish(config, host, &r, note).map(|()| ServiceResult::Healthy);
+                return finish(config, host, &r, given, note).map(|()| ServiceResult::Healthy);
             }
             note(format!(
                 "VM {id} '{name}' exists ({}): completing it",
@@ -197,7 +214,7 @@ pub(crate) fn deploy<A: Api>(
         vm::task(px, config, node, &upid)?;
     }
     wait_agent(px, config, node, id, note)?;
-    finish(config, host, &r, note).map(|()| ServiceResult::Healthy)
+    finish(config, host, &r, given, note).map(|()| ServiceResult::Healthy)
 }
 
 /// A full clone of the template onto the service's pool (a linked clone
@@ -354,6 +371,7 @@ fn finish(
     config: &Config,
     host: &mut dyn Host,
     r: &Rendered,
+    dependants: Vec<String>,
     note: &mut dyn FnMut(String),
 ) -> Result<(), StepError> {
     let passed = host.health(&r.health, config.health_timeout).map_err(|x| {
@@ -371,6 +389,7 @@ fn finish(
             vmid: r.entry.vmid,
             reason: None,
             urls: r.urls.clone(),
+            dependants,
         },
     )
 }
@@ -392,6 +411,8 @@ pub(crate) fn record_not_healthy(
             vmid,
             reason: Some(reason.to_string()),
             urls: Vec::new(),
+            // Its VM, if any, still gave them what they needed.
+            dependants: deploy::given_dependants(config, name, vmid),
         },
     )
 }

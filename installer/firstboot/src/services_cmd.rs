@@ -1,6 +1,7 @@
-//! `tappaas-installer services list` and `services deploy NAME`: the
-//! catalog with each service's state on this node, and one service (with
-//! its dependencies) deployed later through the same code as first boot.
+//! `tappaas-installer services list`, `services deploy NAME` and
+//! `services user-data NAME`: the catalog with each service's state on
+//! this node, one service (with its dependencies) deployed later through
+//! the same code as first boot, and the user-data that code gives it.
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
@@ -11,7 +12,7 @@ use tappaas_proxmox::client::{NodeName, VmState, VmSummary};
 use tappaas_proxmox::{Api, Proxmox};
 use tappaas_services::Entry;
 
-use crate::deploy::{self, Outcome, Records};
+use crate::deploy::{self, NewSecrets, Outcome, Records};
 use crate::error::StepError;
 use crate::run::{load_plan, one_service};
 use crate::{service, wait, Config, FirstbootError, Host};
@@ -100,6 +101,132 @@ pub fn services_list<A: Api>(config: &Config, px: &mut Proxmox<A>) -> Result<Str
     ))
 }
 
+/// The services whose addresses and dependants a deployment on this node
+/// is decided over: the plan's, those deployed (or tried) since, by their
+/// records, and `names`.
+fn known_services(
+    config: &Config,
+    planned: &[String],
+    names: &[String],
+) -> Result<Vec<String>, StepError> {
+    let catalog = deploy::catalog(config)?;
+    let mut wanted = planned.to_vec();
+    // A record of a service the catalog no longer has (a removed extra
+    // entry) is not something to decide over.
+    wanted.extend(
+        deploy::load_records(&config.services_state)
+            .into_keys()
+            .filter(|n| catalog.get(n).is_some_and(|e| e.available)),
+    );
+    wanted.extend(names.iter().cloned());
+    let mut seen = BTreeSet::new();
+    wanted.retain(|n| seen.insert(n.clone()));
+    Ok(wanted)
+}
+
+/// What `services user-data` prints.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserData {
+    /// The cloud-config, secrets replaced unless asked for.
+    pub text: String,
+    /// For the user (stderr): what the text does not say by itself.
+    pub notes: Vec<String>,
+}
+
+/// `services user-data NAME`: the cloud-init user-data this node gives
+/// service `name`, rendered by the code `services deploy` uses (the plan,
+/// the services known on this node, the credentials file), changing
+/// nothing. Secrets show as `<redacted SERVICE.SECRET>` unless
+/// `show_secrets`; secrets not generated yet (the service is not deployed)
+/// always as `<not generated yet SERVICE.SECRET>`.
+pub fn service_user_data(
+    config: &Config,
+    name: &str,
+    registry: Option<&str>,
+    show_secrets: bool,
+) -> Result<UserData, String> {
+    let plan = load_plan(&config.plan).map_err(|e| e.to_string())?;
+    let said = |e: StepError| format!("{}: {}", e.what, e.message);
+    let catalog = deploy::catalog(config).map_err(said)?;
+    match catalog.get(name) {
+        None => {
+            return Err(tappaas_services::Error::Unknown {
+                name: name.to_string(),
+                known: catalog.names().iter().map(|n| n.to_string()).collect(),
+            }
+            .to_string())
+        }
+        Some(e) if !e.available => {
+            return Err(format!(
+                "service '{name}' cannot be deployed yet: {}",
+                e.reason.as_deref().unwrap_or("unavailable")
+            ))
+        }
+        Some(_) => {}
+    }
+    let wanted = known_services(config, &plan.services, &[name.to_string()]).map_err(said)?;
+    let registry = registry.or(plan.container_registry.as_deref());
+    let dep = deploy::prepare(
+        config,
+        &plan,
+        &wanted,
+        registry,
+        NewSecrets::InMemory,
+        &mut |_| {},
+    )
+    .map_err(said)?;
+    if let Some(reason) = dep.blocked.get(name) {
+        return Err(format!("this node would not deploy {name}: it {reason}"));
+    }
+    let r = tappaas_services::render(&dep.catalog, &dep.resolved, name, &dep.context)
+        .map_err(|e| e.to_string())?;
+    // Every value is at least 16 characters of a random alphabet: a plain
+    // replacement finds exactly the secret. Longest first, so that no
+    // value is left half replaced.
+    let mut values: Vec<(&str, String)> = dep
+        .context
+        .secrets
+        .all()
+        .filter(|(_, _, v)| !v.expose().is_empty())
+        .filter_map(|(service, secret, v)| {
+            let unsaved = dep.unsaved.iter().any(|(s, n)| s == service && n == secret);
+            let marker = if unsaved {
+                format!("<not generated yet {service}.{secret}>")
+            } else if show_secrets {
+                return None;
+            } else {
+                format!("<redacted {service}.{secret}>")
+            };
+            Some((v.expose(), marker))
+        })
+        .collect();
+    values.sort_by_key(|(v, _)| std::cmp::Reverse(v.len()));
+    let mut text = r.user_data;
+    for (value, marker) in &values {
+        text = text.replace(value, marker);
+    }
+    let mut notes = Vec::new();
+    if !show_secrets {
+        notes.push(format!(
+            "secrets are shown as <redacted SERVICE.SECRET>; --show-secrets prints them (they are in {})",
+            config.credentials.display()
+        ));
+    }
+    let unsaved: Vec<String> = dep
+        .unsaved
+        .iter()
+        .filter(|(s, _)| text.contains(&format!("<not generated yet {s}.")))
+        .map(|(s, n)| format!("{s}.{n}"))
+        .collect();
+    if !unsaved.is_empty() {
+        notes.push(format!(
+            "not generated yet (generated when it is deployed): {}",
+            unsaved.join(", ")
+        ));
+    }
+    Ok(UserData { text, notes })
+}
+
 /// `services deploy NAME...`: the services and what they need, in order,
 /// each kept if it is deployed and healthy already. `registry` replaces
 /// the plan's container registry. Returns the names that failed or were
@@ -148,12 +275,16 @@ pub fn deploy_services<A: Api>(
     let mut note0 = |text: String| emit(&Event::Action { index: 0, text });
     let prepared = (|| {
         let node = node_name(px, config)?;
-        // Everything planned plus the new ones: addresses and dependants
-        // are decided over the whole.
-        let mut wanted = plan.services.clone();
-        wanted.extend(names.iter().cloned());
+        let wanted = known_services(config, &plan.services, names)?;
         let registry = registry.or(plan.container_registry.as_deref());
-        let dep = deploy::prepare(config, &plan, &wanted, registry, &mut note0)?;
+        let dep = deploy::prepare(
+            config,
+            &plan,
+            &wanted,
+            registry,
+            NewSecrets::Save,
+            &mut note0,
+        )?;
         service::ensure_template(px, config, &node, &mut note0)?;
         Ok::<_, StepError>((node, dep))
     })();

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use common::*;
 use tappaas_exec::{CommandFailure, Event};
-use tappaas_firstboot::proxmox::{FailWhen, GuestBoot, Method, Simulator};
+use tappaas_firstboot::proxmox::{FailWhen, GuestBoot, Method, SimExec, Simulator};
 use tappaas_firstboot::{FirstbootError, Outcome};
 use tappaas_plan::{Plan, FIREWALL_IMAGE_ON_NODE, SERVICE_TEMPLATE_ON_NODE};
 
@@ -181,6 +181,14 @@ fn the_firewall_and_every_base_service_deploy_in_order() {
     assert!(at("firewall-route") < at("service-postgresql"));
     // Deployed in that order, each once.
     assert_eq!(clones(&sim), BASE);
+    // PostgreSQL's user-data named its dependants: first boot runs no
+    // add-dependant action, and the record says whom the VM serves.
+    assert!(sim.guest_commands("tappaas1", 210).is_empty());
+    let records = tappaas_firstboot::load_records(&site.node.config.services_state);
+    assert_eq!(
+        records["postgresql"].dependants,
+        ["authentik", "vaultwarden", "grafana"]
+    );
 
     let template = sim.vm("tappaas1", 9000).unwrap();
     assert!(template.template);
@@ -357,6 +365,15 @@ fn a_failed_dependency_stops_only_what_needs_it_and_a_rerun_completes() {
         1,
         "the running postgresql is kept, not started again"
     );
+    // Its VM was completed, not made in this run: no record vouches for
+    // what its user-data ran, so each dependant's role is made again
+    // through the agent (the script is safe to run again).
+    let ran: Vec<String> = sim
+        .guest_commands("tappaas1", 210)
+        .iter()
+        .map(|c| c[1].clone())
+        .collect();
+    assert_eq!(ran, ["authentik", "vaultwarden", "grafana"]);
     assert!(!site.node.config.marker.exists());
     assert!(sim.violations().is_empty(), "{:?}", sim.violations());
 }
@@ -625,4 +642,317 @@ fn services_deploy_adds_one_later_and_list_shows_the_states() {
     assert!(sim.vm("tappaas1", 260).unwrap().running);
     assert!(sim.vm("tappaas1", 220).unwrap().running);
     assert!(sim.violations().is_empty(), "{:?}", sim.violations());
+}
+
+/// `services deploy` through the library; the names left and the actions
+/// said.
+fn deploy_later(
+    sim: &Simulator,
+    site: &Site,
+    names: &[&str],
+) -> (Vec<(String, String)>, Vec<String>) {
+    let mut px = client(sim, "tappaas1");
+    let mut h = host(sim, site);
+    let mut events = Vec::new();
+    let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+    let left = tappaas_firstboot::deploy_services(
+        &site.node.config,
+        &mut px,
+        &mut h,
+        &names,
+        None,
+        &mut |e| events.push(e.clone()),
+    )
+    .unwrap();
+    (left, actions(&events))
+}
+
+/// A first node whose first boot deployed PostgreSQL alone.
+fn postgresql_alone() -> (Simulator, Site) {
+    let mut plan = deploy_plan();
+    plan.services = vec!["postgresql".into()];
+    let (sim, site) = deployment(&plan);
+    assert_finished(&run(&sim, &site).1, "first boot");
+    assert_eq!(clones(&sim), ["postgresql"]);
+    (sim, site)
+}
+
+/// PostgreSQL's add-dependant command for a service.
+fn ensure(name: &str, address: &str) -> Vec<String> {
+    vec![
+        "/usr/local/sbin/tappaas-pg-ensure".to_string(),
+        name.to_string(),
+        address.to_string(),
+        format!("/etc/tappaas/secrets/{name}.db-password"),
+    ]
+}
+
+#[test]
+fn a_service_added_later_gets_its_role_in_the_deployed_postgresql() {
+    let (sim, site) = postgresql_alone();
+    let records = tappaas_firstboot::load_records(&site.node.config.services_state);
+    assert!(records["postgresql"].dependants.is_empty());
+
+    let (left, said) = deploy_later(&sim, &site, &["grafana"]);
+    assert!(left.is_empty(), "{left:?}\n{said:#?}");
+    assert!(sim.vm("tappaas1", 250).unwrap().running);
+    // The password file is in the PostgreSQL VM, and the script ran with
+    // grafana's name and address.
+    let password = secret(&site, "grafana", "db-password");
+    assert_eq!(
+        sim.guest_file("tappaas1", 210, "/etc/tappaas/secrets/grafana.db-password")
+            .unwrap(),
+        password.as_bytes()
+    );
+    assert_eq!(
+        sim.guest_commands("tappaas1", 210),
+        [ensure("grafana", "10.2.0.150")]
+    );
+    // Before grafana's VM was made.
+    let calls = sim.calls();
+    let exec = calls
+        .iter()
+        .position(|(_, r)| r.path == "/nodes/tappaas1/qemu/210/agent/exec")
+        .unwrap();
+    let clone = calls
+        .iter()
+        .position(|(_, r)| {
+            r.path == "/nodes/tappaas1/qemu/9000/clone" && r.get_param("name") == Some("grafana")
+        })
+        .unwrap();
+    assert!(exec < clone);
+    let records = tappaas_firstboot::load_records(&site.node.config.services_state);
+    assert_eq!(records["postgresql"].dependants, ["grafana"]);
+    // The password is in no message, no logged request and no file but
+    // the credentials.
+    let command = ensure("grafana", "10.2.0.150").join(" ");
+    assert!(
+        said.iter().any(|a| a.contains(&format!("run `{command}`"))),
+        "{said:#?}"
+    );
+    for a in &said {
+        assert!(!a.contains(&password), "{a}");
+    }
+    for (_, r) in &calls {
+        assert!(!format!("{r:?}").contains(&password), "{r:?}");
+    }
+    let c = &site.node.config;
+    for file in [&c.journal, &c.summary, &c.services_state] {
+        if let Ok(text) = std::fs::read_to_string(file) {
+            assert!(!text.contains(&password), "{}", file.display());
+        }
+    }
+
+    // Again: nothing is written or run again in the PostgreSQL VM.
+    let file_write = "/nodes/tappaas1/qemu/210/agent/file-write";
+    let writes_before = count(&sim, "tappaas1", Method::Post, file_write);
+    let (left, _) = deploy_later(&sim, &site, &["grafana"]);
+    assert!(left.is_empty(), "{left:?}");
+    assert_eq!(sim.guest_commands("tappaas1", 210).len(), 1);
+    assert_eq!(
+        count(&sim, "tappaas1", Method::Post, file_write),
+        writes_before
+    );
+
+    // Another one later: its own role, the first kept.
+    let (left, _) = deploy_later(&sim, &site, &["vaultwarden"]);
+    assert!(left.is_empty(), "{left:?}");
+    assert_eq!(
+        sim.guest_commands("tappaas1", 210),
+        [
+            ensure("grafana", "10.2.0.150"),
+            ensure("vaultwarden", "10.2.0.140")
+        ]
+    );
+    let records = tappaas_firstboot::load_records(&site.node.config.services_state);
+    assert_eq!(records["postgresql"].dependants, ["grafana", "vaultwarden"]);
+    assert!(sim.violations().is_empty(), "{:?}", sim.violations());
+}
+
+/// An extra catalog entry on the node that needs vaultwarden.
+const VW_HELPER: &str = r#"name = "vw-helper"
+title = "Needs vaultwarden"
+description = "A test entry."
+optional = true
+vmid = 345
+cores = 1
+memory-mib = 512
+disk-gib = 4
+pool = "tank1"
+zone = "srv"
+depends = ["vaultwarden"]
+health = { kind = "tcp", port = 22 }
+user-data = """
+#cloud-config
+hostname: {{ hostname }}
+"""
+"#;
+
+#[test]
+fn a_failing_add_dependant_fails_that_service_and_only_what_needs_it() {
+    let (sim, site) = postgresql_alone();
+    write(
+        &site.node.config.catalog_dir.join("vw-helper.toml"),
+        VW_HELPER,
+    );
+    // A known password, to see that it stays out of the message even
+    // when the script prints it.
+    let known = "KnownPassword0123456789abcdefghij";
+    let creds = credentials(&site);
+    write(
+        &site.node.config.credentials,
+        &format!("{creds}\n[vaultwarden]\ndb-password = \"{known}\"\n"),
+    );
+    sim.queue_exec(
+        210,
+        SimExec::exit(
+            2,
+            &format!("psql: error: connection refused\nFATAL: password {known} rejected\n"),
+        ),
+    );
+    let (left, said) = deploy_later(&sim, &site, &["vw-helper", "grafana"]);
+    let reason = |name: &str| {
+        left.iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, r)| r.clone())
+            .unwrap_or_else(|| panic!("{name} not in {left:?}"))
+    };
+    let vw = reason("vaultwarden");
+    assert!(vw.contains("VM 210 'postgresql'"), "{vw}");
+    assert!(
+        vw.contains(&ensure("vaultwarden", "10.2.0.140").join(" ")),
+        "{vw}"
+    );
+    assert!(vw.contains("exit code 2"), "{vw}");
+    assert!(vw.contains("psql: error: connection refused"), "{vw}");
+    assert!(!vw.contains(known), "{vw}");
+    assert!(vw.contains("<redacted>"), "{vw}");
+    assert_eq!(reason("vw-helper"), "needs vaultwarden, which failed");
+    assert_eq!(left.len(), 2, "{left:?}");
+    assert!(
+        said.iter().any(|a| a.starts_with("FAILED: vaultwarden:")),
+        "{said:#?}"
+    );
+    for a in &said {
+        assert!(!a.contains(known), "{a}");
+    }
+    // Nothing of vaultwarden or what needs it was made; grafana was.
+    assert!(sim.vm("tappaas1", 240).is_none());
+    assert!(sim.vm("tappaas1", 345).is_none());
+    assert!(sim.vm("tappaas1", 250).unwrap().running);
+    let records = tappaas_firstboot::load_records(&site.node.config.services_state);
+    assert_eq!(
+        records["vaultwarden"].outcome,
+        tappaas_firstboot::ServiceOutcome::Failed
+    );
+    assert_eq!(records["postgresql"].dependants, ["grafana"]);
+    let state = std::fs::read_to_string(&site.node.config.services_state).unwrap();
+    assert!(!state.contains(known));
+
+    // The cause is fixed: the same command completes, and grafana's
+    // action does not run again.
+    let (left, _) = deploy_later(&sim, &site, &["vw-helper"]);
+    assert!(left.is_empty(), "{left:?}");
+    assert!(sim.vm("tappaas1", 240).unwrap().running);
+    assert!(sim.vm("tappaas1", 345).unwrap().running);
+    assert_eq!(
+        sim.guest_commands("tappaas1", 210),
+        [
+            ensure("vaultwarden", "10.2.0.140"),
+            ensure("grafana", "10.2.0.150"),
+            ensure("vaultwarden", "10.2.0.140"),
+        ]
+    );
+    assert!(sim.violations().is_empty(), "{:?}", sim.violations());
+}
+
+#[test]
+fn a_postgresql_whose_agent_does_not_answer_fails_the_later_service() {
+    let (sim, site) = postgresql_alone();
+    // PostgreSQL runs and answers on its port, but not its guest agent.
+    sim.set_guest_boot(210, GuestBoot::Never);
+    let (left, _) = deploy_later(&sim, &site, &["grafana"]);
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert_eq!(left[0].0, "grafana");
+    assert!(
+        left[0].1.contains("QEMU guest agent is not running"),
+        "{left:?}"
+    );
+    assert!(left[0].1.contains("qm agent 210 ping"), "{left:?}");
+    assert!(sim.vm("tappaas1", 250).is_none());
+}
+
+#[test]
+fn user_data_prints_what_deploy_gives_with_secrets_redacted() {
+    let (sim, site) = deployment(&deploy_plan());
+    assert_finished(&run(&sim, &site).1, "first boot");
+    let c = &site.node.config;
+    let snippet = std::fs::read_to_string(path_in(
+        &site.node,
+        "var/lib/vz/snippets/tappaas-grafana.yaml",
+    ))
+    .unwrap();
+    // With the secrets: exactly what grafana's VM got.
+    let shown = tappaas_firstboot::service_user_data(c, "grafana", None, true).unwrap();
+    assert_eq!(shown.text, snippet);
+    // Without: every value replaced by its name.
+    let redacted = tappaas_firstboot::service_user_data(c, "grafana", None, false).unwrap();
+    let db = secret(&site, "grafana", "db-password");
+    let admin = secret(&site, "grafana", "admin-password");
+    assert!(!redacted.text.contains(&db) && !redacted.text.contains(&admin));
+    assert!(redacted
+        .text
+        .contains("GF_DATABASE_PASSWORD=<redacted grafana.db-password>"));
+    assert_eq!(
+        redacted
+            .text
+            .replace("<redacted grafana.db-password>", &db)
+            .replace("<redacted grafana.admin-password>", &admin),
+        snippet
+    );
+    assert!(redacted.notes.iter().any(|n| n.contains("--show-secrets")));
+    // A dependency shows its dependants' secrets by name too.
+    let pg = tappaas_firstboot::service_user_data(c, "postgresql", None, false).unwrap();
+    assert!(
+        pg.text.contains("<redacted authentik.db-password>"),
+        "{}",
+        pg.text
+    );
+    assert!(!pg.text.contains("nextcloud"), "not deployed: {}", pg.text);
+
+    // A service not deployed yet: no value is made up, and the node is
+    // not changed.
+    let creds_before = credentials(&site);
+    let nc = tappaas_firstboot::service_user_data(c, "nextcloud", None, true).unwrap();
+    assert!(
+        nc.text
+            .contains("<not generated yet nextcloud.db-password>"),
+        "{}",
+        nc.text
+    );
+    assert!(
+        nc.notes.iter().any(|n| n.contains("nextcloud.db-password")),
+        "{:?}",
+        nc.notes
+    );
+    assert_eq!(credentials(&site), creds_before);
+
+    // Refusals: unknown, unavailable, and one this node would not deploy.
+    let e = tappaas_firstboot::service_user_data(c, "nosuch", None, false).unwrap_err();
+    assert!(e.contains("unknown service 'nosuch'"), "{e}");
+    let e = tappaas_firstboot::service_user_data(c, "frigate", None, false).unwrap_err();
+    assert!(e.contains("cannot be deployed yet"), "{e}");
+    std::fs::remove_file(c.apt_sources.join("pve.sources")).unwrap();
+    let e = tappaas_firstboot::service_user_data(c, "backup-server", None, false).unwrap_err();
+    assert!(e.contains("needs Proxmox's repository"), "{e}");
+
+    // Images: Docker's default registry, or the mirror given.
+    let mut plan = deploy_plan();
+    plan.container_registry = None;
+    write(&c.plan, &serde_json::to_string(&plan).unwrap());
+    let plain = tappaas_firstboot::service_user_data(c, "garage", None, false).unwrap();
+    assert!(plain.text.contains(" dxflrs/garage:"), "{}", plain.text);
+    let ok =
+        tappaas_firstboot::service_user_data(c, "garage", Some("mirror.example"), false).unwrap();
+    assert!(ok.text.contains(" mirror.example/dxflrs/garage:"), "{}", ok.text);
 }

@@ -22,4 +22,4 @@ pub use client::{Api, ApiError, Proxmox};
 pub use pvesh::{CommandOutput, CommandRunner, PveshApi, SystemRunner};
 pub use request::{Method, Request};
 pub use schema::{Rule, Schema, SchemaError, SchemaLoadError};
-pub use sim::{FailWhen, GuestBoot, MachineSpec, SimNode, SimVm, Simulator};
+pub use sim::{FailWhen, GuestBoot, MachineSpec, SimExec, SimNode, SimVm, Simulator};

@@ -79,10 +79,17 @@ impl<R: CommandRunner> PveshApi<R> {
 
     /// The arguments after `pvesh` for a request. Parameters come in name
     /// order, each as `--key value` (two arguments, so no value is ever
-    /// split or shell-interpreted).
+    /// split or shell-interpreted); an array parameter is the option
+    /// repeated, once per element, in order.
     pub fn argv(req: &Request) -> Vec<String> {
         let mut args = vec![req.method.pvesh_verb().to_string(), req.path.clone()];
-        for (k, v) in &req.params {
+        let mut options: Vec<(&String, &String)> = req.params.iter().collect();
+        for (k, values) in &req.lists {
+            options.extend(values.iter().map(|v| (k, v)));
+        }
+        // Stable: the elements of one list keep their order.
+        options.sort_by_key(|(k, _)| *k);
+        for (k, v) in options {
             args.push(format!("--{k}"));
             args.push(v.clone());
         }
@@ -101,7 +108,9 @@ impl<R: CommandRunner> PveshApi<R> {
                 hide_next = false;
                 continue;
             }
-            hide_next = a.strip_prefix("--").is_some_and(is_secret_param);
+            hide_next = a
+                .strip_prefix("--")
+                .is_some_and(|k| is_secret_param(k) || req.secret.contains(k));
             words.push(a);
         }
         words.join(" ")

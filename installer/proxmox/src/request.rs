@@ -3,7 +3,7 @@
 //! Every transport (pvesh, the simulator, later HTTP) takes this same value,
 //! so the schema check and the command log see exactly what goes out.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 /// The four HTTP methods of the Proxmox API. `pvesh` names them
@@ -56,12 +56,19 @@ impl fmt::Display for Method {
 
 /// Parameter values travel as strings because that is what both the CLI
 /// (`--key value`) and the HTTP form encoding carry; the schema says how each
-/// string must look.
+/// string must look. A parameter of type `array` (the guest agent's
+/// `command`) is a list of strings, sent as the option repeated.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Request {
     pub method: Method,
     pub path: String,
     pub params: BTreeMap<String, String>,
+    /// Array parameters: each element one string.
+    pub lists: BTreeMap<String, Vec<String>>,
+    /// Parameters whose value is a secret although their name does not
+    /// say so (a file's content written into a guest): redacted like a
+    /// `password`.
+    pub secret: BTreeSet<String>,
 }
 
 impl Request {
@@ -70,6 +77,8 @@ impl Request {
             method,
             path: path.into(),
             params: BTreeMap::new(),
+            lists: BTreeMap::new(),
+            secret: BTreeSet::new(),
         }
     }
 
@@ -91,9 +100,39 @@ impl Request {
         self
     }
 
+    /// Builder-style: add one parameter whose value is a secret, whatever
+    /// its name: logs, errors and `Debug` show it as `<redacted>`.
+    pub fn secret_param(mut self, key: impl Into<String>, value: impl Into<String>) -> Request {
+        let key = key.into();
+        self.secret.insert(key.clone());
+        self.params.insert(key, value.into());
+        self
+    }
+
+    /// Builder-style: add an array parameter.
+    pub fn list_param(mut self, key: impl Into<String>, values: Vec<String>) -> Request {
+        self.lists.insert(key.into(), values);
+        self
+    }
+
     /// The value of a parameter, if given.
     pub fn get_param(&self, key: &str) -> Option<&str> {
         self.params.get(key).map(String::as_str)
+    }
+
+    /// The elements of an array parameter. A single value given as a plain
+    /// parameter is a list of one, as on the command line (where an array
+    /// is an option that may be repeated).
+    pub fn get_list(&self, key: &str) -> Option<Vec<&str>> {
+        match self.lists.get(key) {
+            Some(values) => Some(values.iter().map(String::as_str).collect()),
+            None => self.get_param(key).map(|v| vec![v]),
+        }
+    }
+
+    /// Whether the value of `name` must never be shown.
+    pub fn is_secret(&self, name: &str) -> bool {
+        is_secret_param(name) || self.secret.contains(name)
     }
 
     /// Parameters with secrets replaced, for logs, errors and `Debug`.
@@ -101,7 +140,7 @@ impl Request {
         self.params
             .iter()
             .map(|(k, v)| {
-                let v = if is_secret_param(k) {
+                let v = if self.is_secret(k) {
                     REDACTED.to_string()
                 } else {
                     v.clone()
@@ -120,6 +159,7 @@ impl fmt::Debug for Request {
             .field("method", &self.method)
             .field("path", &self.path)
             .field("params", &self.redacted_params())
+            .field("lists", &self.lists)
             .finish()
     }
 }
@@ -146,6 +186,25 @@ mod tests {
         let s = format!("{r:?}");
         assert!(!s.contains("hunter2"), "{s}");
         assert!(s.contains("10.0.0.10"));
+    }
+
+    #[test]
+    fn a_parameter_marked_secret_is_redacted_whatever_its_name() {
+        let r = Request::post("/x")
+            .secret_param("content", "s3cret-value")
+            .param("file", "/etc/x")
+            .list_param("command", vec!["/bin/true".into()]);
+        let s = format!("{r:?}");
+        assert!(!s.contains("s3cret-value"), "{s}");
+        assert!(s.contains("/etc/x") && s.contains("/bin/true"), "{s}");
+        assert!(r.is_secret("content") && r.is_secret("password") && !r.is_secret("file"));
+        assert_eq!(r.get_list("command"), Some(vec!["/bin/true"]));
+        assert_eq!(
+            r.get_list("file"),
+            Some(vec!["/etc/x"]),
+            "one value is a list of one"
+        );
+        assert_eq!(r.get_list("nothing"), None);
     }
 
     #[test]

@@ -7,7 +7,7 @@
 //! pattern, range, length and format, and nothing required is missing. The
 //! simulator runs the same check on every request it receives.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -238,24 +238,28 @@ impl Schema {
             .unwrap_or_default()
     }
 
+    /// Check one request, its array parameters included. All broken rules
+    /// are reported, not just the first.
     pub fn validate_request(&self, req: &Request) -> Result<(), Vec<SchemaError>> {
-        self.validate(req.method, &req.path, &req.params)
+        let mut c = Checker::for_request(req);
+        self.check(req, &mut c);
+        if c.errors.is_empty() {
+            Ok(())
+        } else {
+            Err(c.errors)
+        }
     }
 
-    /// Check one request. All broken rules are reported, not just the first.
+    /// Check one request given as its parts (plain parameters only).
     pub fn validate(
         &self,
         method: Method,
         path: &str,
         params: &BTreeMap<String, String>,
     ) -> Result<(), Vec<SchemaError>> {
-        let mut c = Checker::default();
-        self.check(method, path, params, &mut c);
-        if c.errors.is_empty() {
-            Ok(())
-        } else {
-            Err(c.errors)
-        }
+        let mut req = Request::new(method, path);
+        req.params = params.clone();
+        self.validate_request(&req)
     }
 
     /// What the validator could not check for this request: named formats
@@ -267,8 +271,16 @@ impl Schema {
         path: &str,
         params: &BTreeMap<String, String>,
     ) -> Vec<String> {
-        let mut c = Checker::default();
-        self.check(method, path, params, &mut c);
+        let mut req = Request::new(method, path);
+        req.params = params.clone();
+        self.unchecked_in(&req)
+    }
+
+    /// [`Schema::unchecked_formats`] of a whole request, array parameters
+    /// included.
+    pub fn unchecked_in(&self, req: &Request) -> Vec<String> {
+        let mut c = Checker::for_request(req);
+        self.check(req, &mut c);
         c.unchecked
     }
 
@@ -289,13 +301,8 @@ impl Schema {
             .collect()
     }
 
-    fn check(
-        &self,
-        method: Method,
-        path: &str,
-        params: &BTreeMap<String, String>,
-        c: &mut Checker,
-    ) {
+    fn check(&self, req: &Request, c: &mut Checker) {
+        let (method, path, params) = (req.method, req.path.as_str(), &req.params);
         let Some(m) = self.match_path(path) else {
             c.error(
                 None,
@@ -362,11 +369,52 @@ impl Schema {
             }
         }
 
+        // Array parameters: each element is one value of the property's
+        // `items`; only an `array` property takes a list.
+        let mut lists: BTreeMap<&str, &[String]> = BTreeMap::new();
+        for (name, values) in &req.lists {
+            let shown = values.join(" ");
+            if m.vars.contains_key(name) || all.contains_key(name.as_str()) {
+                c.error(
+                    Some(name),
+                    Some(&shown),
+                    Rule::PathConflict,
+                    format!("'{name}' is given twice (as a list and as a value or path part)"),
+                );
+                continue;
+            }
+            lists.insert(name, values);
+            match lookup_property(props, name) {
+                Ok(Some(prop)) if prop.get("type").and_then(Value::as_str) == Some("array") => {
+                    for v in values {
+                        self.check_value(prop, name, v, false, c);
+                    }
+                }
+                Ok(Some(_)) => c.error(
+                    Some(name),
+                    Some(&shown),
+                    Rule::Type,
+                    "given as a list, but the schema does not type it as an array",
+                ),
+                Ok(None) if additional => {}
+                Ok(None) => c.error(
+                    Some(name),
+                    Some(&shown),
+                    Rule::UnknownParameter,
+                    format!("{method} {} has no parameter '{name}'", m.template),
+                ),
+                Err(detail) => c.error(Some(name), Some(&shown), Rule::UnknownParameter, detail),
+            }
+        }
+        let given = |name: &str| {
+            all.contains_key(name) || lists.get(name).is_some_and(|values| !values.is_empty())
+        };
+
         for (name, prop) in props {
             if name.ends_with("[n]") {
                 continue;
             }
-            if !truthy(prop.get("optional")) && !all.contains_key(name.as_str()) {
+            if !truthy(prop.get("optional")) && !given(name.as_str()) {
                 c.error(
                     Some(name),
                     None,
@@ -375,7 +423,7 @@ impl Schema {
                 );
             }
             if let Some(req) = prop.get("requires").and_then(Value::as_str) {
-                if all.contains_key(name.as_str()) && !all.contains_key(req) {
+                if given(name.as_str()) && !given(req) {
                     c.error(
                         Some(name),
                         all.get(name.as_str()).copied(),
@@ -654,9 +702,18 @@ impl Schema {
 struct Checker {
     errors: Vec<SchemaError>,
     unchecked: Vec<String>,
+    /// Parameters the request marks secret besides the name-based ones.
+    secret: BTreeSet<String>,
 }
 
 impl Checker {
+    fn for_request(req: &Request) -> Checker {
+        Checker {
+            secret: req.secret.clone(),
+            ..Checker::default()
+        }
+    }
+
     fn error(
         &mut self,
         param: Option<&str>,
@@ -664,7 +721,10 @@ impl Checker {
         rule: Rule,
         detail: impl Into<String>,
     ) {
-        let secret = param.is_some_and(|p| is_secret_param(p.split('.').next().unwrap_or(p)));
+        let secret = param.is_some_and(|p| {
+            let top = p.split('.').next().unwrap_or(p);
+            is_secret_param(top) || self.secret.contains(top)
+        });
         self.errors.push(SchemaError {
             param: param.map(str::to_string),
             value: value.map(|v| {

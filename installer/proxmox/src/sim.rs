@@ -29,7 +29,7 @@ use crate::schema::{format_errors, PathMatch, Schema};
 // shares the state types below).
 mod vm;
 use vm::Vm;
-pub use vm::{GuestBoot, SimVm};
+pub use vm::{GuestBoot, SimExec, SimVm};
 
 /// One machine to put into the simulator.
 #[derive(Clone, Debug)]
@@ -172,6 +172,9 @@ struct State {
     guests: BTreeMap<u32, GuestBoot>,
     /// Polls for which a new VM task reports `running`.
     task_polls: u32,
+    /// How the next commands run through each VM's guest agent end (by VM
+    /// id, in order); absent: exit code 0 at once, no output.
+    exec_outcomes: BTreeMap<u32, std::collections::VecDeque<SimExec>>,
     /// Set by a handler whose refusal still changes state (a failed agent
     /// ping counts towards the guest's boot); reset after each call.
     keep_on_error: bool,

@@ -11,8 +11,8 @@ use std::collections::VecDeque;
 
 use common::{client as sim_client, ip, node, schema, world};
 use tappaas_proxmox::client::{
-    ClusterName, CreateCluster, Fingerprint, JoinCluster, Link, Password, PoolName, StorageId,
-    ZfsPoolStorage,
+    ClusterName, CreateCluster, Fingerprint, GuestCommand, GuestPath, JoinCluster, Link, Password,
+    PoolName, StorageId, VmId, ZfsPoolStorage,
 };
 use tappaas_proxmox::{
     Api, ApiError, CommandOutput, CommandRunner, Method, Proxmox, PveshApi, Request, SimNode,
@@ -142,6 +142,74 @@ fn cluster_commands() {
         .api()
         .display_command(&tappaas_proxmox::client::requests::join_cluster(&j));
     assert!(shown.contains("--password <redacted>") && !shown.contains("s3cret"));
+}
+
+/// The guest agent calls: an array parameter is the option repeated in
+/// order; a file's content is base64 on the command line and hidden in
+/// messages.
+#[test]
+fn guest_agent_commands() {
+    let mut p = pvesh();
+    let n1 = node("tappaas1");
+    let id = VmId::new(210).unwrap();
+    p.agent_file_write(&n1, id, &GuestPath::new("/etc/x").unwrap(), b"hunter2")
+        .unwrap();
+    assert_eq!(
+        last(&p),
+        "pvesh create /nodes/tappaas1/qemu/210/agent/file-write --content aHVudGVyMg== \
+         --encode 0 --file /etc/x --output-format json"
+    );
+    let shown = p
+        .api()
+        .display_command(&tappaas_proxmox::client::requests::agent_file_write(
+            &n1,
+            id,
+            &GuestPath::new("/etc/x").unwrap(),
+            b"hunter2",
+        ));
+    assert!(shown.contains("--content <redacted>"), "{shown}");
+    assert!(!shown.contains("aHVudGVyMg=="), "{shown}");
+
+    p.api_mut().runner_mut().reply(r#"{"pid":1234}"#);
+    let cmd = GuestCommand::new(vec![
+        "/usr/local/sbin/tappaas-pg-ensure".into(),
+        "grafana".into(),
+        "--".into(),
+        "a b".into(),
+    ])
+    .unwrap();
+    assert_eq!(p.agent_exec(&n1, id, &cmd).unwrap(), 1234);
+    assert_eq!(
+        p.api().runner().commands.last().unwrap()[2..],
+        [
+            "/nodes/tappaas1/qemu/210/agent/exec",
+            "--command",
+            "/usr/local/sbin/tappaas-pg-ensure",
+            "--command",
+            "grafana",
+            "--command",
+            "--",
+            "--command",
+            "a b",
+            "--output-format",
+            "json",
+        ]
+    );
+
+    // Proxmox passes QEMU's booleans through as JSON booleans.
+    p.api_mut()
+        .runner_mut()
+        .reply(r#"{"exited":true,"exitcode":3,"err-data":"psql: error\n","out-truncated":false}"#);
+    let st = p.agent_exec_status(&n1, id, 1234).unwrap();
+    assert_eq!(
+        last(&p),
+        "pvesh get /nodes/tappaas1/qemu/210/agent/exec-status --pid 1234 --output-format json"
+    );
+    assert!(st.exited && !st.succeeded());
+    assert_eq!(
+        (st.exitcode, st.err_data.as_str()),
+        (Some(3), "psql: error\n")
+    );
 }
 
 #[test]
@@ -289,11 +357,14 @@ impl CommandRunner for PveshOverSim {
             let key = pair[0].strip_prefix("--").expect("options start with --");
             if key == "output-format" {
                 format = Some(pair[1].clone());
+            } else if let Some(list) = req.lists.get_mut(key) {
+                list.push(pair[1].clone());
+            } else if let Some(first) = req.params.remove(key) {
+                // A repeated option is an array.
+                req.lists
+                    .insert(key.to_string(), vec![first, pair[1].clone()]);
             } else {
-                assert!(req
-                    .params
-                    .insert(key.to_string(), pair[1].clone())
-                    .is_none());
+                req.params.insert(key.to_string(), pair[1].clone());
             }
         }
         assert_eq!(format.as_deref(), Some("json"));
@@ -310,6 +381,36 @@ impl CommandRunner for PveshOverSim {
             },
         })
     }
+}
+
+/// The guest agent's calls read back from their argv (the command's
+/// repeated option an array again) do what was meant in the simulator.
+#[test]
+fn guest_agent_argv_round_trips_through_the_simulator() {
+    use tappaas_proxmox::client::{CreateVm, VmName, VmSettings};
+    let sim = world();
+    let mut direct = sim_client(&sim, "tappaas1");
+    let n1 = node("tappaas1");
+    let id = VmId::new(210).unwrap();
+    let settings = VmSettings::new()
+        .name(&VmName::new("postgresql").unwrap())
+        .agent(true);
+    direct.create_vm(&n1, &CreateVm::new(id, settings)).unwrap();
+    direct.start_vm(&n1, id).unwrap();
+    let mut p = Proxmox::new(
+        PveshApi::new(PveshOverSim(sim.client("tappaas1"))),
+        schema(),
+    );
+    p.agent_file_write(&n1, id, &GuestPath::new("/etc/x").unwrap(), b"pw\n")
+        .unwrap();
+    assert_eq!(sim.guest_file("tappaas1", 210, "/etc/x").unwrap(), b"pw\n");
+    for args in [vec!["/bin/true"], vec!["/usr/local/sbin/x", "a b", "--"]] {
+        let cmd = GuestCommand::new(args.iter().map(|a| a.to_string()).collect()).unwrap();
+        let pid = p.agent_exec(&n1, id, &cmd).unwrap();
+        assert!(p.agent_exec_status(&n1, id, pid).unwrap().succeeded());
+        assert_eq!(sim.guest_commands("tappaas1", 210).last().unwrap(), &args);
+    }
+    assert!(sim.violations().is_empty(), "{:?}", sim.violations());
 }
 
 #[test]

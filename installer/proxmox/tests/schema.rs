@@ -11,9 +11,10 @@ use std::collections::BTreeMap;
 use common::{ip, node, schema};
 use tappaas_proxmox::client::{
     requests, Bios, BootDevice, BridgeName, CiCustom, CloneVm, ClusterName, ConfigUpdate, Content,
-    CreateCluster, CreateVm, DiskBus, DiskResize, DiskSlot, DiskSpec, Fingerprint, ImportSource,
-    IpConfig, Ipv6Setting, JoinCluster, Link, MachineType, NetDevice, OsType, Password, PoolName,
-    ScsiHw, SshKeys, StorageId, Tag, VmId, VmName, VmSettings, VolumeId, ZfsPoolStorage,
+    CreateCluster, CreateVm, DiskBus, DiskResize, DiskSlot, DiskSpec, Fingerprint, GuestCommand,
+    GuestPath, ImportSource, IpConfig, Ipv6Setting, JoinCluster, Link, MachineType, NetDevice,
+    OsType, Password, PoolName, ScsiHw, SshKeys, StorageId, Tag, VmId, VmName, VmSettings,
+    VolumeId, ZfsPoolStorage,
 };
 use tappaas_proxmox::{Method, Request, Rule, SchemaError};
 
@@ -290,6 +291,50 @@ fn vm_requests() -> Vec<(&'static str, Request)> {
         ("stop_vm", requests::stop_vm(&n1, vmid(200))),
         ("vm_status", requests::vm_status(&n1, vmid(200))),
         ("agent_ping", requests::agent_ping(&n1, vmid(200))),
+        (
+            "agent_file_write",
+            requests::agent_file_write(
+                &n1,
+                vmid(210),
+                &GuestPath::new("/etc/tappaas/secrets/grafana.db-password").unwrap(),
+                b"Example0Example0Example0Example0",
+            ),
+        ),
+        (
+            "agent_file_write(empty, binary)",
+            requests::agent_file_write(
+                &n1,
+                vmid(210),
+                &GuestPath::new("/tmp/x").unwrap(),
+                &[0, 255, 10],
+            ),
+        ),
+        (
+            "agent_exec",
+            requests::agent_exec(
+                &n1,
+                vmid(210),
+                &GuestCommand::new(vec![
+                    "/usr/local/sbin/tappaas-pg-ensure".into(),
+                    "grafana".into(),
+                    "10.2.0.150".into(),
+                    "/etc/tappaas/secrets/grafana.db-password".into(),
+                ])
+                .unwrap(),
+            ),
+        ),
+        (
+            "agent_exec(program only)",
+            requests::agent_exec(
+                &n1,
+                vmid(210),
+                &GuestCommand::new(vec!["/bin/true".into()]).unwrap(),
+            ),
+        ),
+        (
+            "agent_exec_status",
+            requests::agent_exec_status(&n1, vmid(210), 1000),
+        ),
         ("destroy_vm", requests::destroy_vm(&n1, vmid(200), false)),
         (
             "destroy_vm(purge)",
@@ -365,6 +410,7 @@ fn the_walk_covers_every_request_builder() {
         .collect();
     let mut builders = request_builders("client.rs");
     builders.extend(request_builders("client/vm.rs"));
+    builders.extend(request_builders("client/vm/agent.rs"));
     assert!(
         builders.len() > 30,
         "only found {builders:?}: parser broken?"
@@ -386,7 +432,7 @@ fn every_typed_request_fits_the_schema_and_is_fully_checked() {
         }
         // A format without a validator would let a bad value through
         // unnoticed; every one our calls touch must be checked.
-        let unchecked = s.unchecked_formats(req.method, &req.path, &req.params);
+        let unchecked = s.unchecked_in(&req);
         if !unchecked.is_empty() {
             failures.push(format!("{name}: not fully checked: {unchecked:?}"));
         }
@@ -428,6 +474,9 @@ fn the_calls_we_rely_on_exist_with_these_methods() {
         ("/nodes/{node}/qemu/{vmid}/status/stop", Method::Post),
         ("/nodes/{node}/qemu/{vmid}/status/current", Method::Get),
         ("/nodes/{node}/qemu/{vmid}/agent/ping", Method::Post),
+        ("/nodes/{node}/qemu/{vmid}/agent/file-write", Method::Post),
+        ("/nodes/{node}/qemu/{vmid}/agent/exec", Method::Post),
+        ("/nodes/{node}/qemu/{vmid}/agent/exec-status", Method::Get),
         ("/nodes/{node}/storage/{storage}/content", Method::Get),
     ] {
         assert!(
@@ -784,6 +833,76 @@ fn other_rules() {
         Rule::PathConflict,
         Some("node"),
     );
+}
+
+/// An array parameter (the guest agent's `command`) is a list; each
+/// element is checked, only an array takes a list, and a required one must
+/// have an element.
+#[test]
+fn array_parameters() {
+    let s = schema();
+    let exec = "/nodes/tappaas1/qemu/210/agent/exec";
+    let ok = Request::post(exec).list_param("command", vec!["/bin/true".into(), "-x".into()]);
+    s.validate_request(&ok).unwrap();
+    // One value for an array is one element, as on the command line.
+    s.validate_request(&Request::post(exec).param("command", "/bin/true"))
+        .unwrap();
+    one(
+        s.validate_request(&Request::post(exec).list_param("command", vec![]))
+            .unwrap_err(),
+        Rule::MissingParameter,
+        Some("command"),
+    );
+    one(
+        s.validate_request(&Request::post(exec)).unwrap_err(),
+        Rule::MissingParameter,
+        Some("command"),
+    );
+    one(
+        s.validate_request(
+            &Request::post(exec)
+                .list_param("command", vec!["/bin/true".into()])
+                .list_param("input-data", vec!["a".into(), "b".into()]),
+        )
+        .unwrap_err(),
+        Rule::Type,
+        Some("input-data"),
+    );
+    one(
+        s.validate_request(
+            &Request::post(exec)
+                .param("command", "/bin/true")
+                .list_param("command", vec!["/bin/false".into()]),
+        )
+        .unwrap_err(),
+        Rule::PathConflict,
+        Some("command"),
+    );
+    one(
+        s.validate_request(
+            &Request::post(exec)
+                .list_param("command", vec!["/bin/true".into()])
+                .list_param("nosuch", vec!["x".into()]),
+        )
+        .unwrap_err(),
+        Rule::UnknownParameter,
+        Some("nosuch"),
+    );
+}
+
+/// A file's content written into a guest is a secret: an error about it
+/// never shows it.
+#[test]
+fn a_content_marked_secret_is_never_shown_in_errors() {
+    let req = Request::post("/nodes/tappaas1/qemu/210/agent/file-write")
+        .param("file", "/etc/x")
+        .secret_param("content", "S".repeat(61441));
+    let e = one(
+        schema().validate_request(&req).unwrap_err(),
+        Rule::MaxLength,
+        Some("content"),
+    );
+    assert!(!e.to_string().contains("SSSS"), "{e}");
 }
 
 #[test]

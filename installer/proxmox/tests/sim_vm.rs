@@ -10,11 +10,13 @@ mod common;
 use common::{client, ip, node, world, GIB};
 use tappaas_proxmox::client::{
     BootDevice, BridgeName, CiCustom, CloneVm, ClusterName, ConfigUpdate, Content, CreateCluster,
-    CreateVm, DiskResize, DiskSlot, DiskSpec, ImportSource, IpConfig, Link, NetDevice, OsType,
-    PoolName, ScsiHw, SshKeys, StorageId, VmId, VmName, VmSettings, VmState, VolumeId,
-    ZfsPoolStorage,
+    CreateVm, DiskResize, DiskSlot, DiskSpec, GuestCommand, GuestPath, ImportSource, IpConfig,
+    Link, NetDevice, OsType, PoolName, ScsiHw, SshKeys, StorageId, VmId, VmName, VmSettings,
+    VmState, VolumeId, ZfsPoolStorage,
 };
-use tappaas_proxmox::{ApiError, FailWhen, GuestBoot, Method, Proxmox, SimNode, Simulator};
+use tappaas_proxmox::{
+    ApiError, FailWhen, GuestBoot, Method, Proxmox, SimExec, SimNode, Simulator,
+};
 
 const NANO: &str = "/var/lib/vz/import/opnsense-nano.img";
 const DEBIAN: &str = "/var/lib/vz/import/debian-13-tappaas.qcow2";
@@ -577,6 +579,124 @@ fn the_agent_answers_only_a_running_vm_with_the_agent_enabled() {
         c.vm_status(&n1(), vmid(203)).unwrap().status,
         VmState::Stopped
     );
+}
+
+/// The guest agent's file and command calls: answered only where a ping
+/// would be; a file is kept in the VM's state; a command is recorded and
+/// ends as queued (exit 0 by default); its exit is read once.
+#[test]
+fn the_guest_agent_writes_files_and_runs_commands() {
+    let (sim, mut c) = vm_world();
+    c.create_vm(&n1(), &firewall()).unwrap();
+    make_template(&mut c, 9000);
+    clone(&mut c, 9000, 201, "a").unwrap();
+    let file = GuestPath::new("/etc/tappaas/secrets/grafana.db-password").unwrap();
+    let cmd =
+        |args: &[&str]| GuestCommand::new(args.iter().map(|a| a.to_string()).collect()).unwrap();
+
+    let before = sim.snapshot();
+    assert_eq!(
+        refusal(
+            c.agent_file_write(&n1(), vmid(201), &file, b"pw")
+                .unwrap_err()
+        ),
+        "VM 201 is not running"
+    );
+    assert_eq!(
+        refusal(
+            c.agent_exec(&n1(), vmid(201), &cmd(&["/bin/true"]))
+                .unwrap_err()
+        ),
+        "VM 201 is not running"
+    );
+    assert_eq!(sim.snapshot(), before, "a refused call changes nothing");
+    c.start_vm(&n1(), vmid(100)).unwrap();
+    assert_eq!(
+        refusal(
+            c.agent_exec(&n1(), vmid(100), &cmd(&["/bin/true"]))
+                .unwrap_err()
+        ),
+        "No QEMU guest agent configured"
+    );
+
+    c.start_vm(&n1(), vmid(201)).unwrap();
+    c.agent_file_write(&n1(), vmid(201), &file, b"pw\0\xff")
+        .unwrap();
+    assert_eq!(
+        sim.guest_file("tappaas1", 201, file.as_str()).unwrap(),
+        b"pw\0\xff"
+    );
+    // Written again: replaced whole.
+    c.agent_file_write(&n1(), vmid(201), &file, b"new").unwrap();
+    assert_eq!(
+        sim.guest_file("tappaas1", 201, file.as_str()).unwrap(),
+        b"new"
+    );
+
+    let pid = c
+        .agent_exec(&n1(), vmid(201), &cmd(&["/usr/local/sbin/x", "grafana"]))
+        .unwrap();
+    let st = c.agent_exec_status(&n1(), vmid(201), pid).unwrap();
+    assert!(st.succeeded(), "{st:?}");
+    assert_eq!(
+        refusal(c.agent_exec_status(&n1(), vmid(201), pid).unwrap_err()),
+        "VM 201 qmp command 'guest-exec-status' failed - Invalid parameter 'pid'",
+        "the agent forgets a command once its exit was read"
+    );
+
+    // A command that runs for two status reads and fails.
+    sim.queue_exec(
+        201,
+        SimExec {
+            exitcode: 2,
+            err_data: "psql: error: role missing\n".into(),
+            running_polls: 2,
+            ..SimExec::default()
+        },
+    );
+    let pid2 = c
+        .agent_exec(&n1(), vmid(201), &cmd(&["/bin/false"]))
+        .unwrap();
+    assert_ne!(pid2, pid);
+    for _ in 0..2 {
+        assert!(!c.agent_exec_status(&n1(), vmid(201), pid2).unwrap().exited);
+    }
+    let st = c.agent_exec_status(&n1(), vmid(201), pid2).unwrap();
+    assert!(st.exited && !st.succeeded());
+    assert_eq!(st.exitcode, Some(2));
+    assert_eq!(st.err_data, "psql: error: role missing\n");
+    assert_eq!(
+        sim.guest_commands("tappaas1", 201),
+        [
+            vec!["/usr/local/sbin/x".to_string(), "grafana".to_string()],
+            vec!["/bin/false".to_string()],
+        ]
+    );
+
+    // A guest still booting answers nothing, and a refused exec does not
+    // use up the queued outcome.
+    sim.set_guest_boot(202, GuestBoot::AfterPings(1));
+    sim.queue_exec(202, SimExec::exit(7, "no"));
+    clone(&mut c, 9000, 202, "b").unwrap();
+    c.start_vm(&n1(), vmid(202)).unwrap();
+    assert_eq!(
+        refusal(
+            c.agent_exec(&n1(), vmid(202), &cmd(&["/bin/true"]))
+                .unwrap_err()
+        ),
+        "QEMU guest agent is not running"
+    );
+    assert!(c.agent_ping(&n1(), vmid(202)).is_err());
+    c.agent_ping(&n1(), vmid(202)).unwrap();
+    let pid = c
+        .agent_exec(&n1(), vmid(202), &cmd(&["/bin/true"]))
+        .unwrap();
+    assert_eq!(
+        c.agent_exec_status(&n1(), vmid(202), pid).unwrap().exitcode,
+        Some(7)
+    );
+    assert!(sim.guest_commands("tappaas1", 201).len() == 2);
+    assert!(sim.violations().is_empty(), "{:?}", sim.violations());
 }
 
 #[test]

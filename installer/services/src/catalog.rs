@@ -262,6 +262,45 @@ impl Catalog {
                     );
                 }
             }
+            if let Some(action) = &e.add_dependant {
+                let at_key = |k: &'static str| [Part::Key("add-dependant"), Part::Key(k)];
+                match action.command.first() {
+                    None => at(
+                        &at_key("command"),
+                        "is empty: give the program and its arguments".into(),
+                    ),
+                    Some(program) if !program.starts_with('/') && !program.starts_with("{{") => {
+                        at(
+                            &[
+                                Part::Key("add-dependant"),
+                                Part::Key("command"),
+                                Part::Index(0),
+                            ],
+                            format!(
+                                "the program '{program}' is not an absolute path (the guest agent runs it without a shell)"
+                            ),
+                        )
+                    }
+                    Some(_) => {}
+                }
+                for (i, f) in action.files.iter().enumerate() {
+                    if !f.path.starts_with('/') && !f.path.starts_with("{{") {
+                        at(
+                            &[
+                                Part::Key("add-dependant"),
+                                Part::Key("files"),
+                                Part::Index(i),
+                            ],
+                            format!("path '{}' is not absolute", f.path),
+                        );
+                    }
+                }
+            } else if e.available && !e.dependant_secrets.is_empty() {
+                at(
+                    &[Part::Key("dependant-secrets")],
+                    "a service that hands its dependants secrets needs add-dependant: how the node gives them to a dependant deployed after this VM was made (docs/services.md, \"Adding a service\")".into(),
+                );
+            }
             let mut names = BTreeSet::new();
             for (i, s) in e.secrets.iter().enumerate() {
                 let key = [Part::Key("secrets"), Part::Index(i)];
@@ -374,22 +413,38 @@ impl Catalog {
         };
         let context = crate::Context::example(&resolved);
         let mut problems = Vec::new();
+        let mut report = |name: &str, e: Error| {
+            let (key, message) = match e {
+                Error::Render {
+                    template, message, ..
+                } => (template, message),
+                other => (String::new(), other.to_string()),
+            };
+            let (file, text) = self.sources.get(name).cloned().unwrap_or_default();
+            problems.push(Problem {
+                line: locate(&text, &parse_key(&key)),
+                file,
+                key,
+                message,
+            });
+        };
         for entry in &resolved.order {
             if let Err(e) = crate::render(self, &resolved, &entry.name, &context) {
-                let (key, message) = match e {
-                    Error::Render {
-                        template, message, ..
-                    } => (template, message),
-                    other => (String::new(), other.to_string()),
-                };
-                let (file, text) = self.sources.get(&entry.name).cloned().unwrap_or_default();
-                let top = key.split('[').next().unwrap_or("").to_string();
-                problems.push(Problem {
-                    line: locate(&text, &[Part::Key(&top)]),
-                    file,
-                    key,
-                    message,
-                });
+                report(&entry.name, e);
+            }
+            // The action, for every dependant the catalog has (the first
+            // problem is enough: the others are the same template).
+            for d in resolved
+                .order
+                .iter()
+                .filter(|d| d.depends.contains(&entry.name))
+            {
+                if let Err(e) =
+                    crate::render_add_dependant(self, &resolved, &entry.name, &d.name, &context)
+                {
+                    report(&entry.name, e);
+                    break;
+                }
             }
         }
         problems
@@ -433,6 +488,24 @@ pub(crate) enum Part<'a> {
     Index(usize),
 }
 
+/// A dotted key path with indexes (`add-dependant.files[0].path`) as
+/// parts, to find its line.
+pub(crate) fn parse_key(key: &str) -> Vec<Part<'_>> {
+    let mut parts = Vec::new();
+    for word in key.split('.').filter(|w| !w.is_empty()) {
+        let mut pieces = word.split('[');
+        if let Some(name) = pieces.next().filter(|n| !n.is_empty()) {
+            parts.push(Part::Key(name));
+        }
+        for index in pieces {
+            if let Ok(i) = index.trim_end_matches(']').parse() {
+                parts.push(Part::Index(i));
+            }
+        }
+    }
+    parts
+}
+
 fn key_path(parts: &[Part]) -> String {
     let mut out = String::new();
     for part in parts {
@@ -463,7 +536,7 @@ pub(crate) fn locate(text: &str, parts: &[Part]) -> Option<usize> {
     let doc = toml_edit::ImDocument::parse(text).ok()?;
     let mut item: &toml_edit::Item = doc.as_item();
     let mut span = None;
-    for part in parts {
+    for (n, part) in parts.iter().enumerate() {
         match part {
             Part::Key(k) => {
                 let table = item.as_table_like()?;
@@ -473,8 +546,16 @@ pub(crate) fn locate(text: &str, parts: &[Part]) -> Option<usize> {
             }
             Part::Index(i) => {
                 if let Some(array) = item.as_array() {
-                    span = array.get(*i)?.span();
-                    return span.map(|s| line_at(text, s.start));
+                    let value = array.get(*i)?;
+                    span = value.span();
+                    // An inline table in the array: go on into it.
+                    match value.as_inline_table() {
+                        Some(t) => {
+                            return locate_in_inline(text, t, &parts[n + 1..])
+                                .or_else(|| span.map(|s| line_at(text, s.start)))
+                        }
+                        None => return span.map(|s| line_at(text, s.start)),
+                    }
                 }
                 let tables = item.as_array_of_tables()?;
                 let table = tables.get(*i)?;
@@ -484,6 +565,17 @@ pub(crate) fn locate(text: &str, parts: &[Part]) -> Option<usize> {
         }
     }
     span.map(|s| line_at(text, s.start))
+}
+
+/// The line of a key inside an inline table (`{ path = "..." }`).
+fn locate_in_inline(text: &str, table: &toml_edit::InlineTable, parts: &[Part]) -> Option<usize> {
+    let Some(Part::Key(k)) = parts.first() else {
+        return table.span().map(|s| line_at(text, s.start));
+    };
+    let (key, value) = table.get_key_value(k)?;
+    key.span()
+        .or_else(|| value.span())
+        .map(|s| line_at(text, s.start))
 }
 
 fn line_at(text: &str, offset: usize) -> usize {

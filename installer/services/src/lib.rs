@@ -19,8 +19,12 @@ pub use catalog::Catalog;
 pub use context::{place, Context, Placement, HOST_OFFSET};
 pub use error::{Error, Problem};
 pub use model::{
-    Charset, Entry, Health, Pool, SecretSpec, SECRET_LENGTH, VMID_BASE, VMID_OPTIONAL,
+    AddDependant, Charset, Entry, GuestFile, Health, Pool, SecretSpec, SECRET_LENGTH, VMID_BASE,
+    VMID_OPTIONAL,
 };
-pub use render::{container_image, render, render_all, HealthCheck, Rendered, CLOUD_CONFIG_HEADER};
+pub use render::{
+    container_image, render, render_add_dependant, render_all, DependantAction, HealthCheck,
+    Rendered, CLOUD_CONFIG_HEADER,
+};
 pub use resolve::{resolve, Added, Resolved};
 pub use secrets::Secrets;

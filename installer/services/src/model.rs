@@ -51,6 +51,11 @@ pub struct Entry {
     /// role with each dependant's `db-password`).
     #[serde(default)]
     pub dependant_secrets: Vec<String>,
+    /// What the node does in this service's VM for a dependant deployed
+    /// after the VM was made (its user-data knew only the dependants
+    /// planned then). Required with `dependant-secrets`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub add_dependant: Option<AddDependant>,
     /// Cloud-config template (minijinja). Required when `available`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_data: Option<String>,
@@ -58,6 +63,33 @@ pub struct Entry {
 
 fn yes() -> bool {
     true
+}
+
+/// The "add a dependant" action of a service (PostgreSQL: make the new
+/// dependant's role and database). The node writes `files` into the
+/// service's running VM and runs `command` there, both through the QEMU
+/// guest agent. Every string is a template that sees the service's own
+/// variables (as in `user-data`) and `dependant` (`name`, `ident`,
+/// `address`, `fqdn`, and the `secrets` of `dependant-secrets`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct AddDependant {
+    /// Written first, each replaced whole; a new file is root-only. The
+    /// place for a secret: a command is shown in messages, a file is not.
+    #[serde(default)]
+    pub files: Vec<GuestFile>,
+    /// The program (an absolute path) and its arguments, run without a
+    /// shell; exit code 0 is success. It must be safe to run again.
+    pub command: Vec<String>,
+}
+
+/// One file of an [`AddDependant`] action.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct GuestFile {
+    /// Absolute path in the VM (its directory must exist there).
+    pub path: String,
+    pub content: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

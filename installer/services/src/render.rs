@@ -5,6 +5,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use minijinja::{Environment, UndefinedBehavior, Value};
 use serde::Serialize;
+use tappaas_answer::Secret;
 
 use crate::catalog::Catalog;
 use crate::context::{place, Context, Placement};
@@ -84,28 +85,9 @@ pub fn render(
         .get(name)
         .copied()
         .ok_or_else(|| address_error(name, "no placement".into()))?;
-    let vars = variables(entry, resolved, context, &placements)?;
-
-    let mut env = Environment::new();
-    env.set_undefined_behavior(UndefinedBehavior::Strict);
-    let registry = context.container_registry.clone();
-    env.add_function("image", move |reference: &str| {
-        container_image(registry.as_deref(), reference)
-    });
-    env.set_keep_trailing_newline(true);
+    let vars = Value::from_serialize(variables(entry, resolved, context, &placements)?);
     let render_one = |template: &str, source: &str| -> Result<String, Error> {
-        let fail = |message: String| Error::Render {
-            service: name.to_string(),
-            file: file.clone(),
-            template: template.to_string(),
-            message,
-        };
-        let label = format!("{name}:{template}");
-        let tmpl = env
-            .template_from_named_str(&label, source)
-            .map_err(|e| fail(describe(&e, source, None)))?;
-        tmpl.render(&vars)
-            .map_err(|e| fail(describe(&e, source, Some((&tmpl, &vars)))))
+        fill(name, &file, template, source, &vars, context)
     };
 
     let source = entry.user_data.as_deref().ok_or_else(|| Error::Render {
@@ -198,6 +180,186 @@ pub fn container_image(
         Some(r) if !r.is_empty() => format!("{r}/{reference}"),
         _ => reference.to_string(),
     })
+}
+
+/// Renders one template of entry `service` (from `file`) with `vars` and
+/// the functions (`image`) that `context` decides; `template` names it in
+/// errors (`user-data`, `urls[0]`, ...).
+fn fill(
+    service: &str,
+    file: &str,
+    template: &str,
+    source: &str,
+    vars: &Value,
+    context: &Context,
+) -> Result<String, Error> {
+    let fail = |message: String| Error::Render {
+        service: service.to_string(),
+        file: file.to_string(),
+        template: template.to_string(),
+        message,
+    };
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_keep_trailing_newline(true);
+    let registry = context.container_registry.clone();
+    env.add_function("image", move |reference: &str| {
+        container_image(registry.as_deref(), reference)
+    });
+    let label = format!("{service}:{template}");
+    let tmpl = env
+        .template_from_named_str(&label, source)
+        .map_err(|e| fail(describe(&e, source, None)))?;
+    tmpl.render(vars)
+        .map_err(|e| fail(describe(&e, source, Some((&tmpl, vars)))))
+}
+
+/// A service's `add-dependant` action made concrete for one dependant:
+/// what the node writes into the service's VM and runs there.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DependantAction {
+    /// The service whose VM it runs in (e.g. `postgresql`), and its VM id.
+    pub service: String,
+    pub vmid: u32,
+    /// The service that depends on it (e.g. `grafana`).
+    pub dependant: String,
+    /// Absolute paths in the VM and their content (which may hold
+    /// secrets: `Debug` shows the paths only).
+    pub files: Vec<(String, Secret)>,
+    /// The program and its arguments; never holds a secret (checked), so
+    /// it may be shown.
+    pub command: Vec<String>,
+}
+
+impl std::fmt::Debug for DependantAction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DependantAction")
+            .field("service", &self.service)
+            .field("vmid", &self.vmid)
+            .field("dependant", &self.dependant)
+            .field(
+                "files",
+                &self.files.iter().map(|(p, _)| p).collect::<Vec<_>>(),
+            )
+            .field("command", &self.command)
+            .finish()
+    }
+}
+
+/// Renders the `add-dependant` action of `service` for `dependant` (both
+/// in `resolved`, the dependant depending on the service). `None` when the
+/// service has no such action. A rendered command or path that holds a
+/// secret, an empty program or a relative path is an error: commands are
+/// shown in messages, secrets go in files.
+pub fn render_add_dependant(
+    catalog: &Catalog,
+    resolved: &Resolved,
+    service: &str,
+    dependant: &str,
+    context: &Context,
+) -> Result<Option<DependantAction>, Error> {
+    let unknown = |name: &str| Error::Unknown {
+        name: name.to_string(),
+        known: resolved.names().iter().map(|n| n.to_string()).collect(),
+    };
+    let entry = resolved.get(service).ok_or_else(|| unknown(service))?;
+    let Some(action) = &entry.add_dependant else {
+        return Ok(None);
+    };
+    let d = resolved.get(dependant).ok_or_else(|| unknown(dependant))?;
+    let file = catalog.file_of(service).to_string();
+    let fail = |template: String, message: String| Error::Render {
+        service: service.to_string(),
+        file: file.clone(),
+        template,
+        message,
+    };
+    if !d.depends.contains(&entry.name) {
+        return Err(fail(
+            "add-dependant".into(),
+            format!("'{dependant}' does not depend on '{service}'"),
+        ));
+    }
+    let placements = placements(resolved, context)?;
+    let base = variables(entry, resolved, context, &placements)?;
+    let shown = own_secrets(d, Some(&entry.dependant_secrets), context)?;
+    // Every secret these templates can reach: none may end up in a
+    // command or a path.
+    let mut secret_values: Vec<&str> = shown.values().copied().collect();
+    secret_values.extend(base.secrets.values().copied());
+    let vars = Value::from_serialize(ActionVars {
+        base: &base,
+        dependant: peer(d, shown, &placements, context)?,
+    });
+    let holds_secret = |text: &str| {
+        secret_values
+            .iter()
+            .any(|v| !v.is_empty() && text.contains(v))
+    };
+    let mut files = Vec::new();
+    for (i, f) in action.files.iter().enumerate() {
+        let key = format!("add-dependant.files[{i}]");
+        let path = fill(
+            service,
+            &file,
+            &format!("{key}.path"),
+            &f.path,
+            &vars,
+            context,
+        )?;
+        if !path.starts_with('/') {
+            return Err(fail(
+                format!("{key}.path"),
+                format!("'{path}' is not an absolute path"),
+            ));
+        }
+        if holds_secret(&path) {
+            return Err(fail(
+                format!("{key}.path"),
+                "holds a secret; a path is shown in messages: put secrets in the content".into(),
+            ));
+        }
+        let content = fill(
+            service,
+            &file,
+            &format!("{key}.content"),
+            &f.content,
+            &vars,
+            context,
+        )?;
+        files.push((path, Secret::new(content)));
+    }
+    let mut command = Vec::new();
+    for (i, arg) in action.command.iter().enumerate() {
+        let key = format!("add-dependant.command[{i}]");
+        let value = fill(service, &file, &key, arg, &vars, context)?;
+        if holds_secret(&value) {
+            return Err(fail(
+                key,
+                "holds a secret; the command is shown in messages: write the secret into a file (add-dependant.files) and pass its path".into(),
+            ));
+        }
+        if i == 0 && !value.starts_with('/') {
+            return Err(fail(
+                key,
+                format!("the program '{value}' is not an absolute path (the guest agent runs it without a shell)"),
+            ));
+        }
+        command.push(value);
+    }
+    if command.is_empty() {
+        return Err(fail(
+            "add-dependant.command".into(),
+            "is empty: give the program and its arguments".into(),
+        ));
+    }
+    Ok(Some(DependantAction {
+        service: service.to_string(),
+        vmid: entry.vmid,
+        dependant: dependant.to_string(),
+        files,
+        command,
+    }))
 }
 
 fn address_error(service: &str, message: String) -> Error {
@@ -297,53 +459,77 @@ struct Vars<'a> {
     proxmox_archive_key_b64: &'a str,
 }
 
+/// The variables of an `add-dependant` template: the service's own, and
+/// the dependant.
+#[derive(Serialize)]
+struct ActionVars<'a> {
+    #[serde(flatten)]
+    base: &'a Vars<'a>,
+    dependant: PeerVars<'a>,
+}
+
+fn placement_of(placements: &BTreeMap<String, Placement>, name: &str) -> Result<Placement, Error> {
+    placements
+        .get(name)
+        .copied()
+        .ok_or_else(|| address_error(name, "not placed".into()))
+}
+
+/// The values of `e`'s secrets; with `only`, just those named there.
+fn own_secrets<'a>(
+    e: &'a Entry,
+    only: Option<&[String]>,
+    context: &'a Context,
+) -> Result<BTreeMap<&'a str, &'a str>, Error> {
+    let mut out = BTreeMap::new();
+    for spec in &e.secrets {
+        if only.is_some_and(|names| !names.contains(&spec.name)) {
+            continue;
+        }
+        let value = context.secrets.get(&e.name, &spec.name).ok_or_else(|| {
+            Error::Secrets(format!(
+                "no value for secret '{}' of service '{}': generate them (Secrets::fill_missing) before rendering",
+                spec.name, e.name
+            ))
+        })?;
+        out.insert(spec.name.as_str(), value.expose());
+    }
+    Ok(out)
+}
+
+/// Another service as a template sees it.
+fn peer<'a>(
+    e: &'a Entry,
+    secrets: BTreeMap<&'a str, &'a str>,
+    placements: &BTreeMap<String, Placement>,
+    context: &Context,
+) -> Result<PeerVars<'a>, Error> {
+    Ok(PeerVars {
+        name: &e.name,
+        ident: e.name.replace('-', "_"),
+        address: placement_of(placements, &e.name)?.address.to_string(),
+        fqdn: format!("{}.{}", e.name, context.domain),
+        secrets,
+    })
+}
+
 fn variables<'a>(
     entry: &'a Entry,
     resolved: &'a Resolved,
     context: &'a Context,
     placements: &BTreeMap<String, Placement>,
 ) -> Result<Vars<'a>, Error> {
-    let placement = |name: &str| {
-        placements
-            .get(name)
-            .copied()
-            .ok_or_else(|| address_error(name, "not placed".into()))
-    };
-    let own_secrets = |e: &'a Entry,
-                       only: Option<&[String]>|
-     -> Result<BTreeMap<&'a str, &'a str>, Error> {
-        let mut out = BTreeMap::new();
-        for spec in &e.secrets {
-            if only.is_some_and(|names| !names.contains(&spec.name)) {
-                continue;
-            }
-            let value = context.secrets.get(&e.name, &spec.name).ok_or_else(|| {
-                Error::Secrets(format!(
-                    "no value for secret '{}' of service '{}': generate them (Secrets::fill_missing) before rendering",
-                    spec.name, e.name
-                ))
-            })?;
-            out.insert(spec.name.as_str(), value.expose());
-        }
-        Ok(out)
-    };
-    let peer = |e: &'a Entry, secrets: BTreeMap<&'a str, &'a str>| -> Result<PeerVars<'a>, Error> {
-        Ok(PeerVars {
-            name: &e.name,
-            ident: e.name.replace('-', "_"),
-            address: placement(&e.name)?.address.to_string(),
-            fqdn: format!("{}.{}", e.name, context.domain),
-            secrets,
-        })
-    };
-    let p = placement(&entry.name)?;
+    let p = placement_of(placements, &entry.name)?;
     let mut deps = BTreeMap::new();
     for dep in &entry.depends {
         let d = resolved.get(dep).ok_or_else(|| Error::Unknown {
             name: dep.clone(),
             known: resolved.names().iter().map(|n| n.to_string()).collect(),
         })?;
-        deps.insert(d.name.as_str(), peer(d, BTreeMap::new())?);
+        deps.insert(
+            d.name.as_str(),
+            peer(d, BTreeMap::new(), placements, context)?,
+        );
     }
     let mut dependants = Vec::new();
     for d in resolved
@@ -351,7 +537,8 @@ fn variables<'a>(
         .iter()
         .filter(|d| d.depends.contains(&entry.name))
     {
-        dependants.push(peer(d, own_secrets(d, Some(&entry.dependant_secrets))?)?);
+        let shown = own_secrets(d, Some(&entry.dependant_secrets), context)?;
+        dependants.push(peer(d, shown, placements, context)?);
     }
     let zone = context.zone(&entry.zone).ok_or_else(|| {
         address_error(
@@ -382,7 +569,7 @@ fn variables<'a>(
             network: format!("{}/{}", p.network, p.prefix),
             prefix: p.prefix,
         },
-        secrets: own_secrets(entry, None)?,
+        secrets: own_secrets(entry, None, context)?,
         deps,
         dependants,
         proxmox_repository: &context.proxmox_repository,
@@ -395,18 +582,17 @@ fn variables<'a>(
 fn describe(
     err: &minijinja::Error,
     source: &str,
-    rendered: Option<(&minijinja::Template, &Vars)>,
+    rendered: Option<(&minijinja::Template, &Value)>,
 ) -> String {
     let mut msg = match err.detail() {
         Some(detail) => format!("{}: {detail}", err.kind()),
         None => err.kind().to_string(),
     };
-    if let (minijinja::ErrorKind::UndefinedError, Some((tmpl, vars))) = (err.kind(), rendered) {
-        let root = Value::from_serialize(vars);
+    if let (minijinja::ErrorKind::UndefinedError, Some((tmpl, root))) = (err.kind(), rendered) {
         let mut missing: Vec<String> = tmpl
             .undeclared_variables(true)
             .into_iter()
-            .filter(|path| !defined(&root, path))
+            .filter(|path| !defined(root, path))
             .collect();
         missing.sort();
         if !missing.is_empty() {

@@ -67,6 +67,15 @@ impl Secrets {
             .map(|(k, v)| (k.as_str(), v))
     }
 
+    /// Every secret: service, secret name, value.
+    pub fn all(&self) -> impl Iterator<Item = (&str, &str, &Secret)> {
+        self.0.iter().flat_map(|(service, values)| {
+            values
+                .iter()
+                .map(move |(name, v)| (service.as_str(), name.as_str(), v))
+        })
+    }
+
     /// The clear-text file the node keeps, root-only: a TOML table per
     /// service. The caller writes it with mode 0600.
     pub fn to_file_text(&self) -> String {
@@ -158,6 +167,14 @@ mod tests {
         assert!(text.contains("abc123"));
         assert_eq!(Secrets::from_file_text("f", &text).expect("parse"), s);
         assert!(!format!("{s:?}").contains("abc123"));
+        let all: Vec<(&str, &str, &str)> = s.all().map(|(a, b, v)| (a, b, v.expose())).collect();
+        assert_eq!(
+            all,
+            [
+                ("authentik", "db-password", "abc123"),
+                ("garage", "rpc-secret", "00ff")
+            ]
+        );
         let err = Secrets::from_file_text("creds.toml", "x = 1").expect_err("not tables");
         assert!(err.to_string().contains("creds.toml"), "{err}");
     }

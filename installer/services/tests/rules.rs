@@ -5,8 +5,8 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use tappaas_answer::{Cidr, Secret, Services, Zone};
 use tappaas_services::{
-    container_image, place, render, render_all, resolve, Catalog, Context, Error, HealthCheck,
-    Problem, Secrets, HOST_OFFSET,
+    container_image, place, render, render_add_dependant, render_all, resolve, Catalog, Context,
+    Error, HealthCheck, Problem, Secrets, HOST_OFFSET,
 };
 
 fn embedded() -> Catalog {
@@ -546,4 +546,177 @@ fn the_docs_example_entry_is_valid() {
     let catalog = Catalog::from_sources(files).expect("the example entry is valid");
     let r = resolve(&catalog, &["gitea".into()]).expect("resolves");
     assert_eq!(r.names(), ["postgresql", "gitea"]);
+}
+
+/// A dependency `db` with `dependant-secrets` and an `add-dependant`
+/// action (`action` replaces the default one), and a service `app` that
+/// depends on it.
+fn with_action(action: &str) -> Vec<(String, String)> {
+    let action = if action.is_empty() {
+        r#"add-dependant.files = [
+    { path = "/etc/db/{{ dependant.ident }}.pw", content = '{{ dependant.secrets["pw"] }}' },
+]
+add-dependant.command = ["/usr/sbin/db-add", "{{ dependant.ident }}", "{{ dependant.address }}"]"#
+    } else {
+        action
+    };
+    vec![
+        entry(
+            "db",
+            200,
+            &[],
+            &format!("dependant-secrets = [\"pw\"]\n{action}"),
+        ),
+        entry(
+            "my-app",
+            201,
+            &["db"],
+            "secrets = [{ name = \"pw\", length = 16 }]",
+        ),
+    ]
+}
+
+#[test]
+fn the_postgresql_action_gives_a_later_dependant_its_role() {
+    let catalog = embedded();
+    let r = resolve(&catalog, &["grafana".into()]).expect("resolves");
+    let ctx = Context::example(&r);
+    let a = render_add_dependant(&catalog, &r, "postgresql", "grafana", &ctx)
+        .expect("renders")
+        .expect("postgresql has an action");
+    let pw = ctx
+        .secrets
+        .get("grafana", "db-password")
+        .expect("example")
+        .expose();
+    assert_eq!((a.service.as_str(), a.vmid), ("postgresql", 210));
+    assert_eq!(a.dependant, "grafana");
+    assert_eq!(a.files.len(), 1);
+    assert_eq!(a.files[0].0, "/etc/tappaas/secrets/grafana.db-password");
+    assert_eq!(a.files[0].1.expose(), pw);
+    assert_eq!(
+        a.command,
+        [
+            "/usr/local/sbin/tappaas-pg-ensure",
+            "grafana",
+            "10.2.0.150",
+            "/etc/tappaas/secrets/grafana.db-password"
+        ]
+    );
+    assert!(!format!("{a:?}").contains(pw), "Debug hides the content");
+    // The same script the user-data runs for a planned dependant.
+    let pg = render(&catalog, &r, "postgresql", &ctx).expect("renders");
+    assert!(
+        pg.user_data.contains(&a.command.join(" ")),
+        "{}",
+        pg.user_data
+    );
+    // A service without an action, and one that is not a dependant.
+    assert!(
+        render_add_dependant(&catalog, &r, "grafana", "postgresql", &ctx)
+            .expect("no action")
+            .is_none()
+    );
+    let r = resolve(&catalog, &["grafana".into(), "garage".into()]).expect("resolves");
+    let ctx = Context::example(&r);
+    let err = render_add_dependant(&catalog, &r, "postgresql", "garage", &ctx)
+        .expect_err("garage does not depend on postgresql");
+    assert!(err.to_string().contains("does not depend"), "{err}");
+}
+
+#[test]
+fn a_hand_made_action_renders_with_the_dependant() {
+    let catalog = Catalog::from_sources(with_action("")).expect("valid");
+    let r = resolve(&catalog, &["my-app".into()]).expect("resolves");
+    let ctx = Context::example(&r);
+    let a = render_add_dependant(&catalog, &r, "db", "my-app", &ctx)
+        .expect("renders")
+        .expect("an action");
+    assert_eq!(a.files[0].0, "/etc/db/my_app.pw");
+    assert_eq!(a.command, ["/usr/sbin/db-add", "my_app", "10.2.0.101"]);
+}
+
+#[test]
+fn add_dependant_is_checked_with_file_line_and_key() {
+    let shown = |p: Vec<Problem>| {
+        p.iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    // dependant-secrets without an action: the limit the action removes.
+    let (file, text) = entry("db", 200, &[], "dependant-secrets = [\"pw\"]");
+    let p = shown(problems(Catalog::from_sources(vec![
+        (file, text),
+        entry(
+            "my-app",
+            201,
+            &["db"],
+            "secrets = [{ name = \"pw\", length = 16 }]",
+        ),
+    ])));
+    assert!(
+        p.contains("db.toml:13: dependant-secrets: a service that hands its dependants secrets needs add-dependant"),
+        "{p}"
+    );
+
+    // A secret in the command: it would be shown in messages.
+    let p = shown(problems(Catalog::from_sources(with_action(
+        r#"add-dependant.command = [
+    "/usr/sbin/db-add",
+    "{{ dependant.secrets['pw'] }}",
+]"#,
+    ))));
+    assert!(
+        p.contains("db.toml:16: add-dependant.command[1]: holds a secret"),
+        "{p}"
+    );
+
+    // A relative program, an empty command, a relative file path.
+    let p = shown(problems(Catalog::from_sources(with_action(
+        r#"add-dependant.command = ["db-add"]"#,
+    ))));
+    assert!(
+        p.contains(
+            "db.toml:14: add-dependant.command[0]: the program 'db-add' is not an absolute path"
+        ),
+        "{p}"
+    );
+    let p = shown(problems(Catalog::from_sources(with_action(
+        "add-dependant.command = []",
+    ))));
+    assert!(
+        p.contains("db.toml:14: add-dependant.command: is empty"),
+        "{p}"
+    );
+    let p = shown(problems(Catalog::from_sources(with_action(
+        "add-dependant.command = [\"/bin/x\"]\nadd-dependant.files = [{ path = \"x\", content = \"\" }]",
+    ))));
+    assert!(
+        p.contains("db.toml:15: add-dependant.files[0]: path 'x' is not absolute"),
+        "{p}"
+    );
+
+    // A variable that does not exist, in a file's content: the line of
+    // that file.
+    let p = shown(problems(Catalog::from_sources(with_action(
+        r#"add-dependant.command = ["/bin/x"]
+add-dependant.files = [
+    { path = "/etc/x", content = "ok" },
+    { path = "/etc/y", content = "{{ dependant.nosuch }}" },
+]"#,
+    ))));
+    assert!(
+        p.contains("db.toml:17: add-dependant.files[1].content:") && p.contains("dependant.nosuch"),
+        "{p}"
+    );
+
+    // An unknown key inside the action.
+    let p = shown(problems(Catalog::from_sources(with_action(
+        "add-dependant.command = [\"/bin/x\"]\nadd-dependant.shell = true",
+    ))));
+    assert!(
+        p.contains("db.toml") && p.contains("unknown field `shell`"),
+        "{p}"
+    );
 }

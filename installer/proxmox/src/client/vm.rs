@@ -17,6 +17,11 @@ use crate::client::{Api, ApiError, Proxmox};
 use crate::formats;
 use crate::request::{Method, Request};
 
+// The guest agent's file and command calls (a child module so it shares
+// the path helper).
+mod agent;
+pub use agent::*;
+
 /// A VM id: 100 to 999999999, unique in the cluster.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct VmId(u32);
@@ -1068,6 +1073,9 @@ fn flag(on: bool) -> &'static str {
 /// [`crate::client::requests`].
 pub mod requests {
     use super::*;
+
+    // The guest agent calls' builders live with their types.
+    pub use super::agent::requests::*;
 
     /// `GET /cluster/nextid`: the lowest free VM id; with `check`, that id
     /// if it is free (Proxmox refuses otherwise).

@@ -13,6 +13,11 @@ use super::{lock, Machine, PathMatch, Simulator, State, Storage};
 use crate::formats::split_list;
 use crate::request::{Method, Request};
 
+// The guest agent's files and commands (a child module so it shares the
+// VM state).
+mod agent;
+pub use agent::SimExec;
+
 /// How a VM's guest comes up after a start, for tests of waiting.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum GuestBoot {
@@ -30,6 +35,8 @@ pub(super) struct Vm {
     lock: Option<String>,
     /// Agent pings since the last start.
     pings: u32,
+    /// What the guest agent wrote and ran in the guest.
+    guest: agent::Guest,
 }
 
 /// A copy of one simulated VM, for assertions.
@@ -157,6 +164,9 @@ pub(super) fn handles(method: Method, template: &str) -> bool {
             | (Method::Post, "/nodes/{node}/qemu/{vmid}/status/stop")
             | (Method::Get, "/nodes/{node}/qemu/{vmid}/status/current")
             | (Method::Post, "/nodes/{node}/qemu/{vmid}/agent/ping")
+            | (Method::Post, "/nodes/{node}/qemu/{vmid}/agent/file-write")
+            | (Method::Post, "/nodes/{node}/qemu/{vmid}/agent/exec")
+            | (Method::Get, "/nodes/{node}/qemu/{vmid}/agent/exec-status")
             | (Method::Get, "/nodes/{node}/storage/{storage}/content")
     )
 }
@@ -407,6 +417,15 @@ impl State {
                 Ok(status_json(id, vm))
             }
             (Method::Post, "/nodes/{node}/qemu/{vmid}/agent/ping") => self.ping(node, vmid()?),
+            (Method::Post, "/nodes/{node}/qemu/{vmid}/agent/file-write") => {
+                self.agent_file_write(node, vmid()?, req)
+            }
+            (Method::Post, "/nodes/{node}/qemu/{vmid}/agent/exec") => {
+                self.agent_exec(node, vmid()?, req)
+            }
+            (Method::Get, "/nodes/{node}/qemu/{vmid}/agent/exec-status") => {
+                self.agent_exec_status(node, vmid()?, req)
+            }
             (Method::Get, "/nodes/{node}/storage/{storage}/content") => {
                 self.content(local, node, var("storage"), req.get_param("content"))
             }
@@ -1045,6 +1064,9 @@ impl State {
                 running: false,
                 lock: locked.then(|| "clone".to_string()),
                 pings: 0,
+                // A clone's guest starts from the template's disk: nothing
+                // written through an agent is modelled to carry over.
+                guest: agent::Guest::default(),
             },
         );
         if locked {
