@@ -954,5 +954,9 @@ fn user_data_prints_what_deploy_gives_with_secrets_redacted() {
     assert!(plain.text.contains(" dxflrs/garage:"), "{}", plain.text);
     let ok =
         tappaas_firstboot::service_user_data(c, "garage", Some("mirror.example"), false).unwrap();
-    assert!(ok.text.contains(" mirror.example/dxflrs/garage:"), "{}", ok.text);
+    assert!(
+        ok.text.contains(" mirror.example/dxflrs/garage:"),
+        "{}",
+        ok.text
+    );
 }
