@@ -17,7 +17,10 @@
 //! code (`tappaas-services`) as first boot renders it: PostgreSQL, whose
 //! packages come from Debian's archive, placed on QEMU's user network as
 //! if that were its zone; the host then checks the entry's health check
-//! (TCP 5432 on the service's address) through a forwarded port. The UEFI
+//! (TCP 5432 on the service's address) through a forwarded port. Then a
+//! service deployed later (Grafana) gets its role as the node gives it:
+//! PostgreSQL's `add-dependant` files and command through the guest agent
+//! (twice), and the role logs in with the written password. The UEFI
 //! run uses `tests/fixtures/cloud-init/service-user-data.yaml`, a small
 //! stand-in service. The test adds a second MIME part, a shell script that
 //! prints the report on the serial port once cloud-init is done.
@@ -200,6 +203,15 @@ struct Service {
     report_lines: &'static str,
     /// A TCP port of the service that the host checks through a forward.
     health_port: Option<u16>,
+    /// The entry's `add-dependant` action for a service deployed after
+    /// this VM was made, run through the guest agent as the node runs it.
+    later_dependant: Option<LaterDependant>,
+}
+
+struct LaterDependant {
+    action: tappaas_services::DependantAction,
+    /// The dependant's address, which its pg_hba line names.
+    address: std::net::Ipv4Addr,
 }
 
 /// QEMU's user-mode network (10.0.2.0/24: gateway .2, DNS .3) as the zone.
@@ -218,13 +230,14 @@ fn fixture_service() -> Service {
 echo "@@ health=$(curl -fsS --max-time 20 http://127.0.0.1:8080/health 2>&1)"
 echo "@@ service-env=$(stat -c %a:%U /etc/tappaas/service.env 2>&1)""#,
         health_port: None,
+        later_dependant: None,
     }
 }
 
 /// The catalog's PostgreSQL, rendered as first boot renders it, with its
 /// zone moved onto QEMU's user network.
 fn catalog_postgresql() -> Service {
-    use tappaas_services::{render, resolve, Catalog, Context, HealthCheck};
+    use tappaas_services::{render, render_add_dependant, resolve, Catalog, Context, HealthCheck};
     let catalog = Catalog::embedded().expect("the embedded catalog loads");
     let resolved = resolve(&catalog, &["postgresql".to_string()]).expect("resolve postgresql");
     let mut ctx = Context::example(&resolved);
@@ -240,6 +253,17 @@ fn catalog_postgresql() -> Service {
     }];
     ctx.dns_server = USER_NET_DNS.into();
     let r = render(&catalog, &resolved, "postgresql", &ctx).expect("render postgresql");
+    // Grafana, deployed later: PostgreSQL's user-data above does not know
+    // it, so its role comes from the entry's add-dependant action.
+    let both = resolve(&catalog, &["postgresql".to_string(), "grafana".to_string()])
+        .expect("resolve postgresql and grafana");
+    let mut later = Context::example(&both);
+    later.zones = ctx.zones.clone();
+    later.dns_server = ctx.dns_server;
+    let action = render_add_dependant(&catalog, &both, "postgresql", "grafana", &later)
+        .expect("render postgresql's add-dependant for grafana")
+        .expect("postgresql has an add-dependant action");
+    let grafana = render(&catalog, &both, "grafana", &later).expect("render grafana");
     let port = match r.health {
         HealthCheck::Tcp { address } => address.port(),
         other => panic!("postgresql's health check is TCP in the catalog, not {other:?}"),
@@ -254,6 +278,10 @@ fn catalog_postgresql() -> Service {
 echo "@@ pg-listen=$(ss -Hltn 'sport = :5432' | awk '{print $4}' | paste -sd, -)"
 echo "@@ pg-ensure=$(test -x /usr/local/sbin/tappaas-pg-ensure && echo yes)""#,
         health_port: Some(port),
+        later_dependant: Some(LaterDependant {
+            action,
+            address: grafana.placement.address,
+        }),
     }
 }
 
@@ -319,36 +347,110 @@ fn seed_iso(dir: &Path, service: &Service, instance: &str) -> PathBuf {
     iso
 }
 
-/// Asks the guest agent for the host name (over QEMU's socket for the
-/// agent's virtio port).
-fn agent_host_name(socket: &Path) -> Result<String, String> {
-    let mut s = UnixStream::connect(socket).map_err(|e| format!("connect: {e}"))?;
-    s.set_read_timeout(Some(Duration::from_secs(60)))
+/// A client of the QEMU guest agent on QEMU's socket for the agent's
+/// virtio port: the protocol behind Proxmox's agent calls (`agent/ping`,
+/// `agent/file-write`, `agent/exec`, `agent/exec-status`).
+struct Agent {
+    writer: UnixStream,
+    reader: BufReader<UnixStream>,
+}
+
+impl Agent {
+    fn connect(socket: &Path) -> Result<Agent, String> {
+        let s = UnixStream::connect(socket).map_err(|e| format!("connect: {e}"))?;
+        s.set_read_timeout(Some(Duration::from_secs(60)))
+            .map_err(|e| e.to_string())?;
+        let reader = BufReader::new(s.try_clone().map_err(|e| e.to_string())?);
+        let mut agent = Agent { writer: s, reader };
+        // guest-sync first: whatever an earlier client left unread is skipped.
+        let id = std::process::id();
+        writeln!(
+            agent.writer,
+            r#"{{"execute":"guest-sync","arguments":{{"id":{id}}}}}"#
+        )
         .map_err(|e| e.to_string())?;
-    let mut reader = BufReader::new(s.try_clone().map_err(|e| e.to_string())?);
-    // guest-sync first: whatever an earlier client left unread is skipped.
-    let id = std::process::id();
-    writeln!(s, r#"{{"execute":"guest-sync","arguments":{{"id":{id}}}}}"#)
-        .map_err(|e| e.to_string())?;
-    let mut line = String::new();
-    loop {
-        line.clear();
-        reader
+        loop {
+            let answer = agent.answer("guest-sync")?;
+            if answer.get("return") == Some(&serde_json::json!(id)) {
+                return Ok(agent);
+            }
+        }
+    }
+
+    fn answer(&mut self, what: &str) -> Result<serde_json::Value, String> {
+        let mut line = String::new();
+        self.reader
             .read_line(&mut line)
-            .map_err(|e| format!("no answer to guest-sync: {e}"))?;
+            .map_err(|e| format!("no answer to {what}: {e}"))?;
         if line.is_empty() {
             return Err("the agent's socket closed".to_string());
         }
-        if line.replace(' ', "").contains(&format!("\"return\":{id}")) {
-            break;
+        serde_json::from_str(&line).map_err(|e| format!("{what}: not JSON ({e}): {line}"))
+    }
+
+    /// One command; its `return` value, or the agent's error.
+    fn call(
+        &mut self,
+        execute: &str,
+        arguments: serde_json::Value,
+    ) -> Result<serde_json::Value, String> {
+        let request = serde_json::json!({ "execute": execute, "arguments": arguments });
+        writeln!(self.writer, "{request}").map_err(|e| e.to_string())?;
+        let mut answer = self.answer(execute)?;
+        match answer.get_mut("return") {
+            Some(value) => Ok(value.take()),
+            None => Err(format!("{execute}: {answer}")),
         }
     }
-    writeln!(s, r#"{{"execute":"guest-get-host-name"}}"#).map_err(|e| e.to_string())?;
-    line.clear();
-    reader
-        .read_line(&mut line)
-        .map_err(|e| format!("no answer to guest-get-host-name: {e}"))?;
-    Ok(line.trim().to_string())
+
+    /// As Proxmox's `agent/file-write`: open for writing, write, close.
+    fn write_file(&mut self, path: &str, content: &[u8]) -> Result<(), String> {
+        use base64::Engine as _;
+        let handle = self.call(
+            "guest-file-open",
+            serde_json::json!({ "path": path, "mode": "w" }),
+        )?;
+        let b64 = base64::engine::general_purpose::STANDARD.encode(content);
+        let written = self.call(
+            "guest-file-write",
+            serde_json::json!({ "handle": handle, "buf-b64": b64 }),
+        );
+        self.call("guest-file-close", serde_json::json!({ "handle": handle }))?;
+        written.map(|_| ())
+    }
+
+    /// As Proxmox's `agent/exec` then `agent/exec-status` until it has
+    /// exited: the exit code, stdout and stderr.
+    fn exec(&mut self, argv: &[String]) -> Result<(i64, String, String), String> {
+        use base64::Engine as _;
+        let (program, args) = argv.split_first().ok_or("an empty command")?;
+        let started = self.call(
+            "guest-exec",
+            serde_json::json!({ "path": program, "arg": args, "capture-output": true }),
+        )?;
+        let pid = started["pid"].clone();
+        let deadline = std::time::Instant::now() + Duration::from_secs(300);
+        loop {
+            let status = self.call("guest-exec-status", serde_json::json!({ "pid": pid }))?;
+            if status["exited"] == serde_json::json!(true) {
+                let text = |key: &str| {
+                    let data = status[key].as_str().unwrap_or_default();
+                    let bytes = base64::engine::general_purpose::STANDARD
+                        .decode(data)
+                        .unwrap_or_default();
+                    String::from_utf8_lossy(&bytes).into_owned()
+                };
+                let code = status["exitcode"].as_i64().unwrap_or(-1);
+                return Ok((code, text("out-data"), text("err-data")));
+            }
+            if std::time::Instant::now() > deadline {
+                return Err(format!("{argv:?} still runs after 300 s"));
+            }
+            // The agent has no event for an exit: poll, as Proxmox's
+            // callers do.
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    }
 }
 
 /// The report's `@@ key=value` lines (other console output may come between).
@@ -580,19 +682,85 @@ fn boot_template(name: &str, firmware: Firmware, service: Service) {
     );
 
     // The agent answers the host (as Proxmox asks it for the VM's addresses).
-    match agent_host_name(&qga) {
+    let mut agent =
+        Agent::connect(&qga).unwrap_or_else(|e| fail(&vm, "the guest agent did not answer", e));
+    match agent.call("guest-get-host-name", serde_json::json!({})) {
         Ok(answer) => check(
-            answer
-                .replace(' ', "")
-                .contains(&format!("\"host-name\":\"{hostname}\"")),
+            answer["host-name"] == serde_json::json!(hostname),
             &format!("the guest agent answered {answer}"),
         ),
         Err(e) => fail(&vm, "the guest agent did not answer", e),
+    }
+    if let Some(later) = &service.later_dependant {
+        later_dependant(&vm, &mut agent, later);
     }
     println!(
         "{name}: checked after {:.1}s; serial log {log}",
         vm.console.elapsed().as_secs_f64()
     );
+}
+
+/// A dependant deployed after the service's VM was made: the entry's
+/// `add-dependant` files and command through the guest agent, twice (the
+/// node may run it again after a crash); then the dependant's role logs in
+/// with the password from its file, to its own database.
+fn later_dependant(vm: &Vm, agent: &mut Agent, later: &LaterDependant) {
+    let action = &later.action;
+    let check = |ok: bool, what: &str| {
+        if !ok {
+            fail(vm, what, "see the serial log");
+        }
+    };
+    for round in 1..=2 {
+        for (path, content) in &action.files {
+            if let Err(e) = agent.write_file(path, content.expose().as_bytes()) {
+                fail(
+                    vm,
+                    &format!("agent file-write of {path} (round {round})"),
+                    e,
+                );
+            }
+        }
+        match agent.exec(&action.command) {
+            Ok((0, _, _)) => {}
+            Ok((code, out, err)) => fail(
+                vm,
+                &format!("{:?} exited {code} (round {round})", action.command),
+                format!("stdout: {out}\nstderr: {err}"),
+            ),
+            Err(e) => fail(vm, &format!("agent exec of {:?}", action.command), e),
+        }
+    }
+    let ident = action.dependant.replace('-', "_");
+    let sh = |script: String| vec!["/bin/sh".to_string(), "-c".to_string(), script];
+    let (password_file, _) = &action.files[0];
+    let login = sh(format!(
+        "PGPASSWORD=\"$(cat {password_file})\" psql -X -h 127.0.0.1 -U {ident} -d {ident} -tAc 'SELECT current_user, current_database()'"
+    ));
+    match agent.exec(&login) {
+        Ok((0, out, _)) => check(
+            out.trim() == format!("{ident}|{ident}"),
+            &format!("{ident} logged in as something else: {out}"),
+        ),
+        other => fail(
+            vm,
+            &format!("{ident} cannot log in with the password the node wrote"),
+            format!("{other:?}"),
+        ),
+    }
+    // One pg_hba line for the dependant's address, however often it ran.
+    let address = later.address;
+    let hba = sh(format!(
+        "grep -cxF 'host {ident} {ident} {address}/32 scram-sha-256' /etc/tappaas/pg_hba.conf; stat -c %a /etc/tappaas/secrets"
+    ));
+    match agent.exec(&hba) {
+        Ok((0, out, _)) => check(
+            out.split_whitespace().collect::<Vec<_>>() == ["1", "700"],
+            &format!("pg_hba line count and secrets directory mode: {out}"),
+        ),
+        other => fail(vm, "reading pg_hba.conf", format!("{other:?}")),
+    }
+    println!("{ident}'s role was made through the guest agent");
 }
 
 #[test]
