@@ -1213,25 +1213,17 @@ impl State {
     }
 
     fn ping(&mut self, node: &str, vmid: u32) -> Result<Value, String> {
-        let boot = self.guests.get(&vmid).copied();
-        let vm = self.vm_mut(node, vmid)?;
-        if !vm.running {
-            return Err(format!("VM {vmid} is not running"));
-        }
-        if !crate::client::agent_enabled(vm.config.get("agent").map(String::as_str)) {
-            return Err("No QEMU guest agent configured".into());
-        }
-        vm.pings += 1;
-        let up = match boot {
-            None => true,
-            Some(GuestBoot::AfterPings(n)) => vm.pings > n,
-            Some(GuestBoot::Never) => false,
-        };
-        if up {
-            Ok(json!({}))
-        } else {
-            self.keep_on_error = true;
-            Err("QEMU guest agent is not running".into())
+        let counted = self
+            .vm_mut(node, vmid)
+            .map(|vm| vm.running)
+            .unwrap_or(false);
+        match self.agent_guest(node, vmid, true) {
+            Ok(_) => Ok(json!({})),
+            Err(e) => {
+                // A refused ping of a running VM still counted.
+                self.keep_on_error = counted;
+                Err(e)
+            }
         }
     }
 

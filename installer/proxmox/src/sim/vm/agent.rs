@@ -88,8 +88,14 @@ impl Simulator {
 }
 
 impl State {
-    /// The VM, when its guest agent would answer a ping now.
-    fn agent_guest(&mut self, node: &str, vmid: u32) -> Result<&mut Vm, String> {
+    /// The VM, when its guest agent would answer a ping now. `ping`: this
+    /// is a ping, which counts towards an agent that starts after some.
+    pub(super) fn agent_guest(
+        &mut self,
+        node: &str,
+        vmid: u32,
+        ping: bool,
+    ) -> Result<&mut Vm, String> {
         let boot = self.guests.get(&vmid).copied();
         let vm = self.vm_mut(node, vmid)?;
         if !vm.running {
@@ -97,6 +103,9 @@ impl State {
         }
         if !crate::client::agent_enabled(vm.config.get("agent").map(String::as_str)) {
             return Err("No QEMU guest agent configured".into());
+        }
+        if ping {
+            vm.pings += 1;
         }
         let up = match boot {
             None => true,
@@ -128,7 +137,7 @@ impl State {
         } else {
             content.as_bytes().to_vec()
         };
-        let vm = self.agent_guest(node, vmid)?;
+        let vm = self.agent_guest(node, vmid, false)?;
         vm.guest.files.insert(file, bytes);
         Ok(Value::Null)
     }
@@ -150,7 +159,7 @@ impl State {
             .get_mut(&vmid)
             .and_then(|q| q.pop_front())
             .unwrap_or_default();
-        let vm = self.agent_guest(node, vmid)?;
+        let vm = self.agent_guest(node, vmid, false)?;
         let pid = 1000.max(vm.guest.last_pid + 1);
         vm.guest.last_pid = pid;
         vm.guest.commands.push(command);
@@ -168,7 +177,7 @@ impl State {
             .get_param("pid")
             .and_then(|p| p.parse().ok())
             .unwrap_or_default();
-        let vm = self.agent_guest(node, vmid)?;
+        let vm = self.agent_guest(node, vmid, false)?;
         let invalid = || {
             format!("VM {vmid} qmp command 'guest-exec-status' failed - Invalid parameter 'pid'")
         };
