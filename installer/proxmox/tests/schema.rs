@@ -8,13 +8,13 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use common::{ip, node, schema};
+use common::{bridge, ip, node, schema, storage, vmid};
 use tappaas_proxmox::client::{
-    requests, Bios, BootDevice, BridgeName, CiCustom, CloneVm, ClusterName, ConfigUpdate, Content,
+    requests, Bios, BootDevice, CiCustom, CloneVm, ClusterName, ConfigUpdate, Content,
     CreateCluster, CreateVm, DiskBus, DiskResize, DiskSlot, DiskSpec, Fingerprint, GuestCommand,
     GuestPath, ImportSource, IpConfig, Ipv6Setting, JoinCluster, Link, MachineType, NetDevice,
-    OsType, Password, PoolName, ScsiHw, SshKeys, StorageId, Tag, VmId, VmName, VmSettings,
-    VolumeId, ZfsPoolStorage,
+    OsType, Password, PoolName, ScsiHw, SshKeys, StorageId, Tag, VmName, VmSettings, VolumeId,
+    ZfsPoolStorage,
 };
 use tappaas_proxmox::{Method, Request, Rule, SchemaError};
 
@@ -106,18 +106,6 @@ fn all_typed_requests() -> Vec<(&'static str, Request)> {
     ];
     all.extend(vm_requests());
     all
-}
-
-fn vmid(n: u32) -> VmId {
-    VmId::new(n).unwrap()
-}
-
-fn storage(s: &str) -> StorageId {
-    StorageId::new(s).unwrap()
-}
-
-fn bridge(s: &str) -> BridgeName {
-    BridgeName::new(s).unwrap()
 }
 
 /// The firewall VM as the lead will create it: two NICs, the nano image

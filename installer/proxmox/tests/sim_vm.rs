@@ -7,12 +7,12 @@
 
 mod common;
 
-use common::{client, ip, node, world, GIB};
+use common::{bridge, client, ip, node, storage, vmid, world, GIB};
 use tappaas_proxmox::client::{
-    BootDevice, BridgeName, CiCustom, CloneVm, ClusterName, ConfigUpdate, Content, CreateCluster,
-    CreateVm, DiskResize, DiskSlot, DiskSpec, GuestCommand, GuestPath, ImportSource, IpConfig,
-    Link, NetDevice, OsType, PoolName, ScsiHw, SshKeys, StorageId, VmId, VmName, VmSettings,
-    VmState, VolumeId, ZfsPoolStorage,
+    BootDevice, CiCustom, CloneVm, ClusterName, ConfigUpdate, Content, CreateCluster, CreateVm,
+    DiskResize, DiskSlot, DiskSpec, GuestCommand, GuestPath, ImportSource, IpConfig, Link,
+    NetDevice, OsType, PoolName, ScsiHw, SshKeys, VmName, VmSettings, VmState, VolumeId,
+    ZfsPoolStorage,
 };
 use tappaas_proxmox::{
     ApiError, FailWhen, GuestBoot, Method, Proxmox, SimExec, SimNode, Simulator,
@@ -21,18 +21,6 @@ use tappaas_proxmox::{
 const NANO: &str = "/var/lib/vz/import/opnsense-nano.img";
 const DEBIAN: &str = "/var/lib/vz/import/debian-13-tappaas.qcow2";
 const SNIPPET: &str = "/var/lib/vz/snippets/vault-user.yaml";
-
-fn vmid(n: u32) -> VmId {
-    VmId::new(n).unwrap()
-}
-
-fn storage(s: &str) -> StorageId {
-    StorageId::new(s).unwrap()
-}
-
-fn bridge(s: &str) -> BridgeName {
-    BridgeName::new(s).unwrap()
-}
 
 fn name(s: &str) -> VmName {
     VmName::new(s).unwrap()

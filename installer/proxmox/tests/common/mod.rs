@@ -5,7 +5,7 @@
 use std::net::IpAddr;
 use std::sync::{Arc, OnceLock};
 
-use tappaas_proxmox::client::NodeName;
+use tappaas_proxmox::client::{BridgeName, NodeName, StorageId, VmId};
 use tappaas_proxmox::Schema;
 use tappaas_proxmox::{MachineSpec, Proxmox, SimNode, Simulator};
 
@@ -67,4 +67,16 @@ pub fn world() -> Simulator {
 /// The typed client on one simulated node, schema check on.
 pub fn client(sim: &Simulator, name: &str) -> Proxmox<SimNode> {
     Proxmox::new(sim.client(name), schema())
+}
+
+pub fn vmid(n: u32) -> VmId {
+    VmId::new(n).expect("a valid VM id")
+}
+
+pub fn storage(s: &str) -> StorageId {
+    StorageId::new(s).expect("a valid storage id")
+}
+
+pub fn bridge(s: &str) -> BridgeName {
+    BridgeName::new(s).expect("a valid bridge name")
 }
