@@ -210,8 +210,9 @@ struct Service {
 
 struct LaterDependant {
     action: tappaas_services::DependantAction,
-    /// The dependant's address, which its pg_hba line names.
-    address: std::net::Ipv4Addr,
+    /// Every dependant's role (the planned ones' and the later one's) and
+    /// address, which its pg_hba line names.
+    roles: Vec<(String, std::net::Ipv4Addr)>,
 }
 
 /// QEMU's user-mode network (10.0.2.0/24: gateway .2, DNS .3) as the zone.
@@ -237,10 +238,17 @@ echo "@@ service-env=$(stat -c %a:%U /etc/tappaas/service.env 2>&1)""#,
 /// The catalog's PostgreSQL, rendered as first boot renders it, with its
 /// zone moved onto QEMU's user network.
 fn catalog_postgresql() -> Service {
+    use tappaas_answer::Secret;
     use tappaas_services::{render, render_add_dependant, resolve, Catalog, Context, HealthCheck};
     let catalog = Catalog::embedded().expect("the embedded catalog loads");
-    let resolved = resolve(&catalog, &["postgresql".to_string()]).expect("resolve postgresql");
+    // Authentik is planned with it: its role comes from the user-data.
+    let planned = ["postgresql".to_string(), "authentik".to_string()];
+    let resolved = resolve(&catalog, &planned).expect("resolve postgresql and authentik");
     let mut ctx = Context::example(&resolved);
+    // Passwords of their own, so that a login proves whose it is.
+    let authentik_password = "Authentik0planned0password0123456789";
+    ctx.secrets
+        .insert("authentik", "db-password", Secret::new(authentik_password));
     let zone = &resolved
         .get("postgresql")
         .expect("postgresql resolved")
@@ -255,15 +263,25 @@ fn catalog_postgresql() -> Service {
     let r = render(&catalog, &resolved, "postgresql", &ctx).expect("render postgresql");
     // Grafana, deployed later: PostgreSQL's user-data above does not know
     // it, so its role comes from the entry's add-dependant action.
-    let both = resolve(&catalog, &["postgresql".to_string(), "grafana".to_string()])
-        .expect("resolve postgresql and grafana");
+    let mut all = planned.to_vec();
+    all.push("grafana".to_string());
+    let both = resolve(&catalog, &all).expect("resolve postgresql, authentik and grafana");
     let mut later = Context::example(&both);
     later.zones = ctx.zones.clone();
     later.dns_server = ctx.dns_server;
+    later
+        .secrets
+        .insert("authentik", "db-password", Secret::new(authentik_password));
+    later.secrets.insert(
+        "grafana",
+        "db-password",
+        Secret::new("Grafana0later0password0123456789ab"),
+    );
     let action = render_add_dependant(&catalog, &both, "postgresql", "grafana", &later)
         .expect("render postgresql's add-dependant for grafana")
         .expect("postgresql has an add-dependant action");
     let grafana = render(&catalog, &both, "grafana", &later).expect("render grafana");
+    let authentik = render(&catalog, &both, "authentik", &later).expect("render authentik");
     let port = match r.health {
         HealthCheck::Tcp { address } => address.port(),
         other => panic!("postgresql's health check is TCP in the catalog, not {other:?}"),
@@ -280,7 +298,10 @@ echo "@@ pg-ensure=$(test -x /usr/local/sbin/tappaas-pg-ensure && echo yes)""#,
         health_port: Some(port),
         later_dependant: Some(LaterDependant {
             action,
-            address: grafana.placement.address,
+            roles: vec![
+                ("authentik".into(), authentik.placement.address),
+                ("grafana".into(), grafana.placement.address),
+            ],
         }),
     }
 }
@@ -731,36 +752,41 @@ fn later_dependant(vm: &Vm, agent: &mut Agent, later: &LaterDependant) {
             Err(e) => fail(vm, &format!("agent exec of {:?}", action.command), e),
         }
     }
-    let ident = action.dependant.replace('-', "_");
     let sh = |script: String| vec!["/bin/sh".to_string(), "-c".to_string(), script];
-    let (password_file, _) = &action.files[0];
-    let login = sh(format!(
-        "PGPASSWORD=\"$(cat {password_file})\" psql -X -h 127.0.0.1 -U {ident} -d {ident} -tAc 'SELECT current_user, current_database()'"
-    ));
-    match agent.exec(&login) {
-        Ok((0, out, _)) => check(
-            out.trim() == format!("{ident}|{ident}"),
-            &format!("{ident} logged in as something else: {out}"),
-        ),
-        other => fail(
-            vm,
-            &format!("{ident} cannot log in with the password the node wrote"),
-            format!("{other:?}"),
-        ),
+    for (ident, address) in &later.roles {
+        // Its password from its file (as root: the files are root's),
+        // then a login over TCP, where scram checks the password.
+        let login = sh(format!(
+            "PGPASSWORD=\"$(cat /etc/tappaas/secrets/{ident}.db-password)\" psql -X -h 127.0.0.1 -U {ident} -d {ident} -tAc 'SELECT current_user, current_database()'"
+        ));
+        match agent.exec(&login) {
+            Ok((0, out, _)) => check(
+                out.trim() == format!("{ident}|{ident}"),
+                &format!("{ident} logged in as something else: {out}"),
+            ),
+            other => fail(
+                vm,
+                &format!("{ident} cannot log in with the password in its file"),
+                format!("{other:?}"),
+            ),
+        }
+        // One pg_hba line for its address, however often the action ran.
+        let hba = sh(format!(
+            "grep -cxF 'host {ident} {ident} {address}/32 scram-sha-256' /etc/tappaas/pg_hba.conf"
+        ));
+        match agent.exec(&hba) {
+            Ok((0, out, _)) => check(out.trim() == "1", &format!("{ident}'s pg_hba lines: {out}")),
+            other => fail(vm, "reading pg_hba.conf", format!("{other:?}")),
+        }
     }
-    // One pg_hba line for the dependant's address, however often it ran.
-    let address = later.address;
-    let hba = sh(format!(
-        "grep -cxF 'host {ident} {ident} {address}/32 scram-sha-256' /etc/tappaas/pg_hba.conf; stat -c %a /etc/tappaas/secrets"
-    ));
-    match agent.exec(&hba) {
-        Ok((0, out, _)) => check(
-            out.split_whitespace().collect::<Vec<_>>() == ["1", "700"],
-            &format!("pg_hba line count and secrets directory mode: {out}"),
-        ),
-        other => fail(vm, "reading pg_hba.conf", format!("{other:?}")),
+    match agent.exec(&sh("stat -c %a /etc/tappaas/secrets".into())) {
+        Ok((0, out, _)) => check(out.trim() == "700", "/etc/tappaas/secrets is not 0700"),
+        other => fail(vm, "stat /etc/tappaas/secrets", format!("{other:?}")),
     }
-    println!("{ident}'s role was made through the guest agent");
+    println!(
+        "the planned and the later dependants' roles log in ({} through the guest agent)",
+        action.dependant
+    );
 }
 
 #[test]
