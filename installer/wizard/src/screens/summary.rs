@@ -75,7 +75,7 @@ fn overview(plan: &Plan) -> Vec<String> {
             format!("{} ({groups}, {} device(s))", p.name, p.disks.len())
         })
         .collect();
-    vec![
+    let mut lines = vec![
         format!("Node {} (node {}), {cluster}", n.fqdn(), n.number),
         format!(
             "Management {addr} on {} (bridge lan), WAN {}",
@@ -83,15 +83,26 @@ fn overview(plan: &Plan) -> Vec<String> {
             net.wan_nic.as_deref().unwrap_or("none")
         ),
         format!("Pools: {}", pools.join(", ")),
-        format!(
-            "Services: {}",
-            if plan.services.is_empty() {
-                "none".to_string()
-            } else {
-                plan.services.join(", ")
-            }
-        ),
-    ]
+    ];
+    // Only a first node deploys the firewall (and the services).
+    if let ClusterPlan::Create { .. } = &n.cluster {
+        lines.push(match &plan.firewall {
+            Some(fw) => format!(
+                "Firewall: OPNsense VM {}, LAN {}, WAN {}",
+                fw.vmid, fw.lan, fw.wan
+            ),
+            None => "Firewall: none".to_string(),
+        });
+    }
+    lines.push(format!(
+        "Services: {}",
+        if plan.services.is_empty() {
+            "none".to_string()
+        } else {
+            plan.services.join(", ")
+        }
+    ));
+    lines
 }
 
 impl Summary {
