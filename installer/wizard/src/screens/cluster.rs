@@ -7,7 +7,7 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use tappaas_answer::{Answer, ClusterAction, Secret};
 
-use super::{FormScreen, Handled, Msg, Reply, Screen};
+use super::{next_unless, FormScreen, Handled, Msg, Reply, Screen};
 use crate::context::Context;
 use crate::form::{errors_for, Form, FormEvent, Item, TextField};
 
@@ -167,14 +167,8 @@ impl Screen for Cluster {
                 }
             }
             FormEvent::Pressed(_) => {
-                if self.check_fields(ctx, &[NAME, PEER, FETCH, CONFIRM, PASSWORD]) {
-                    if let Some(i) = self.form.first_error() {
-                        self.form.focus_on(i);
-                    }
-                    Handled::Consumed
-                } else {
-                    Handled::Msg(Msg::Next)
-                }
+                let any_error = self.check_fields(ctx, &[NAME, PEER, FETCH, CONFIRM, PASSWORD]);
+                next_unless(&mut self.form, any_error)
             }
         }
     }

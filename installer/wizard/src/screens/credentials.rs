@@ -6,7 +6,7 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use tappaas_answer::{Answer, Secret, KEYBOARDS};
 
-use super::{FormScreen, Handled, Msg, Screen};
+use super::{next_unless, FormScreen, Handled, Screen};
 use crate::context::Context;
 use crate::form::{errors_for, Choice, Form, FormEvent, Item, TextField};
 
@@ -117,14 +117,8 @@ impl Screen for Credentials {
                 Handled::Consumed
             }
             FormEvent::Pressed(_) => {
-                if self.check_fields(ctx, &FIELDS) {
-                    if let Some(i) = self.form.first_error() {
-                        self.form.focus_on(i);
-                    }
-                    Handled::Consumed
-                } else {
-                    Handled::Msg(Msg::Next)
-                }
+                let any_error = self.check_fields(ctx, &FIELDS);
+                next_unless(&mut self.form, any_error)
             }
         }
     }

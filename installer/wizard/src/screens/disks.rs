@@ -11,7 +11,7 @@ use tappaas_answer::{
 };
 use tappaas_hardware::{human_bytes, transport_name, Disk, MachineProfile};
 
-use super::{Handled, Msg, Screen};
+use super::{next_unless, Handled, Screen};
 use crate::context::Context;
 use crate::form::{errors_for, key_under, Choice, Form, FormEvent, Item, TextField};
 
@@ -421,14 +421,8 @@ impl Screen for Disks {
                 Handled::Consumed
             }
             FormEvent::Pressed(_) => {
-                if self.show_errors(ctx, true) {
-                    if let Some(i) = self.form.first_error() {
-                        self.form.focus_on(i);
-                    }
-                    Handled::Consumed
-                } else {
-                    Handled::Msg(Msg::Next)
-                }
+                let any_error = self.show_errors(ctx, true);
+                next_unless(&mut self.form, any_error)
             }
         }
     }

@@ -96,6 +96,18 @@ pub(crate) fn check(screen: &dyn Screen, ctx: &Context) -> Vec<tappaas_answer::A
 }
 
 /// A screen of form fields whose errors come from validating the answer.
+/// A form's Next button: on to the next screen, unless a field has an
+/// error, which then gets the focus.
+pub(crate) fn next_unless(form: &mut crate::form::Form, any_error: bool) -> Handled {
+    if !any_error {
+        return Handled::Msg(Msg::Next);
+    }
+    if let Some(i) = form.first_error() {
+        form.focus_on(i);
+    }
+    Handled::Consumed
+}
+
 pub(crate) trait FormScreen: Screen {
     fn form(&self) -> &crate::form::Form;
     fn form_mut(&mut self) -> &mut crate::form::Form;
