@@ -323,6 +323,17 @@ fn the_node_number_moves_the_default_address_and_name() {
     assert_eq!(w.screens.network.form.text(HOSTNAME), "tappaas3");
 }
 
+/// Welcome, "join", the disks and the network: on to the cluster screen.
+fn to_join(w: &mut tappaas_wizard::Wizard) {
+    press(w, KeyCode::Enter, 1);
+    press(w, KeyCode::Down, 1);
+    press(w, KeyCode::Enter, 2);
+    fill_disks(w);
+    press(w, KeyCode::Enter, 1);
+    fill_network(w);
+    press(w, KeyCode::Enter, 1);
+}
+
 /// The network screen of a wizard, after the disks.
 fn to_network(w: &mut tappaas_wizard::Wizard) {
     to_disks(w);
@@ -569,13 +580,7 @@ fn a_peer_that_cannot_be_reached_is_explained() {
             reason: "no such host".into(),
         }))),
     );
-    press(&mut w, KeyCode::Enter, 1);
-    press(&mut w, KeyCode::Down, 1);
-    press(&mut w, KeyCode::Enter, 2);
-    fill_disks(&mut w);
-    press(&mut w, KeyCode::Enter, 1);
-    fill_network(&mut w);
-    press(&mut w, KeyCode::Enter, 1);
+    to_join(&mut w);
     type_text(&mut w, "nowhere");
     press(&mut w, KeyCode::Tab, 1);
     press(&mut w, KeyCode::Enter, 1);
@@ -678,13 +683,7 @@ fn a_pool_found_on_chosen_disks_can_be_kept_or_wiped() {
 #[test]
 fn the_fetch_waits_for_a_frame_that_says_so() {
     let mut w = wizard_on("nvme2-hdd4");
-    press(&mut w, KeyCode::Enter, 1);
-    press(&mut w, KeyCode::Down, 1);
-    press(&mut w, KeyCode::Enter, 2);
-    fill_disks(&mut w);
-    press(&mut w, KeyCode::Enter, 1);
-    fill_network(&mut w);
-    press(&mut w, KeyCode::Enter, 1);
+    to_join(&mut w);
     type_text(&mut w, "10.0.0.10");
     press(&mut w, KeyCode::Tab, 1);
     // Enter on the button, without the helper that runs the request.
@@ -781,13 +780,7 @@ fn without_the_opnsense_image_the_screens_are_the_same_as_before() {
 #[test]
 fn a_joining_node_skips_the_firewall_both_ways() {
     let mut w = wizard_on("nvme2-hdd4");
-    press(&mut w, KeyCode::Enter, 1);
-    press(&mut w, KeyCode::Down, 1);
-    press(&mut w, KeyCode::Enter, 2);
-    fill_disks(&mut w);
-    press(&mut w, KeyCode::Enter, 1);
-    fill_network(&mut w);
-    press(&mut w, KeyCode::Enter, 1);
+    to_join(&mut w);
     type_text(&mut w, "10.0.0.10");
     press(&mut w, KeyCode::Tab, 1);
     press(&mut w, KeyCode::Enter, 1);
