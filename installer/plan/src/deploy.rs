@@ -6,8 +6,10 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use tappaas_answer::{Answer, Cidr, WanMode};
 
+use tappaas_hardware::MachineProfile;
+
 use crate::{
-    Address, Environment, Finding, FirewallPlan, NetworkPlan, NodePlan, WanPlan,
+    Address, Environment, Finding, FirewallPlan, NetworkPlan, NodePlan, PlanError, WanPlan,
     FIREWALL_IMAGE_ON_NODE, FIREWALL_VMID,
 };
 
@@ -17,10 +19,12 @@ pub(crate) struct Deploy {
 }
 
 pub(crate) fn plan_deploy(
+    machine: &MachineProfile,
     node: &NodePlan,
     network: &NetworkPlan,
     answer: &Answer,
     env: &Environment,
+    errors: &mut Vec<PlanError>,
     warnings: &mut Vec<Finding>,
 ) -> Deploy {
     let wanted = answer.services.deploy.clone();
@@ -37,6 +41,9 @@ pub(crate) fn plan_deploy(
         };
     }
     let firewall = firewall(network, answer, env, warnings);
+    if let Some(fw) = &firewall {
+        check_lan_address_is_free(machine, network, fw, errors);
+    }
     let services = match (&firewall, &env.service_template) {
         _ if wanted.is_empty() => Vec::new(),
         (None, _) => {
@@ -143,6 +150,38 @@ pub fn firewall_lan_default(management: &Cidr) -> Option<Cidr> {
         addr: IpAddr::V4(first),
         prefix: management.prefix,
     })
+}
+
+/// The firewall must not take the address of the router that is already
+/// on the management network: the one that gave the management NIC its
+/// DHCP lease (a common case: the wizard offers the lease's network, and
+/// home routers sit on its first address, the firewall's default).
+fn check_lan_address_is_free(
+    machine: &MachineProfile,
+    network: &NetworkPlan,
+    fw: &FirewallPlan,
+    errors: &mut Vec<PlanError>,
+) {
+    let Ok(lan) = fw.lan.parse::<Cidr>() else {
+        return;
+    };
+    let nic = &network.management_nic;
+    let router = machine
+        .nics
+        .iter()
+        .find(|n| &n.name == nic)
+        .and_then(|n| n.dhcp.as_ref())
+        .and_then(|lease| lease.gateway);
+    if let Some(router) = router.filter(|r| IpAddr::V4(*r) == lan.addr) {
+        errors.push(PlanError::at(
+            "firewall.lan-address",
+            format!(
+                "the firewall's LAN address {} is the address of the router that gave {nic} its DHCP lease: both would answer on it",
+                router
+            ),
+            "give the firewall another address on the management network (the wizard's Firewall screen, or [firewall] lan-address), or give the management network one of its own behind the firewall (e.g. 10.0.0.0/24) and connect the existing router to the WAN NIC",
+        ));
+    }
 }
 
 fn first_host(cidr: &str) -> Option<String> {

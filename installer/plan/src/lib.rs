@@ -61,7 +61,18 @@ pub fn plan(
     };
 
     let node = node_plan(machine, answer, env);
-    let deploy = deploy::plan_deploy(&node, &network, answer, env, &mut warnings);
+    let deploy = deploy::plan_deploy(
+        machine,
+        &node,
+        &network,
+        answer,
+        env,
+        &mut errors,
+        &mut warnings,
+    );
+    if !errors.is_empty() {
+        return Err(errors);
+    }
 
     let arc = zfs_arc_max(machine.memory_bytes, answer);
     let mut plan = Plan {

@@ -875,6 +875,44 @@ fn an_iso_without_the_template_deploys_the_firewall_but_no_service() {
 }
 
 #[test]
+fn the_firewall_may_not_take_the_address_of_the_router_that_leased_the_management_nic() {
+    // enp2s0 has a lease from the home router at 192.168.1.1, and the
+    // answer puts management on that network.
+    let mut m = home_server();
+    m.nics[1].dhcp = Some(tappaas_hardware::DhcpLease {
+        address: "192.168.1.20".parse().expect("ip"),
+        prefix: 24,
+        gateway: Some("192.168.1.1".parse().expect("ip")),
+        dns: vec!["192.168.1.1".parse().expect("ip")],
+        domain: None,
+        search: Vec::new(),
+    });
+    let network = "[network]\nsource = \"from-answer\"\ncidr = \"192.168.1.20/24\"\ngateway = \"192.168.1.1\"\ndns = \"192.168.1.1\"\nfilter.INTERFACE = \"enp2s0\"\n[bridges]\nwan-filter.INTERFACE = \"enp1s0\"\n";
+    // The default LAN address, the network's first, is the router's.
+    let e = err(&m, &with(network));
+    assert_eq!(e.len(), 1, "{e:#?}");
+    assert_eq!(e[0].key.as_deref(), Some("firewall.lan-address"));
+    assert!(
+        e[0].message
+            .contains("192.168.1.1 is the address of the router that gave enp2s0 its DHCP lease"),
+        "{}",
+        e[0].message
+    );
+    assert!(e[0].hint.contains("Firewall screen"), "{}", e[0].hint);
+    // Another address on that network is accepted.
+    let p = ok(
+        &m,
+        &with(&format!(
+            "{network}[firewall]\nlan-address = \"192.168.1.254/24\"\n"
+        )),
+    );
+    assert_eq!(p.firewall.expect("a firewall").lan, "192.168.1.254/24");
+    // Without the lease nothing says the address is taken.
+    let p = ok(&home_server(), &with(network));
+    assert_eq!(p.firewall.expect("a firewall").lan, "192.168.1.1/24");
+}
+
+#[test]
 fn the_container_registry_reaches_the_plan() {
     let p = ok(
         &home_server(),
