@@ -8,11 +8,12 @@ use std::fmt::Write as _;
 use std::time::Instant;
 
 use tappaas_exec::{Event, StepInfo};
+use tappaas_plan::Plan;
 use tappaas_proxmox::client::{NodeName, VmState, VmSummary};
 use tappaas_proxmox::{Api, Proxmox};
 use tappaas_services::Entry;
 
-use crate::deploy::{self, NewSecrets, Outcome, Records};
+use crate::deploy::{self, Deployment, NewSecrets, Outcome, Records};
 use crate::error::StepError;
 use crate::run::{load_plan, one_service};
 use crate::{service, wait, Config, FirstbootError, Host};
@@ -104,6 +105,22 @@ pub fn services_list<A: Api>(config: &Config, px: &mut Proxmox<A>) -> Result<Str
 /// The services whose addresses and dependants a deployment on this node
 /// is decided over: the plan's, those deployed (or tried) since, by their
 /// records, and `names`.
+/// The deployment of `names` on a node after first boot: over every
+/// service the node knows (see [`known_services`]), images from `registry`
+/// or else the plan's.
+fn prepare_for(
+    config: &Config,
+    plan: &Plan,
+    names: &[String],
+    registry: Option<&str>,
+    new_secrets: NewSecrets,
+    note: &mut dyn FnMut(String),
+) -> Result<Deployment, StepError> {
+    let wanted = known_services(config, &plan.services, names)?;
+    let registry = registry.or(plan.container_registry.as_deref());
+    deploy::prepare(config, plan, &wanted, registry, new_secrets, note)
+}
+
 fn known_services(
     config: &Config,
     planned: &[String],
@@ -164,12 +181,10 @@ pub fn service_user_data(
         }
         Some(_) => {}
     }
-    let wanted = known_services(config, &plan.services, &[name.to_string()]).map_err(said)?;
-    let registry = registry.or(plan.container_registry.as_deref());
-    let dep = deploy::prepare(
+    let dep = prepare_for(
         config,
         &plan,
-        &wanted,
+        &[name.to_string()],
         registry,
         NewSecrets::InMemory,
         &mut |_| {},
@@ -275,16 +290,7 @@ pub fn deploy_services<A: Api>(
     let mut note0 = |text: String| emit(&Event::Action { index: 0, text });
     let prepared = (|| {
         let node = node_name(px, config)?;
-        let wanted = known_services(config, &plan.services, names)?;
-        let registry = registry.or(plan.container_registry.as_deref());
-        let dep = deploy::prepare(
-            config,
-            &plan,
-            &wanted,
-            registry,
-            NewSecrets::Save,
-            &mut note0,
-        )?;
+        let dep = prepare_for(config, &plan, names, registry, NewSecrets::Save, &mut note0)?;
         service::ensure_template(px, config, &node, &mut note0)?;
         Ok::<_, StepError>((node, dep))
     })();
