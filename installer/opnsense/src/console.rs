@@ -329,18 +329,7 @@ impl<'a, S: ConsoleStream> ConsoleSession<'a, S> {
         self.stream
             .write_all(text.as_bytes())
             .and_then(|()| self.stream.flush())
-            .map_err(|e| {
-                let closed = matches!(
-                    e.kind(),
-                    io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset
-                );
-                let failure = if closed {
-                    ConsoleFailure::Closed
-                } else {
-                    ConsoleFailure::Io(e.to_string())
-                };
-                self.error(step, expected, failure)
-            })
+            .map_err(|e| self.error(step, expected, io_failure(&e)))
     }
 
     fn received(&mut self, bytes: &[u8]) {
@@ -417,9 +406,7 @@ impl<'a, S: ConsoleStream> ConsoleSession<'a, S> {
                             | io::ErrorKind::TimedOut
                             | io::ErrorKind::Interrupted
                     ) => {}
-                Err(e) => {
-                    return Err(self.error(step, &expected, ConsoleFailure::Io(e.to_string())))
-                }
+                Err(e) => return Err(self.error(step, &expected, io_failure(&e))),
             }
         }
     }
@@ -643,6 +630,15 @@ pub fn install_config<S: ConsoleStream>(
     session.apply()?;
     session.leave_shell()?;
     session.logout()
+}
+
+/// A peer that went away shows as a reset or a broken pipe, depending on
+/// whether it left unread bytes behind; either way the console is closed.
+fn io_failure(e: &io::Error) -> ConsoleFailure {
+    match e.kind() {
+        io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset => ConsoleFailure::Closed,
+        _ => ConsoleFailure::Io(e.to_string()),
+    }
 }
 
 #[cfg(test)]
