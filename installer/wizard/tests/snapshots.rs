@@ -153,6 +153,10 @@ fn the_firewall_screen_static_and_without_a_firewall() {
     w.screens.firewall.form.focus = DEPLOY;
     press(&mut w, KeyCode::Char(' '), 1);
     snap("08_firewall_none", &w);
+    w.screens.firewall.form.focus = NEXT;
+    press(&mut w, KeyCode::Enter, 1);
+    assert_eq!(w.step, Step::Services);
+    snap("09_services_no_firewall", &w);
 }
 
 #[test]

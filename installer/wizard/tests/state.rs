@@ -969,6 +969,7 @@ fn the_typed_firewall_is_the_answer_and_the_plan() {
 #[test]
 fn no_firewall_says_what_it_means_for_the_services() {
     use tappaas_wizard::screens::firewall::{DEPLOY, LAN, NO_FIREWALL, WAN};
+    use tappaas_wizard::screens::services;
     let mut w = wizard_on("nvme2-hdd4");
     to_firewall(&mut w);
     assert!(!w.screens.firewall.form.items[NO_FIREWALL].visible);
@@ -992,6 +993,30 @@ fn no_firewall_says_what_it_means_for_the_services() {
             ..Default::default()
         }
     );
+    // The services screen says it too, and the focus skips the note.
+    let s = &w.screens.services.form;
+    assert!(s.items[services::NO_FIREWALL].visible);
+    assert_ne!(s.focus, services::NO_FIREWALL);
+    let text = text_of(&draw(&w, 80, 24));
+    assert!(text.contains("first boot deploys none of these"), "{text}");
+    // Back, tick the firewall again: the note goes.
+    press(&mut w, KeyCode::Esc, 1);
+    assert_eq!(w.step, Step::Firewall);
+    press(&mut w, KeyCode::Home, 1);
+    press(&mut w, KeyCode::Char(' '), 1);
+    press(&mut w, KeyCode::End, 1);
+    press(&mut w, KeyCode::Enter, 1);
+    assert_eq!(w.step, Step::Services);
+    assert!(!w.screens.services.form.items[services::NO_FIREWALL].visible);
+    let text = text_of(&draw(&w, 80, 24));
+    assert!(!text.contains("first boot deploys none"), "{text}");
+    // And without it once more, for the planner.
+    press(&mut w, KeyCode::Esc, 1);
+    press(&mut w, KeyCode::Home, 1);
+    press(&mut w, KeyCode::Char(' '), 1);
+    press(&mut w, KeyCode::End, 1);
+    press(&mut w, KeyCode::Enter, 1);
+    assert!(w.screens.services.form.items[services::NO_FIREWALL].visible);
     // The planner agrees: no firewall, no services, and it says why.
     press(&mut w, KeyCode::Tab, 16);
     press(&mut w, KeyCode::Enter, 1);

@@ -1,5 +1,6 @@
 //! Services to deploy at first boot, after the firewall: a checklist of
-//! every known service, the base ones ticked.
+//! every known service, the base ones ticked. Without the firewall the
+//! screen says that none of them will be deployed.
 
 use crossterm::event::KeyEvent;
 use ratatui::buffer::Buffer;
@@ -9,6 +10,10 @@ use tappaas_answer::{Answer, Services as AnswerServices};
 use super::{Handled, Msg, Screen};
 use crate::context::Context;
 use crate::form::{errors_for, Form, FormEvent, Item};
+
+/// The note shown when the firewall screen said no; the services follow.
+pub const NO_FIREWALL: usize = 0;
+const FIRST_SERVICE: usize = 1;
 
 #[derive(Debug)]
 pub struct Services {
@@ -23,33 +28,33 @@ impl Default for Services {
 
 impl Services {
     pub fn new() -> Self {
-        let mut items: Vec<Item> = AnswerServices::KNOWN
-            .iter()
-            .map(|s| {
-                let base = AnswerServices::BASE.contains(s);
-                let label = if base {
-                    format!("{s} (base)")
-                } else {
-                    s.to_string()
-                };
-                Item::check(label, base)
-            })
-            .collect();
+        let mut items = vec![Item::note("").with_detail(vec![
+            "No firewall (previous screen): first boot deploys none of these, as they live in its zones. Esc goes back to it.".into(),
+        ])];
+        items.extend(AnswerServices::KNOWN.iter().map(|s| {
+            let base = AnswerServices::BASE.contains(s);
+            let label = if base {
+                format!("{s} (base)")
+            } else {
+                s.to_string()
+            };
+            Item::check(label, base)
+        }));
         items.push(Item::button("Next"));
-        Services {
-            form: Form::new(items, 0),
-        }
+        let mut form = Form::new(items, 0);
+        form.set_visible(NO_FIREWALL, false);
+        Services { form }
     }
 
     fn next_index(&self) -> usize {
-        AnswerServices::KNOWN.len()
+        FIRST_SERVICE + AnswerServices::KNOWN.len()
     }
 
     pub fn chosen(&self) -> Vec<String> {
         AnswerServices::KNOWN
             .iter()
             .enumerate()
-            .filter(|(i, _)| self.form.checked(*i))
+            .filter(|(i, _)| self.form.checked(FIRST_SERVICE + *i))
             .map(|(_, s)| s.to_string())
             .collect()
     }
@@ -62,6 +67,11 @@ impl Screen for Services {
 
     fn keys(&self) -> &'static str {
         "Up/Down: move  Space: tick  End: Next  Esc: back"
+    }
+
+    fn enter(&mut self, ctx: &Context) {
+        self.form
+            .set_visible(NO_FIREWALL, !ctx.answer.firewall.deploy);
     }
 
     fn handle_key(&mut self, key: KeyEvent, ctx: &Context) -> Handled {
