@@ -214,6 +214,11 @@ impl VmConfig {
             "-vga",
             "std",
         ]);
+        // q35's TCO watchdog runs from power-on and Linux's iTCO_wdt keeps
+        // it fed; under TCG on a busy host the guest can stall past its
+        // 30 s and QEMU resets it, which with -no-reboot ends the VM in
+        // mid-boot with no message. A hang is the test's timeout to find.
+        push(&["-action", "watchdog=none"]);
         // The serial port is our stdin/stdout; no monitor on it.
         push(&[
             "-chardev",
@@ -505,5 +510,7 @@ mod tests {
             "{a}"
         );
         assert!(a.contains("-no-reboot"), "{a}");
+        // A stalled guest is not reset (and so ended) by q35's watchdog.
+        assert!(a.contains("-action watchdog=none"), "{a}");
     }
 }
