@@ -999,23 +999,27 @@ fn no_firewall_says_what_it_means_for_the_services() {
     assert_ne!(s.focus, services::NO_FIREWALL);
     let text = text_of(&draw(&w, 80, 24));
     assert!(text.contains("first boot deploys none of these"), "{text}");
-    // Back, tick the firewall again: the note goes.
-    press(&mut w, KeyCode::Esc, 1);
-    assert_eq!(w.step, Step::Firewall);
-    press(&mut w, KeyCode::Home, 1);
-    press(&mut w, KeyCode::Char(' '), 1);
-    press(&mut w, KeyCode::End, 1);
-    press(&mut w, KeyCode::Enter, 1);
-    assert_eq!(w.step, Step::Services);
+    // Back to the firewall, flip its tick, and on to the services again.
+    let flip_firewall = |w: &mut tappaas_wizard::Wizard| {
+        press(w, KeyCode::Esc, 1);
+        assert_eq!(w.step, Step::Firewall);
+        for key in [
+            KeyCode::Home,
+            KeyCode::Char(' '),
+            KeyCode::End,
+            KeyCode::Enter,
+        ] {
+            press(w, key, 1);
+        }
+        assert_eq!(w.step, Step::Services);
+    };
+    // Ticked again: the note goes.
+    flip_firewall(&mut w);
     assert!(!w.screens.services.form.items[services::NO_FIREWALL].visible);
     let text = text_of(&draw(&w, 80, 24));
     assert!(!text.contains("first boot deploys none"), "{text}");
     // And without it once more, for the planner.
-    press(&mut w, KeyCode::Esc, 1);
-    press(&mut w, KeyCode::Home, 1);
-    press(&mut w, KeyCode::Char(' '), 1);
-    press(&mut w, KeyCode::End, 1);
-    press(&mut w, KeyCode::Enter, 1);
+    flip_firewall(&mut w);
     assert!(w.screens.services.form.items[services::NO_FIREWALL].visible);
     // The planner agrees: no firewall, no services, and it says why.
     press(&mut w, KeyCode::Tab, 16);
