@@ -138,7 +138,7 @@ fn passes_xmllint() {
 
 #[test]
 fn has_every_element_path_the_default_config_uses() {
-    let sample_path = workspace_root().join("../shared/opnsense/config.xml.sample");
+    let sample_path = workspace_root().join("tests/fixtures/opnsense/config.xml.sample");
     let sample = std::fs::read_to_string(&sample_path)
         .unwrap_or_else(|e| panic!("read {}: {e}", sample_path.display()));
     let theirs = parse(&sample);

@@ -16,10 +16,10 @@ use tappaas_firstboot::proxmox::{MachineSpec, Proxmox, Schema, SimNode, Simulato
 use tappaas_firstboot::{run, Config, FirstbootError, Host, Outcome};
 use tappaas_plan::{Address, ClusterPlan, Flavour, Plan};
 
-/// `shared/` sits beside the repository clone.
+/// The repository's own copy of the schema (origin in its README).
 pub const SCHEMA_PATH: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/proxmox/pve-api-schema-9.1.3.json"
+    "/../proxmox/schema/pve-api-schema-9.1.3.json"
 );
 
 /// A plan the planner made for a real machine profile; the tests change

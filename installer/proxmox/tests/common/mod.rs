@@ -9,10 +9,10 @@ use tappaas_proxmox::client::{BridgeName, NodeName, StorageId, VmId};
 use tappaas_proxmox::Schema;
 use tappaas_proxmox::{MachineSpec, Proxmox, SimNode, Simulator};
 
-/// `shared/` sits beside the repository clone.
+/// The repository's own copy of the schema (origin in its README).
 pub const SCHEMA_PATH: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/proxmox/pve-api-schema-9.1.3.json"
+    "/schema/pve-api-schema-9.1.3.json"
 );
 
 pub fn schema() -> Arc<Schema> {
