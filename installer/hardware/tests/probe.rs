@@ -589,7 +589,15 @@ fn resolving_a_link_reads_the_disk_it_points_at() {
         .expect("present");
     assert_eq!((r.disk.name.as_str(), r.shared_with.len()), ("vda", 0));
     assert_eq!(r.disk.serial.as_deref(), Some("tappaas-boot-0"));
-    // Kernel names resolve too; a missing link is no disk.
+    // So do slot names (a disk without a serial) and kernel names; a
+    // missing link is no disk.
+    fs::create_dir_all(root.join("dev/disk/by-path")).expect("mkdir");
+    std::os::unix::fs::symlink("../../vda", root.join("dev/disk/by-path/pci-0000:00:04.0"))
+        .expect("link");
+    let r = resolve_disk(&root, "/dev/disk/by-path/pci-0000:00:04.0")
+        .expect("resolve")
+        .expect("present");
+    assert_eq!(r.disk.device, "254:0");
     let r = resolve_disk(&root, "/dev/vdb")
         .expect("resolve")
         .expect("present");
