@@ -299,9 +299,8 @@ erase-disks-with-data = true
     assert!(has_error(&e, "tank2", "re-partitioned"), "{e:#?}");
 }
 
-#[test]
-fn boot_remainder_becomes_tank2() {
-    let a = r#"
+/// rpool on 64 GiB of each boot disk, tank2 on the rest.
+const BOOT_REMAINDER: &str = r#"
 [disk-setup]
 filesystem = "zfs"
 disk-list = ["sda", "sdb"]
@@ -309,7 +308,10 @@ zfs.hdsize = 64
 [tank2]
 boot-remainder = true
 "#;
-    let p = ok(&home_server(), a);
+
+#[test]
+fn boot_remainder_becomes_tank2() {
+    let p = ok(&home_server(), BOOT_REMAINDER);
     let tank2 = p.pools.iter().find(|p| p.name == "tank2").expect("tank2");
     assert_eq!(
         tank2.disks,
@@ -1024,15 +1026,7 @@ fn pool_disks_without_by_id_are_refused() {
     // tank2 on the rest of a boot disk without one: the same.
     let mut m = home_server();
     without_serial(&mut m, 0);
-    let a = r#"
-[disk-setup]
-filesystem = "zfs"
-disk-list = ["sda", "sdb"]
-zfs.hdsize = 64
-[tank2]
-boot-remainder = true
-"#;
-    let e = err(&m, a);
+    let e = err(&m, BOOT_REMAINDER);
     assert!(
         has_error(&e, "tank2.boot-remainder", "boot disk sda"),
         "{e:#?}"
