@@ -61,9 +61,23 @@ pub fn render_text(profile: &MachineProfile) -> String {
                 serial: "SERIAL".into(),
             }),
         );
+        let shared = profile.shared_identities();
         for (disk, row) in profile.disks.iter().zip(&rows) {
             push_line(&mut out, &widths.row(row));
             render_disk_details(&mut out, disk, 2 + widths.name + 1);
+            let indent = " ".repeat(2 + widths.name + 1);
+            for (a, b, what) in &shared {
+                let other = match (a.name == disk.name, b.name == disk.name) {
+                    (true, _) => b,
+                    (_, true) => a,
+                    _ => continue,
+                };
+                // The planner refuses the machine; say why here already.
+                let text = format!("* shares {what} with {}: cannot be told apart", other.name);
+                for line in wrap(&text, WIDTH - indent.len()) {
+                    push_line(&mut out, &format!("{indent}{line}"));
+                }
+            }
         }
     }
 

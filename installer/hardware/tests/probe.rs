@@ -515,6 +515,15 @@ fn vm_clones() {
         shared,
         ["vdb vdc the name /dev/disk/by-id/virtio-tappaas-data"]
     );
+    let text = render_text(&p);
+    for (disk, other) in [("vdb", "vdc"), ("vdc", "vdb")] {
+        assert!(
+            text.contains(&format!(
+                "* shares the name /dev/disk/by-id/virtio-tappaas-data with {other}"
+            )),
+            "{disk}: {text}"
+        );
+    }
 }
 
 /// A recorded machine with its `/dev` as udev makes it: device nodes (plain
