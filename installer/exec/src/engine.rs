@@ -325,7 +325,9 @@ impl<'p, S: System> Engine<'p, S> {
     }
 
     fn check_disk(&mut self, path: &str, planned: &PlannedDisk<'_>) -> Result<(), String> {
-        const NOTHING_WRITTEN: &str = "Nothing was written";
+        // Step one of every run: this run has not written yet (an earlier,
+        // interrupted run may have).
+        const NOTHING_WRITTEN: &str = "This run wrote nothing";
         let found = self
             .system
             .disk_identity(path)
