@@ -166,26 +166,37 @@ pub fn filter_matches(
     }
 }
 
-/// What a `disk-list` entry names once its `/dev/` or `/dev/disk/by-id/`
-/// prefix is off: `sda` or a by-id name.
+/// What a `disk-list` entry names once its `/dev/`, `/dev/disk/by-id/` or
+/// `/dev/disk/by-path/` prefix is off: `sda`, a by-id or a by-path name.
 pub(crate) fn disk_name(entry: &str) -> &str {
     entry
         .strip_prefix("/dev/disk/by-id/")
+        .or_else(|| entry.strip_prefix("/dev/disk/by-path/"))
         .or_else(|| entry.strip_prefix("/dev/"))
         .unwrap_or(entry)
 }
 
 /// Whether a `disk-list` entry names the disk with kernel name
-/// `kernel_name` (`sda`, or `/dev/sda`) and by-id links `by_id` (names or
-/// full `/dev/disk/by-id/` paths). Entries may be a kernel name as in
-/// Proxmox (`sda`), `/dev/sda`, a by-id name, or `/dev/disk/by-id/NAME`.
-pub fn disk_list_entry_matches(entry: &str, kernel_name: &str, by_id: &[String]) -> bool {
+/// `kernel_name` (`sda`, or `/dev/sda`), by-id links `by_id` (names or
+/// full `/dev/disk/by-id/` paths) and by-path link `by_path` (its name).
+/// Entries may be a kernel name as in Proxmox (`sda`), `/dev/sda`, a by-id
+/// name, `/dev/disk/by-id/NAME`, or `/dev/disk/by-path/NAME` (what the
+/// installer names a disk without a serial by).
+pub fn disk_list_entry_matches(
+    entry: &str,
+    kernel_name: &str,
+    by_id: &[String],
+    by_path: Option<&str>,
+) -> bool {
     let entry = entry.trim();
     if entry.is_empty() {
         return false;
     }
     if let Some(id) = entry.strip_prefix("/dev/disk/by-id/") {
         return by_id.iter().any(|b| disk_name(b) == id);
+    }
+    if let Some(path) = entry.strip_prefix("/dev/disk/by-path/") {
+        return by_path == Some(path);
     }
     let name = disk_name(entry);
     name == disk_name(kernel_name)
@@ -255,23 +266,54 @@ mod tests {
             "ata-Samsung_SSD_S1".to_string(),
             "/dev/disk/by-id/wwn-0x5002".to_string(),
         ];
-        assert!(disk_list_entry_matches("sda", "sda", &ids));
-        assert!(disk_list_entry_matches("/dev/sda", "sda", &ids));
-        assert!(disk_list_entry_matches("sda", "/dev/sda", &ids));
-        assert!(disk_list_entry_matches("ata-Samsung_SSD_S1", "sda", &ids));
+        assert!(disk_list_entry_matches("sda", "sda", &ids, None));
+        assert!(disk_list_entry_matches("/dev/sda", "sda", &ids, None));
+        assert!(disk_list_entry_matches("sda", "/dev/sda", &ids, None));
+        assert!(disk_list_entry_matches(
+            "ata-Samsung_SSD_S1",
+            "sda",
+            &ids,
+            None
+        ));
         assert!(disk_list_entry_matches(
             "/dev/disk/by-id/wwn-0x5002",
             "sda",
-            &ids
+            &ids,
+            None
         ));
-        assert!(disk_list_entry_matches("wwn-0x5002", "sda", &ids));
-        assert!(!disk_list_entry_matches("sdb", "sda", &ids));
-        assert!(!disk_list_entry_matches("/dev/disk/by-id/sda", "sda", &ids));
+        assert!(disk_list_entry_matches("wwn-0x5002", "sda", &ids, None));
+        assert!(!disk_list_entry_matches("sdb", "sda", &ids, None));
+        assert!(!disk_list_entry_matches(
+            "/dev/disk/by-id/sda",
+            "sda",
+            &ids,
+            None
+        ));
         assert!(!disk_list_entry_matches(
             "/dev/ata-Samsung_SSD_S1",
             "sda",
-            &ids
+            &ids,
+            None
         ));
-        assert!(!disk_list_entry_matches("", "sda", &ids));
+        assert!(!disk_list_entry_matches("", "sda", &ids, None));
+        let slot = Some("pci-0000:00:04.0");
+        assert!(disk_list_entry_matches(
+            "/dev/disk/by-path/pci-0000:00:04.0",
+            "vda",
+            &[],
+            slot
+        ));
+        assert!(!disk_list_entry_matches(
+            "/dev/disk/by-path/pci-0000:00:05.0",
+            "vda",
+            &[],
+            slot
+        ));
+        assert!(!disk_list_entry_matches(
+            "/dev/disk/by-path/pci-0000:00:04.0",
+            "vda",
+            &[],
+            None
+        ));
     }
 }

@@ -387,7 +387,7 @@ fn selection(
         if name.is_empty() || entry.chars().any(char::is_whitespace) || name.contains('/') {
             r.err(
                 lp.index(i),
-                format!("'{entry}' is not a disk: use a kernel name (\"sda\"), \"/dev/sda\", a by-id name or \"/dev/disk/by-id/NAME\""),
+                format!("'{entry}' is not a disk: use a kernel name (\"sda\"), \"/dev/sda\", a by-id name, \"/dev/disk/by-id/NAME\" or \"/dev/disk/by-path/NAME\""),
             );
             continue;
         }

@@ -164,8 +164,9 @@ fn filters_and_disk_names_for_the_planner() {
     assert!(disk_list_entry_matches(
         "/dev/disk/by-id/ata-Samsung_SSD_870_S6PU",
         "sdb",
-        &by_id
+        &by_id,
+        None
     ));
-    assert!(disk_list_entry_matches("sdb", "sdb", &by_id));
-    assert!(!disk_list_entry_matches("sda", "sdb", &by_id));
+    assert!(disk_list_entry_matches("sdb", "sdb", &by_id, None));
+    assert!(!disk_list_entry_matches("sda", "sdb", &by_id, None));
 }

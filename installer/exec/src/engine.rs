@@ -62,6 +62,14 @@ pub fn plan_digest(plan: &Plan) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// What the plan says a disk is (`Action::CheckDisk`).
+struct PlannedDisk<'a> {
+    device: Option<&'a str>,
+    boot_id: Option<&'a str>,
+    serial: Option<&'a str>,
+    size_bytes: u64,
+}
+
 /// The run stopped: at which step, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Stopped {
@@ -256,12 +264,20 @@ impl<'p, S: System> Engine<'p, S> {
         match action {
             Action::CheckDisk {
                 path,
+                device,
+                boot_id,
                 serial,
                 size_bytes,
             } => {
                 let text = format!("check {path}");
                 self.announce(index, &text, emit);
-                self.check_disk(path, serial.as_deref(), *size_bytes)
+                let planned = PlannedDisk {
+                    device: device.as_deref(),
+                    boot_id: boot_id.as_deref(),
+                    serial: serial.as_deref(),
+                    size_bytes: *size_bytes,
+                };
+                self.check_disk(path, &planned)
                     .map_err(|message| CommandFailure {
                         what: text,
                         status: None,
@@ -308,22 +324,49 @@ impl<'p, S: System> Engine<'p, S> {
         });
     }
 
-    fn check_disk(&mut self, path: &str, serial: Option<&str>, size: u64) -> Result<(), String> {
+    fn check_disk(&mut self, path: &str, planned: &PlannedDisk<'_>) -> Result<(), String> {
+        // Step one of every run: this run has not written yet (an earlier,
+        // interrupted run may have).
+        const NOTHING_WRITTEN: &str = "This run wrote nothing";
         let found = self
             .system
             .disk_identity(path)
-            .map_err(|e| format!("cannot read {path}: {e}"))?;
+            .map_err(|e| format!("cannot read {path}: {e}. {NOTHING_WRITTEN}"))?;
         let Some(found) = found else {
             return Err(format!(
-                "{path} is not there any more: was a disk removed? Run the installer again to make a new plan"
+                "{path} leads to no disk now: the disk was removed, or (a /dev/disk/by-path name) moved to another slot. {NOTHING_WRITTEN}; put it back, or run the installer again to make a new plan"
             ));
         };
-        if found.serial.as_deref() != serial || found.size_bytes != size {
+        let now = format!(
+            "{path} leads to {} (device {})",
+            found.kernel_name, found.device
+        );
+        if !found.shared_with.is_empty() {
+            let others: Vec<String> = found
+                .shared_with
+                .iter()
+                .map(|(name, what)| format!("{name} shares {what} with it"))
+                .collect();
             return Err(format!(
-                "{path} is not the disk that was planned: serial {} and {} bytes now, planned serial {} and {size} bytes. Nothing was written; run the installer again to make a new plan",
+                "{now}, but {}: the installer cannot tell them apart. {NOTHING_WRITTEN}; give each disk its own serial, set up multipath for a disk seen through two paths, or unplug one, then run the installer again",
+                others.join(", ")
+            ));
+        }
+        // Device numbers hold within one boot; after a reboot the serial,
+        // the size and the uniqueness above identify the disk.
+        let same_boot = planned.boot_id.is_some() && planned.boot_id == found.boot_id.as_deref();
+        if let Some(device) = planned.device.filter(|d| same_boot && *d != found.device) {
+            return Err(format!(
+                "{now}, not to the device {device} that was planned (the link was moved to another disk). {NOTHING_WRITTEN}; run the installer again to make a new plan"
+            ));
+        }
+        if found.serial.as_deref() != planned.serial || found.size_bytes != planned.size_bytes {
+            return Err(format!(
+                "{now}, which is not the disk that was planned: serial {} and {} bytes now, planned serial {} and {} bytes. {NOTHING_WRITTEN}; run the installer again to make a new plan",
                 found.serial.as_deref().unwrap_or("(none)"),
                 found.size_bytes,
-                serial.unwrap_or("(none)"),
+                planned.serial.unwrap_or("(none)"),
+                planned.size_bytes,
             ));
         }
         Ok(())

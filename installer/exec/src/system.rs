@@ -7,11 +7,21 @@ use std::path::Path;
 
 use tappaas_plan::Command;
 
-/// What a disk says it is now.
+/// What the disk a path leads to says it is now, read from the device the
+/// path ends at (never by looking the name up among the disks).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DiskIdentity {
+    /// Device number `MAJOR:MINOR` of the device the path ends at.
+    pub device: String,
+    /// Its kernel name, for messages.
+    pub kernel_name: String,
     pub serial: Option<String>,
     pub size_bytes: u64,
+    /// Other disks that share its name or identity: kernel name and what
+    /// they share.
+    pub shared_with: Vec<(String, String)>,
+    /// The boot the device number belongs to.
+    pub boot_id: Option<String>,
 }
 
 pub trait System {
@@ -31,7 +41,8 @@ pub trait System {
     /// Make `path` a symbolic link to `target`, replacing what was there.
     fn symlink(&mut self, path: &Path, target: &str) -> io::Result<()>;
 
-    /// The disk behind a `/dev/disk/by-id/...` path, `None` if absent.
+    /// The disk a `/dev/...` path (by-id, by-path, kernel name) leads to
+    /// now, `None` if it leads nowhere.
     fn disk_identity(&mut self, path: &str) -> io::Result<Option<DiskIdentity>>;
 }
 
@@ -99,19 +110,16 @@ impl System for LiveSystem {
     }
 
     fn disk_identity(&mut self, path: &str) -> io::Result<Option<DiskIdentity>> {
-        let Some(name) = path.strip_prefix("/dev/disk/by-id/") else {
-            // Not a by-id path: nothing stable to compare with.
-            return Ok(None);
-        };
-        let profile = tappaas_hardware::probe(Path::new("/")).map_err(io::Error::other)?;
-        Ok(profile
-            .disks
-            .iter()
-            .find(|d| d.by_id.iter().any(|b| b == name))
-            .map(|d| DiskIdentity {
-                serial: d.serial.clone(),
-                size_bytes: d.size_bytes,
-            }))
+        let resolved =
+            tappaas_hardware::resolve_disk(Path::new("/"), path).map_err(io::Error::other)?;
+        Ok(resolved.map(|r| DiskIdentity {
+            device: r.disk.device,
+            kernel_name: r.disk.name,
+            serial: r.disk.serial,
+            size_bytes: r.disk.size_bytes,
+            shared_with: r.shared_with,
+            boot_id: r.boot_id,
+        }))
     }
 }
 

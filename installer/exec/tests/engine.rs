@@ -75,10 +75,16 @@ fn fixtures() -> PathBuf {
 }
 
 fn qemu_plan() -> (Plan, tappaas_answer::Answer) {
+    qemu_plan_in_boot(None)
+}
+
+/// The plan of the VM test's machine, probed in the boot `boot_id`.
+fn qemu_plan_in_boot(boot_id: Option<&str>) -> (Plan, tappaas_answer::Answer) {
     let m = fixtures().join("machines/qemu-vm/profile.json");
-    let machine =
+    let mut machine =
         tappaas_hardware::MachineProfile::from_json(&std::fs::read_to_string(m).expect("read"))
             .expect("profile");
+    machine.boot_id = boot_id.map(str::to_string);
     let answer =
         tappaas_answer::parse_file(&fixtures().join("plans/qemu-vm/answer.toml")).expect("answer");
     let env = Environment {
@@ -99,8 +105,12 @@ fn recorder_for(plan: &Plan) -> Recorder {
         r.disks.push((
             d.path.clone(),
             DiskIdentity {
+                device: d.device.clone(),
+                kernel_name: d.kernel_name.clone(),
                 serial: d.serial.clone(),
                 size_bytes: d.size_bytes,
+                shared_with: Vec::new(),
+                boot_id: None,
             },
         ));
     }
@@ -316,6 +326,95 @@ fn a_disk_that_changed_stops_before_anything_is_written() {
     );
     assert!(engine.system().commands.is_empty(), "no command ran");
     assert!(engine.system().files.is_empty(), "no file written");
+}
+
+/// Runs the plan against `rec` and returns why it stopped at the disk
+/// checks, having checked that nothing ran or was written.
+fn stopped_at_check(plan: &Plan, answer: &tappaas_answer::Answer, rec: Recorder) -> String {
+    let d = dirs();
+    let mut engine =
+        Engine::new(plan, Secrets::from_answer(answer), rec, &d.work, &d.target).expect("engine");
+    let (r, _) = collect(&mut engine);
+    let stopped = r.expect_err("must stop");
+    assert_eq!(stopped.step, "check-disks");
+    assert!(engine.system().commands.is_empty(), "no command ran");
+    assert!(engine.system().files.is_empty(), "no file written");
+    stopped.failure.message
+}
+
+fn boot_disk(rec: &mut Recorder) -> &mut DiskIdentity {
+    &mut rec
+        .disks
+        .iter_mut()
+        .find(|(p, _)| p.ends_with("virtio-tappaas-boot-0"))
+        .expect("boot disk")
+        .1
+}
+
+#[test]
+fn a_link_moved_to_another_device_in_the_same_boot_stops() {
+    // Two disks with one by-id name: the name now leads to the other one,
+    // which reports the same serial and size.
+    let (plan, answer) = qemu_plan_in_boot(Some("boot-1"));
+    let mut rec = recorder_for(&plan);
+    let boot = boot_disk(&mut rec);
+    boot.device = "254:48".into();
+    boot.kernel_name = "vdd".into();
+    boot.boot_id = Some("boot-1".into());
+    let message = stopped_at_check(&plan, &answer, rec);
+    assert!(
+        message.contains("leads to vdd (device 254:48), not to the device 254:0 that was planned"),
+        "{message}"
+    );
+}
+
+#[test]
+fn after_a_reboot_a_renumbered_disk_is_known_by_serial_and_size() {
+    let (plan, answer) = qemu_plan_in_boot(Some("boot-1"));
+    let mut rec = recorder_for(&plan);
+    let boot = boot_disk(&mut rec);
+    boot.device = "253:0".into();
+    boot.boot_id = Some("boot-2".into());
+    let d = dirs();
+    let mut engine = Engine::new(
+        &plan,
+        Secrets::from_answer(&answer),
+        rec,
+        &d.work,
+        &d.target,
+    )
+    .expect("engine");
+    let (r, _) = collect(&mut engine);
+    assert!(r.is_ok(), "{r:?}");
+}
+
+#[test]
+fn a_disk_that_shares_its_identity_stops() {
+    let (plan, answer) = qemu_plan_in_boot(Some("boot-1"));
+    let mut rec = recorder_for(&plan);
+    let boot = boot_disk(&mut rec);
+    boot.boot_id = Some("boot-1".into());
+    // Plugged in after the plan was made: a clone of the boot disk.
+    boot.shared_with = vec![(
+        "vdd".into(),
+        "the name /dev/disk/by-id/virtio-tappaas-boot-0".into(),
+    )];
+    let message = stopped_at_check(&plan, &answer, rec);
+    assert!(
+        message.contains("vdd shares the name /dev/disk/by-id/virtio-tappaas-boot-0 with it")
+            && message.contains("cannot tell them apart"),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_disk_that_is_gone_says_so() {
+    let (plan, answer) = qemu_plan();
+    let mut rec = recorder_for(&plan);
+    rec.disks
+        .retain(|(p, _)| !p.ends_with("virtio-tappaas-boot-0"));
+    let message = stopped_at_check(&plan, &answer, rec);
+    assert!(message.contains("leads to no disk now"), "{message}");
 }
 
 #[test]

@@ -8,6 +8,6 @@ pub mod probe;
 mod profile;
 pub mod render;
 
-pub use probe::{probe, ProbeError, INSTALLER_MEDIUM_LABEL};
+pub use probe::{probe, resolve_disk, ProbeError, ResolvedDisk, INSTALLER_MEDIUM_LABEL};
 pub use profile::*;
 pub use render::render_text;

@@ -14,6 +14,11 @@ pub struct MachineProfile {
     pub firmware: Firmware,
     pub disks: Vec<Disk>,
     pub nics: Vec<Nic>,
+    /// The kernel's boot id (`/proc/sys/kernel/random/boot_id`) when the
+    /// profile was probed: device numbers (`Disk::device`) are only
+    /// meaningful within that boot. `None` for recordings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub boot_id: Option<String>,
 }
 
 pub const PROFILE_VERSION: u32 = 1;
@@ -65,8 +70,16 @@ pub struct Disk {
     /// Kernel name, e.g. `sda`, `nvme0n1`, `vdb`. Never used as an address
     /// in plans: see `stable_path`.
     pub name: String,
+    /// Kernel device number `MAJOR:MINOR` (`/sys/block/NAME/dev`): which
+    /// device a name led to in the boot that was probed.
+    #[serde(default)]
+    pub device: String,
     /// Every `/dev/disk/by-id/...` link of the disk, best first.
     pub by_id: Vec<String>,
+    /// udev's `/dev/disk/by-path/...` link (without the prefix): names the
+    /// slot the disk is plugged into, for disks without a by-id name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by_path: Option<String>,
     pub model: Option<String>,
     pub serial: Option<String>,
     pub wwn: Option<String>,
@@ -140,20 +153,61 @@ pub struct DhcpLease {
     pub search: Vec<String>,
 }
 
+/// What kind of name `Disk::stable_path` gives, best first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DiskNameKind {
+    /// `/dev/disk/by-id/...`: model and serial (or WWN), wherever the disk
+    /// is plugged in.
+    ById,
+    /// `/dev/disk/by-path/...`: the slot (controller port, PCI address),
+    /// whatever disk is plugged into it.
+    ByPath,
+    /// `/dev/NAME`: the kernel name, which may change at every boot.
+    Kernel,
+}
+
 impl Disk {
     /// The address used for this disk in plans, commands and saved
     /// configuration: its best `/dev/disk/by-id` link. Disks without one
-    /// (rare: some virtual disks without a serial) fall back to the kernel
-    /// name, which the planner reports as a warning.
+    /// (virtual disks without a serial) are named by their slot
+    /// (`/dev/disk/by-path`), which the planner reports as a warning; the
+    /// kernel name is the last resort (no udev), which the planner refuses.
     pub fn stable_path(&self) -> String {
-        match self.by_id.first() {
-            Some(id) => format!("/dev/disk/by-id/{id}"),
-            None => format!("/dev/{}", self.name),
+        match (self.by_id.first(), &self.by_path) {
+            (Some(id), _) => format!("/dev/disk/by-id/{id}"),
+            (None, Some(path)) => format!("/dev/disk/by-path/{path}"),
+            (None, None) => format!("/dev/{}", self.name),
+        }
+    }
+
+    pub fn name_kind(&self) -> DiskNameKind {
+        match (self.by_id.is_empty(), &self.by_path) {
+            (false, _) => DiskNameKind::ById,
+            (true, Some(_)) => DiskNameKind::ByPath,
+            (true, None) => DiskNameKind::Kernel,
         }
     }
 
     pub fn has_stable_path(&self) -> bool {
-        !self.by_id.is_empty()
+        self.name_kind() == DiskNameKind::ById
+    }
+
+    /// Why `other` cannot be told apart from this disk by name or identity
+    /// (`None` when it can): a by-id name both carry (udev points it at
+    /// only one of them), or the same serial and WWN (a cloned virtual
+    /// disk, USB bridges reporting one serial, one SAS disk seen by two
+    /// paths without multipath).
+    pub fn shared_identity(&self, other: &Disk) -> Option<String> {
+        if let Some(id) = self.by_id.iter().find(|id| other.by_id.contains(id)) {
+            return Some(format!("the name /dev/disk/by-id/{id}"));
+        }
+        match (&self.serial, &other.serial) {
+            (Some(a), Some(b)) if a == b && self.wwn == other.wwn => Some(match &self.wwn {
+                Some(wwn) => format!("serial {a} and WWN {wwn}"),
+                None => format!("serial {a}"),
+            }),
+            _ => None,
+        }
     }
 
     pub fn is_ssd(&self) -> bool {
@@ -222,6 +276,20 @@ impl Disk {
     }
 }
 
+/// The path of partition `number` of the disk at `disk_path`: udev's
+/// links add `-partN` (`/dev/disk/by-id/X-part1`); kernel names ending in a
+/// digit add `pN` (`/dev/nvme0n1p1`, `/dev/mmcblk0p1`, `/dev/loop0p1`), the
+/// others just `N` (`/dev/sda1`).
+pub fn partition_path(disk_path: &str, number: u32) -> String {
+    if disk_path.starts_with("/dev/disk/") {
+        format!("{disk_path}-part{number}")
+    } else if disk_path.ends_with(|c: char| c.is_ascii_digit()) {
+        format!("{disk_path}p{number}")
+    } else {
+        format!("{disk_path}{number}")
+    }
+}
+
 impl Filesystem {
     pub fn describe(&self) -> String {
         match &self.label {
@@ -266,6 +334,20 @@ impl MachineProfile {
         self.disks.iter().find(|d| d.name == name)
     }
 
+    /// Every pair of disks that share an identity (see
+    /// `Disk::shared_identity`), with what they share.
+    pub fn shared_identities(&self) -> Vec<(&Disk, &Disk, String)> {
+        let mut pairs = Vec::new();
+        for (i, a) in self.disks.iter().enumerate() {
+            for b in &self.disks[i + 1..] {
+                if let Some(what) = a.shared_identity(b) {
+                    pairs.push((a, b, what));
+                }
+            }
+        }
+        pairs
+    }
+
     pub fn nic(&self, name: &str) -> Option<&Nic> {
         self.nics.iter().find(|n| n.name == name)
     }
@@ -278,6 +360,31 @@ impl MachineProfile {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn partition_paths_for_every_kind_of_name() {
+        for (disk, part) in [
+            (
+                "/dev/disk/by-id/nvme-X_S1",
+                "/dev/disk/by-id/nvme-X_S1-part3",
+            ),
+            (
+                "/dev/disk/by-id/nvme-X_S1_1",
+                "/dev/disk/by-id/nvme-X_S1_1-part3",
+            ),
+            (
+                "/dev/disk/by-path/pci-0000:00:04.0",
+                "/dev/disk/by-path/pci-0000:00:04.0-part3",
+            ),
+            ("/dev/nvme0n1", "/dev/nvme0n1p3"),
+            ("/dev/mmcblk0", "/dev/mmcblk0p3"),
+            ("/dev/loop0", "/dev/loop0p3"),
+            ("/dev/sda", "/dev/sda3"),
+            ("/dev/vdb", "/dev/vdb3"),
+        ] {
+            assert_eq!(partition_path(disk, 3), part, "{disk}");
+        }
+    }
 
     #[test]
     fn human_bytes_uses_binary_units() {

@@ -4,7 +4,7 @@
 use std::fmt::Write;
 
 use crate::profile::{
-    human_bytes, transport_name, Disk, Firmware, MachineProfile, Nic, Virtualization,
+    human_bytes, transport_name, Disk, DiskNameKind, Firmware, MachineProfile, Nic, Virtualization,
 };
 
 const WIDTH: usize = 80;
@@ -61,9 +61,23 @@ pub fn render_text(profile: &MachineProfile) -> String {
                 serial: "SERIAL".into(),
             }),
         );
+        let shared = profile.shared_identities();
         for (disk, row) in profile.disks.iter().zip(&rows) {
             push_line(&mut out, &widths.row(row));
             render_disk_details(&mut out, disk, 2 + widths.name + 1);
+            let indent = " ".repeat(2 + widths.name + 1);
+            for (a, b, what) in &shared {
+                let other = match (a.name == disk.name, b.name == disk.name) {
+                    (true, _) => b,
+                    (_, true) => a,
+                    _ => continue,
+                };
+                // The planner refuses the machine; say why here already.
+                let text = format!("* shares {what} with {}: cannot be told apart", other.name);
+                for line in wrap(&text, WIDTH - indent.len()) {
+                    push_line(&mut out, &format!("{indent}{line}"));
+                }
+            }
         }
     }
 
@@ -169,10 +183,10 @@ impl DiskWidths {
 /// The lines under a disk's row, starting under its SIZE cell.
 fn render_disk_details(out: &mut String, disk: &Disk, indent_width: usize) {
     let indent = " ".repeat(indent_width);
-    let path = if disk.has_stable_path() {
-        disk.stable_path()
-    } else {
-        format!("{} (no stable by-id name)", disk.stable_path())
+    let path = match disk.name_kind() {
+        DiskNameKind::ById => disk.stable_path(),
+        DiskNameKind::ByPath => format!("{} (slot: no by-id name)", disk.stable_path()),
+        DiskNameKind::Kernel => format!("{} (no stable name)", disk.stable_path()),
     };
     // A path must stay whole to be copied: move it left rather than cut it
     // (udev's by-id names stay well under 80 characters in practice).
@@ -306,7 +320,9 @@ mod tests {
             firmware: Firmware::Bios,
             disks: vec![Disk {
                 name: "nvme1000n1000".into(),
+                device: "259:0".into(),
                 by_id: vec![format!("nvme-{}", "Y".repeat(55))],
+                by_path: None,
                 model: Some(long.clone()),
                 serial: Some(long.clone()),
                 wwn: None,
@@ -350,6 +366,7 @@ mod tests {
                     search: vec![long.clone()],
                 }),
             }],
+            boot_id: None,
         }
     }
 

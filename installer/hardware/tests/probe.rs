@@ -9,8 +9,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use tappaas_hardware::{
-    probe, render_text, Disk, Firmware, MachineProfile, ProbeError, Transport, Virtualization,
-    INSTALLER_MEDIUM_LABEL,
+    probe, render_text, resolve_disk, Disk, DiskNameKind, Firmware, MachineProfile, ProbeError,
+    Transport, Virtualization, INSTALLER_MEDIUM_LABEL,
 };
 
 const MACHINES: &[&str] = &[
@@ -24,6 +24,8 @@ const MACHINES: &[&str] = &[
     "qemu-vm",
     "server12",
     "usb-boot",
+    "vm-clones",
+    "vm-no-serial",
 ];
 
 fn machines_dir() -> PathBuf {
@@ -88,6 +90,8 @@ golden_tests! {
     golden_qemu_vm => "qemu-vm",
     golden_server12 => "server12",
     golden_usb_boot => "usb-boot",
+    golden_vm_clones => "vm-clones",
+    golden_vm_no_serial => "vm-no-serial",
 }
 
 #[test]
@@ -483,6 +487,150 @@ fn dev_host() {
 // ---------------------------------------------------------------- small trees
 
 /// A scratch sysroot for one test, removed first if a previous run left it.
+#[test]
+fn vm_no_serial() {
+    let p = probe_machine("vm-no-serial");
+    let vda = disk(&p, "vda");
+    // No serial, so no by-id name: the slot names it.
+    assert_eq!((vda.serial.as_deref(), vda.by_id.len()), (None, 0));
+    assert_eq!(vda.name_kind(), DiskNameKind::ByPath);
+    assert_eq!(vda.stable_path(), "/dev/disk/by-path/pci-0000:00:04.0");
+    assert_eq!(vda.device, "254:0");
+    assert_eq!(disk(&p, "vdb").name_kind(), DiskNameKind::ById);
+    assert!(render_text(&p).contains("/dev/disk/by-path/pci-0000:00:04.0 (slot: no by-id name)"));
+    assert!(p.shared_identities().is_empty());
+}
+
+#[test]
+fn vm_clones() {
+    let p = probe_machine("vm-clones");
+    // udev lists the one name for both clones.
+    assert_eq!(disk(&p, "vdb").by_id, disk(&p, "vdc").by_id);
+    let shared: Vec<String> = p
+        .shared_identities()
+        .into_iter()
+        .map(|(a, b, what)| format!("{} {} {what}", a.name, b.name))
+        .collect();
+    assert_eq!(
+        shared,
+        ["vdb vdc the name /dev/disk/by-id/virtio-tappaas-data"]
+    );
+    let text = render_text(&p);
+    for (disk, other) in [("vdb", "vdc"), ("vdc", "vdb")] {
+        assert!(
+            text.contains(&format!(
+                "* shares the name /dev/disk/by-id/virtio-tappaas-data with {other}"
+            )),
+            "{disk}: {text}"
+        );
+    }
+}
+
+/// A recorded machine with its `/dev` as udev makes it: device nodes (plain
+/// files here) and relative by-id links, the clone's link pointing at
+/// `link_to`.
+fn clones_with_dev(test: &str, link_to: &str) -> PathBuf {
+    let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("resolve-{test}"));
+    let _ = fs::remove_dir_all(&root);
+    let status = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(machines_dir().join("vm-clones/sysroot"))
+        .arg(&root)
+        .status()
+        .expect("cp");
+    assert!(status.success());
+    for name in ["vda", "vdb", "vdc"] {
+        write(&root, &format!("dev/{name}"), "");
+    }
+    fs::create_dir_all(root.join("dev/disk/by-id")).expect("mkdir");
+    std::os::unix::fs::symlink(
+        "../../vda",
+        root.join("dev/disk/by-id/virtio-tappaas-boot-0"),
+    )
+    .expect("link");
+    std::os::unix::fs::symlink(
+        format!("../../{link_to}"),
+        root.join("dev/disk/by-id/virtio-tappaas-data"),
+    )
+    .expect("link");
+    write(
+        &root,
+        "proc/sys/kernel/random/boot_id",
+        "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0\n",
+    );
+    root
+}
+
+#[test]
+fn resolving_a_link_reads_the_disk_it_points_at() {
+    // The link points at the second clone: the answer describes vdc, the
+    // device behind the link, not the first disk carrying the name (vdb).
+    let root = clones_with_dev("second", "vdc");
+    let r = resolve_disk(&root, "/dev/disk/by-id/virtio-tappaas-data")
+        .expect("resolve")
+        .expect("present");
+    assert_eq!(
+        (r.disk.name.as_str(), r.disk.device.as_str()),
+        ("vdc", "254:32")
+    );
+    assert_eq!(
+        r.shared_with,
+        [(
+            "vdb".to_string(),
+            "the name /dev/disk/by-id/virtio-tappaas-data".to_string()
+        )]
+    );
+    assert_eq!(
+        r.boot_id.as_deref(),
+        Some("0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0")
+    );
+    let r = resolve_disk(
+        &clones_with_dev("first", "vdb"),
+        "/dev/disk/by-id/virtio-tappaas-data",
+    )
+    .expect("resolve")
+    .expect("present");
+    assert_eq!(r.disk.device, "254:16");
+
+    // A disk of its own: nothing shares it.
+    let r = resolve_disk(&root, "/dev/disk/by-id/virtio-tappaas-boot-0")
+        .expect("resolve")
+        .expect("present");
+    assert_eq!((r.disk.name.as_str(), r.shared_with.len()), ("vda", 0));
+    assert_eq!(r.disk.serial.as_deref(), Some("tappaas-boot-0"));
+    // So do slot names (a disk without a serial) and kernel names; a
+    // missing link is no disk.
+    fs::create_dir_all(root.join("dev/disk/by-path")).expect("mkdir");
+    std::os::unix::fs::symlink("../../vda", root.join("dev/disk/by-path/pci-0000:00:04.0"))
+        .expect("link");
+    let r = resolve_disk(&root, "/dev/disk/by-path/pci-0000:00:04.0")
+        .expect("resolve")
+        .expect("present");
+    assert_eq!(r.disk.device, "254:0");
+    let r = resolve_disk(&root, "/dev/vdb")
+        .expect("resolve")
+        .expect("present");
+    assert_eq!(r.disk.device, "254:16");
+    assert_eq!(
+        resolve_disk(&root, "/dev/disk/by-id/gone").expect("resolve"),
+        None
+    );
+}
+
+#[test]
+fn resolving_a_partition_or_a_non_device_is_an_error() {
+    let root = clones_with_dev("partition", "vdc");
+    write(&root, "dev/vdc1", "");
+    std::os::unix::fs::symlink("../../vdc1", root.join("dev/disk/by-id/virtio-part"))
+        .expect("link");
+    let err = resolve_disk(&root, "/dev/disk/by-id/virtio-part").expect_err("not a disk");
+    assert!(err.to_string().contains("not a whole disk"), "{err}");
+    std::os::unix::fs::symlink("../../../proc/cpuinfo", root.join("dev/disk/by-id/odd"))
+        .expect("link");
+    let err = resolve_disk(&root, "/dev/disk/by-id/odd").expect_err("outside /dev");
+    assert!(err.to_string().contains("not a device node"), "{err}");
+}
+
 fn scratch(test: &str) -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("probe-{test}"));
     let _ = fs::remove_dir_all(&dir);

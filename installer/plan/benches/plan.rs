@@ -22,6 +22,8 @@ fn big_machine() -> MachineProfile {
             );
             Disk {
                 name: format!("sd{}", disk_letters(i)),
+                device: format!("8:{}", i * 16),
+                by_path: None,
                 by_id: vec![
                     format!("scsi-35000c500{i:08x}"),
                     format!("wwn-0x5000c500{i:08x}"),
@@ -73,6 +75,7 @@ fn big_machine() -> MachineProfile {
                 dhcp: None,
             })
             .collect(),
+        boot_id: None,
     }
 }
 

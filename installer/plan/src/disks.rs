@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use tappaas_answer::{
     disk_list_entry_matches, filter_matches, Answer, ExistingPool, Filter, FilterMatch,
 };
-use tappaas_hardware::{Disk, MachineProfile};
+use tappaas_hardware::{Disk, DiskNameKind, MachineProfile};
 
 use crate::{DiskPlan, DiskRole, Finding, PlanError, PoolAction};
 
@@ -90,6 +90,7 @@ pub(crate) fn assign_roles<'m>(
         &[("disk-setup", &boot), ("tank1", &tank1), ("tank2", &tank2)],
         errors,
     );
+    check_names(&boot, &tank1, &tank2, tank2_remainder, errors, warnings);
     if !errors.is_empty() {
         return None;
     }
@@ -124,7 +125,7 @@ fn select<'m>(
             let found = machine
                 .disks
                 .iter()
-                .find(|d| disk_list_entry_matches(entry, &d.name, &d.by_id));
+                .find(|d| disk_list_entry_matches(entry, &d.name, &d.by_id, d.by_path.as_deref()));
             match found {
                 None => {
                     ok = false;
@@ -232,6 +233,77 @@ fn check_one_role_each(roles: &[(&str, &Vec<&Disk>)], errors: &mut Vec<PlanError
             }
         }
     }
+}
+
+/// Every disk the plan names must keep its name until the node runs.
+/// A by-path name (a disk without a serial) is as stable as the slot the
+/// disk sits in: good enough for rpool, which boot finds by scanning every
+/// disk, with a warning. tank1 and tank2 are imported at every boot by
+/// `zfs-import@POOL.service`, which looks only in `/dev/disk/by-id`, so
+/// their disks need a by-id name. A kernel name (no udev) may change at the
+/// next boot and is never used.
+fn check_names(
+    boot: &[&Disk],
+    tank1: &[&Disk],
+    tank2: &[&Disk],
+    tank2_boot_remainder: bool,
+    errors: &mut Vec<PlanError>,
+    warnings: &mut Vec<Finding>,
+) {
+    const GIVE_A_SERIAL: &str = "give the disk a serial number (a virtual disk: the VM's disk serial setting, e.g. QEMU `-drive ...,serial=NAME`, Proxmox `serial=NAME`, libvirt `<serial>`), so that udev names it in /dev/disk/by-id";
+    for d in boot {
+        match d.name_kind() {
+            DiskNameKind::ById => {}
+            DiskNameKind::ByPath if tank2_boot_remainder => errors.push(PlanError::at(
+                "tank2.boot-remainder",
+                format!(
+                    "boot disk {}, {}, has no /dev/disk/by-id name (no serial), and tank2 on it would not be imported at boot (zfs-import@tank2 looks only in /dev/disk/by-id)",
+                    d.name,
+                    d.describe()
+                ),
+                format!("{GIVE_A_SERIAL}, or put tank2 on disks of its own"),
+            )),
+            DiskNameKind::ByPath => warnings.push(Finding {
+                message: format!(
+                    "boot disk {}, {}, has no /dev/disk/by-id name (no serial): it is named {}, which is only as stable as the slot it is plugged into",
+                    d.name,
+                    d.describe(),
+                    d.stable_path()
+                ),
+                hint: format!("keep it in that slot until the install is done, or {GIVE_A_SERIAL}"),
+            }),
+            DiskNameKind::Kernel => errors.push(no_stable_name("disk-setup", d, GIVE_A_SERIAL)),
+        }
+    }
+    for (section, disks) in [("tank1", tank1), ("tank2", tank2)] {
+        for d in disks {
+            match d.name_kind() {
+                DiskNameKind::ById => {}
+                DiskNameKind::ByPath => errors.push(PlanError::at(
+                    section,
+                    format!(
+                        "disk {}, {}, has no /dev/disk/by-id name (no serial): {section} would not be imported at boot (zfs-import@{section} looks only in /dev/disk/by-id)",
+                        d.name,
+                        d.describe()
+                    ),
+                    format!("{GIVE_A_SERIAL}, or choose another disk for {section}"),
+                )),
+                DiskNameKind::Kernel => errors.push(no_stable_name(section, d, GIVE_A_SERIAL)),
+            }
+        }
+    }
+}
+
+fn no_stable_name(section: &str, d: &Disk, give_a_serial: &str) -> PlanError {
+    PlanError::at(
+        section,
+        format!(
+            "disk {}, {}, has neither a /dev/disk/by-id nor a /dev/disk/by-path name (udev has no record of it), and its kernel name may change at the next boot",
+            d.name,
+            d.describe()
+        ),
+        format!("run the installer where udev runs (the installer ISO does), and {give_a_serial}"),
+    )
 }
 
 /// A node that already has tank1/tank2 keeps them unless told to wipe.
@@ -443,6 +515,7 @@ pub(crate) fn disk_plans(machine: &MachineProfile, roles: &Roles<'_>) -> Vec<Dis
             DiskPlan {
                 path: d.stable_path(),
                 kernel_name: d.name.clone(),
+                device: d.device.clone(),
                 model: d.model.clone(),
                 serial: d.serial.clone(),
                 size_bytes: d.size_bytes,

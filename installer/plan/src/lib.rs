@@ -118,6 +118,18 @@ fn check_machine(
             hint: "enable Intel VT-x or AMD-V (SVM) in the firmware setup and run the installer again".into(),
         });
     }
+    for (a, b, what) in machine.shared_identities() {
+        errors.push(PlanError::new(
+            format!(
+                "disks {} and {} share {what}: {} and {}; the installer cannot tell them apart and could write to the wrong one",
+                a.name,
+                b.name,
+                a.describe(),
+                b.describe()
+            ),
+            "give each disk its own serial (cloned virtual disks: change the serial in the VM's disk settings), set up multipath for a disk seen through two paths, or unplug one of them (USB bridges that report one serial for every disk), then run the installer again",
+        ));
+    }
     if machine.nics.is_empty() {
         errors.push(PlanError::new(
             "no network interface found: the node needs one for management",

@@ -188,10 +188,14 @@ impl fmt::Display for DiskRole {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub struct DiskPlan {
-    /// Stable `/dev/disk/by-id/...` path.
+    /// Stable path: `/dev/disk/by-id/...`, or `/dev/disk/by-path/...` for
+    /// a disk without a by-id name (a warning names it).
     pub path: String,
     /// Kernel name at probe time, for the user's orientation only.
     pub kernel_name: String,
+    /// Device number `MAJOR:MINOR` at probe time (empty when unknown).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub device: String,
     pub model: Option<String>,
     pub serial: Option<String>,
     pub size_bytes: u64,
@@ -349,10 +353,17 @@ pub struct Step {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", tag = "kind")]
 pub enum Action {
-    /// Stop unless the disk at `path` still has this serial and size: the
-    /// machine may have changed since it was probed.
+    /// Stop unless `path` leads to a disk that still has this serial and
+    /// size, that no other disk shares its name or identity with, and, in
+    /// the boot `boot_id` that was probed, that is the device `device`
+    /// (device numbers may change across boots): the machine may have
+    /// changed since it was probed.
     CheckDisk {
         path: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        device: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        boot_id: Option<String>,
         serial: Option<String>,
         size_bytes: u64,
     },

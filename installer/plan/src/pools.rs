@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use tappaas_answer::{Answer, Tank1Layout, ZfsRaid};
-use tappaas_hardware::{human_bytes, Disk, MachineProfile};
+use tappaas_hardware::{human_bytes, partition_path, Disk, MachineProfile};
 
 use crate::disks::Roles;
 use crate::{
@@ -130,7 +130,7 @@ pub(crate) fn plan_pools(
     let mut tank2_parts = Vec::new();
     for disk in &roles.boot {
         let base = disk.stable_path();
-        let part = |n: u32| format!("{base}-part{n}");
+        let part = |n: u32| partition_path(&base, n);
         partitions.push(PartitionPlan {
             disk: base.clone(),
             number: 1,

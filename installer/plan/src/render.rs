@@ -178,6 +178,7 @@ pub fn render_text(plan: &Plan) -> String {
                     path,
                     serial,
                     size_bytes,
+                    ..
                 } => {
                     let _ = writeln!(
                         s,

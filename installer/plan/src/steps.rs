@@ -1,7 +1,7 @@
 //! The ordered, journaled steps with every command they run.
 
 use tappaas_answer::Answer;
-use tappaas_hardware::MachineProfile;
+use tappaas_hardware::{partition_path, MachineProfile};
 
 use crate::files::{node_files, FIRSTBOOT_UNIT};
 use crate::pools::ROOT_DATASET;
@@ -77,6 +77,8 @@ pub(crate) fn plan_steps(
         .filter(|d| d.erase || is_kept_pool_disk(plan, &d.path))
         .map(|d| Action::CheckDisk {
             path: d.path.clone(),
+            device: Some(d.device.clone()).filter(|dev| !dev.is_empty()),
+            boot_id: machine.boot_id.clone(),
             serial: d.serial.clone(),
             size_bytes: d.size_bytes,
         })
@@ -97,7 +99,7 @@ pub(crate) fn plan_steps(
                         "wipefs",
                         "--all",
                         "--force",
-                        &format!("{}-part{}", d.path, p.number),
+                        &partition_path(&d.path, p.number),
                     ]));
                 }
             }

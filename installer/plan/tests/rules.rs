@@ -299,9 +299,8 @@ erase-disks-with-data = true
     assert!(has_error(&e, "tank2", "re-partitioned"), "{e:#?}");
 }
 
-#[test]
-fn boot_remainder_becomes_tank2() {
-    let a = r#"
+/// rpool on 64 GiB of each boot disk, tank2 on the rest.
+const BOOT_REMAINDER: &str = r#"
 [disk-setup]
 filesystem = "zfs"
 disk-list = ["sda", "sdb"]
@@ -309,7 +308,10 @@ zfs.hdsize = 64
 [tank2]
 boot-remainder = true
 "#;
-    let p = ok(&home_server(), a);
+
+#[test]
+fn boot_remainder_becomes_tank2() {
+    let p = ok(&home_server(), BOOT_REMAINDER);
     let tank2 = p.pools.iter().find(|p| p.name == "tank2").expect("tank2");
     assert_eq!(
         tank2.disks,
@@ -921,5 +923,167 @@ fn the_container_registry_reaches_the_plan() {
     assert_eq!(
         p.container_registry.as_deref(),
         Some("registry.home.lan:5000")
+    );
+}
+
+/// Two disks that udev gives one by-id name (cloned virtual disks, USB
+/// bridges reporting one serial): the name leads to only one of them.
+#[test]
+fn disks_sharing_a_by_id_name_stop_the_plan() {
+    let mut m = home_server();
+    // A clone of sdc: same serial, same by-id name, and not even selected.
+    m.disks[4] = disk("sde", "HDD1", 4000, false);
+    let e = err(&m, STANDARD);
+    let shared = e
+        .iter()
+        .find(|e| {
+            e.message
+                .contains("disks sdc and sde share the name /dev/disk/by-id/ata-TEST_DISK_HDD1")
+        })
+        .unwrap_or_else(|| panic!("{e:#?}"));
+    assert!(
+        shared.message.contains("cannot tell them apart"),
+        "{shared}"
+    );
+    assert!(
+        shared.hint.contains("own serial") && shared.hint.contains("unplug one"),
+        "{shared}"
+    );
+}
+
+/// One SAS disk seen through two paths without multipath: two kernel
+/// names, different by-id names per path, one serial and WWN.
+#[test]
+fn disks_sharing_serial_and_wwn_stop_the_plan() {
+    let mut m = home_server();
+    m.disks[4] = disk("sde", "HDD1", 4000, false);
+    m.disks[4].by_id = vec!["scsi-35000c500a1b2c3d4".into()];
+    for i in [2, 4] {
+        m.disks[i].wwn = Some("0x5000c500a1b2c3d4".into());
+    }
+    let e = err(&m, STANDARD);
+    assert!(
+        e.iter().any(|e| e
+            .message
+            .contains("disks sdc and sde share serial HDD1 and WWN 0x5000c500a1b2c3d4")
+            && e.hint.contains("multipath")),
+        "{e:#?}"
+    );
+    // The same serial with another WWN is another disk.
+    m.disks[4].wwn = Some("0x5000c500a1b2c3d5".into());
+    ok(&m, STANDARD);
+}
+
+/// A virtio disk without a serial has no by-id name: udev's by-path name
+/// (its slot) stands in for the boot disk, with a warning.
+fn without_serial(m: &mut tappaas_hardware::MachineProfile, i: usize) {
+    let d = &mut m.disks[i];
+    d.by_id.clear();
+    d.serial = None;
+    d.by_path = Some(format!("pci-0000:00:0{}.0", i + 4));
+}
+
+#[test]
+fn a_boot_disk_without_by_id_is_named_by_its_slot_with_a_warning() {
+    let mut m = home_server();
+    without_serial(&mut m, 0);
+    let p = ok(&m, STANDARD);
+    let slot = "/dev/disk/by-path/pci-0000:00:04.0";
+    assert!(
+        p.warnings.iter().any(|w| w.message.contains(&format!(
+            "boot disk sda, TEST DISK (serial none, 500.0 GiB, SATA SSD), has no /dev/disk/by-id name (no serial): it is named {slot}"
+        )) && w.hint.contains("serial")),
+        "{:#?}",
+        p.warnings
+    );
+    let checks: Vec<&str> = p.steps[0]
+        .actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::CheckDisk { path, .. } => Some(path.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert!(checks.contains(&slot), "{checks:?}");
+    // Partitions of a by-path name, as udev names them.
+    assert_eq!(p.pools[0].vdevs[0].devices[0], format!("{slot}-part3"));
+    assert!(all_argv(&p).iter().any(|a| a == slot));
+}
+
+#[test]
+fn pool_disks_without_by_id_are_refused() {
+    // zfs-import@tank1 looks only in /dev/disk/by-id at boot.
+    let mut m = home_server();
+    without_serial(&mut m, 2);
+    let e = err(&m, STANDARD);
+    assert!(
+        e.iter().any(|e| e.key.as_deref() == Some("tank1")
+            && e.message.contains("disk sdc")
+            && e.message.contains("has no /dev/disk/by-id name")
+            && e.hint.contains("serial=")),
+        "{e:#?}"
+    );
+    // tank2 on the rest of a boot disk without one: the same.
+    let mut m = home_server();
+    without_serial(&mut m, 0);
+    let e = err(&m, BOOT_REMAINDER);
+    assert!(
+        has_error(&e, "tank2.boot-remainder", "boot disk sda"),
+        "{e:#?}"
+    );
+}
+
+#[test]
+fn a_disk_known_only_by_its_kernel_name_is_refused() {
+    let mut m = home_server();
+    without_serial(&mut m, 1);
+    m.disks[1].by_path = None;
+    let e = err(&m, STANDARD);
+    assert!(
+        has_error(&e, "disk-setup", "disk sdb") && has_error(&e, "disk-setup", "neither"),
+        "{e:#?}"
+    );
+}
+
+#[test]
+fn a_by_path_name_in_the_disk_list_selects_that_disk() {
+    let mut m = home_server();
+    without_serial(&mut m, 0);
+    let a = STANDARD.replace(
+        r#"disk-list = ["sda", "sdb"]"#,
+        r#"disk-list = ["/dev/disk/by-path/pci-0000:00:04.0", "sdb"]"#,
+    );
+    let p = ok(&m, &a);
+    let sda = p
+        .disks
+        .iter()
+        .find(|d| d.kernel_name == "sda")
+        .expect("sda");
+    assert_eq!(sda.role, DiskRole::Boot);
+}
+
+#[test]
+fn disk_checks_record_the_device_and_the_boot() {
+    let mut m = home_server();
+    m.boot_id = Some("0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0".into());
+    for (i, d) in m.disks.iter_mut().enumerate() {
+        d.device = format!("8:{}", i * 16);
+    }
+    let p = ok(&m, STANDARD);
+    let sdb = p.steps[0]
+        .actions
+        .iter()
+        .find(|a| matches!(a, Action::CheckDisk { path, .. } if path.ends_with("SSD2")))
+        .expect("sdb checked");
+    let Action::CheckDisk {
+        device, boot_id, ..
+    } = sdb
+    else {
+        unreachable!()
+    };
+    assert_eq!(device.as_deref(), Some("8:16"));
+    assert_eq!(
+        boot_id.as_deref(),
+        Some("0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0")
     );
 }

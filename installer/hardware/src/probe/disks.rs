@@ -109,7 +109,7 @@ fn decode_udev_enc(value: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-fn read_dev(dir: &Path) -> Result<String, ProbeError> {
+pub(crate) fn read_dev(dir: &Path) -> Result<String, ProbeError> {
     let path = dir.join("dev");
     let dev = sysfs::read_required(&path)?.trim().to_string();
     match dev.split_once(':') {
@@ -212,6 +212,7 @@ fn read_disk(
     zfs_pools.dedup();
 
     let by_id = record.by_id();
+    let by_path = record.by_path();
     let has_medium_label = filesystem
         .iter()
         .chain(partitions.iter().filter_map(|(p, _)| p.filesystem.as_ref()))
@@ -230,7 +231,9 @@ fn read_disk(
 
     Ok(Some(Disk {
         name: name.to_string(),
+        device: dev,
         by_id,
+        by_path,
         model,
         serial,
         wwn,

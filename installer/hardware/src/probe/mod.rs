@@ -14,7 +14,7 @@ pub mod udev;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use crate::profile::{Firmware, MachineProfile, PROFILE_VERSION};
+use crate::profile::{Disk, Firmware, MachineProfile, PROFILE_VERSION};
 
 pub use cpu::{parse_cpuinfo, parse_meminfo};
 pub use disks::medium_mount_sources;
@@ -80,7 +80,81 @@ pub fn probe(sysroot: &Path) -> Result<MachineProfile, ProbeError> {
         firmware,
         disks,
         nics,
+        boot_id: boot_id(sysroot)?,
     })
+}
+
+fn boot_id(sysroot: &Path) -> Result<Option<String>, ProbeError> {
+    sysfs::attr(&sysroot.join("proc/sys/kernel/random/boot_id"))
+}
+
+/// The disk a path below `/dev` leads to now, read from the device itself.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResolvedDisk {
+    /// The whole disk the path resolves to (its `device` is the number of
+    /// the device node the path ends at).
+    pub disk: Disk,
+    /// Other disks that share its name or identity (kernel name and what
+    /// they share): with any, the path cannot tell them apart.
+    pub shared_with: Vec<(String, String)>,
+    /// The boot the device numbers belong to.
+    pub boot_id: Option<String>,
+}
+
+/// Follows `path` (e.g. `/dev/disk/by-id/NAME`, `/dev/disk/by-path/NAME`,
+/// `/dev/sda`) below `sysroot` to the device node it ends at and describes
+/// that disk: its number from `/sys/block/NAME/dev`, its serial and size
+/// from its own sysfs and udev records, never by looking the name up
+/// among the disks (two disks may carry one by-id name, and the link points
+/// at only one of them). `None` when the path leads nowhere.
+pub fn resolve_disk(sysroot: &Path, path: &str) -> Result<Option<ResolvedDisk>, ProbeError> {
+    let link = sysroot.join(path.trim_start_matches('/'));
+    let target = match std::fs::canonicalize(&link) {
+        Ok(t) => t,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => return Err(ProbeError::Read { path: link, source }),
+    };
+    let dev_dir =
+        std::fs::canonicalize(sysroot.join("dev")).map_err(|source| ProbeError::Read {
+            path: sysroot.join("dev"),
+            source,
+        })?;
+    let name = target
+        .strip_prefix(&dev_dir)
+        .ok()
+        .and_then(|rel| rel.to_str())
+        .filter(|rel| !rel.is_empty() && !rel.contains('/'))
+        .map(str::to_string);
+    let not_a_disk =
+        |what: &str| ProbeError::parse(&link, format!("leads to {}, {what}", target.display()));
+    let Some(name) = name else {
+        return Err(not_a_disk("which is not a device node"));
+    };
+    let sys_dir = sysroot.join("sys/block").join(&name);
+    if !sys_dir.exists() {
+        return Err(not_a_disk("which is not a whole disk (a partition?)"));
+    }
+    let device = disks::read_dev(&sys_dir)?;
+    let all = disks::probe_disks(sysroot)?;
+    let Some(disk) = all.iter().find(|d| d.name == name).cloned() else {
+        return Err(not_a_disk("which is not a disk the installer can use"));
+    };
+    if disk.device != device {
+        return Err(not_a_disk(&format!(
+            "whose number changed from {device} to {} while it was read",
+            disk.device
+        )));
+    }
+    let shared_with = all
+        .iter()
+        .filter(|d| d.name != disk.name)
+        .filter_map(|d| disk.shared_identity(d).map(|what| (d.name.clone(), what)))
+        .collect();
+    Ok(Some(ResolvedDisk {
+        disk,
+        shared_with,
+        boot_id: boot_id(sysroot)?,
+    }))
 }
 
 /// Orders kernel names the way people expect: digit runs compare as

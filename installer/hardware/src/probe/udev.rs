@@ -38,6 +38,18 @@ impl UdevRecord {
         ids.dedup();
         ids
     }
+
+    /// The `/dev/disk/by-path` name (without the prefix) udev makes from
+    /// `ID_PATH`; its other by-path links (`virtio-pci-...`, ATA's
+    /// compatibility names) name the same slot.
+    pub fn by_path(&self) -> Option<String> {
+        let id_path = self.get("ID_PATH")?;
+        self.links
+            .iter()
+            .filter_map(|l| l.strip_prefix("disk/by-path/"))
+            .find(|l| *l == id_path)
+            .map(str::to_string)
+    }
 }
 
 /// Parses the text of one udev database file. Unknown line kinds are
@@ -136,6 +148,13 @@ V:1
         assert_eq!(r.get("EMPTY"), None);
         assert!(!r.properties.contains_key("garbage line without equals"));
         assert_eq!(r.links.len(), 4);
+        // No ID_PATH: no by-path name, whatever links there are.
+        assert_eq!(r.by_path(), None);
+        let virtio = parse_udev_db(
+            "S:disk/by-path/virtio-pci-0000:00:04.0\nS:disk/by-path/pci-0000:00:04.0\n\
+             E:ID_PATH=pci-0000:00:04.0\n",
+        );
+        assert_eq!(virtio.by_path().as_deref(), Some("pci-0000:00:04.0"));
         assert_eq!(
             r.by_id(),
             [

@@ -20,7 +20,9 @@ pub fn disk(name: &str, serial: &str, size_gib: u64, ssd: bool) -> Disk {
     udev.insert("DEVNAME".to_string(), format!("/dev/{name}"));
     Disk {
         name: name.to_string(),
+        device: String::new(),
         by_id: vec![by_id],
+        by_path: None,
         model: Some("TEST DISK".to_string()),
         serial: Some(serial.to_string()),
         wwn: None,
@@ -112,6 +114,7 @@ pub fn machine(disks: Vec<Disk>, nics: Vec<Nic>, memory_gib: u64) -> MachineProf
         firmware: Firmware::Uefi,
         disks,
         nics,
+        boot_id: None,
     }
 }
 
