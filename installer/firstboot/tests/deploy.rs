@@ -960,3 +960,79 @@ fn user_data_prints_what_deploy_gives_with_secrets_redacted() {
         ok.text
     );
 }
+
+/// Every command first boot and `services deploy` start, as the process
+/// list shows it (and every local user reads it in /proc/PID/cmdline),
+/// holds none of the secrets: the peer's root password of a join, the
+/// firewall's root password, the services' generated passwords (a
+/// dependant's database password written into PostgreSQL's VM included),
+/// in clear or in base64.
+#[test]
+fn no_secret_on_any_command_line() {
+    use base64::Engine;
+    let mut first = deploy_plan();
+    first.services = vec!["postgresql".into()];
+    let (sim, site) = deployment(&first);
+    let mut px = over_pvesh(&sim, "tappaas1");
+    let mut h = host(&sim, &site);
+    let r = tappaas_firstboot::run(&site.node.config, &mut px, &mut h, &mut |_| {});
+    h.finish_consoles();
+    assert!(matches!(r, Ok(Outcome::Finished { .. })), "{r:?}");
+    // A dependant added later: its database password goes into the
+    // PostgreSQL VM through the guest agent.
+    let left = tappaas_firstboot::deploy_services(
+        &site.node.config,
+        &mut px,
+        &mut h,
+        &["grafana".to_string()],
+        None,
+        &mut |_| {},
+    )
+    .unwrap();
+    h.finish_consoles();
+    assert!(left.is_empty(), "{left:?}");
+    let db_password = secret(&site, "grafana", "db-password");
+    assert_eq!(
+        sim.guest_file("tappaas1", 210, "/etc/tappaas/secrets/grafana.db-password")
+            .unwrap(),
+        db_password.as_bytes()
+    );
+    // A second node joins through the first with its root password.
+    let n2 = Node::new(2, &plan(2, Some(&confirmed(&sim))));
+    write(&n2.config.peer_password_credential, &root_password(1));
+    let mut px2 = over_pvesh(&sim, "tappaas2");
+    let r = tappaas_firstboot::run(&n2.config, &mut px2, &mut TestHost::new(&sim), &mut |_| {});
+    assert!(matches!(r, Ok(Outcome::Finished { .. })), "{r:?}");
+    assert_eq!(sim.cluster_of("tappaas2").unwrap().1.len(), 2);
+
+    let creds = tappaas_services::Secrets::from_file_text("c", &credentials(&site)).unwrap();
+    let mut secrets = vec![
+        root_password(1),
+        secret(&site, "opnsense", "root-password"),
+        db_password,
+    ];
+    secrets.extend(creds.all().map(|(_, _, v)| v.expose().to_string()));
+    let encoded: Vec<String> = secrets
+        .iter()
+        .map(|s| base64::engine::general_purpose::STANDARD.encode(s))
+        .collect();
+    secrets.extend(encoded);
+    let mut commands = px.api().runner().argv.clone();
+    commands.extend(px2.api().runner().argv.iter().cloned());
+    for argv in &commands {
+        for word in argv {
+            for s in &secrets {
+                assert!(
+                    !word.contains(s.as_str()),
+                    "a secret is on the command line `{}`",
+                    argv.join(" ")
+                );
+            }
+        }
+    }
+    // The two calls with a secret went through the tools that read it
+    // from stdin.
+    assert!(commands.iter().any(|c| c[..2] == ["pvecm", "add"]));
+    assert!(commands.iter().any(|c| c[..2] == ["qm", "guest"]));
+    assert!(sim.violations().is_empty(), "{:?}", sim.violations());
+}
