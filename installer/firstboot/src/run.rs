@@ -223,6 +223,7 @@ pub fn run<A: Api>(
         );
         return Ok(Outcome::NoProxmox { message });
     }
+    let _lock = crate::lock::acquire(config, "first boot")?;
     let plan = load_plan(&config.plan)?;
     if let Some(dir) = config.journal.parent() {
         std::fs::create_dir_all(dir).map_err(|source| {

@@ -254,6 +254,7 @@ pub fn deploy_services<A: Api>(
     registry: Option<&str>,
     emit: &mut dyn FnMut(&Event),
 ) -> Result<Vec<(String, String)>, FirstbootError> {
+    let _lock = crate::lock::acquire(config, &format!("services deploy {}", names.join(" ")))?;
     let plan = load_plan(&config.plan)?;
     let fail = |step: &str, e: StepError, emit: &mut dyn FnMut(&Event)| {
         let failure = e.into_failure();
