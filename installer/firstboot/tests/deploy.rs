@@ -184,7 +184,7 @@ fn the_firewall_and_every_base_service_deploy_in_order() {
     // PostgreSQL's user-data named its dependants: first boot runs no
     // add-dependant action, and the record says whom the VM serves.
     assert!(sim.guest_commands("tappaas1", 210).is_empty());
-    let records = tappaas_firstboot::load_records(&site.node.config.services_state);
+    let records = tappaas_firstboot::load_records(&site.node.config.services_state).unwrap();
     assert_eq!(
         records["postgresql"].dependants,
         ["authentik", "vaultwarden", "grafana"]
@@ -328,7 +328,7 @@ fn a_failed_dependency_stops_only_what_needs_it_and_a_rerun_completes() {
     }
     let summary = std::fs::read_to_string(&site.node.config.summary).unwrap();
     assert!(summary.contains("FAILED"), "{summary}");
-    let records = tappaas_firstboot::load_records(&site.node.config.services_state);
+    let records = tappaas_firstboot::load_records(&site.node.config.services_state).unwrap();
     assert_eq!(
         records["postgresql"].outcome,
         tappaas_firstboot::ServiceOutcome::Failed
@@ -690,7 +690,7 @@ fn ensure(name: &str, address: &str) -> Vec<String> {
 #[test]
 fn a_service_added_later_gets_its_role_in_the_deployed_postgresql() {
     let (sim, site) = postgresql_alone();
-    let records = tappaas_firstboot::load_records(&site.node.config.services_state);
+    let records = tappaas_firstboot::load_records(&site.node.config.services_state).unwrap();
     assert!(records["postgresql"].dependants.is_empty());
 
     let (left, said) = deploy_later(&sim, &site, &["grafana"]);
@@ -721,7 +721,7 @@ fn a_service_added_later_gets_its_role_in_the_deployed_postgresql() {
         })
         .unwrap();
     assert!(exec < clone);
-    let records = tappaas_firstboot::load_records(&site.node.config.services_state);
+    let records = tappaas_firstboot::load_records(&site.node.config.services_state).unwrap();
     assert_eq!(records["postgresql"].dependants, ["grafana"]);
     // The password is in no message, no logged request and no file but
     // the credentials.
@@ -764,7 +764,7 @@ fn a_service_added_later_gets_its_role_in_the_deployed_postgresql() {
             ensure("vaultwarden", "10.2.0.140")
         ]
     );
-    let records = tappaas_firstboot::load_records(&site.node.config.services_state);
+    let records = tappaas_firstboot::load_records(&site.node.config.services_state).unwrap();
     assert_eq!(records["postgresql"].dependants, ["grafana", "vaultwarden"]);
     assert!(sim.violations().is_empty(), "{:?}", sim.violations());
 }
@@ -840,7 +840,7 @@ fn a_failing_add_dependant_fails_that_service_and_only_what_needs_it() {
     assert!(sim.vm("tappaas1", 240).is_none());
     assert!(sim.vm("tappaas1", 345).is_none());
     assert!(sim.vm("tappaas1", 250).unwrap().running);
-    let records = tappaas_firstboot::load_records(&site.node.config.services_state);
+    let records = tappaas_firstboot::load_records(&site.node.config.services_state).unwrap();
     assert_eq!(
         records["vaultwarden"].outcome,
         tappaas_firstboot::ServiceOutcome::Failed
@@ -1035,4 +1035,43 @@ fn no_secret_on_any_command_line() {
     assert!(commands.iter().any(|c| c[..2] == ["pvecm", "add"]));
     assert!(commands.iter().any(|c| c[..2] == ["qm", "guest"]));
     assert!(sim.violations().is_empty(), "{:?}", sim.violations());
+}
+
+/// A service record file that does not parse is refused with its path and
+/// what to do, and kept as it is; it is never taken as empty and
+/// overwritten (which would lose PostgreSQL's list of dependants).
+#[test]
+fn an_unreadable_service_record_file_is_refused_and_kept() {
+    let (sim, site) = postgresql_alone();
+    let path = site.node.config.services_state.clone();
+    let broken = "{\"postgresql\": {\"outcome\": \"healthy\", \"vmid\": 210, \"dependants\": [\"grafana\"]\n";
+    write(&path, broken);
+
+    let mut px = client(&sim, "tappaas1");
+    let mut events = Vec::new();
+    let r = tappaas_firstboot::deploy_services(
+        &site.node.config,
+        &mut px,
+        &mut host(&sim, &site),
+        &["grafana".to_string()],
+        None,
+        &mut |e| events.push(e.clone()),
+    );
+    let shown = format!("{r:?} {events:?}");
+    assert!(
+        shown.contains(&path.display().to_string()) && shown.contains("kept as it is"),
+        "{shown}"
+    );
+    assert!(shown.contains(".broken"), "what to do: {shown}");
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), broken, "kept");
+    assert!(
+        !clones(&sim).contains(&"grafana".to_string()),
+        "nothing deployed over unknown records"
+    );
+
+    let list = tappaas_firstboot::services_list(&site.node.config, &mut px);
+    assert!(list.unwrap_err().contains("kept as it is"));
+    let r = run(&sim, &site).1.result;
+    assert!(format!("{r:?}").contains("kept as it is"), "{r:?}");
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), broken, "kept");
 }
