@@ -253,11 +253,9 @@ pub fn probe(check: &HealthCheck) -> Result<String, String> {
                 addr.ip()
             );
             let head = if *tls {
-                let done = tappaas_tls::handshake(stream, &addr.ip().to_string())
-                    .map_err(|e| format!("{url}: {e}"))?;
-                let mut tls = done
-                    .result
-                    .map_err(|e| format!("{url}: TLS handshake failed: {e}"))?;
+                let mut tls = tappaas_tls::handshake(stream, &addr.ip().to_string())
+                    .map_err(|e| format!("{url}: {e}"))?
+                    .stream;
                 exchange(&mut tls, &request)
             } else {
                 let mut plain = stream;
