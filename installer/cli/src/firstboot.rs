@@ -192,12 +192,17 @@ fn firstboot_full_screen(
             ProgressOutcome::Done => return report(config, result),
             ProgressOutcome::Retry { .. } => continue,
             ProgressOutcome::Shell => {
-                println!("A shell, to look into the failure. Exit it to retry first boot.");
-                if let Err(e) = std::process::Command::new("/bin/bash")
-                    .arg("--login")
-                    .status()
-                {
-                    eprintln!("could not start a shell: {e}");
+                println!(
+                    "A shell, to look into the failure: give root's password. \
+                     Exit it to retry first boot."
+                );
+                let tty = std::fs::read_link("/proc/self/fd/0").ok();
+                match console_shell(tty.as_deref()).status() {
+                    Ok(status) if !status.success() => {
+                        eprintln!("no shell ({status}): the password was not given")
+                    }
+                    Ok(_) => {}
+                    Err(e) => eprintln!("could not start sulogin: {e}"),
                 }
             }
             ProgressOutcome::SaveLogs => {
@@ -211,6 +216,26 @@ fn firstboot_full_screen(
             }
         }
     }
+}
+
+/// The shell the failure screen opens on the node's console: `sulogin`,
+/// which asks for root's password first. First boot runs as root on tty1
+/// for up to four hours; a shell without a password there would give
+/// root to anyone at the keyboard. `sulogin` starts no shell when root's
+/// account is locked, unless told to (`--force`, or
+/// `SYSTEMD_SULOGIN_FORCE` from the environment), which is never done here.
+/// `tty`: the console this runs on; without it sulogin would prompt on
+/// every console of the kernel, the serial ones too.
+fn console_shell(tty: Option<&Path>) -> std::process::Command {
+    let mut cmd = std::process::Command::new("sulogin");
+    // A login shell as before; the prompt gives up after 10 minutes and
+    // the failure screen comes back.
+    cmd.args(["--login-shell", "--timeout", "600"]);
+    if let Some(tty) = tty.filter(|t| t.starts_with("/dev/")) {
+        cmd.arg(tty);
+    }
+    cmd.env_remove("SYSTEMD_SULOGIN_FORCE");
+    cmd
 }
 
 /// The kernel's serial consoles (`console=ttyS0,...`): a headless node's
@@ -450,5 +475,30 @@ mod tests {
             vec![PathBuf::from("/dev/hvc0"), PathBuf::from("/dev/ttyAMA0")]
         );
         assert!(serial_console_paths("tty0").is_empty());
+    }
+
+    /// The failure screen's shell asks for root's password: it is
+    /// sulogin on this console, never forced past a locked root.
+    #[test]
+    fn the_failure_shell_asks_for_roots_password() {
+        let cmd = console_shell(Some(Path::new("/dev/tty1")));
+        assert_eq!(cmd.get_program(), "sulogin");
+        let args: Vec<&std::ffi::OsStr> = cmd.get_args().collect();
+        assert_eq!(
+            args.last().copied(),
+            Some(std::ffi::OsStr::new("/dev/tty1"))
+        );
+        assert!(
+            !args.iter().any(|a| *a == "-e" || *a == "--force"),
+            "{args:?}"
+        );
+        let envs: Vec<_> = cmd.get_envs().collect();
+        assert!(
+            envs.contains(&(std::ffi::OsStr::new("SYSTEMD_SULOGIN_FORCE"), None)),
+            "{envs:?}"
+        );
+        // A stdin that is not a terminal device is not passed on.
+        let cmd = console_shell(Some(Path::new("pipe:[1234]")));
+        assert!(!cmd.get_args().any(|a| a == "pipe:[1234]"));
     }
 }

@@ -51,6 +51,9 @@ pub struct Config {
     pub firewall_timeout: Duration,
     /// The firewall console's waits (its boot, each prompt, the reload).
     pub console: tappaas_opnsense::ConsoleTimeouts,
+    /// The lock one run at a time holds (first boot, by hand, `services
+    /// deploy`), in a root-only directory.
+    pub lock: PathBuf,
 }
 
 impl Config {
@@ -88,6 +91,7 @@ impl Config {
             health_timeout: Duration::from_secs(1800),
             firewall_timeout: Duration::from_secs(300),
             console: tappaas_opnsense::ConsoleTimeouts::default(),
+            lock: at("/run/tappaas/firstboot.lock"),
         }
     }
 

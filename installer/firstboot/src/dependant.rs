@@ -42,7 +42,7 @@ pub(crate) fn ensure<A: Api>(
                 )
             })?;
         let Some(action) = action else { continue };
-        if deploy::given_dependants(config, d, action.vmid)
+        if deploy::given_dependants(config, d, action.vmid)?
             .iter()
             .any(|x| x == name)
         {

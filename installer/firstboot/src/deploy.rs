@@ -343,15 +343,41 @@ pub struct Record {
 /// The services' records by name (`config.services_state`).
 pub type Records = BTreeMap<String, Record>;
 
-pub fn load_records(path: &Path) -> Records {
-    std::fs::read_to_string(path)
-        .ok()
-        .and_then(|t| serde_json::from_str(&t).ok())
-        .unwrap_or_default()
+/// The records; none when the file does not exist yet. A file that
+/// cannot be read or parsed is refused, never taken as empty: the next
+/// save would replace it with an empty one and lose what it said (which
+/// dependants a database has been given, above all).
+pub fn load_records(path: &Path) -> Result<Records, String> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Records::new()),
+        Err(e) => {
+            return Err(format!(
+                "cannot read the service records {}: {e}",
+                path.display()
+            ))
+        }
+    };
+    serde_json::from_str(&text).map_err(|e| {
+        format!(
+            "the service records {p} are not readable ({e}); the file is kept as it is. \
+             Repair it, or move it aside (`mv {p} {p}.broken`) to start the records afresh: \
+             a run then looks at each service's VM again, and a database runs its \
+             add-dependant action once more for the services already given one (which is \
+             safe). Then run again.",
+            p = path.display()
+        )
+    })
+}
+
+/// [`load_records`] for a step.
+pub(crate) fn records(config: &Config) -> Result<Records, StepError> {
+    let path = &config.services_state;
+    load_records(path).map_err(|e| StepError::new(format!("read {}", path.display()), e))
 }
 
 pub(crate) fn save_record(config: &Config, name: &str, record: Record) -> Result<(), StepError> {
-    let mut all = load_records(&config.services_state);
+    let mut all = records(config)?;
     all.insert(name.to_string(), record);
     save_records(config, &all)
 }
@@ -365,12 +391,16 @@ fn save_records(config: &Config, all: &Records) -> Result<(), StepError> {
 
 /// The dependants that service `name`'s VM (`vmid`) has been given, by
 /// its record (none without one).
-pub(crate) fn given_dependants(config: &Config, name: &str, vmid: u32) -> Vec<String> {
-    load_records(&config.services_state)
+pub(crate) fn given_dependants(
+    config: &Config,
+    name: &str,
+    vmid: u32,
+) -> Result<Vec<String>, StepError> {
+    Ok(records(config)?
         .get(name)
         .filter(|r| r.vmid == vmid)
         .map(|r| r.dependants.clone())
-        .unwrap_or_default()
+        .unwrap_or_default())
 }
 
 /// Note in service `name`'s record that its VM has given `dependant` what
@@ -382,7 +412,7 @@ pub(crate) fn add_given_dependant(
     vmid: u32,
     dependant: &str,
 ) -> Result<(), StepError> {
-    let mut all = load_records(&config.services_state);
+    let mut all = records(config)?;
     match all.get_mut(name).filter(|r| r.vmid == vmid) {
         Some(r) if !r.dependants.iter().any(|d| d == dependant) => {
             r.dependants.push(dependant.to_string());

@@ -13,6 +13,14 @@ pub enum FirstbootError {
     Plan { path: PathBuf, message: String },
     #[error(transparent)]
     Journal(#[from] JournalError),
+    #[error(
+        "{holder} is running and holds {path}: first boot, `tappaas-installer firstboot` and \
+         `services deploy` change the same VMs and secrets, one at a time. Wait until it ends \
+         (`systemctl status tappaas-firstboot` shows the unit's run), then try again."
+    )]
+    Busy { path: PathBuf, holder: String },
+    #[error("cannot take the run lock {path}: {message}")]
+    Lock { path: PathBuf, message: String },
     #[error("first boot stopped at step '{step}': {}", .failure.message)]
     Step {
         step: String,

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use tappaas_services::HealthCheck;
 
 use tappaas_proxmox::client::Password;
-use tappaas_proxmox::CommandRunner;
+use tappaas_proxmox::{CommandRunner, Invocation};
 
 use crate::Config;
 
@@ -47,6 +47,10 @@ pub trait Host {
     /// Make `via` the node's default gateway, now and after a reboot.
     fn set_default_gateway(&mut self, via: IpAddr) -> Result<(), String>;
 }
+
+/// How long a local helper (`systemd-creds`, `ip`) may run: they answer
+/// at once, unless something is badly wrong.
+pub const SHORT_COMMAND_LIMIT: Duration = Duration::from_secs(60);
 
 /// The directory of QEMU's per-VM sockets on a Proxmox node.
 pub const QEMU_SOCKETS: &str = "/var/run/qemu-server";
@@ -124,8 +128,13 @@ impl<R: CommandRunner> Host for SystemHost<R> {
         let args = ["decrypt".to_string(), name, file, "-".to_string()];
         let out = self
             .runner
-            .run("systemd-creds", &args)
-            .map_err(|e| format!("cannot run systemd-creds: {e}"))?;
+            .run(&Invocation {
+                program: "systemd-creds",
+                args: &args,
+                input: None,
+                limit: SHORT_COMMAND_LIMIT,
+            })
+            .map_err(|e| format!("cannot run `systemd-creds {}`: {e}", args.join(" ")))?;
         if out.status != Some(0) {
             return Err(format!(
                 "`systemd-creds {}` failed ({}): {}",
@@ -187,8 +196,13 @@ impl<R: CommandRunner> Host for SystemHost<R> {
         ];
         let out = self
             .runner
-            .run("ip", &args)
-            .map_err(|e| format!("cannot run ip: {e}"))?;
+            .run(&Invocation {
+                program: "ip",
+                args: &args,
+                input: None,
+                limit: SHORT_COMMAND_LIMIT,
+            })
+            .map_err(|e| format!("cannot run `ip {}`: {e}", args.join(" ")))?;
         if out.status != Some(0) {
             return Err(format!(
                 "`ip {}` failed: {}",
@@ -239,11 +253,9 @@ pub fn probe(check: &HealthCheck) -> Result<String, String> {
                 addr.ip()
             );
             let head = if *tls {
-                let done = tappaas_tls::handshake(stream, &addr.ip().to_string())
-                    .map_err(|e| format!("{url}: {e}"))?;
-                let mut tls = done
-                    .result
-                    .map_err(|e| format!("{url}: TLS handshake failed: {e}"))?;
+                let mut tls = tappaas_tls::handshake(stream, &addr.ip().to_string())
+                    .map_err(|e| format!("{url}: {e}"))?
+                    .stream;
                 exchange(&mut tls, &request)
             } else {
                 let mut plain = stream;

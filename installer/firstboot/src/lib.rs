@@ -29,6 +29,7 @@ mod deploy;
 mod error;
 mod firewall;
 mod host;
+pub mod lock;
 mod run;
 mod service;
 mod services_cmd;

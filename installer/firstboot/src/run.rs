@@ -223,6 +223,7 @@ pub fn run<A: Api>(
         );
         return Ok(Outcome::NoProxmox { message });
     }
+    let _lock = crate::lock::acquire(config, "first boot")?;
     let plan = load_plan(&config.plan)?;
     if let Some(dir) = config.journal.parent() {
         std::fs::create_dir_all(dir).map_err(|source| {
@@ -438,7 +439,7 @@ pub(crate) fn one_service<A: Api>(
         .map(|e| e.depends.clone())
         .unwrap_or_default();
     let (outcome, reason) = if let Some(d) = needs.iter().find(|d| missing.contains(*d)) {
-        let how = match deploy::load_records(&config.services_state).get(d.as_str()) {
+        let how = match deploy::records(config)?.get(d.as_str()) {
             Some(r) if r.outcome == ServiceOutcome::Skipped => "was skipped",
             _ => "failed",
         };
@@ -573,7 +574,7 @@ fn run_step<A: Api>(
                 .storages()
                 .map_err(|e| StepError::api("GET /storage", &e))?;
             let facts = Facts {
-                records: deploy::load_records(&config.services_state),
+                records: deploy::records(config)?,
                 address: management_address(plan, Some(&status)),
                 status,
                 nodes,

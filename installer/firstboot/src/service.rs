@@ -153,7 +153,7 @@ pub(crate) fn deploy<A: Api>(
     crate::dependant::ensure(px, config, node, dep, name, note)?;
     let e = &r.entry;
     let id = vm::vmid(e.vmid)?;
-    let records = deploy::load_records(&config.services_state);
+    let records = deploy::records(config)?;
     let known_healthy = records
         .get(name)
         .is_some_and(|rec| rec.outcome == Outcome::Healthy && rec.vmid == e.vmid);
@@ -163,7 +163,7 @@ pub(crate) fn deploy<A: Api>(
     // before what its record says, since the user-data it ran may have
     // named fewer.
     let given = match &existing {
-        Some(_) => deploy::given_dependants(config, name, e.vmid),
+        Some(_) => deploy::given_dependants(config, name, e.vmid)?,
         None => dep
             .resolved
             .order
@@ -412,7 +412,7 @@ pub(crate) fn record_not_healthy(
             reason: Some(reason.to_string()),
             urls: Vec::new(),
             // Its VM, if any, still gave them what they needed.
-            dependants: deploy::given_dependants(config, name, vmid),
+            dependants: deploy::given_dependants(config, name, vmid)?,
         },
     )
 }

@@ -85,7 +85,7 @@ fn node_name<A: Api>(px: &mut Proxmox<A>, config: &Config) -> Result<NodeName, S
 /// `services list`.
 pub fn services_list<A: Api>(config: &Config, px: &mut Proxmox<A>) -> Result<String, String> {
     let catalog = deploy::catalog(config).map_err(|e| e.message)?;
-    let records = deploy::load_records(&config.services_state);
+    let records = deploy::load_records(&config.services_state)?;
     let vms = if config.proxmox_installed() {
         let mut quick = config.clone();
         quick.wait_timeout = std::time::Duration::from_secs(5);
@@ -131,7 +131,7 @@ fn known_services(
     // A record of a service the catalog no longer has (a removed extra
     // entry) is not something to decide over.
     wanted.extend(
-        deploy::load_records(&config.services_state)
+        deploy::records(config)?
             .into_keys()
             .filter(|n| catalog.get(n).is_some_and(|e| e.available)),
     );
@@ -254,6 +254,7 @@ pub fn deploy_services<A: Api>(
     registry: Option<&str>,
     emit: &mut dyn FnMut(&Event),
 ) -> Result<Vec<(String, String)>, FirstbootError> {
+    let _lock = crate::lock::acquire(config, &format!("services deploy {}", names.join(" ")))?;
     let plan = load_plan(&config.plan)?;
     let fail = |step: &str, e: StepError, emit: &mut dyn FnMut(&Event)| {
         let failure = e.into_failure();

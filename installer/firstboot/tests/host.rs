@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use tappaas_firstboot::proxmox::{CommandOutput, CommandRunner};
+use tappaas_firstboot::proxmox::{CommandOutput, CommandRunner, Invocation};
 use tappaas_firstboot::{Config, Host, SystemHost, PEER_PASSWORD_NAME};
 
 /// Plays systemd-creds: records the command, prints `stdout`.
@@ -15,8 +15,9 @@ struct FakeCreds {
 }
 
 impl CommandRunner for FakeCreds {
-    fn run(&mut self, program: &str, args: &[String]) -> std::io::Result<CommandOutput> {
-        self.commands.push((program.to_string(), args.to_vec()));
+    fn run(&mut self, cmd: &Invocation<'_>) -> std::io::Result<CommandOutput> {
+        self.commands
+            .push((cmd.program.to_string(), cmd.args.to_vec()));
         Ok(CommandOutput {
             status: Some(self.status),
             stdout: self.stdout.as_bytes().to_vec(),

@@ -10,69 +10,8 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use tappaas_exec::Event;
-use tappaas_firstboot::proxmox::{
-    Api, ApiError, CommandOutput, CommandRunner, Method, Proxmox, PveshApi, Request, SimNode,
-};
+use tappaas_firstboot::proxmox::{Api, ApiError, Proxmox, Request, SimNode};
 use tappaas_firstboot::{run, FirstbootError, Outcome};
-
-/// Plays pvesh on a simulated node: turns the argv back into a request
-/// the way pvesh reads its options, answers as pvesh prints (JSON on
-/// stdout, or the refusal on stderr with a non-zero exit).
-struct PveshOnSim {
-    node: SimNode,
-    argv: Vec<Vec<String>>,
-}
-
-impl CommandRunner for PveshOnSim {
-    fn run(&mut self, program: &str, args: &[String]) -> std::io::Result<CommandOutput> {
-        assert_eq!(program, "pvesh");
-        self.argv.push(args.to_vec());
-        let method = match args[0].as_str() {
-            "get" => Method::Get,
-            "create" => Method::Post,
-            "set" => Method::Put,
-            "delete" => Method::Delete,
-            verb => panic!("pvesh has no '{verb}'"),
-        };
-        let mut req = Request::new(method, args[1].clone());
-        for pair in args[2..].chunks(2) {
-            let key = pair[0].strip_prefix("--").unwrap();
-            if key != "output-format" {
-                req = req.param(key, pair[1].clone());
-            }
-        }
-        Ok(match self.node.call(&req) {
-            Ok(serde_json::Value::Null) => CommandOutput {
-                status: Some(0),
-                stdout: Vec::new(),
-                stderr: Vec::new(),
-            },
-            Ok(v) => CommandOutput {
-                status: Some(0),
-                stdout: serde_json::to_vec_pretty(&v).unwrap(),
-                stderr: Vec::new(),
-            },
-            Err(e) => CommandOutput {
-                status: Some(255),
-                stdout: Vec::new(),
-                stderr: format!("{}\n", e.refusal().unwrap_or("failed")).into_bytes(),
-            },
-        })
-    }
-}
-
-fn over_pvesh(
-    sim: &tappaas_firstboot::proxmox::Simulator,
-    name: &str,
-) -> Proxmox<PveshApi<PveshOnSim>> {
-    Proxmox::new(
-        PveshApi::new(PveshOnSim {
-            node: sim.client(name),
-            argv: Vec::new(),
-        }),
-        schema(),
-    )
-}
 
 #[test]
 fn create_and_join_over_pvesh() {
@@ -83,7 +22,8 @@ fn create_and_join_over_pvesh() {
     assert!(matches!(r, Ok(Outcome::Finished { .. })), "{r:?}");
     let argv = &px.api().runner().argv;
     assert!(argv.contains(&vec![
-        "create".to_string(),
+        "pvesh".to_string(),
+        "create".into(),
         "/cluster/config".into(),
         "--clustername".into(),
         "tappaas".into(),
@@ -122,6 +62,24 @@ fn create_and_join_over_pvesh() {
     write(&n2.config.peer_password_credential, &root_password(1));
     let r = run(&n2.config, &mut px, &mut TestHost::new(&sim), &mut |_| {});
     assert!(matches!(r, Ok(Outcome::Finished { .. })), "{r:?}");
+    // The join went through `pvecm add`, the password on its stdin and
+    // on no command line (every local user can read those).
+    let runner = px.api().runner();
+    let joins: Vec<usize> = (0..runner.argv.len())
+        .filter(|&i| runner.argv[i][..2] == ["pvecm", "add"])
+        .collect();
+    assert_eq!(joins.len(), 2, "{:?}", runner.argv);
+    assert_eq!(
+        runner.inputs[joins[1]].as_deref(),
+        Some(format!("{}\n", root_password(1)).as_bytes())
+    );
+    for argv in &runner.argv {
+        let line = argv.join(" ");
+        assert!(
+            !line.contains(&root_password(1)) && !line.contains("not-the-password"),
+            "a password on a command line: {line}"
+        );
+    }
     assert_eq!(sim.cluster_of("tappaas2").unwrap().1.len(), 2);
     assert_eq!(
         storage_nodes(&sim, "tappaas2", "tank1").unwrap(),

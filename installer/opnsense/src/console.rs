@@ -13,6 +13,14 @@
 //! factory file is kept once as `/conf/config.xml.tappaas-orig`.
 //! `rc.reload_all` (the menu's "Reload all services") applies it.
 //!
+//! The console is always left logged out: when a step fails after the
+//! login, the session interrupts what runs (Ctrl-C), leaves the shell and
+//! logs out from the menu before it reports the failure. A console found
+//! in a root shell anyway (a run killed half-way, a power cut of the
+//! node) is recognised by its prompt and left the same way before the
+//! login, instead of waiting out the boot limit for a login prompt that
+//! never comes.
+//!
 //! Every command runs as `CMD; echo "@@TAPPAAS""-END-<n>:$?@@"`: the shell
 //! joins the quotes and prints `@@TAPPAAS-END-<n>:<status>@@`, which the
 //! terminal's echo of the typed line can never contain, so the end of each
@@ -156,6 +164,9 @@ pub enum ConsoleEvent {
     Applied,
     BackAtMenu,
     LoggedOut,
+    /// A root shell was open on the console when the session began (an
+    /// earlier run stopped in it); it was left with `exit`.
+    ShellLeftOpen,
 }
 
 /// What went wrong at a step.
@@ -241,9 +252,22 @@ pub struct CommandOutput {
     pub output: String,
 }
 
+/// Where the session has brought the console: what a failure must undo.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Place {
+    /// Not logged in by this session (booting, login prompt).
+    Outside,
+    Menu,
+    Shell,
+}
+
+/// How many nested shells a login leaves with `exit` before giving up.
+const MAX_EXITS: usize = 3;
+
 /// An expect-style conversation with the console.
 pub struct ConsoleSession<'a, S: ConsoleStream> {
     stream: S,
+    place: Place,
     timeouts: ConsoleTimeouts,
     /// Received and not yet consumed by a match (carriage returns dropped).
     pending: Vec<u8>,
@@ -280,6 +304,7 @@ impl<'a, S: ConsoleStream> ConsoleSession<'a, S> {
     pub fn new(stream: S, timeouts: ConsoleTimeouts) -> Self {
         Self {
             stream,
+            place: Place::Outside,
             timeouts,
             pending: Vec::new(),
             tail: Vec::new(),
@@ -411,22 +436,62 @@ impl<'a, S: ConsoleStream> ConsoleSession<'a, S> {
         }
     }
 
-    /// From wherever the console is (booting, login prompt, menu) to the
-    /// menu, logged in as `creds.user`.
+    /// From wherever the console is (booting, login prompt, menu, a root
+    /// shell left open) to the menu, logged in as `creds.user`.
     pub fn login(&mut self, creds: &Credentials) -> Result<(), ConsoleError> {
         self.emit(ConsoleEvent::WaitingForLogin);
         let step = "waiting for the login prompt";
         // Ask for a fresh prompt at once: the first may be long printed.
         self.send(step, LOGIN_PROMPT, "\r")?;
-        let (which, _) = self.expect(
-            step,
-            &[LOGIN_PROMPT, MENU_PROMPT],
-            self.timeouts.boot,
-            Some(self.timeouts.wake),
-        )?;
-        if which == 1 {
-            self.emit(ConsoleEvent::AtMenu);
-            return Ok(());
+        let deadline = Instant::now() + self.timeouts.boot;
+        let mut exits = 0;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let (which, _) = self
+                .expect(
+                    step,
+                    &[LOGIN_PROMPT, MENU_PROMPT, ROOT_PROMPT_END],
+                    left,
+                    Some(self.timeouts.wake),
+                )
+                .map_err(|mut e| {
+                    // The limit is the boot's, not what was left of it.
+                    e.failure = Box::new(match *e.failure {
+                        ConsoleFailure::Timeout(_) => ConsoleFailure::Timeout(self.timeouts.boot),
+                        other => other,
+                    });
+                    e
+                })?;
+            match which {
+                0 => break,
+                1 => {
+                    self.place = Place::Menu;
+                    self.emit(ConsoleEvent::AtMenu);
+                    return Ok(());
+                }
+                // "# " ends root's prompt only when nothing follows it (it
+                // waits for input); within boot messages it is text.
+                _ if !self.pending.is_empty() => continue,
+                _ => {
+                    if exits == MAX_EXITS {
+                        return Err(self.error(
+                            "leaving a shell left open on the console",
+                            &format!("{LOGIN_PROMPT:?} or {MENU_PROMPT:?}"),
+                            ConsoleFailure::Refused(format!(
+                                "still at a shell prompt after {MAX_EXITS} `exit`s"
+                            )),
+                        ));
+                    }
+                    exits += 1;
+                    self.emit(ConsoleEvent::ShellLeftOpen);
+                    // Drop a half-typed line, and get past the prompts
+                    // our Enters caused, so that a stale one is not taken
+                    // for a shell still open after the `exit`.
+                    self.send(step, LOGIN_PROMPT, "\x03")?;
+                    self.settle_shell(step)?;
+                    self.send(step, LOGIN_PROMPT, "exit\r")?;
+                }
+            }
         }
         self.emit(ConsoleEvent::LoginPrompt);
         let step = "logging in";
@@ -449,6 +514,7 @@ impl<'a, S: ConsoleStream> ConsoleSession<'a, S> {
                 },
             ));
         }
+        self.place = Place::Menu;
         self.emit(ConsoleEvent::AtMenu);
         Ok(())
     }
@@ -456,6 +522,8 @@ impl<'a, S: ConsoleStream> ConsoleSession<'a, S> {
     /// From the menu to a POSIX sh (the menu's shell is csh).
     pub fn enter_shell(&mut self) -> Result<(), ConsoleError> {
         let step = "entering the shell (menu option 8)";
+        // From here on a failure may leave a shell open.
+        self.place = Place::Shell;
         self.send(step, ROOT_PROMPT_END, &format!("{SHELL_OPTION}\r"))?;
         self.expect(step, &[ROOT_PROMPT_END], self.timeouts.prompt, None)?;
         // sh for POSIX quoting and $?; the line waits in the terminal's
@@ -599,6 +667,7 @@ impl<'a, S: ConsoleStream> ConsoleSession<'a, S> {
         let step = "leaving the shell";
         self.send(step, MENU_PROMPT, "exit\r")?;
         self.expect(step, &[MENU_PROMPT], self.timeouts.prompt, None)?;
+        self.place = Place::Menu;
         self.emit(ConsoleEvent::BackAtMenu);
         Ok(())
     }
@@ -608,7 +677,48 @@ impl<'a, S: ConsoleStream> ConsoleSession<'a, S> {
         let step = "logging out (menu option 0)";
         self.send(step, LOGIN_PROMPT, &format!("{LOGOUT_OPTION}\r"))?;
         self.expect(step, &[LOGIN_PROMPT], self.timeouts.prompt, None)?;
+        self.place = Place::Outside;
         self.emit(ConsoleEvent::LoggedOut);
+        Ok(())
+    }
+
+    /// Wait until the shell answers a command, and consume the prompt
+    /// after it: whatever came before (prompts of earlier Enters, output
+    /// of an interrupted command) is behind us then.
+    fn settle_shell(&mut self, step: &str) -> Result<(), ConsoleError> {
+        self.run_ok(step, "true", self.timeouts.prompt)?;
+        self.expect(step, &[ROOT_PROMPT_END], self.timeouts.prompt, None)?;
+        Ok(())
+    }
+
+    /// After a failure: leave the console logged out, whatever this
+    /// session had reached. Interrupts a command still running (Ctrl-C),
+    /// leaves the shell (`exit`, nested shells too), logs out from the
+    /// menu. Best effort: the failure being reported matters more, and a
+    /// console that does not answer is found at the next login.
+    pub fn leave_logged_out(&mut self) -> Result<(), ConsoleError> {
+        let step = "leaving the console logged out after a failure";
+        if self.place == Place::Shell {
+            // Ctrl-C ends a hung command and drops a half-typed line.
+            self.send(step, MENU_PROMPT, "\x03")?;
+            self.settle_shell(step)?;
+            self.send(step, MENU_PROMPT, "exit\r")?;
+            let (which, _) = self.expect(
+                step,
+                &[MENU_PROMPT, LOGIN_PROMPT],
+                self.timeouts.prompt,
+                None,
+            )?;
+            if which == 1 {
+                self.place = Place::Outside;
+                return Ok(());
+            }
+            self.place = Place::Menu;
+            self.emit(ConsoleEvent::BackAtMenu);
+        }
+        if self.place == Place::Menu {
+            self.logout()?;
+        }
         Ok(())
     }
 }
@@ -624,12 +734,20 @@ pub fn install_config<S: ConsoleStream>(
     on_event: impl FnMut(&ConsoleEvent),
 ) -> Result<(), ConsoleError> {
     let mut session = ConsoleSession::new(stream, timeouts).with_events(on_event);
-    session.login(creds)?;
-    session.enter_shell()?;
-    session.write_file(CONFIG_PATH, config_xml.as_bytes())?;
-    session.apply()?;
-    session.leave_shell()?;
-    session.logout()
+    let result = (|| {
+        session.login(creds)?;
+        session.enter_shell()?;
+        session.write_file(CONFIG_PATH, config_xml.as_bytes())?;
+        session.apply()?;
+        session.leave_shell()?;
+        session.logout()
+    })();
+    if result.is_err() {
+        // The failure is what the caller needs; a console that cannot be
+        // logged out now is handled by the next run's login.
+        let _ = session.leave_logged_out();
+    }
+    result
 }
 
 /// A peer that went away shows as a reset or a broken pipe, depending on

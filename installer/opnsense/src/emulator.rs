@@ -61,6 +61,10 @@ pub struct Setup {
     /// Enter presses swallowed before the login prompt shows (still
     /// booting; the prompt printed before the driver connected).
     pub ignored_enters: usize,
+    /// The console as an earlier run left it: in root's sh (menu option
+    /// 8, then `exec /bin/sh`), its prompt printed before the driver
+    /// connected. `exit` goes back to the menu.
+    pub shell_open: bool,
 }
 
 impl Default for Setup {
@@ -71,6 +75,7 @@ impl Default for Setup {
             fault: Fault::None,
             autologin: false,
             ignored_enters: 0,
+            shell_open: false,
         }
     }
 }
@@ -242,7 +247,9 @@ impl Fake {
 
     fn run(mut self) -> Report {
         self.drip("Booting...\r\nConfiguring system...done.\r\n");
-        if self.setup.autologin {
+        if self.setup.shell_open {
+            self.state = State::Sh;
+        } else if self.setup.autologin {
             self.state = State::Menu;
             self.menu();
         } else if self.setup.ignored_enters == 0 {
@@ -257,6 +264,17 @@ impl Fake {
             };
             for &b in &buf[..n] {
                 self.typed.push(b);
+                // Ctrl-C: the terminal drops the line typed so far and
+                // the shell prints a fresh prompt.
+                if b == 0x03 {
+                    line.clear();
+                    match self.state {
+                        State::Sh => self.drip("^C\r\n# "),
+                        State::Csh => self.drip(&format!("^C\r\n{CSH_PROMPT}")),
+                        _ => {}
+                    }
+                    continue;
+                }
                 let echo = !matches!(self.state, State::Password { .. });
                 if echo {
                     let _ = self.stream.write_all(if b == b'\r' {

@@ -131,6 +131,7 @@ fn installs_verifies_and_applies_the_config() {
             ConsoleEvent::Applied => "applied",
             ConsoleEvent::BackAtMenu => "back",
             ConsoleEvent::LoggedOut => "out",
+            ConsoleEvent::ShellLeftOpen => "left open",
         })
         .filter(|k| *k != "upload")
         .collect();
@@ -383,11 +384,53 @@ fn no_prompt_at_all_times_out_at_the_boot_limit() {
     };
     let err = fw.install("<x/>", timeouts).expect_err("never a prompt");
     assert_eq!(err.step, "waiting for the login prompt");
-    assert_eq!(err.expected, "\"login:\" or \"Enter an option:\"");
+    assert_eq!(err.expected, "\"login:\" or \"Enter an option:\" or \"# \"");
+    assert_eq!(*err.failure, ConsoleFailure::Timeout(timeouts.boot));
     assert!(
         err.last_lines.contains("Configuring system...done."),
         "{}",
         err.last_lines
     );
     let _ = fw.finish();
+}
+
+/// A failure half-way (a damaged upload, found in the shell) still leaves
+/// the console logged out; and a console an earlier run left in a root
+/// shell (killed half-way) is recognised and left, so the next run goes
+/// through at once instead of waiting out the boot limit.
+#[test]
+fn a_failed_run_leaves_the_console_logged_out_and_a_shell_left_open_is_left() {
+    let mut fw = Firewall::faulty(Fault::CorruptUpload);
+    let err = fw.install(&config_xml(), fast()).expect_err("damaged");
+    assert!(
+        matches!(*err.failure, ConsoleFailure::ChecksumMismatch { .. }),
+        "{err}"
+    );
+    let (report, _dir) = fw.finish();
+    assert_eq!(
+        report.state,
+        State::Login,
+        "left logged out after the failure: {:?}",
+        &report.typed[report.typed.len().saturating_sub(200)..]
+    );
+
+    // The console as a killed run left it: in root's sh.
+    let mut fw = Firewall::start(Setup {
+        shell_open: true,
+        ..Setup::default()
+    });
+    let timeouts = ConsoleTimeouts {
+        boot: Duration::from_secs(3),
+        wake: Duration::from_secs(1),
+        ..fast()
+    };
+    let began = Instant::now();
+    let events = fw
+        .install("<new/>\n", timeouts)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(began.elapsed() < timeouts.boot, "{:?}", began.elapsed());
+    assert!(events.contains(&ConsoleEvent::ShellLeftOpen), "{events:?}");
+    assert_eq!(fw.file(CONFIG_PATH).as_deref(), Some("<new/>\n"));
+    let (report, _dir) = fw.finish();
+    assert_eq!(report.state, State::Login);
 }

@@ -5,15 +5,29 @@
 //! maps one to one onto an API request. Commands go through the
 //! [`CommandRunner`] trait so tests record the argv instead of spawning.
 //!
+//! A secret never goes on a command line: every local user can read a
+//! process's argv in `/proc/PID/cmdline`, and pvesh reads its parameters
+//! from argv only. The two calls that carry one go through the CLI tool
+//! that reads it from stdin instead: the join through `pvecm add` (which
+//! reads the peer's password as one line from a stdin that is not a
+//! terminal), a guest file through `qm guest exec --pass-stdin` (the
+//! content becomes the stdin of a `cat` in the guest). Any other request
+//! with a secret is refused before anything runs.
+//!
+//! Every command has a time limit by kind ([`Limits`]): a hung pvesh ends
+//! with an error naming it, never stalls first boot.
+//!
 //! An HTTP transport (port 8006, API token) is left for later: first boot
 //! runs on the node itself, where pvesh needs no credentials.
 
-use std::process::{Command, Stdio};
+use std::io::{Read, Write};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
 use crate::client::{Api, ApiError};
-use crate::request::{is_secret_param, Request, REDACTED};
+use crate::request::{is_secret_param, Method, Request, REDACTED};
 
 /// What a finished command left behind.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -24,36 +38,219 @@ pub struct CommandOutput {
     pub stderr: Vec<u8>,
 }
 
-/// Runs one program with arguments and waits for it. The only way this
-/// crate starts processes, so tests can substitute a recorder.
-pub trait CommandRunner {
-    fn run(&mut self, program: &str, args: &[String]) -> std::io::Result<CommandOutput>;
+/// One command to run: what the process list shows (`program`, `args`:
+/// never a secret), what it reads on stdin (`input`: where secrets go)
+/// and how long it may take.
+#[derive(Clone, Copy)]
+pub struct Invocation<'a> {
+    pub program: &'a str,
+    pub args: &'a [String],
+    /// Written to stdin, which is then closed; `None`: stdin is closed
+    /// from the start, so nothing can prompt.
+    pub input: Option<&'a [u8]>,
+    /// The command is killed when it has not ended within this.
+    pub limit: Duration,
 }
 
-/// Runs commands for real, with stdin closed so nothing can prompt.
+impl Invocation<'_> {
+    /// `program args...`, for messages (the input is never shown).
+    pub fn display(&self) -> String {
+        std::iter::once(self.program)
+            .chain(self.args.iter().map(String::as_str))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+impl std::fmt::Debug for Invocation<'_> {
+    // The input may be a password: only its presence is shown.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Invocation")
+            .field("program", &self.program)
+            .field("args", &self.args)
+            .field("input", &self.input.map(|_| REDACTED))
+            .field("limit", &self.limit)
+            .finish()
+    }
+}
+
+/// Runs one program and waits for it, at most its limit. The only way
+/// this crate (and first boot) starts processes, so tests can substitute
+/// a recorder.
+pub trait CommandRunner {
+    fn run(&mut self, cmd: &Invocation<'_>) -> std::io::Result<CommandOutput>;
+}
+
+/// Runs commands for real. A command still running at its limit is
+/// killed, and the error (kind `TimedOut`) says after how long.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct SystemRunner;
 
 impl CommandRunner for SystemRunner {
-    fn run(&mut self, program: &str, args: &[String]) -> std::io::Result<CommandOutput> {
-        let out = Command::new(program)
-            .args(args)
-            .stdin(Stdio::null())
-            .output()?;
+    fn run(&mut self, cmd: &Invocation<'_>) -> std::io::Result<CommandOutput> {
+        let mut child = Command::new(cmd.program)
+            .args(cmd.args)
+            .stdin(if cmd.input.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()?;
+        // Threads, so that a command that does not read its stdin, or
+        // fills one pipe while we wait on another, cannot block us past
+        // the limit.
+        let writer = match (child.stdin.take(), cmd.input) {
+            (Some(mut stdin), Some(input)) => {
+                let input = input.to_vec();
+                Some(std::thread::spawn(move || {
+                    // A command that exits without reading is not an
+                    // error here; its exit status tells.
+                    let _ = stdin.write_all(&input);
+                }))
+            }
+            _ => None,
+        };
+        let stdout = drain(child.stdout.take());
+        let stderr = drain(child.stderr.take());
+        let status = match wait_until(&mut child, Instant::now() + cmd.limit)? {
+            Some(status) => status,
+            None => {
+                // The reader threads are left behind: a grandchild may
+                // still hold the pipes open.
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!(
+                        "it did not end within {} and was killed",
+                        format_limit(cmd.limit)
+                    ),
+                ));
+            }
+        };
+        if let Some(w) = writer {
+            let _ = w.join();
+        }
         Ok(CommandOutput {
-            status: out.status.code(),
-            stdout: out.stdout,
-            stderr: out.stderr,
+            status: status.code(),
+            stdout: stdout.join().unwrap_or_default(),
+            stderr: stderr.join().unwrap_or_default(),
         })
     }
 }
 
-/// [`Api`] over `pvesh`.
+/// Reads a pipe to its end on a thread.
+fn drain<P: Read + Send + 'static>(pipe: Option<P>) -> std::thread::JoinHandle<Vec<u8>> {
+    std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        if let Some(mut p) = pipe {
+            let _ = p.read_to_end(&mut buf);
+        }
+        buf
+    })
+}
+
+/// The child's exit status, or `None` when it is still running at
+/// `deadline`.
+fn wait_until(
+    child: &mut Child,
+    deadline: Instant,
+) -> std::io::Result<Option<std::process::ExitStatus>> {
+    let mut pause = Duration::from_millis(5);
+    loop {
+        if let Some(status) = child.try_wait()? {
+            return Ok(Some(status));
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Ok(None);
+        }
+        std::thread::sleep(pause.min(left));
+        pause = (pause * 2).min(Duration::from_millis(200));
+    }
+}
+
+/// `90 s`, `0.2 s`: a limit as a message shows it.
+pub fn format_limit(limit: Duration) -> String {
+    if limit.subsec_millis() == 0 {
+        format!("{} s", limit.as_secs())
+    } else {
+        format!("{:.1} s", limit.as_secs_f64())
+    }
+}
+
+/// How long each kind of command may run before it is killed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// A read (`pvesh get`): Proxmox answers from its configuration.
+    pub read: Duration,
+    /// A change (`pvesh create|set|delete`). pvesh runs a task in the
+    /// foreground and waits for it, so this covers an image import or a
+    /// full clone.
+    pub change: Duration,
+    /// The join (`pvecm add`): certificates, corosync, pmxcfs restart.
+    pub join: Duration,
+    /// A guest file write (`qm guest exec`).
+    pub guest: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            read: Duration::from_secs(120),
+            change: Duration::from_secs(30 * 60),
+            join: Duration::from_secs(15 * 60),
+            guest: Duration::from_secs(120),
+        }
+    }
+}
+
+impl Limits {
+    /// Every kind with the same limit (tests).
+    pub fn all(limit: Duration) -> Limits {
+        Limits {
+            read: limit,
+            change: limit,
+            join: limit,
+            guest: limit,
+        }
+    }
+}
+
+/// [`Api`] over `pvesh` (and `pvecm add`, `qm guest exec` for the calls
+/// that carry a secret).
 #[derive(Debug)]
 pub struct PveshApi<R = SystemRunner> {
     runner: R,
     program: String,
+    limits: Limits,
 }
+
+/// A request as the command that carries it.
+struct Planned {
+    program: &'static str,
+    args: Vec<String>,
+    /// The secret, for stdin.
+    input: Option<Vec<u8>>,
+    limit: Duration,
+    /// The answer is not pvesh's JSON (see [`PveshApi::call`]).
+    kind: Carrier,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Carrier {
+    Pvesh,
+    PvecmAdd,
+    GuestExec,
+}
+
+/// What `qm guest exec` runs in the guest to write a file from its
+/// stdin: a new file is root-only (as the agent's own file-write makes
+/// it), an existing one keeps its mode. The path is `$1`, never part of
+/// the script.
+pub const GUEST_WRITE_SCRIPT: &str = "umask 077 && cat > \"$1\"";
 
 impl PveshApi<SystemRunner> {
     pub fn system() -> PveshApi<SystemRunner> {
@@ -66,7 +263,14 @@ impl<R: CommandRunner> PveshApi<R> {
         PveshApi {
             runner,
             program: "pvesh".to_string(),
+            limits: Limits::default(),
         }
+    }
+
+    /// Other time limits than [`Limits::default`].
+    pub fn with_limits(mut self, limits: Limits) -> PveshApi<R> {
+        self.limits = limits;
+        self
     }
 
     pub fn runner(&self) -> &R {
@@ -80,7 +284,9 @@ impl<R: CommandRunner> PveshApi<R> {
     /// The arguments after `pvesh` for a request. Parameters come in name
     /// order, each as `--key value` (two arguments, so no value is ever
     /// split or shell-interpreted); an array parameter is the option
-    /// repeated, once per element, in order.
+    /// repeated, once per element, in order. Secrets included: callers
+    /// must not run this for a request with a secret ([`PveshApi::call`]
+    /// never does).
     pub fn argv(req: &Request) -> Vec<String> {
         let mut args = vec![req.method.pvesh_verb().to_string(), req.path.clone()];
         let mut options: Vec<(&String, &String)> = req.params.iter().collect();
@@ -115,19 +321,171 @@ impl<R: CommandRunner> PveshApi<R> {
         }
         words.join(" ")
     }
+
+    /// The command for `req`: pvesh unless the request carries a secret.
+    fn plan(&self, req: &Request) -> Result<Planned, ApiError> {
+        let secrets: Vec<&String> = req.params.keys().filter(|k| req.is_secret(k)).collect();
+        if secrets.is_empty() {
+            let limit = match req.method {
+                Method::Get => self.limits.read,
+                _ => self.limits.change,
+            };
+            return Ok(Planned {
+                program: "pvesh",
+                args: Self::argv(req),
+                input: None,
+                limit,
+                kind: Carrier::Pvesh,
+            });
+        }
+        let refuse = |message: String| ApiError::Input {
+            what: "request",
+            value: format!("{} {}", req.method, req.path),
+            message,
+        };
+        let segments: Vec<&str> = req.path.trim_start_matches('/').split('/').collect();
+        match (req.method, segments.as_slice()) {
+            (Method::Post, ["cluster", "config", "join"]) => self.pvecm_add(req, refuse),
+            (Method::Post, ["nodes", _, "qemu", vmid, "agent", "file-write"]) => {
+                self.guest_write(req, vmid, refuse)
+            }
+            _ => Err(refuse(format!(
+                "it carries a secret ({}) that pvesh would show in the process list; \
+                 no command here takes it on stdin",
+                secrets
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))),
+        }
+    }
+
+    /// `pvecm add HOSTNAME --fingerprint FP --link0 ...`, the password on
+    /// stdin (one line, as `pvecm` reads it when stdin is not a terminal).
+    fn pvecm_add(
+        &self,
+        req: &Request,
+        refuse: impl Fn(String) -> ApiError,
+    ) -> Result<Planned, ApiError> {
+        let hostname = req
+            .get_param("hostname")
+            .ok_or_else(|| refuse("the join names no hostname".into()))?;
+        let password = req
+            .get_param("password")
+            .ok_or_else(|| refuse("the join has no password".into()))?;
+        if password.contains(['\n', '\r']) {
+            return Err(refuse(
+                "the peer's password contains a line break, which pvecm cannot read from stdin"
+                    .into(),
+            ));
+        }
+        let mut args = vec!["add".to_string(), hostname.to_string()];
+        for (k, v) in &req.params {
+            if k == "hostname" || k == "password" {
+                continue;
+            }
+            if req.is_secret(k) {
+                return Err(refuse(format!(
+                    "pvecm add has no way to read {k} from stdin"
+                )));
+            }
+            args.push(format!("--{k}"));
+            args.push(v.clone());
+        }
+        Ok(Planned {
+            program: "pvecm",
+            args,
+            input: Some(format!("{password}\n").into_bytes()),
+            limit: self.limits.join,
+            kind: Carrier::PvecmAdd,
+        })
+    }
+
+    /// `qm guest exec VMID --pass-stdin 1 -- /bin/sh -c SCRIPT sh FILE`,
+    /// the file's content on stdin. `qm` acts on the VMs of this node.
+    fn guest_write(
+        &self,
+        req: &Request,
+        vmid: &str,
+        refuse: impl Fn(String) -> ApiError,
+    ) -> Result<Planned, ApiError> {
+        let file = req
+            .get_param("file")
+            .ok_or_else(|| refuse("the guest file write names no file".into()))?;
+        let encoded = req
+            .get_param("content")
+            .ok_or_else(|| refuse("the guest file write has no content".into()))?;
+        // The API's `encode=0` content is base64; the guest's `cat` takes
+        // the bytes themselves.
+        let content = if req.get_param("encode") == Some("0") {
+            use base64::Engine;
+            base64::engine::general_purpose::STANDARD
+                .decode(encoded)
+                .map_err(|e| refuse(format!("the content is not base64: {e}")))?
+        } else {
+            encoded.as_bytes().to_vec()
+        };
+        let args = [
+            "guest",
+            "exec",
+            vmid,
+            "--pass-stdin",
+            "1",
+            "--",
+            "/bin/sh",
+            "-c",
+            GUEST_WRITE_SCRIPT,
+            "sh",
+            file,
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        Ok(Planned {
+            program: "qm",
+            args,
+            input: Some(content),
+            limit: self.limits.guest,
+            kind: Carrier::GuestExec,
+        })
+    }
 }
 
 impl<R: CommandRunner> Api for PveshApi<R> {
     fn call(&mut self, req: &Request) -> Result<Value, ApiError> {
-        let args = Self::argv(req);
+        let planned = self.plan(req)?;
+        let program = if planned.kind == Carrier::Pvesh {
+            self.program.as_str()
+        } else {
+            planned.program
+        };
+        let invocation = Invocation {
+            program,
+            args: &planned.args,
+            input: planned.input.as_deref(),
+            limit: planned.limit,
+        };
+        // No secret is in the argv of pvecm or qm; pvesh's never has one.
+        let command = if planned.kind == Carrier::Pvesh {
+            self.display_command(req)
+        } else {
+            invocation.display()
+        };
         let out = self
             .runner
-            .run(&self.program, &args)
+            .run(&invocation)
             .map_err(|source| ApiError::Spawn {
-                command: self.display_command(req),
+                command: command.clone(),
                 source,
             })?;
+        let stdout = String::from_utf8_lossy(&out.stdout);
         let stderr = tail(&String::from_utf8_lossy(&out.stderr));
+        let failed = |status: String, text: String| ApiError::Command {
+            command: command.clone(),
+            status,
+            stderr: text,
+        };
         if out.status != Some(0) {
             let status = match out.status {
                 Some(code) => format!("exit status {code}"),
@@ -135,13 +493,46 @@ impl<R: CommandRunner> Api for PveshApi<R> {
             };
             // pvesh prints Proxmox's refusal on stderr and exits non-zero;
             // the message is what a caller (and the user) needs.
-            return Err(ApiError::Command {
-                command: self.display_command(req),
-                status,
-                stderr,
-            });
+            return Err(failed(status, stderr));
         }
-        parse_output(req, &String::from_utf8_lossy(&out.stdout))
+        match planned.kind {
+            Carrier::Pvesh => parse_output(req, &stdout),
+            Carrier::PvecmAdd => {
+                // pvecm runs the join as a task in the foreground and
+                // exits 0 even when the task failed, printing only the
+                // task's error on stderr. So anything on stderr is taken
+                // as a failure; the caller reads the cluster status
+                // afterwards either way and trusts that.
+                if !stderr.trim().is_empty() {
+                    return Err(failed(
+                        "exit status 0, with an error from the join task".into(),
+                        stderr,
+                    ));
+                }
+                Ok(Value::Null)
+            }
+            Carrier::GuestExec => {
+                let v = parse_output(req, &stdout)?;
+                let exited = v
+                    .get("exited")
+                    .and_then(|e| e.as_bool().or(e.as_i64().map(|n| n != 0)));
+                let code = v.get("exitcode").and_then(Value::as_i64);
+                if exited == Some(true) && code == Some(0) {
+                    return Ok(Value::Null);
+                }
+                let err = v
+                    .get("err-data")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .trim()
+                    .to_string();
+                let status = match (exited, code) {
+                    (Some(true), Some(c)) => format!("the write in the guest exited with {c}"),
+                    _ => "the write in the guest did not end in time".to_string(),
+                };
+                Err(failed(status, err))
+            }
+        }
     }
 }
 
@@ -191,6 +582,70 @@ mod tests {
             Value::String("UPID:x".into())
         );
         assert!(parse_output(&r, "oops").is_err());
+    }
+
+    /// A command that hangs is killed at its limit, and the error names
+    /// the command and the limit.
+    #[test]
+    fn a_hung_command_is_killed_at_its_limit() {
+        let args = vec!["30".to_string()];
+        let began = std::time::Instant::now();
+        let e = SystemRunner
+            .run(&Invocation {
+                program: "sleep",
+                args: &args,
+                input: None,
+                limit: Duration::from_millis(200),
+            })
+            .unwrap_err();
+        assert!(
+            began.elapsed() < Duration::from_secs(10),
+            "{:?}",
+            began.elapsed()
+        );
+        assert_eq!(e.kind(), std::io::ErrorKind::TimedOut);
+        assert!(e.to_string().contains("0.2 s"), "{e}");
+
+        // Through the transport: the message names the pvesh command.
+        let mut api = PveshApi::new(Hang).with_limits(Limits::all(Duration::from_millis(200)));
+        let e = api.call(&Request::get("/version")).unwrap_err();
+        let text = e.to_string();
+        assert!(
+            text.contains("pvesh get /version") && text.contains("0.2 s"),
+            "{text}"
+        );
+    }
+
+    /// Runs `sleep 30` in place of any command.
+    struct Hang;
+
+    impl CommandRunner for Hang {
+        fn run(&mut self, cmd: &Invocation<'_>) -> std::io::Result<CommandOutput> {
+            SystemRunner.run(&Invocation {
+                program: "sleep",
+                args: &["30".to_string()],
+                ..*cmd
+            })
+        }
+    }
+
+    /// The input reaches the command's stdin, and the command's output
+    /// comes back.
+    #[test]
+    fn input_goes_to_stdin() {
+        let args = vec![];
+        let out = SystemRunner
+            .run(&Invocation {
+                program: "cat",
+                args: &args,
+                input: Some(b"s3cret\n"),
+                limit: Duration::from_secs(30),
+            })
+            .unwrap();
+        assert_eq!(
+            (out.status, out.stdout.as_slice()),
+            (Some(0), &b"s3cret\n"[..])
+        );
     }
 
     #[test]

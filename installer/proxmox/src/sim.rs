@@ -350,6 +350,26 @@ impl Simulator {
         Snapshot(lock(&self.shared.state).clone())
     }
 
+    /// What the machines hold (clusters, storages, pools, files, VMs and
+    /// their configurations), without the history of how they got there
+    /// (tasks, the clock, the guests' boot progress, what guest agents
+    /// were asked to write and run): two runs that end the same compare
+    /// equal.
+    pub fn end_state(&self) -> Snapshot {
+        let mut st = lock(&self.shared.state).clone();
+        for m in st.machines.values_mut() {
+            for vm in m.vms.values_mut() {
+                vm.forget_history();
+            }
+        }
+        st.tasks.clear();
+        st.clock = 0;
+        st.guests.clear();
+        st.exec_outcomes.clear();
+        st.keep_on_error = false;
+        Snapshot(st)
+    }
+
     /// The cluster name and member names `node` belongs to, if any.
     pub fn cluster_of(&self, node: &str) -> Option<(String, Vec<String>)> {
         let st = lock(&self.shared.state);

@@ -15,7 +15,8 @@ use tappaas_proxmox::client::{
     PoolName, StorageId, VmId, ZfsPoolStorage,
 };
 use tappaas_proxmox::{
-    Api, ApiError, CommandOutput, CommandRunner, Method, Proxmox, PveshApi, Request, SimNode,
+    Api, ApiError, CommandOutput, CommandRunner, Invocation, Method, Proxmox, PveshApi, Request,
+    SimNode,
 };
 
 /// Records every command and answers from a queue (default: exit 0, no
@@ -23,6 +24,8 @@ use tappaas_proxmox::{
 #[derive(Default)]
 struct Recorder {
     commands: Vec<Vec<String>>,
+    /// What each command got on stdin.
+    inputs: Vec<Option<Vec<u8>>>,
     replies: VecDeque<std::io::Result<CommandOutput>>,
 }
 
@@ -37,10 +40,11 @@ impl Recorder {
 }
 
 impl CommandRunner for Recorder {
-    fn run(&mut self, program: &str, args: &[String]) -> std::io::Result<CommandOutput> {
-        let mut cmd = vec![program.to_string()];
-        cmd.extend(args.iter().cloned());
-        self.commands.push(cmd);
+    fn run(&mut self, cmd: &Invocation<'_>) -> std::io::Result<CommandOutput> {
+        let mut argv = vec![cmd.program.to_string()];
+        argv.extend(cmd.args.iter().cloned());
+        self.commands.push(argv);
+        self.inputs.push(cmd.input.map(<[u8]>::to_vec));
         self.replies.pop_front().unwrap_or_else(|| {
             Ok(CommandOutput {
                 status: Some(0),
@@ -130,18 +134,50 @@ fn cluster_commands() {
     .unwrap();
     p.join_cluster(&j).unwrap();
     let fp_text = vec!["4F"; 32].join(":");
+    // Through `pvecm add`, the password on stdin: pvesh would have it in
+    // the process list.
     assert_eq!(
         last(&p),
-        format!(
-            "pvesh create /cluster/config/join --fingerprint {fp_text} --hostname 10.0.0.10 \
-             --link0 address=10.0.0.11 --password s3cret --output-format json"
-        )
+        format!("pvecm add 10.0.0.10 --fingerprint {fp_text} --link0 address=10.0.0.11")
     );
-    // But the line shown in messages hides it.
+    assert_eq!(
+        p.api().runner().inputs.last().unwrap().as_deref(),
+        Some(&b"s3cret\n"[..])
+    );
+    assert!(!last(&p).contains("s3cret"));
+    // And the line shown in messages hides it too.
     let shown = p
         .api()
         .display_command(&tappaas_proxmox::client::requests::join_cluster(&j));
     assert!(shown.contains("--password <redacted>") && !shown.contains("s3cret"));
+
+    // A password pvecm cannot read as one line is refused before anything
+    // runs.
+    let before = p.api().runner().commands.len();
+    let j = JoinCluster::new(
+        "10.0.0.10",
+        fp(),
+        Password::new("two\nlines"),
+        Link::new(ip("10.0.0.11")),
+    )
+    .unwrap();
+    let e = p.join_cluster(&j).unwrap_err();
+    assert!(e.to_string().contains("line break"), "{e}");
+    assert!(!e.to_string().contains("lines"), "{e}");
+    assert_eq!(p.api().runner().commands.len(), before);
+}
+
+/// A request with a secret that no command takes on stdin never runs.
+#[test]
+fn a_secret_with_no_stdin_route_is_refused() {
+    let mut p = PveshApi::new(Recorder::default());
+    let req = Request::post("/access/password")
+        .param("userid", "root@pam")
+        .param("password", "hunter2");
+    let e = p.call(&req).unwrap_err();
+    assert!(e.to_string().contains("process list"), "{e}");
+    assert!(!e.to_string().contains("hunter2"), "{e}");
+    assert!(p.runner().commands.is_empty());
 }
 
 /// The guest agent calls: an array parameter is the option repeated in
@@ -152,12 +188,33 @@ fn guest_agent_commands() {
     let mut p = pvesh();
     let n1 = node("tappaas1");
     let id = VmId::new(210).unwrap();
+    p.api_mut()
+        .runner_mut()
+        .reply(r#"{"exitcode":0,"exited":1}"#);
     p.agent_file_write(&n1, id, &GuestPath::new("/etc/x").unwrap(), b"hunter2")
         .unwrap();
+    // Through `qm guest exec`, the content on stdin (the bytes, not
+    // base64): never on a command line.
     assert_eq!(
-        last(&p),
-        "pvesh create /nodes/tappaas1/qemu/210/agent/file-write --content aHVudGVyMg== \
-         --encode 0 --file /etc/x --output-format json"
+        p.api().runner().commands.last().unwrap(),
+        &[
+            "qm",
+            "guest",
+            "exec",
+            "210",
+            "--pass-stdin",
+            "1",
+            "--",
+            "/bin/sh",
+            "-c",
+            tappaas_proxmox::pvesh::GUEST_WRITE_SCRIPT,
+            "sh",
+            "/etc/x"
+        ]
+    );
+    assert_eq!(
+        p.api().runner().inputs.last().unwrap().as_deref(),
+        Some(&b"hunter2"[..])
     );
     let shown = p
         .api()
@@ -169,6 +226,15 @@ fn guest_agent_commands() {
         ));
     assert!(shown.contains("--content <redacted>"), "{shown}");
     assert!(!shown.contains("aHVudGVyMg=="), "{shown}");
+
+    // The write failing in the guest is an error with its message.
+    p.api_mut()
+        .runner_mut()
+        .reply(r#"{"exitcode":1,"exited":1,"err-data":"sh: /etc/nodir/x: No such file"}"#);
+    let e = p
+        .agent_file_write(&n1, id, &GuestPath::new("/etc/nodir/x").unwrap(), b"x")
+        .unwrap_err();
+    assert!(e.to_string().contains("No such file"), "{e}");
 
     p.api_mut().runner_mut().reply(r#"{"pid":1234}"#);
     let cmd = GuestCommand::new(vec![
@@ -283,7 +349,7 @@ fn a_refusal_carries_the_command_without_secrets_and_the_message() {
         .runner_mut()
         .replies
         .push_back(Ok(CommandOutput {
-            status: Some(255),
+            status: Some(0),
             stdout: Vec::new(),
             stderr: b"authentication failure\n".to_vec(),
         }));
@@ -297,8 +363,9 @@ fn a_refusal_carries_the_command_without_secrets_and_the_message() {
     let e = p.join_cluster(&j).unwrap_err();
     let text = e.to_string();
     assert!(matches!(e, ApiError::Command { .. }), "{text}");
-    assert!(text.contains("exit status 255") && text.contains("authentication failure"));
-    assert!(text.contains("pvesh create /cluster/config/join"));
+    // pvecm exits 0 when the join task failed; its stderr tells.
+    assert!(text.contains("authentication failure"), "{text}");
+    assert!(text.contains("pvecm add 10.0.0.10"), "{text}");
     assert!(!text.contains("s3cret"), "{text}");
 }
 
@@ -341,8 +408,73 @@ fn invalid_requests_never_run() {
 struct PveshOverSim(SimNode);
 
 impl CommandRunner for PveshOverSim {
-    fn run(&mut self, program: &str, args: &[String]) -> std::io::Result<CommandOutput> {
-        assert_eq!(program, "pvesh");
+    fn run(&mut self, cmd: &Invocation<'_>) -> std::io::Result<CommandOutput> {
+        let args = cmd.args;
+        let answer = |r: Result<serde_json::Value, ApiError>| match r {
+            Ok(v) => CommandOutput {
+                status: Some(0),
+                stdout: serde_json::to_vec(&v).unwrap(),
+                stderr: Vec::new(),
+            },
+            Err(e) => CommandOutput {
+                status: Some(255),
+                stdout: Vec::new(),
+                stderr: e.to_string().into_bytes(),
+            },
+        };
+        match cmd.program {
+            "pvesh" => {}
+            // `pvecm add HOST --key value...`, the password one line on
+            // stdin; a failed join task is on stderr with exit status 0.
+            "pvecm" => {
+                assert_eq!(args[0], "add");
+                let line = String::from_utf8(cmd.input.unwrap().to_vec()).unwrap();
+                let mut req = Request::post("/cluster/config/join")
+                    .param("hostname", args[1].clone())
+                    .param("password", line.strip_suffix('\n').unwrap());
+                for pair in args[2..].chunks(2) {
+                    req = req.param(pair[0].strip_prefix("--").unwrap(), pair[1].clone());
+                }
+                return Ok(match self.0.call(&req) {
+                    Ok(_) => answer(Ok(serde_json::Value::Null)),
+                    Err(e) => CommandOutput {
+                        status: Some(0),
+                        stdout: Vec::new(),
+                        stderr: e.to_string().into_bytes(),
+                    },
+                });
+            }
+            // `qm guest exec VMID --pass-stdin 1 -- /bin/sh -c SCRIPT sh FILE`
+            "qm" => {
+                assert_eq!(args[..2], ["guest", "exec"]);
+                assert_eq!(
+                    args[3..9],
+                    [
+                        "--pass-stdin",
+                        "1",
+                        "--",
+                        "/bin/sh",
+                        "-c",
+                        tappaas_proxmox::pvesh::GUEST_WRITE_SCRIPT
+                    ]
+                );
+                use base64::Engine;
+                let req =
+                    Request::post(format!("/nodes/tappaas1/qemu/{}/agent/file-write", args[2]))
+                        .param("file", args[10].clone())
+                        .param(
+                            "content",
+                            base64::engine::general_purpose::STANDARD.encode(cmd.input.unwrap()),
+                        )
+                        .param("encode", "0");
+                return Ok(answer(
+                    self.0
+                        .call(&req)
+                        .map(|_| serde_json::json!({"exitcode": 0, "exited": 1})),
+                ));
+            }
+            other => panic!("no {other} on a node"),
+        }
         let method = match args[0].as_str() {
             "get" => Method::Get,
             "create" => Method::Post,
@@ -368,18 +500,7 @@ impl CommandRunner for PveshOverSim {
             }
         }
         assert_eq!(format.as_deref(), Some("json"));
-        Ok(match self.0.call(&req) {
-            Ok(v) => CommandOutput {
-                status: Some(0),
-                stdout: serde_json::to_vec(&v).unwrap(),
-                stderr: Vec::new(),
-            },
-            Err(e) => CommandOutput {
-                status: Some(255),
-                stdout: Vec::new(),
-                stderr: e.to_string().into_bytes(),
-            },
-        })
+        Ok(answer(self.0.call(&req)))
     }
 }
 

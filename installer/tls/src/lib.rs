@@ -18,21 +18,46 @@ use rustls::{ClientConfig, ClientConnection, DigitallySignedStruct, SignatureSch
 #[cfg(feature = "test-server")]
 pub mod test_server;
 
-/// A finished (or failed) handshake on a socket.
+/// A completed handshake on a socket.
 pub struct Handshake {
-    /// The DER of the server's certificate, if it sent one (even when the
-    /// handshake failed after that, e.g. the server wanted a client
-    /// certificate).
-    pub certificate: Option<Vec<u8>>,
-    /// The connection, ready for requests if the handshake succeeded.
-    pub result: io::Result<StreamOwned<ClientConnection, TcpStream>>,
+    /// The DER of the server's certificate. Only a completed handshake
+    /// gives it: the server has then proven, by signing the handshake,
+    /// that it holds the certificate's key. A certificate alone proves
+    /// nothing (anyone can replay a peer's public certificate).
+    pub certificate: Vec<u8>,
+    /// The connection, ready for requests.
+    pub stream: StreamOwned<ClientConnection, TcpStream>,
 }
 
+/// Why no handshake was completed.
+#[derive(Debug)]
+pub enum HandshakeError {
+    /// `server` is not a valid name, or rustls cannot be set up.
+    Setup(String),
+    /// The handshake failed (a timeout, a closed socket, a bad
+    /// signature, an alert from the server).
+    Io(io::Error),
+    /// The handshake completed without a certificate.
+    NoCertificate,
+}
+
+impl std::fmt::Display for HandshakeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            HandshakeError::Setup(e) => f.write_str(e),
+            HandshakeError::Io(e) => write!(f, "TLS handshake failed: {e}"),
+            HandshakeError::NoCertificate => f.write_str("the server presented no certificate"),
+        }
+    }
+}
+
+impl std::error::Error for HandshakeError {}
+
 /// Runs a TLS handshake on `sock` (its timeouts apply to each read and
-/// write). `server` (a host name or an IP address) only goes into SNI; the
-/// certificate is not checked against it. `Err` only when `server` is not a
-/// valid name or rustls cannot be set up.
-pub fn handshake(mut sock: TcpStream, server: &str) -> Result<Handshake, String> {
+/// write) and returns the server's certificate only when it completed.
+/// `server` (a host name or an IP address) only goes into SNI; the
+/// certificate is not checked against it.
+pub fn handshake(mut sock: TcpStream, server: &str) -> Result<Handshake, HandshakeError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let recorder = Arc::new(Recorder {
         provider: provider.clone(),
@@ -40,27 +65,31 @@ pub fn handshake(mut sock: TcpStream, server: &str) -> Result<Handshake, String>
     });
     let config = ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
+        .map_err(|e| HandshakeError::Setup(e.to_string()))?
         .dangerous()
         .with_custom_certificate_verifier(recorder.clone())
         .with_no_client_auth();
     let name = match server.trim_matches(['[', ']']).parse::<IpAddr>() {
         Ok(ip) => ServerName::IpAddress(ip.into()),
         Err(_) => ServerName::try_from(server.to_string())
-            .map_err(|e| format!("'{server}' is not a host name: {e}"))?,
+            .map_err(|e| HandshakeError::Setup(format!("'{server}' is not a host name: {e}")))?,
     };
-    let mut conn = ClientConnection::new(Arc::new(config), name).map_err(|e| e.to_string())?;
-    let mut result = Ok(());
+    let mut conn = ClientConnection::new(Arc::new(config), name)
+        .map_err(|e| HandshakeError::Setup(e.to_string()))?;
     while conn.is_handshaking() {
-        if let Err(e) = conn.complete_io(&mut sock) {
-            result = Err(e);
-            break;
-        }
+        conn.complete_io(&mut sock).map_err(HandshakeError::Io)?;
     }
-    let certificate = recorder.seen.lock().ok().and_then(|s| s.clone());
+    // Recorded before the server's signature was checked: taken only now
+    // that the whole handshake is done.
+    let certificate = recorder
+        .seen
+        .lock()
+        .ok()
+        .and_then(|s| s.clone())
+        .ok_or(HandshakeError::NoCertificate)?;
     Ok(Handshake {
         certificate,
-        result: result.map(|()| StreamOwned::new(conn, sock)),
+        stream: StreamOwned::new(conn, sock),
     })
 }
 

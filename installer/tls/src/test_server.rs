@@ -1,5 +1,7 @@
 //! A TLS server on 127.0.0.1 for tests: one connection, a fresh
-//! self-signed certificate, a fixed answer.
+//! self-signed certificate, a fixed answer; or one that presents a
+//! certificate whose key it does not hold (a replayed certificate), so
+//! its handshake fails after the certificate was sent.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener};
@@ -8,6 +10,8 @@ use std::thread;
 use std::time::Duration;
 
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use rustls::server::{ClientHello, ResolvesServerCert};
+use rustls::sign::CertifiedKey;
 use rustls::{ServerConfig, ServerConnection};
 
 /// The running server.
@@ -23,18 +27,51 @@ pub struct TestServer {
 ///
 /// # Panics
 /// When the certificate or the socket cannot be made (a broken test host).
-#[allow(clippy::expect_used)]
 pub fn serve_once(answer: &'static [u8]) -> TestServer {
+    serve(answer, false)
+}
+
+/// Serves one connection with a certificate it holds no key for: it signs
+/// the handshake with another key, so a client that checks the signature
+/// fails the handshake after it has seen the certificate.
+///
+/// # Panics
+/// As [`serve_once`].
+pub fn serve_with_a_foreign_key() -> TestServer {
+    serve(b"", true)
+}
+
+/// Always the one certificate and key.
+#[derive(Debug)]
+struct Fixed(Arc<CertifiedKey>);
+
+impl ResolvesServerCert for Fixed {
+    fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        Some(self.0.clone())
+    }
+}
+
+#[allow(clippy::expect_used)]
+fn serve(answer: &'static [u8], foreign_key: bool) -> TestServer {
     let cert = rcgen::generate_simple_self_signed(vec!["tappaas1.lan".into()]).expect("cert");
     let der = cert.cert.der().to_vec();
-    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(cert.key_pair.serialize_der()));
-    let config =
-        ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()
-            .expect("versions")
-            .with_no_client_auth()
-            .with_single_cert(vec![CertificateDer::from(der.clone())], key)
-            .expect("server config");
+    let key_der = if foreign_key {
+        rcgen::KeyPair::generate().expect("key").serialize_der()
+    } else {
+        cert.key_pair.serialize_der()
+    };
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let key = provider
+        .key_provider
+        .load_private_key(PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key_der)))
+        .expect("key");
+    // Not with_single_cert: that refuses a key that does not match.
+    let certified = CertifiedKey::new(vec![CertificateDer::from(der.clone())], key);
+    let config = ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_no_client_auth()
+        .with_cert_resolver(Arc::new(Fixed(Arc::new(certified))));
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = listener.local_addr().expect("addr");
     let thread = thread::spawn(move || {

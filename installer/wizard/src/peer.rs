@@ -122,14 +122,16 @@ impl PeerCertificate for TlsPeer {
             .and_then(|_| sock.set_write_timeout(timeout))
             .map_err(|e| self.io_error(addr, e, false))?;
 
-        let done = tappaas_tls::handshake(sock, peer).map_err(tls)?;
-        match (done.certificate, done.result) {
-            // The certificate was seen: that is all this is for, even if
-            // the server then ended the handshake (e.g. wanting a client
-            // certificate).
-            (Some(der), _) => Ok(fingerprint_of(&der)),
-            (None, Err(e)) => Err(self.io_error(addr, e, true)),
-            (None, Ok(_)) => Err(PeerError::NoCertificate { addr }),
+        // Only a completed handshake gives the certificate: the peer has
+        // then signed with its key. A certificate from a handshake that
+        // failed may be a replay of someone else's.
+        match tappaas_tls::handshake(sock, peer) {
+            Ok(done) => Ok(fingerprint_of(&done.certificate)),
+            Err(tappaas_tls::HandshakeError::Io(e)) => Err(self.io_error(addr, e, true)),
+            Err(tappaas_tls::HandshakeError::NoCertificate) => {
+                Err(PeerError::NoCertificate { addr })
+            }
+            Err(tappaas_tls::HandshakeError::Setup(reason)) => Err(tls(reason)),
         }
     }
 }

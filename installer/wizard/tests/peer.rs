@@ -112,3 +112,24 @@ fn an_unknown_name_is_a_resolve_error() {
         .expect_err("no such host");
     assert!(matches!(err, PeerError::Resolve { .. }), "{err:?}");
 }
+
+/// A server that presents a certificate but cannot sign with its key (a
+/// replay of a real peer's public certificate) gives no fingerprint: the
+/// handshake must complete before the certificate counts.
+#[test]
+fn a_certificate_from_a_failed_handshake_gives_no_fingerprint() {
+    let server = tappaas_tls::test_server::serve_with_a_foreign_key();
+    let peer = TlsPeer {
+        port: server.addr.port(),
+        timeout: Duration::from_secs(5),
+    };
+    let err = peer
+        .fingerprint("127.0.0.1")
+        .expect_err("the handshake fails");
+    assert!(matches!(err, PeerError::Tls { .. }), "{err:?}");
+    assert!(
+        !err.to_string().contains(&expected(&server.certificate)),
+        "{err}"
+    );
+    let _ = server.thread.join();
+}

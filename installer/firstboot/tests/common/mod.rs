@@ -416,3 +416,149 @@ pub fn step_ids(events: &[Event]) -> Vec<String> {
 pub fn path_in(node: &Node, rel: &str) -> PathBuf {
     node.root().join(rel)
 }
+
+/// Plays the Proxmox command-line tools on a simulated node: turns each
+/// command back into the API request it stands for, the way the tool
+/// reads its options and stdin, and answers as the tool prints (JSON on
+/// stdout, or the refusal on stderr with a non-zero exit). Records every
+/// command line, and what each got on stdin.
+pub struct NodeCommands {
+    pub node: SimNode,
+    pub name: String,
+    /// Every command as the process list shows it: program, then args.
+    pub argv: Vec<Vec<String>>,
+    pub inputs: Vec<Option<Vec<u8>>>,
+}
+
+impl tappaas_firstboot::proxmox::CommandRunner for NodeCommands {
+    fn run(
+        &mut self,
+        cmd: &tappaas_firstboot::proxmox::Invocation<'_>,
+    ) -> std::io::Result<tappaas_firstboot::proxmox::CommandOutput> {
+        use tappaas_firstboot::proxmox::{Api, CommandOutput, Method, Request};
+        let args = cmd.args;
+        self.argv.push(
+            std::iter::once(cmd.program.to_string())
+                .chain(args.iter().cloned())
+                .collect(),
+        );
+        self.inputs.push(cmd.input.map(<[u8]>::to_vec));
+        let answer = |r: Result<serde_json::Value, tappaas_firstboot::proxmox::ApiError>| match r {
+            Ok(serde_json::Value::Null) => CommandOutput {
+                status: Some(0),
+                stdout: Vec::new(),
+                stderr: Vec::new(),
+            },
+            Ok(v) => CommandOutput {
+                status: Some(0),
+                stdout: serde_json::to_vec_pretty(&v).unwrap(),
+                stderr: Vec::new(),
+            },
+            Err(e) => CommandOutput {
+                status: Some(255),
+                stdout: Vec::new(),
+                stderr: format!("{}\n", e.refusal().unwrap_or("failed")).into_bytes(),
+            },
+        };
+        let req = match cmd.program {
+            // `pvecm add HOST --key value ...`, the password one line on
+            // stdin. A failed join task: its error on stderr, exit 0.
+            "pvecm" => {
+                assert_eq!(args[0], "add");
+                let line =
+                    String::from_utf8(cmd.input.expect("the password on stdin").to_vec()).unwrap();
+                let mut req = Request::post("/cluster/config/join")
+                    .param("hostname", args[1].clone())
+                    .param("password", line.strip_suffix('\n').expect("one line"));
+                for pair in args[2..].chunks(2) {
+                    req = req.param(pair[0].strip_prefix("--").unwrap(), pair[1].clone());
+                }
+                return Ok(match self.node.call(&req) {
+                    Ok(_) => answer(Ok(serde_json::Value::Null)),
+                    Err(e) => CommandOutput {
+                        status: Some(0),
+                        stdout: Vec::new(),
+                        stderr: format!("{}\n", e.refusal().unwrap_or("failed")).into_bytes(),
+                    },
+                });
+            }
+            // `qm guest exec VMID --pass-stdin 1 -- /bin/sh -c SCRIPT sh FILE`:
+            // the guest's `cat` writes stdin to FILE.
+            "qm" => {
+                use base64::Engine;
+                assert_eq!(args[..2], ["guest", "exec"]);
+                assert_eq!(
+                    args[3..10],
+                    [
+                        "--pass-stdin",
+                        "1",
+                        "--",
+                        "/bin/sh",
+                        "-c",
+                        tappaas_firstboot::proxmox::pvesh::GUEST_WRITE_SCRIPT,
+                        "sh"
+                    ]
+                );
+                let content = base64::engine::general_purpose::STANDARD
+                    .encode(cmd.input.expect("the content on stdin"));
+                let req = Request::post(format!(
+                    "/nodes/{}/qemu/{}/agent/file-write",
+                    self.name, args[2]
+                ))
+                .param("file", args[10].clone())
+                .param("content", content)
+                .param("encode", "0");
+                return Ok(answer(
+                    self.node
+                        .call(&req)
+                        .map(|_| serde_json::json!({"exitcode": 0, "exited": 1})),
+                ));
+            }
+            "pvesh" => {
+                let method = match args[0].as_str() {
+                    "get" => Method::Get,
+                    "create" => Method::Post,
+                    "set" => Method::Put,
+                    "delete" => Method::Delete,
+                    verb => panic!("pvesh has no '{verb}'"),
+                };
+                let mut req = Request::new(method, args[1].clone());
+                for pair in args[2..].chunks(2) {
+                    let key = pair[0].strip_prefix("--").unwrap();
+                    if key == "output-format" {
+                        continue;
+                    }
+                    if let Some(list) = req.lists.get_mut(key) {
+                        list.push(pair[1].clone());
+                    } else if let Some(first) = req.params.remove(key) {
+                        // A repeated option is an array.
+                        req.lists
+                            .insert(key.to_string(), vec![first, pair[1].clone()]);
+                    } else {
+                        req.params.insert(key.to_string(), pair[1].clone());
+                    }
+                }
+                req
+            }
+            other => panic!("first boot ran {other}, which no test plays"),
+        };
+        Ok(answer(self.node.call(&req)))
+    }
+}
+
+/// A client of `name` through the command-line tools (pvesh, pvecm, qm)
+/// played on the simulator.
+pub fn over_pvesh(
+    sim: &Simulator,
+    name: &str,
+) -> Proxmox<tappaas_firstboot::proxmox::PveshApi<NodeCommands>> {
+    Proxmox::new(
+        tappaas_firstboot::proxmox::PveshApi::new(NodeCommands {
+            node: sim.client(name),
+            name: name.to_string(),
+            argv: Vec::new(),
+            inputs: Vec::new(),
+        }),
+        schema(),
+    )
+}

@@ -49,6 +49,14 @@ pub struct SimVm {
 }
 
 impl Vm {
+    /// Forget how the guest got where it is: agent pings and what the
+    /// agent wrote and ran (an add-dependant action may run once more
+    /// after a stopped run, which its contract makes harmless).
+    pub(super) fn forget_history(&mut self) {
+        self.pings = 0;
+        self.guest = agent::Guest::default();
+    }
+
     pub(super) fn set_lock(&mut self, lock: Option<String>) {
         self.lock = lock;
     }
