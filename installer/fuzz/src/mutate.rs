@@ -138,7 +138,7 @@ pub fn mutate(rng: &mut Rng, data: &mut Vec<u8>, tokens: &[&[u8]]) {
             let token: &[u8] = if tokens.is_empty() {
                 rng.pick(ODD_NUMBERS).as_bytes()
             } else {
-                *rng.pick(tokens)
+                rng.pick::<&[u8]>(tokens)
             };
             data.splice(a..b, token.iter().copied());
         }
@@ -177,8 +177,8 @@ pub fn token_soup(rng: &mut Rng, tokens: &[&[u8]], max_pieces: usize) -> Vec<u8>
     for _ in 0..rng.below(max_pieces + 1) {
         match rng.below(4) {
             0 => out.extend_from_slice(rng.pick(ODD_NUMBERS).as_bytes()),
-            1 => out.extend_from_slice(*rng.pick(ODD_BYTES)),
-            _ if !tokens.is_empty() => out.extend_from_slice(*rng.pick(tokens)),
+            1 => out.extend_from_slice(rng.pick::<&[u8]>(ODD_BYTES)),
+            _ if !tokens.is_empty() => out.extend_from_slice(rng.pick::<&[u8]>(tokens)),
             _ => out.push(rng.next_u64() as u8),
         }
     }

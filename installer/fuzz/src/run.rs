@@ -115,10 +115,13 @@ pub fn case_seed(seed: u64, target: &str, case: u64) -> u64 {
     seed ^ name ^ case.wrapping_mul(0x9e37_79b9_7f4a_7c15)
 }
 
+/// The running case: when it started, and its input.
+type Running = Arc<Mutex<Option<(Instant, Vec<u8>)>>>;
+
 /// Stops the process when one case runs longer than `limit`, saving the
 /// input first: a hang would otherwise look like a slow run.
 struct Watchdog {
-    current: Arc<Mutex<Option<(Instant, Vec<u8>)>>>,
+    current: Running,
     stop: Arc<AtomicBool>,
     thread: Option<thread::JoinHandle<()>>,
 }
@@ -130,7 +133,7 @@ impl Watchdog {
         save: PathBuf,
         limit: Duration,
     ) -> Self {
-        let current: Arc<Mutex<Option<(Instant, Vec<u8>)>>> = Arc::default();
+        let current: Running = Arc::default();
         let stop = Arc::new(AtomicBool::new(false));
         let (c, s) = (current.clone(), stop.clone());
         let thread = thread::spawn(move || {

@@ -200,7 +200,9 @@ where
 fn invoke(px: &mut Proxmox<PveshApi<Printed>>, call: &str) -> Result<(), ApiError> {
     let (n, id, st) = (node(), vmid(), storage());
     match call {
-        "version" => drop(px.version()?),
+        "version" => {
+            let _ = px.version()?;
+        }
         "cluster_status" => {
             let s = px.cluster_status()?;
             let _ = (s.is_clustered(), s.local_node());
@@ -211,13 +213,15 @@ fn invoke(px: &mut Proxmox<PveshApi<Printed>>, call: &str) -> Result<(), ApiErro
                 let _ = Fingerprint::parse(fp);
             }
         }
-        "cluster_config_nodes" => drop(px.cluster_config_nodes()?),
+        "cluster_config_nodes" => {
+            let _ = px.cluster_config_nodes()?;
+        }
         "create_cluster" => {
             let c = CreateCluster {
                 name: ok(tappaas_proxmox::client::ClusterName::new("tappaas")),
                 link0: Link::new(ok("10.0.0.10".parse())),
             };
-            drop(px.create_cluster(&c)?);
+            let _ = px.create_cluster(&c)?;
         }
         "join_cluster" => {
             let j = ok(JoinCluster::new(
@@ -226,31 +230,49 @@ fn invoke(px: &mut Proxmox<PveshApi<Printed>>, call: &str) -> Result<(), ApiErro
                 Password::new("secret"),
                 Link::new(ok("10.0.0.11".parse())),
             ));
-            drop(px.join_cluster(&j)?);
+            let _ = px.join_cluster(&j)?;
         }
         "storages" => {
             for s in px.storages()? {
                 let _ = s.available_on("tappaas1");
             }
         }
-        "storage" => drop(px.storage(&st)?.available_on("tappaas1")),
+        "storage" => {
+            let _ = px.storage(&st)?.available_on("tappaas1");
+        }
         "add_zfspool_storage" => {
             let pool = ok(tappaas_proxmox::client::PoolName::new("tank1"));
             let s = ok(ZfsPoolStorage::new(st, pool, vec![n]));
             px.add_zfspool_storage(&s)?;
         }
         "set_storage_nodes" => px.set_storage_nodes(&st, &[n])?,
-        "nodes" => drop(px.nodes()?),
-        "node_status" => drop(px.node_status(&n)?),
-        "node_storages" => drop(px.node_storages(&n)?),
-        "zfs_pools" => drop(px.zfs_pools(&n)?),
-        "task_status" => drop(px.task_status(&n, UPID)?.succeeded()),
-        "next_vmid" => drop(px.next_vmid(Some(id))?),
-        "node_vms" => drop(px.node_vms(&n)?),
-        "cluster_vms" => drop(px.cluster_vms()?),
+        "nodes" => {
+            let _ = px.nodes()?;
+        }
+        "node_status" => {
+            let _ = px.node_status(&n)?;
+        }
+        "node_storages" => {
+            let _ = px.node_storages(&n)?;
+        }
+        "zfs_pools" => {
+            let _ = px.zfs_pools(&n)?;
+        }
+        "task_status" => {
+            let _ = px.task_status(&n, UPID)?.succeeded();
+        }
+        "next_vmid" => {
+            let _ = px.next_vmid(Some(id))?;
+        }
+        "node_vms" => {
+            let _ = px.node_vms(&n)?;
+        }
+        "cluster_vms" => {
+            let _ = px.cluster_vms()?;
+        }
         "create_vm" => {
             let settings = VmSettings::new().name(&ok(VmName::new("firewall")));
-            drop(px.create_vm(&n, &CreateVm::new(id, settings))?);
+            let _ = px.create_vm(&n, &CreateVm::new(id, settings))?;
         }
         "vm_config" => {
             let c = px.vm_config(&n, id)?;
@@ -270,25 +292,40 @@ fn invoke(px: &mut Proxmox<PveshApi<Printed>>, call: &str) -> Result<(), ApiErro
         }
         "clone_vm" => {
             let c = CloneVm::new(ok(VmId::new(101)), ok(VmName::new("clone")));
-            drop(px.clone_vm(&n, id, &c)?);
+            let _ = px.clone_vm(&n, id, &c)?;
         }
-        "convert_to_template" => drop(px.convert_to_template(&n, id)?),
+        "convert_to_template" => {
+            let _ = px.convert_to_template(&n, id)?;
+        }
         "resize_disk" => {
-            drop(px.resize_disk(&n, id, DiskSlot::scsi0(), DiskResize::To { gib: 32 })?)
+            let _ = px.resize_disk(&n, id, DiskSlot::scsi0(), DiskResize::To { gib: 32 })?;
         }
-        "start_vm" => drop(px.start_vm(&n, id)?),
-        "shutdown_vm" => drop(px.shutdown_vm(&n, id, Some(60), true)?),
-        "stop_vm" => drop(px.stop_vm(&n, id)?),
-        "vm_status" => drop(px.vm_status(&n, id)?),
+        "start_vm" => {
+            let _ = px.start_vm(&n, id)?;
+        }
+        "shutdown_vm" => {
+            let _ = px.shutdown_vm(&n, id, Some(60), true)?;
+        }
+        "stop_vm" => {
+            let _ = px.stop_vm(&n, id)?;
+        }
+        "vm_status" => {
+            let _ = px.vm_status(&n, id)?;
+        }
         "agent_ping" => px.agent_ping(&n, id)?,
-        "destroy_vm" => drop(px.destroy_vm(&n, id, true)?),
-        "storage_content" => drop(px.storage_content(&n, &st, Some(Content::Iso))?),
+        "destroy_vm" => {
+            let _ = px.destroy_vm(&n, id, true)?;
+        }
+        "storage_content" => {
+            let _ = px.storage_content(&n, &st, Some(Content::Iso))?;
+        }
         "set_storage_content" => px.set_storage_content(&st, &[Content::Images])?,
         "agent_file_write" => {
             px.agent_file_write(&n, id, &ok(GuestPath::new("/etc/x")), b"data")?;
         }
         "agent_exec" => {
-            drop(px.agent_exec(&n, id, &ok(GuestCommand::new(vec!["/bin/true".into()])))?)
+            let command = ok(GuestCommand::new(vec!["/bin/true".into()]));
+            let _ = px.agent_exec(&n, id, &command)?;
         }
         "agent_exec_status" => {
             let s = px.agent_exec_status(&n, id, 1234)?;
