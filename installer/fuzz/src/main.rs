@@ -3,24 +3,29 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
-use tappaas_fuzz::{fuzz, replay, target_by_name, Outcome, TARGET_NAMES};
+use tappaas_fuzz::run::fuzz_parallel;
+use tappaas_fuzz::{replay, target_by_name, Outcome, TARGET_NAMES};
 
 const USAGE: &str = "\
-Usage: tappaas-fuzz [--cases N] [--seed S] [--save DIR] [TARGET...]
+Usage: tappaas-fuzz [--cases N] [--seed S] [--jobs J] [--save DIR] [TARGET...]
        tappaas-fuzz --replay TARGET FILE...
 
 Runs N seeded cases per target (default 1000000; targets: answer, machine,
 console, proxmox; default all) and prints, per target, the cases, the time,
 cases per second, how many inputs were accepted or refused, and the panics.
 The input of the first panic at each code location is saved under
-DIR/TARGET/ (default target/fuzz). Exit status 1 when anything panicked.
+DIR/TARGET/ (default target/fuzz). J threads share each target's cases
+(default 1; the cases are the same for any J). A progress line goes to
+stderr every 30 seconds. Exit status 1 when anything panicked.
 
 --replay runs saved inputs again and says how each ended.";
 
 struct Args {
     cases: u64,
     seed: u64,
+    jobs: u64,
     save: PathBuf,
     targets: Vec<String>,
     replay: Option<(String, Vec<PathBuf>)>,
@@ -30,6 +35,7 @@ fn parse_args() -> Result<Args, String> {
     let mut args = Args {
         cases: 1_000_000,
         seed: 1,
+        jobs: 1,
         save: PathBuf::from("target/fuzz"),
         targets: Vec::new(),
         replay: None,
@@ -50,6 +56,14 @@ fn parse_args() -> Result<Args, String> {
                 args.seed = v
                     .parse()
                     .map_err(|_| format!("--seed: '{v}' is not a number"))?;
+            }
+            "--jobs" => {
+                let v = value("--jobs")?;
+                args.jobs = v
+                    .parse()
+                    .ok()
+                    .filter(|j| *j > 0)
+                    .ok_or(format!("--jobs: '{v}' is not a positive count"))?;
             }
             "--save" => args.save = PathBuf::from(value("--save")?),
             "--replay" => {
@@ -86,23 +100,31 @@ fn main() -> ExitCode {
     if let Some((target, files)) = args.replay {
         return replay_files(&target, &files);
     }
-    let mut targets = Vec::new();
-    for name in &args.targets {
-        match target_by_name(name) {
-            Ok(t) => targets.push(t),
-            Err(e) => {
-                eprintln!("tappaas-fuzz: {e}");
-                return ExitCode::from(2);
-            }
-        }
+    if let Some(bad) = args
+        .targets
+        .iter()
+        .find(|t| !TARGET_NAMES.contains(&t.as_str()))
+    {
+        eprintln!(
+            "tappaas-fuzz: unknown target '{bad}' (targets: {})",
+            TARGET_NAMES.join(", ")
+        );
+        return ExitCode::from(2);
     }
     println!(
         "{:<8} {:>10} {:>9} {:>9} {:>10} {:>10} {:>6}",
         "target", "cases", "time s", "cases/s", "accepted", "refused", "panics"
     );
     let mut panicked = false;
-    for target in &mut targets {
-        let r = fuzz(target.as_mut(), args.cases, args.seed, &args.save);
+    for name in &args.targets {
+        let progress = Duration::from_secs(30);
+        let r = match fuzz_parallel(name, args.cases, args.seed, &args.save, args.jobs, progress) {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("tappaas-fuzz: {e}");
+                return ExitCode::from(2);
+            }
+        };
         println!(
             "{:<8} {:>10} {:>9.1} {:>9.0} {:>10} {:>10} {:>6}",
             r.target,

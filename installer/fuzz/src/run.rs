@@ -5,7 +5,7 @@
 use std::cell::RefCell;
 use std::panic::{self, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Once, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -195,6 +195,19 @@ fn save_input(
 /// Run `cases` cases of `target`, seeded with `seed`; inputs that panic
 /// are saved under `save/<target>/`.
 pub fn fuzz(target: &mut dyn Target, cases: u64, seed: u64, save: &Path) -> Report {
+    let counter = AtomicU64::new(0);
+    fuzz_part(target, seed, save, (0, 1, cases), &counter)
+}
+
+/// Cases `first`, `first + step`, ... below `end`; `done` counts them
+/// as they finish (for progress lines).
+fn fuzz_part(
+    target: &mut dyn Target,
+    seed: u64,
+    save: &Path,
+    (first, step, end): (u64, u64, u64),
+    done: &AtomicU64,
+) -> Report {
     let name = target.name();
     let watchdog = Watchdog::start(
         name,
@@ -204,7 +217,7 @@ pub fn fuzz(target: &mut dyn Target, cases: u64, seed: u64, save: &Path) -> Repo
     );
     let mut report = Report {
         target: name,
-        cases,
+        cases: 0,
         elapsed: Duration::ZERO,
         accepted: 0,
         refused: 0,
@@ -212,12 +225,14 @@ pub fn fuzz(target: &mut dyn Target, cases: u64, seed: u64, save: &Path) -> Repo
     };
     let mut locations: Vec<String> = Vec::new();
     let start = Instant::now();
-    for case in 0..cases {
+    for case in (first..end).step_by(step.max(1) as usize) {
         let mut rng = Rng::new(case_seed(seed, name, case));
         let input = target.generate(&mut rng);
         watchdog.begin(&input);
         let result = run_caught(target, &input);
         watchdog.end();
+        report.cases += 1;
+        done.fetch_add(1, Ordering::Relaxed);
         match result {
             Ok(Outcome::Accepted) => report.accepted += 1,
             Ok(Outcome::Refused) => report.refused += 1,
@@ -241,6 +256,78 @@ pub fn fuzz(target: &mut dyn Target, cases: u64, seed: u64, save: &Path) -> Repo
     }
     report.elapsed = start.elapsed();
     report
+}
+
+/// Run `cases` cases of the target called `name` on `jobs` threads (each
+/// with its own target: the machine target's scratch copies are its
+/// own), printing a progress line to stderr every `progress`. The cases
+/// are the same whatever the number of jobs.
+pub fn fuzz_parallel(
+    name: &str,
+    cases: u64,
+    seed: u64,
+    save: &Path,
+    jobs: u64,
+    progress: Duration,
+) -> Result<Report, String> {
+    let jobs = jobs.max(1);
+    // Fail early (on this thread) when the target cannot be set up.
+    let short_name = crate::targets::target_by_name(name)?.name();
+    let done = AtomicU64::new(0);
+    let start = Instant::now();
+    let parts: Vec<Report> = thread::scope(|scope| {
+        let handles: Vec<_> = (0..jobs)
+            .map(|job| {
+                let done = &done;
+                scope.spawn(move || {
+                    let mut target = crate::targets::target_by_name(name)?;
+                    Ok(fuzz_part(
+                        target.as_mut(),
+                        seed,
+                        save,
+                        (job, jobs, cases),
+                        done,
+                    ))
+                })
+            })
+            .collect();
+        let mut last = Instant::now();
+        while !handles.iter().all(|h| h.is_finished()) {
+            thread::sleep(Duration::from_millis(100));
+            if last.elapsed() >= progress {
+                last = Instant::now();
+                let n = done.load(Ordering::Relaxed);
+                eprintln!(
+                    "fuzz {name}: {n} of {cases} cases in {:.0} s",
+                    start.elapsed().as_secs_f64()
+                );
+            }
+        }
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .map_err(|_| format!("a {name} fuzz thread panicked"))
+                    .and_then(|r| r)
+            })
+            .collect::<Result<Vec<Report>, String>>()
+    })?;
+    let mut report = Report {
+        target: short_name,
+        cases: 0,
+        elapsed: start.elapsed(),
+        accepted: 0,
+        refused: 0,
+        panics: Vec::new(),
+    };
+    for p in parts {
+        report.cases += p.cases;
+        report.accepted += p.accepted;
+        report.refused += p.refused;
+        report.panics.extend(p.panics);
+    }
+    report.panics.sort_by_key(|f| f.case);
+    Ok(report)
 }
 
 /// Run one saved input again.
