@@ -16,7 +16,7 @@ Runs N seeded cases per target (default 1000000; targets: answer, machine,
 console, proxmox; default all) and prints, per target, the cases, the time,
 cases per second, how many inputs were accepted or refused, and the panics.
 The input of the first panic at each code location is saved under
-DIR/TARGET/ (default target/fuzz). J threads share each target's cases
+DIR/TARGET/ (default target/fuzz-findings). J threads share each target's cases
 (default 1; the cases are the same for any J). A progress line goes to
 stderr every 30 seconds. Exit status 1 when anything panicked.
 
@@ -36,7 +36,7 @@ fn parse_args() -> Result<Args, String> {
         cases: 1_000_000,
         seed: 1,
         jobs: 1,
-        save: PathBuf::from("target/fuzz"),
+        save: PathBuf::from("target/fuzz-findings"),
         targets: Vec::new(),
         replay: None,
     };
