@@ -20,4 +20,4 @@ pub mod run;
 pub mod targets;
 
 pub use run::{fuzz, replay, Outcome, Report, Target};
-pub use targets::{all_targets, target_by_name, TARGET_NAMES};
+pub use targets::{target_by_name, TARGET_NAMES};

@@ -96,7 +96,3 @@ pub fn target_by_name(name: &str) -> Result<Box<dyn Target>, String> {
         }
     })
 }
-
-pub fn all_targets() -> Result<Vec<Box<dyn Target>>, String> {
-    TARGET_NAMES.iter().map(|n| target_by_name(n)).collect()
-}
