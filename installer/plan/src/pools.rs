@@ -34,6 +34,15 @@ pub(crate) struct Layout {
 
 pub(crate) const ROOT_DATASET: &str = "rpool/ROOT/pve-1";
 
+/// rpool's partition on each boot disk.
+pub(crate) const RPOOL_PARTITION: u32 = 3;
+
+/// The stable path of partition `n` of the disk at `disk` (udev's by-id
+/// partition links are `<disk>-partN` for every kind of disk).
+pub(crate) fn partition_path(disk: &str, n: u32) -> String {
+    format!("{disk}-part{n}")
+}
+
 pub(crate) fn plan_pools(
     _machine: &MachineProfile,
     answer: &Answer,
@@ -130,7 +139,7 @@ pub(crate) fn plan_pools(
     let mut tank2_parts = Vec::new();
     for disk in &roles.boot {
         let base = disk.stable_path();
-        let part = |n: u32| format!("{base}-part{n}");
+        let part = |n: u32| partition_path(&base, n);
         partitions.push(PartitionPlan {
             disk: base.clone(),
             number: 1,
@@ -149,13 +158,13 @@ pub(crate) fn plan_pools(
         });
         partitions.push(PartitionPlan {
             disk: base.clone(),
-            number: 3,
-            path: part(3),
+            number: RPOOL_PARTITION,
+            path: part(RPOOL_PARTITION),
             purpose: PartitionPurpose::Rpool,
             size_bytes: rpool_size,
             type_code: "BF01".into(),
         });
-        rpool_parts.push(part(3));
+        rpool_parts.push(part(RPOOL_PARTITION));
         if roles.tank2_boot_remainder {
             partitions.push(PartitionPlan {
                 disk: base.clone(),
