@@ -47,11 +47,6 @@ pub fn install(args: &InstallArgs) -> anyhow::Result<ExitCode> {
     let machine = load_machine(&args.source)?;
     let work = Path::new(WORK_DIR);
     let target = Path::new(TARGET_ROOT);
-    if args.restart {
-        for f in [tappaas_exec::JOURNAL_FILE, tappaas_exec::PLAN_FILE] {
-            let _ = std::fs::remove_file(work.join(f));
-        }
-    }
     for dir in [work, target] {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
@@ -59,21 +54,26 @@ pub fn install(args: &InstallArgs) -> anyhow::Result<ExitCode> {
     let found = if args.restart {
         Found::Nothing
     } else {
-        look_for_interrupted_install(&mut system, &machine, work, target)
+        look_for_interrupted_install(&mut system, &machine, &answer, work, target)
             .map_err(anyhow::Error::msg)
             .context("looking for an interrupted install")?
     };
-    let plan = match found {
-        Found::Interrupted { plan, done } => {
-            println!(
-                "An install of {} stopped after {done} of {} steps; it continues where it stopped.",
-                plan.node.fqdn(),
-                plan.steps.len()
-            );
+    if let Some(text) = found.describe() {
+        println!("{text}");
+    }
+    let resumed = match found {
+        Found::Interrupted { plan, .. } => {
             println!("(To start over instead, run again with --restart.)");
-            *plan
+            Some(*plan)
         }
-        Found::Completed | Found::Nothing => {
+        Found::OtherAnswer { .. } | Found::Completed | Found::Nothing => None,
+    };
+    let plan = match resumed {
+        Some(plan) => plan,
+        None => {
+            // A journal in the work folder is of another answer (or
+            // --restart): the new plan starts a new one.
+            tappaas_exec::forget_interrupted_install(work).map_err(anyhow::Error::msg)?;
             let env = environment(args.flavour, args.target_image.as_deref());
             match tappaas_plan::plan(&machine, &answer, &env) {
                 Ok(p) => p,
@@ -137,10 +137,12 @@ pub(crate) fn new_engine<'p, S: System>(
     std::fs::create_dir_all(work).with_context(|| format!("creating {WORK_DIR}"))?;
     std::fs::create_dir_all(target).with_context(|| format!("creating {TARGET_ROOT}"))?;
     Ok(
-        Engine::new(plan, Secrets::from_answer(answer), system, work, target)?.persist(Persist {
-            after_step: NODE_ROOT_EXISTS_AFTER.to_string(),
-            dir: target.join(NODE_LOG_DIR),
-        }),
+        Engine::new(plan, Secrets::from_answer(answer), system, work, target)?
+            .made_from(answer)?
+            .persist(Persist {
+                after_step: NODE_ROOT_EXISTS_AFTER.to_string(),
+                dir: target.join(NODE_LOG_DIR),
+            }),
     )
 }
 

@@ -68,6 +68,10 @@ impl System for Recorder {
             .find(|(p, _)| p == path)
             .map(|(_, d)| d.clone()))
     }
+
+    fn sync(&mut self, _path: &Path) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 fn fixtures() -> PathBuf {
@@ -137,6 +141,8 @@ fn persisting<'p>(
 ) -> Engine<'p, Recorder> {
     Engine::new(plan, Secrets::from_answer(answer), rec, &d.work, &d.target)
         .expect("engine")
+        .made_from(answer)
+        .expect("answer digest")
         .persist(Persist {
             after_step: tappaas_plan::NODE_ROOT_EXISTS_AFTER.into(),
             dir: keep.to_path_buf(),
@@ -278,7 +284,7 @@ fn a_failing_command_stops_with_status_and_output_then_a_rerun_resumes() {
     );
     let first = &engine.system().commands[0].0;
     assert!(
-        first.contains("zpool list tank1"),
+        first.contains("zpool list -H -o name tank1"),
         "rerun starts at pool-tank1's guard: {first}"
     );
     assert!(ran_before > engine.system().commands.len());
@@ -387,10 +393,18 @@ fn an_interrupted_install_is_found_in_the_same_boot() {
         &d.work,
         &d.target,
     )
-    .expect("engine");
+    .expect("engine")
+    .made_from(&answer)
+    .expect("answer digest");
     let _ = collect(&mut engine);
     let mut fresh = Recorder::default();
-    match look_for_interrupted_install(&mut fresh, &machine_with_rpool(false), &d.work, &d.target)
+    match look_for_interrupted_install(
+        &mut fresh,
+        &machine_with_rpool(false),
+        &answer,
+        &d.work,
+        &d.target,
+    )
         .expect("look")
     {
         Found::Interrupted { plan: found, done } => {
@@ -420,7 +434,13 @@ fn after_a_reboot_the_journal_is_read_from_rpool() {
 
     let mut after = Recorder::default();
     let found =
-        look_for_interrupted_install(&mut after, &machine_with_rpool(true), &d.work, &d.target)
+        look_for_interrupted_install(
+            &mut after,
+            &machine_with_rpool(true),
+            &answer,
+            &d.work,
+            &d.target,
+        )
             .expect("look");
     match found {
         Found::Interrupted { plan: found, done } => {
@@ -430,12 +450,22 @@ fn after_a_reboot_the_journal_is_read_from_rpool() {
         other => panic!("expected Interrupted, got {other:?}"),
     }
     let cmds: Vec<&str> = after.commands.iter().map(|(c, _)| c.as_str()).collect();
+    // Only from the partitions this answer plans for rpool, never any
+    // pool of that name.
     assert_eq!(
         cmds[0],
-        format!("zpool import -N -f -R {} rpool", d.target.display())
+        format!(
+            "zpool import -N -f -R {} -d /dev/disk/by-id/virtio-tappaas-boot-0-part3 rpool",
+            d.target.display()
+        )
     );
-    assert_eq!(cmds[1], "zfs mount rpool/ROOT/pve-1");
-    assert_eq!(cmds.len(), 2, "rpool stays imported for the resumed run");
+    assert!(
+        cmds[1].starts_with("sh -c ") && cmds[1].contains("zpool list -v -H -P rpool"),
+        "every device of the imported pool is checked: {}",
+        cmds[1]
+    );
+    assert_eq!(cmds[2], "zfs mount rpool/ROOT/pve-1");
+    assert_eq!(cmds.len(), 3, "rpool stays imported for the resumed run");
 
     // Resuming from there finishes the job.
     let mut engine = persisting(&plan, &answer, recorder_for(&plan), &d, &node_dir);
@@ -468,7 +498,13 @@ fn a_completed_install_is_not_resumed_and_its_pool_is_left_exported() {
     std::fs::create_dir_all(&d.work).expect("mkdir");
     let mut after = Recorder::default();
     let found =
-        look_for_interrupted_install(&mut after, &machine_with_rpool(true), &d.work, &d.target)
+        look_for_interrupted_install(
+            &mut after,
+            &machine_with_rpool(true),
+            &answer,
+            &d.work,
+            &d.target,
+        )
             .expect("look");
     assert!(matches!(found, Found::Completed), "{found:?}");
     assert_eq!(
@@ -480,9 +516,15 @@ fn a_completed_install_is_not_resumed_and_its_pool_is_left_exported() {
 #[test]
 fn no_rpool_means_nothing_to_resume_and_no_command() {
     let d = dirs();
+    let (_, answer) = qemu_plan();
     let mut rec = Recorder::default();
-    let found =
-        look_for_interrupted_install(&mut rec, &machine_with_rpool(false), &d.work, &d.target)
+    let found = look_for_interrupted_install(
+        &mut rec,
+        &machine_with_rpool(false),
+        &answer,
+        &d.work,
+        &d.target,
+    )
             .expect("look");
     assert!(matches!(found, Found::Nothing));
     assert!(rec.commands.is_empty());
