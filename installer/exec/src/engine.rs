@@ -132,7 +132,11 @@ impl<'p, S: System> Engine<'p, S> {
     /// installer again resumes only with the same answer.
     pub fn made_from(mut self, answer: &Answer) -> Result<Self, crate::JournalError> {
         let digest = answer_digest(answer);
-        let work = self.logs.first().and_then(|l| l.parent()).map(Path::to_path_buf);
+        let work = self
+            .logs
+            .first()
+            .and_then(|l| l.parent())
+            .map(Path::to_path_buf);
         if let Some(work) = work {
             let path = work.join(ANSWER_DIGEST_FILE);
             std::fs::write(&path, format!("{digest}\n"))

@@ -21,7 +21,10 @@ pub enum Found {
     /// An install of this plan, made from this answer, stopped before its
     /// end; `done` steps of it are finished. rpool is imported at the
     /// target root when it was the place the journal was found.
-    Interrupted { plan: Box<Plan>, done: usize },
+    Interrupted {
+        plan: Box<Plan>,
+        done: usize,
+    },
     /// An install stopped before its end, but it was made from another
     /// answer (or one whose digest was not kept): it is not continued.
     /// Its rpool, if it was imported to read this, is exported again.
@@ -124,13 +127,20 @@ pub fn look_for_interrupted_install<S: System>(
     let export = |system: &mut S| {
         quiet(system, &["zpool".into(), "export".into(), "rpool".into()]);
     };
-    let check = ["sh".to_string(), "-c".into(), own_pool_check("rpool", &devices)];
+    let check = [
+        "sh".to_string(),
+        "-c".into(),
+        own_pool_check("rpool", &devices),
+    ];
     if !quiet(system, &check) {
         // Half of it elsewhere (a mirror with a foreign half): not ours.
         export(system);
         return Ok(Found::Nothing);
     }
-    let found = if quiet(system, &["zfs".into(), "mount".into(), "rpool/ROOT/pve-1".into()]) {
+    let found = if quiet(
+        system,
+        &["zfs".into(), "mount".into(), "rpool/ROOT/pve-1".into()],
+    ) {
         read_state(&target_root.join(NODE_LOG_DIR), &given)
     } else {
         Ok(None)

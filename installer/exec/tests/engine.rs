@@ -405,7 +405,7 @@ fn an_interrupted_install_is_found_in_the_same_boot() {
         &d.work,
         &d.target,
     )
-        .expect("look")
+    .expect("look")
     {
         Found::Interrupted { plan: found, done } => {
             assert_eq!(*found, plan);
@@ -433,15 +433,14 @@ fn after_a_reboot_the_journal_is_read_from_rpool() {
     std::fs::create_dir_all(&d.work).expect("mkdir");
 
     let mut after = Recorder::default();
-    let found =
-        look_for_interrupted_install(
-            &mut after,
-            &machine_with_rpool(true),
-            &answer,
-            &d.work,
-            &d.target,
-        )
-            .expect("look");
+    let found = look_for_interrupted_install(
+        &mut after,
+        &machine_with_rpool(true),
+        &answer,
+        &d.work,
+        &d.target,
+    )
+    .expect("look");
     match found {
         Found::Interrupted { plan: found, done } => {
             assert_eq!(*found, plan);
@@ -497,15 +496,14 @@ fn a_completed_install_is_not_resumed_and_its_pool_is_left_exported() {
     std::fs::remove_dir_all(&d.work).expect("rm");
     std::fs::create_dir_all(&d.work).expect("mkdir");
     let mut after = Recorder::default();
-    let found =
-        look_for_interrupted_install(
-            &mut after,
-            &machine_with_rpool(true),
-            &answer,
-            &d.work,
-            &d.target,
-        )
-            .expect("look");
+    let found = look_for_interrupted_install(
+        &mut after,
+        &machine_with_rpool(true),
+        &answer,
+        &d.work,
+        &d.target,
+    )
+    .expect("look");
     assert!(matches!(found, Found::Completed), "{found:?}");
     assert_eq!(
         after.commands.last().map(|(c, _)| c.as_str()),
@@ -525,7 +523,7 @@ fn no_rpool_means_nothing_to_resume_and_no_command() {
         &d.work,
         &d.target,
     )
-            .expect("look");
+    .expect("look");
     assert!(matches!(found, Found::Nothing));
     assert!(rec.commands.is_empty());
 }
