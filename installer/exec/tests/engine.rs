@@ -530,6 +530,23 @@ fn no_rpool_means_nothing_to_resume_and_no_command() {
     assert!(rec.commands.is_empty());
 }
 
+/// An install of `plan` that stopped at the boot loader step (6 of its
+/// steps done), its journal kept on the node; with `reboot`, the live
+/// system's RAM is emptied as a reboot does.
+fn stopped_at_bootloader(plan: &Plan, answer: &tappaas_answer::Answer, reboot: bool) -> Dirs {
+    let d = dirs();
+    let node_dir = d.target.join(NODE_LOG_DIR);
+    let mut rec = recorder_for(plan);
+    rec.fail.push_back(("chroot /target update-grub".into(), 1));
+    let mut engine = persisting(plan, answer, rec, &d, &node_dir);
+    let _ = collect(&mut engine);
+    if reboot {
+        std::fs::remove_dir_all(&d.work).expect("rm");
+        std::fs::create_dir_all(&d.work).expect("mkdir");
+    }
+    d
+}
+
 /// The effects of the engine on a machine that can lose power: files and
 /// links written stay in the page cache (`pending`) until a sync makes
 /// them durable; a power cut at operation `cut_at` (every command, file,
@@ -760,14 +777,7 @@ fn an_install_cut_at_any_point_resumes_to_the_same_end_state() {
 #[test]
 fn an_rpool_with_a_device_outside_the_plan_is_exported_and_not_resumed() {
     let (plan, answer) = qemu_plan();
-    let d = dirs();
-    let node_dir = d.target.join(NODE_LOG_DIR);
-    let mut rec = recorder_for(&plan);
-    rec.fail.push_back(("chroot /target update-grub".into(), 1));
-    let mut engine = persisting(&plan, &answer, rec, &d, &node_dir);
-    let _ = collect(&mut engine);
-    std::fs::remove_dir_all(&d.work).expect("rm");
-    std::fs::create_dir_all(&d.work).expect("mkdir");
+    let d = stopped_at_bootloader(&plan, &answer, true);
 
     // The imported pool has a device that is not the planned partition
     // (the check exits with NOT_OURS_STATUS).
@@ -801,12 +811,8 @@ fn other_answer(answer: &tappaas_answer::Answer) -> tappaas_answer::Answer {
 #[test]
 fn an_install_of_another_answer_is_not_resumed_and_says_so() {
     let (plan, answer) = qemu_plan();
-    let d = dirs();
+    let d = stopped_at_bootloader(&plan, &answer, false);
     let node_dir = d.target.join(NODE_LOG_DIR);
-    let mut rec = recorder_for(&plan);
-    rec.fail.push_back(("chroot /target update-grub".into(), 1));
-    let mut engine = persisting(&plan, &answer, rec, &d, &node_dir);
-    let _ = collect(&mut engine);
     let other = other_answer(&answer);
 
     // Same boot: found in the work folder, not continued.
@@ -847,14 +853,7 @@ fn an_install_of_another_answer_is_not_resumed_and_says_so() {
         .any(|e| matches!(e, Event::StepSkipped { .. })));
 
     // After a reboot: read from rpool, not continued, rpool exported.
-    let d = dirs();
-    let node_dir = d.target.join(NODE_LOG_DIR);
-    let mut rec = recorder_for(&plan);
-    rec.fail.push_back(("chroot /target update-grub".into(), 1));
-    let mut engine = persisting(&plan, &answer, rec, &d, &node_dir);
-    let _ = collect(&mut engine);
-    std::fs::remove_dir_all(&d.work).expect("rm");
-    std::fs::create_dir_all(&d.work).expect("mkdir");
+    let d = stopped_at_bootloader(&plan, &answer, true);
     let mut after = Recorder::default();
     let found = look_for_interrupted_install(
         &mut after,
