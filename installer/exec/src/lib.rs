@@ -17,5 +17,7 @@ pub use engine::{
 pub use events::{CommandFailure, Event, StepInfo};
 pub use journal::{Journal, JournalError};
 pub use progress::LineProgress;
-pub use resume::{forget_interrupted_install, look_for_interrupted_install, Found, NODE_LOG_DIR};
+pub use resume::{
+    forget_interrupted_install, look_for_interrupted_install, start_over, Found, NODE_LOG_DIR,
+};
 pub use system::{DiskIdentity, LiveSystem, System};

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use tappaas_answer::Answer;
 use tappaas_hardware::MachineProfile;
-use tappaas_plan::{own_pool_check, Command, Plan};
+use tappaas_plan::{own_pool_check, Action, Command, Plan};
 
 use crate::engine::{answer_digest, plan_digest, ANSWER_DIGEST_FILE, JOURNAL_FILE, PLAN_FILE};
 use crate::journal::Journal;
@@ -233,4 +233,31 @@ pub fn forget_interrupted_install(work_dir: &Path) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// Start over instead of continuing the interrupted install of `plan`: its
+/// own last step unmounts what it mounted and exports its rpool (only when
+/// the pool's devices are that plan's, as always), then the work folder
+/// forgets it.
+pub fn start_over<S: System>(system: &mut S, plan: &Plan, work_dir: &Path) -> Result<(), String> {
+    for action in plan.steps.last().iter().flat_map(|s| s.actions.iter()) {
+        let Action::Run(command) = action else {
+            continue;
+        };
+        let mut out = Vec::new();
+        match system.run(command, None, &mut |l| out.push(l.to_string())) {
+            Ok(Some(0)) => {}
+            Ok(status) => {
+                return Err(format!(
+                    "leaving the interrupted install: `{command}` ended with status {}: {}",
+                    status
+                        .map(|s| s.to_string())
+                        .unwrap_or_else(|| "none (a signal)".into()),
+                    out.join(" ")
+                ))
+            }
+            Err(e) => return Err(format!("leaving the interrupted install: `{command}`: {e}")),
+        }
+    }
+    forget_interrupted_install(work_dir)
 }

@@ -843,8 +843,25 @@ fn an_install_of_another_answer_is_not_resumed_and_says_so() {
         "{text}"
     );
     assert!(text.contains("starts over"), "{text}");
-    // Starting over: the work folder forgets it, the engine starts anew.
-    tappaas_exec::forget_interrupted_install(&d.work).expect("forget");
+    // Starting over: the interrupted plan's own last step leaves its
+    // mounts and its rpool (guarded), the work folder forgets it, and the
+    // engine starts anew.
+    let mut leave = Recorder::default();
+    tappaas_exec::start_over(&mut leave, &plan, &d.work).expect("start over");
+    let finish: Vec<String> = plan
+        .steps
+        .last()
+        .expect("steps")
+        .actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Run(c) => Some(c.to_string()),
+            _ => None,
+        })
+        .collect();
+    let ran: Vec<String> = leave.commands.iter().map(|(c, _)| c.clone()).collect();
+    assert_eq!(ran, finish);
+    assert!(!d.work.join(JOURNAL_FILE).exists() && !d.work.join(tappaas_exec::PLAN_FILE).exists());
     let mut engine = persisting(&plan, &other, recorder_for(&plan), &d, &node_dir);
     let (r, events) = collect(&mut engine);
     assert!(r.is_ok(), "{r:?}");
