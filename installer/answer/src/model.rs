@@ -327,6 +327,11 @@ pub struct Node {
     /// error, so that nothing is lost by accident.
     #[serde(default)]
     pub erase_disks_with_data: bool,
+    /// A pool named rpool on a disk the install does not touch (an old
+    /// system disk) is renamed `rpool-OLD-<id>`, its data kept, so the new
+    /// node never boots from it. Without it such a disk is an error.
+    #[serde(default)]
+    pub rename_old_rpool: bool,
 }
 
 fn default_node_number() -> u8 {
@@ -338,6 +343,7 @@ impl Default for Node {
         Node {
             number: default_node_number(),
             erase_disks_with_data: false,
+            rename_old_rpool: false,
         }
     }
 }

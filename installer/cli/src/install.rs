@@ -47,11 +47,6 @@ pub fn install(args: &InstallArgs) -> anyhow::Result<ExitCode> {
     let machine = load_machine(&args.source)?;
     let work = Path::new(WORK_DIR);
     let target = Path::new(TARGET_ROOT);
-    if args.restart {
-        for f in [tappaas_exec::JOURNAL_FILE, tappaas_exec::PLAN_FILE] {
-            let _ = std::fs::remove_file(work.join(f));
-        }
-    }
     for dir in [work, target] {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
@@ -59,21 +54,30 @@ pub fn install(args: &InstallArgs) -> anyhow::Result<ExitCode> {
     let found = if args.restart {
         Found::Nothing
     } else {
-        look_for_interrupted_install(&mut system, &machine, work, target)
+        look_for_interrupted_install(&mut system, &machine, &answer, work, target)
             .map_err(anyhow::Error::msg)
             .context("looking for an interrupted install")?
     };
-    let plan = match found {
-        Found::Interrupted { plan, done } => {
-            println!(
-                "An install of {} stopped after {done} of {} steps; it continues where it stopped.",
-                plan.node.fqdn(),
-                plan.steps.len()
-            );
+    if let Some(text) = found.describe() {
+        println!("{text}");
+    }
+    let resumed = match found {
+        Found::Interrupted { plan, .. } => {
             println!("(To start over instead, run again with --restart.)");
-            *plan
+            Some(*plan)
         }
-        Found::Completed | Found::Nothing => {
+        Found::OtherAnswer { plan, .. } => {
+            tappaas_exec::start_over(&mut system, &plan, work).map_err(anyhow::Error::msg)?;
+            None
+        }
+        Found::Completed | Found::Nothing => None,
+    };
+    let plan = match resumed {
+        Some(plan) => plan,
+        None => {
+            // A journal in the work folder is of another answer (or
+            // --restart): the new plan starts a new one.
+            tappaas_exec::forget_interrupted_install(work).map_err(anyhow::Error::msg)?;
             let env = environment(args.flavour, args.target_image.as_deref());
             match tappaas_plan::plan(&machine, &answer, &env) {
                 Ok(p) => p,
@@ -137,17 +141,19 @@ pub(crate) fn new_engine<'p, S: System>(
     std::fs::create_dir_all(work).with_context(|| format!("creating {WORK_DIR}"))?;
     std::fs::create_dir_all(target).with_context(|| format!("creating {TARGET_ROOT}"))?;
     Ok(
-        Engine::new(plan, Secrets::from_answer(answer), system, work, target)?.persist(Persist {
-            after_step: NODE_ROOT_EXISTS_AFTER.to_string(),
-            dir: target.join(NODE_LOG_DIR),
-        }),
+        Engine::new(plan, Secrets::from_answer(answer), system, work, target)?
+            .made_from(answer)?
+            .persist(Persist {
+                after_step: NODE_ROOT_EXISTS_AFTER.to_string(),
+                dir: target.join(NODE_LOG_DIR),
+            }),
     )
 }
 
 /// The wizard's install: the engine in a thread, its events on the
 /// wizard's progress screen, and the choices after a failure.
 pub fn install_from_wizard(
-    plan: &Plan,
+    confirmed: &Plan,
     answer: &tappaas_answer::Answer,
 ) -> anyhow::Result<ExitCode> {
     use tappaas_wizard::app::{run_progress, Tui};
@@ -157,17 +163,28 @@ pub fn install_from_wizard(
         anyhow::bail!("installing needs root (it partitions disks): start the installer as root");
     }
     let charset = Charset::from_term(std::env::var("TERM").ok().as_deref());
+    let (chosen, note) = plan_to_run(confirmed, answer, charset)?;
+    let plan = &chosen;
     loop {
         let (tx, rx) = std::sync::mpsc::channel();
+        if let Some(line) = &note {
+            let _ = tx.send(tappaas_exec::Event::Output { line: line.clone() });
+        }
         let outcome = std::thread::scope(|scope| -> anyhow::Result<ProgressOutcome> {
-            let engine_thread = scope.spawn(move || -> anyhow::Result<()> {
-                let mut engine = new_engine(plan, answer, LiveSystem)?;
+            let engine_thread = scope.spawn(move || {
+                let mut engine = match new_engine(plan, answer, LiveSystem) {
+                    Ok(engine) => engine,
+                    // Said on the progress screen, not lost in a thread.
+                    Err(e) => {
+                        let _ = tx.send(engine_did_not_start(plan, &e));
+                        return;
+                    }
+                };
                 // The progress screen shows the failure from the events;
                 // the result itself is not needed here.
                 let _ = engine.run(&mut |e| {
                     let _ = tx.send(e.clone());
                 });
-                Ok(())
             });
             let mut tui = Tui::new()?;
             let mut progress = Progress::new(plan, std::time::Instant::now());
@@ -175,7 +192,7 @@ pub fn install_from_wizard(
             drop(tui);
             engine_thread
                 .join()
-                .map_err(|_| anyhow::anyhow!("the install engine stopped unexpectedly"))??;
+                .map_err(|_| anyhow::anyhow!("the install engine stopped unexpectedly"))?;
             Ok(outcome?)
         })?;
         match outcome {
@@ -212,6 +229,77 @@ pub fn install_from_wizard(
                 let _ = std::io::stdin().read_line(&mut line);
             }
         }
+    }
+}
+
+/// The plan the wizard runs: the one just confirmed, or an interrupted
+/// install of the same answer when the user chooses to resume it; and a
+/// line for the progress screen about what was found.
+fn plan_to_run(
+    confirmed: &Plan,
+    answer: &tappaas_answer::Answer,
+    charset: tappaas_wizard::Charset,
+) -> anyhow::Result<(Plan, Option<String>)> {
+    use tappaas_wizard::app::Tui;
+    use tappaas_wizard::screens::resume::{ask, ResumeChoice, ResumeOffer};
+
+    let work = Path::new(WORK_DIR);
+    let target = Path::new(TARGET_ROOT);
+    for dir in [work, target] {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let machine = tappaas_hardware::probe(Path::new("/"))
+        .map_err(|e| anyhow::anyhow!("probing this machine: {e}"))?;
+    let mut system = LiveSystem;
+    let found = look_for_interrupted_install(&mut system, &machine, answer, work, target)
+        .map_err(anyhow::Error::msg)
+        .context("looking for an interrupted install")?;
+    let note = found.describe();
+    match found {
+        Found::Interrupted { plan, done } => {
+            let mut offer = ResumeOffer::new(format!(
+                "An install of {} with these answers stopped after {done} of {} steps.",
+                plan.node.fqdn(),
+                plan.steps.len()
+            ));
+            let choice = {
+                let mut tui = Tui::new()?;
+                ask(&mut tui, &mut offer, charset)?
+            };
+            if choice == ResumeChoice::Resume {
+                return Ok((*plan, note));
+            }
+            tappaas_exec::start_over(&mut system, &plan, work).map_err(anyhow::Error::msg)?;
+            Ok((
+                confirmed.clone(),
+                Some("The interrupted install is left; this install starts over.".into()),
+            ))
+        }
+        Found::OtherAnswer { plan, .. } => {
+            tappaas_exec::start_over(&mut system, &plan, work).map_err(anyhow::Error::msg)?;
+            Ok((confirmed.clone(), note))
+        }
+        Found::Completed | Found::Nothing => {
+            tappaas_exec::forget_interrupted_install(work).map_err(anyhow::Error::msg)?;
+            Ok((confirmed.clone(), None))
+        }
+    }
+}
+
+/// The engine could not start (e.g. its journal cannot be written): a
+/// failure of the first step, with the reason and what to do.
+fn engine_did_not_start(plan: &Plan, error: &anyhow::Error) -> tappaas_exec::Event {
+    tappaas_exec::Event::Failed {
+        index: 0,
+        id: plan.steps.first().map(|s| s.id.clone()).unwrap_or_default(),
+        failure: tappaas_exec::CommandFailure {
+            what: "start the install engine".into(),
+            status: None,
+            message: format!(
+                "{error:#}. Nothing was run. Restart the installer to look for an interrupted install again, or start over with `tappaas-installer install --restart`."
+            ),
+            output_tail: Vec::new(),
+        },
     }
 }
 

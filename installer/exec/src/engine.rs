@@ -55,6 +55,18 @@ pub struct Persist {
 pub const JOURNAL_FILE: &str = "install-journal.jsonl";
 pub const LOG_FILE: &str = "install.log";
 pub const PLAN_FILE: &str = "install-plan.json";
+/// Beside the plan: the digest of the answer the plan was made from.
+pub const ANSWER_DIGEST_FILE: &str = "install-answer.sha256";
+
+/// The digest that names an answer: its content with every password
+/// redacted (the answer's own serialisation), so a digest kept on the node
+/// says nothing about a password. Two answers that differ only in a
+/// password are the same answer to resume with.
+pub fn answer_digest(answer: &Answer) -> String {
+    let text = serde_json::to_string(answer).unwrap_or_default();
+    let digest = Sha256::digest(text.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
 
 /// The digest that names a plan in its journal.
 pub fn plan_digest(plan: &Plan) -> String {
@@ -87,6 +99,8 @@ pub struct Engine<'p, S: System> {
     logs: Vec<PathBuf>,
     target_root: PathBuf,
     persist: Option<Persist>,
+    /// The digest of the answer the plan was made from, kept beside it.
+    answer_digest: Option<String>,
     started: Instant,
 }
 
@@ -117,8 +131,27 @@ impl<'p, S: System> Engine<'p, S> {
             logs: vec![work_dir.join(LOG_FILE)],
             target_root: target_root.to_path_buf(),
             persist: None,
+            answer_digest: None,
             started: Instant::now(),
         })
+    }
+
+    /// Record which answer the plan was made from, so that running the
+    /// installer again resumes only with the same answer.
+    pub fn made_from(mut self, answer: &Answer) -> Result<Self, crate::JournalError> {
+        let digest = answer_digest(answer);
+        let work = self
+            .logs
+            .first()
+            .and_then(|l| l.parent())
+            .map(Path::to_path_buf);
+        if let Some(work) = work {
+            let path = work.join(ANSWER_DIGEST_FILE);
+            std::fs::write(&path, format!("{digest}\n"))
+                .map_err(|source| crate::JournalError::Write { path, source })?;
+        }
+        self.answer_digest = Some(digest);
+        Ok(self)
     }
 
     pub fn persist(mut self, persist: Persist) -> Self {
@@ -194,6 +227,24 @@ impl<'p, S: System> Engine<'p, S> {
                     return Err(fail(failure));
                 }
             }
+            // What the step wrote reaches the disk before the journal says
+            // it is done: a power cut must not keep the record and lose
+            // the files.
+            let root = self.target_root.clone();
+            if let Err(e) = self.system.sync(&root) {
+                let failure = CommandFailure {
+                    what: format!("sync {} to its disk", root.display()),
+                    status: None,
+                    message: e.to_string(),
+                    output_tail: Vec::new(),
+                };
+                emit(&Event::Failed {
+                    index,
+                    id: step.id.clone(),
+                    failure: failure.clone(),
+                });
+                return Err(fail(failure));
+            }
             self.journal
                 .done(&step.id)
                 .map_err(|e| fail(journal_failure(&e)))?;
@@ -240,6 +291,12 @@ impl<'p, S: System> Engine<'p, S> {
         self.system
             .write_file(&plan_path, 0o600, self.plan.to_json().as_bytes())
             .map_err(|e| fail(format!("write {}", plan_path.display()), e.to_string()))?;
+        if let Some(digest) = self.answer_digest.clone() {
+            let path = p.dir.join(ANSWER_DIGEST_FILE);
+            self.system
+                .write_file(&path, 0o600, format!("{digest}\n").as_bytes())
+                .map_err(|e| fail(format!("write {}", path.display()), e.to_string()))?;
+        }
         // The log so far goes along, then grows in both places.
         let log_path = p.dir.join(LOG_FILE);
         if let Some(first) = self.logs.first() {

@@ -11,10 +11,13 @@ mod resume;
 mod system;
 
 pub use engine::{
-    plan_digest, Engine, Persist, Secrets, Stopped, JOURNAL_FILE, LOG_FILE, PLAN_FILE,
+    answer_digest, plan_digest, Engine, Persist, Secrets, Stopped, ANSWER_DIGEST_FILE,
+    JOURNAL_FILE, LOG_FILE, PLAN_FILE,
 };
 pub use events::{CommandFailure, Event, StepInfo};
 pub use journal::{Journal, JournalError};
 pub use progress::LineProgress;
-pub use resume::{look_for_interrupted_install, Found, NODE_LOG_DIR};
+pub use resume::{
+    forget_interrupted_install, look_for_interrupted_install, start_over, Found, NODE_LOG_DIR,
+};
 pub use system::{DiskIdentity, LiveSystem, System};

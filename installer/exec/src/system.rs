@@ -44,6 +44,10 @@ pub trait System {
     /// The disk a `/dev/...` path (by-id, by-path, kernel name) leads to
     /// now, `None` if it leads nowhere.
     fn disk_identity(&mut self, path: &str) -> io::Result<Option<DiskIdentity>>;
+
+    /// Flush everything written to the filesystem that holds `path` to
+    /// its disk (what a step wrote, before the step is journaled done).
+    fn sync(&mut self, path: &Path) -> io::Result<()>;
 }
 
 /// The machine the installer runs on.
@@ -109,6 +113,19 @@ impl System for LiveSystem {
         symlink(target, path)
     }
 
+    fn sync(&mut self, path: &Path) -> io::Result<()> {
+        // syncfs(2) of the filesystem that holds `path`.
+        let cmd = Command::new(["sync", "-f", &path.display().to_string()]);
+        let mut out = Vec::new();
+        match self.run(&cmd, None, &mut |l| out.push(l.to_string()))? {
+            Some(0) => Ok(()),
+            status => Err(io::Error::other(format!(
+                "{cmd} ended with {status:?}: {}",
+                out.join(" ")
+            ))),
+        }
+    }
+
     fn disk_identity(&mut self, path: &str) -> io::Result<Option<DiskIdentity>> {
         let resolved =
             tappaas_hardware::resolve_disk(Path::new("/"), path).map_err(io::Error::other)?;
@@ -148,6 +165,13 @@ mod tests {
         assert_eq!((r.expect("ran"), lines.len()), (Some(0), 0));
         let (r, _) = run(&["/nonexistent/program"], None);
         assert!(r.is_err(), "a command that cannot start is an error");
+    }
+
+    #[test]
+    fn syncs_a_filesystem_and_reports_a_missing_one() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        LiveSystem.sync(dir.path()).expect("sync");
+        assert!(LiveSystem.sync(&dir.path().join("gone")).is_err());
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The engine against a recording system: order, journal, resume, failure.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -8,7 +8,7 @@ use tappaas_exec::{
     look_for_interrupted_install, DiskIdentity, Engine, Event, Found, LineProgress, Persist,
     Secrets, System, JOURNAL_FILE, LOG_FILE, NODE_LOG_DIR,
 };
-use tappaas_plan::{Command, Environment, Flavour, Plan};
+use tappaas_plan::{Action, Command, Environment, Flavour, Plan};
 
 /// Records everything; commands succeed unless told otherwise.
 #[derive(Default)]
@@ -67,6 +67,10 @@ impl System for Recorder {
             .iter()
             .find(|(p, _)| p == path)
             .map(|(_, d)| d.clone()))
+    }
+
+    fn sync(&mut self, _path: &Path) -> io::Result<()> {
+        Ok(())
     }
 }
 
@@ -147,13 +151,17 @@ fn persisting<'p>(
 ) -> Engine<'p, Recorder> {
     Engine::new(plan, Secrets::from_answer(answer), rec, &d.work, &d.target)
         .expect("engine")
+        .made_from(answer)
+        .expect("answer digest")
         .persist(Persist {
             after_step: tappaas_plan::NODE_ROOT_EXISTS_AFTER.into(),
             dir: keep.to_path_buf(),
         })
 }
 
-fn collect(engine: &mut Engine<'_, Recorder>) -> (Result<(), tappaas_exec::Stopped>, Vec<Event>) {
+fn collect<S: System>(
+    engine: &mut Engine<'_, S>,
+) -> (Result<(), tappaas_exec::Stopped>, Vec<Event>) {
     let mut events = Vec::new();
     let r = engine.run(&mut |e| events.push(e.clone()));
     (r, events)
@@ -288,7 +296,7 @@ fn a_failing_command_stops_with_status_and_output_then_a_rerun_resumes() {
     );
     let first = &engine.system().commands[0].0;
     assert!(
-        first.contains("zpool list tank1"),
+        first.contains("zpool list -H -o name tank1"),
         "rerun starts at pool-tank1's guard: {first}"
     );
     assert!(ran_before > engine.system().commands.len());
@@ -486,11 +494,19 @@ fn an_interrupted_install_is_found_in_the_same_boot() {
         &d.work,
         &d.target,
     )
-    .expect("engine");
+    .expect("engine")
+    .made_from(&answer)
+    .expect("answer digest");
     let _ = collect(&mut engine);
     let mut fresh = Recorder::default();
-    match look_for_interrupted_install(&mut fresh, &machine_with_rpool(false), &d.work, &d.target)
-        .expect("look")
+    match look_for_interrupted_install(
+        &mut fresh,
+        &machine_with_rpool(false),
+        &answer,
+        &d.work,
+        &d.target,
+    )
+    .expect("look")
     {
         Found::Interrupted { plan: found, done } => {
             assert_eq!(*found, plan);
@@ -518,9 +534,14 @@ fn after_a_reboot_the_journal_is_read_from_rpool() {
     std::fs::create_dir_all(&d.work).expect("mkdir");
 
     let mut after = Recorder::default();
-    let found =
-        look_for_interrupted_install(&mut after, &machine_with_rpool(true), &d.work, &d.target)
-            .expect("look");
+    let found = look_for_interrupted_install(
+        &mut after,
+        &machine_with_rpool(true),
+        &answer,
+        &d.work,
+        &d.target,
+    )
+    .expect("look");
     match found {
         Found::Interrupted { plan: found, done } => {
             assert_eq!(*found, plan);
@@ -529,12 +550,22 @@ fn after_a_reboot_the_journal_is_read_from_rpool() {
         other => panic!("expected Interrupted, got {other:?}"),
     }
     let cmds: Vec<&str> = after.commands.iter().map(|(c, _)| c.as_str()).collect();
+    // Only from the partitions this answer plans for rpool, never any
+    // pool of that name.
     assert_eq!(
         cmds[0],
-        format!("zpool import -N -f -R {} rpool", d.target.display())
+        format!(
+            "zpool import -N -f -R {} -d /dev/disk/by-id/virtio-tappaas-boot-0-part3 rpool",
+            d.target.display()
+        )
     );
-    assert_eq!(cmds[1], "zfs mount rpool/ROOT/pve-1");
-    assert_eq!(cmds.len(), 2, "rpool stays imported for the resumed run");
+    assert!(
+        cmds[1].starts_with("sh -c ") && cmds[1].contains("zpool list -v -H -P rpool"),
+        "every device of the imported pool is checked: {}",
+        cmds[1]
+    );
+    assert_eq!(cmds[2], "zfs mount rpool/ROOT/pve-1");
+    assert_eq!(cmds.len(), 3, "rpool stays imported for the resumed run");
 
     // Resuming from there finishes the job.
     let mut engine = persisting(&plan, &answer, recorder_for(&plan), &d, &node_dir);
@@ -566,9 +597,14 @@ fn a_completed_install_is_not_resumed_and_its_pool_is_left_exported() {
     std::fs::remove_dir_all(&d.work).expect("rm");
     std::fs::create_dir_all(&d.work).expect("mkdir");
     let mut after = Recorder::default();
-    let found =
-        look_for_interrupted_install(&mut after, &machine_with_rpool(true), &d.work, &d.target)
-            .expect("look");
+    let found = look_for_interrupted_install(
+        &mut after,
+        &machine_with_rpool(true),
+        &answer,
+        &d.work,
+        &d.target,
+    )
+    .expect("look");
     assert!(matches!(found, Found::Completed), "{found:?}");
     assert_eq!(
         after.commands.last().map(|(c, _)| c.as_str()),
@@ -579,10 +615,377 @@ fn a_completed_install_is_not_resumed_and_its_pool_is_left_exported() {
 #[test]
 fn no_rpool_means_nothing_to_resume_and_no_command() {
     let d = dirs();
+    let (_, answer) = qemu_plan();
     let mut rec = Recorder::default();
-    let found =
-        look_for_interrupted_install(&mut rec, &machine_with_rpool(false), &d.work, &d.target)
-            .expect("look");
+    let found = look_for_interrupted_install(
+        &mut rec,
+        &machine_with_rpool(false),
+        &answer,
+        &d.work,
+        &d.target,
+    )
+    .expect("look");
     assert!(matches!(found, Found::Nothing));
     assert!(rec.commands.is_empty());
+}
+
+/// An install of `plan` that stopped at the boot loader step (6 of its
+/// steps done), its journal kept on the node; with `reboot`, the live
+/// system's RAM is emptied as a reboot does.
+fn stopped_at_bootloader(plan: &Plan, answer: &tappaas_answer::Answer, reboot: bool) -> Dirs {
+    let d = dirs();
+    let node_dir = d.target.join(NODE_LOG_DIR);
+    let mut rec = recorder_for(plan);
+    rec.fail.push_back(("chroot /target update-grub".into(), 1));
+    let mut engine = persisting(plan, answer, rec, &d, &node_dir);
+    let _ = collect(&mut engine);
+    if reboot {
+        std::fs::remove_dir_all(&d.work).expect("rm");
+        std::fs::create_dir_all(&d.work).expect("mkdir");
+    }
+    d
+}
+
+/// The effects of the engine on a machine that can lose power: files and
+/// links written stay in the page cache (`pending`) until a sync makes
+/// them durable; a power cut at operation `cut_at` (every command, file,
+/// link, disk check and sync counts one) drops what is pending and fails
+/// every later operation, as a dead machine would.
+#[derive(Default)]
+struct PowerCut {
+    durable: BTreeMap<PathBuf, String>,
+    pending: BTreeMap<PathBuf, String>,
+    ops: usize,
+    cut_at: Option<usize>,
+    commands: Vec<String>,
+    disks: Vec<(String, DiskIdentity)>,
+    /// The journal the engine writes, to see when a step is recorded done.
+    journal: PathBuf,
+    /// At each sync: how many steps the journal recorded done by then.
+    syncs: Vec<usize>,
+}
+
+impl PowerCut {
+    fn new(plan: &Plan, journal: PathBuf) -> Self {
+        PowerCut {
+            disks: recorder_for(plan).disks,
+            journal,
+            ..PowerCut::default()
+        }
+    }
+
+    fn op(&mut self) -> io::Result<()> {
+        self.ops += 1;
+        match self.cut_at {
+            Some(at) if self.ops >= at => {
+                if self.ops == at {
+                    self.pending.clear();
+                }
+                Err(io::Error::other("power cut"))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// What is on the disks once the machine is off, by path under the
+    /// target root `root`.
+    fn end_state(&self, root: &Path) -> BTreeMap<PathBuf, String> {
+        let mut all = self.durable.clone();
+        all.extend(self.pending.clone());
+        all.into_iter()
+            .map(|(p, c)| (p.strip_prefix(root).map(Path::to_path_buf).unwrap_or(p), c))
+            .collect()
+    }
+}
+
+impl System for PowerCut {
+    fn run(
+        &mut self,
+        c: &Command,
+        _stdin: Option<&str>,
+        _line: &mut dyn FnMut(&str),
+    ) -> io::Result<Option<i32>> {
+        self.op()?;
+        self.commands.push(c.to_string());
+        Ok(Some(0))
+    }
+
+    fn write_file(&mut self, path: &Path, mode: u32, content: &[u8]) -> io::Result<()> {
+        self.op()?;
+        self.pending.insert(
+            path.to_path_buf(),
+            format!("{mode:o} {}", String::from_utf8_lossy(content)),
+        );
+        Ok(())
+    }
+
+    fn symlink(&mut self, path: &Path, target: &str) -> io::Result<()> {
+        self.op()?;
+        self.pending
+            .insert(path.to_path_buf(), format!("-> {target}"));
+        Ok(())
+    }
+
+    fn disk_identity(&mut self, path: &str) -> io::Result<Option<DiskIdentity>> {
+        self.op()?;
+        Ok(self
+            .disks
+            .iter()
+            .find(|(p, _)| p == path)
+            .map(|(_, d)| d.clone()))
+    }
+
+    fn sync(&mut self, _path: &Path) -> io::Result<()> {
+        self.op()?;
+        let journal = std::fs::read_to_string(&self.journal).unwrap_or_default();
+        self.syncs
+            .push(journal.matches("\"record\":\"done\"").count());
+        let pending = std::mem::take(&mut self.pending);
+        self.durable.extend(pending);
+        Ok(())
+    }
+}
+
+fn power_cut_engine<'p>(
+    plan: &'p Plan,
+    answer: &tappaas_answer::Answer,
+    system: PowerCut,
+    d: &Dirs,
+) -> Engine<'p, PowerCut> {
+    Engine::new(
+        plan,
+        Secrets::from_answer(answer),
+        system,
+        &d.work,
+        &d.target,
+    )
+    .expect("engine")
+}
+
+/// Commands of the plan's steps from `from` on, in order.
+fn commands_from(plan: &Plan, from: usize) -> Vec<String> {
+    plan.steps[from..]
+        .iter()
+        .flat_map(|s| s.actions.iter())
+        .filter_map(|a| match a {
+            Action::Run(c) => Some(c.to_string()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn what_a_step_wrote_is_synced_before_the_journal_records_it_done() {
+    let (plan, answer) = qemu_plan();
+    let d = dirs();
+    let system = PowerCut::new(&plan, d.work.join(JOURNAL_FILE));
+    let mut engine = power_cut_engine(&plan, &answer, system, &d);
+    let (r, _) = collect(&mut engine);
+    assert!(r.is_ok(), "{r:?}");
+    let sys = engine.system();
+    // One sync per step, each before that step's record: at the sync of
+    // step i the journal holds the i steps before it, not step i.
+    let expected: Vec<usize> = (0..plan.steps.len()).collect();
+    assert_eq!(sys.syncs, expected);
+    assert!(sys.pending.is_empty(), "nothing left unsynced at the end");
+}
+
+/// The proof of resumability: the install is interrupted (a power cut)
+/// at every point, after each step and before each of its actions and
+/// syncs, and run again; every time it ends in the same state as an
+/// install that was never interrupted, and no step recorded done runs
+/// again.
+#[test]
+fn an_install_cut_at_any_point_resumes_to_the_same_end_state() {
+    let (plan, answer) = qemu_plan();
+    let reference = {
+        let d = dirs();
+        let system = PowerCut::new(&plan, d.work.join(JOURNAL_FILE));
+        let mut engine = power_cut_engine(&plan, &answer, system, &d);
+        let (r, _) = collect(&mut engine);
+        assert!(r.is_ok(), "{r:?}");
+        let sys = engine.system();
+        assert_eq!(sys.commands, commands_from(&plan, 0));
+        (sys.end_state(&d.target), sys.ops)
+    };
+    let (reference_state, points) = reference;
+    let mut resumed_fine = 0;
+    let mut failures = Vec::new();
+    for cut_at in 1..=points {
+        let d = dirs();
+        let mut system = PowerCut::new(&plan, d.work.join(JOURNAL_FILE));
+        system.cut_at = Some(cut_at);
+        let mut engine = power_cut_engine(&plan, &answer, system, &d);
+        let (r, _) = collect(&mut engine);
+        let Err(stopped) = r else {
+            failures.push(format!("cut at {cut_at}: the run did not stop"));
+            continue;
+        };
+        let cut = std::mem::take(engine.system());
+        drop(engine);
+
+        // The machine comes back with what was durable, and the installer
+        // is run again.
+        let mut again = PowerCut::new(&plan, d.work.join(JOURNAL_FILE));
+        again.durable = cut.durable.clone();
+        let mut engine = power_cut_engine(&plan, &answer, again, &d);
+        let (r, events) = collect(&mut engine);
+        let sys = engine.system();
+        let skipped: Vec<usize> = events
+            .iter()
+            .filter_map(|e| match e {
+                Event::StepSkipped { index, .. } => Some(*index),
+                _ => None,
+            })
+            .collect();
+        let rerun_from = stopped.index;
+        let problems = [
+            (r.is_err()).then(|| format!("the resumed run failed: {r:?}")),
+            (sys.end_state(&d.target) != reference_state)
+                .then(|| "the end state differs from an uninterrupted install".to_string()),
+            (sys.commands != commands_from(&plan, rerun_from)).then(|| {
+                format!(
+                    "the resumed run did not run exactly steps {}.. ({} commands, expected {})",
+                    plan.steps[rerun_from].id,
+                    sys.commands.len(),
+                    commands_from(&plan, rerun_from).len()
+                )
+            }),
+            (skipped != (1..rerun_from).collect::<Vec<_>>())
+                .then(|| format!("skipped {skipped:?}, expected steps 1..{rerun_from}")),
+        ];
+        let problems: Vec<String> = problems.into_iter().flatten().collect();
+        if problems.is_empty() {
+            resumed_fine += 1;
+        } else {
+            failures.push(format!(
+                "cut at operation {cut_at} (step {}): {}",
+                stopped.step,
+                problems.join("; ")
+            ));
+        }
+    }
+    println!(
+        "interrupted at every one of {points} points ({} steps): {resumed_fine} of {points} resumed to the same end state",
+        plan.steps.len()
+    );
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert_eq!(resumed_fine, points);
+}
+
+#[test]
+fn an_rpool_with_a_device_outside_the_plan_is_exported_and_not_resumed() {
+    let (plan, answer) = qemu_plan();
+    let d = stopped_at_bootloader(&plan, &answer, true);
+
+    // The imported pool has a device that is not the planned partition
+    // (the check exits with NOT_OURS_STATUS).
+    let mut after = Recorder::default();
+    after
+        .fail
+        .push_back(("sh -c".into(), tappaas_plan::NOT_OURS_STATUS));
+    let found = look_for_interrupted_install(
+        &mut after,
+        &machine_with_rpool(true),
+        &answer,
+        &d.work,
+        &d.target,
+    )
+    .expect("look");
+    assert!(matches!(found, Found::Nothing), "{found:?}");
+    let cmds: Vec<&str> = after.commands.iter().map(|(c, _)| c.as_str()).collect();
+    assert_eq!(cmds.len(), 3, "{cmds:#?}");
+    assert!(cmds[0].starts_with("zpool import") && cmds[0].contains(" -d "));
+    assert_eq!(cmds[2], "zpool export rpool", "left as it was found");
+    assert!(!d.work.join(JOURNAL_FILE).exists(), "nothing taken from it");
+}
+
+/// The answer of the install that stopped, with another host name.
+fn other_answer(answer: &tappaas_answer::Answer) -> tappaas_answer::Answer {
+    let mut other = answer.clone();
+    other.global.fqdn = tappaas_answer::Fqdn::Name("tappaas2.home.lan".into());
+    other
+}
+
+#[test]
+fn an_install_of_another_answer_is_not_resumed_and_says_so() {
+    let (plan, answer) = qemu_plan();
+    let d = stopped_at_bootloader(&plan, &answer, false);
+    let node_dir = d.target.join(NODE_LOG_DIR);
+    let other = other_answer(&answer);
+
+    // Same boot: found in the work folder, not continued.
+    let found = look_for_interrupted_install(
+        &mut Recorder::default(),
+        &machine_with_rpool(false),
+        &other,
+        &d.work,
+        &d.target,
+    )
+    .expect("look");
+    let Found::OtherAnswer {
+        found: Some(was),
+        given,
+        done,
+        ..
+    } = &found
+    else {
+        panic!("expected OtherAnswer, got {found:?}");
+    };
+    assert_eq!(*was, tappaas_exec::answer_digest(&answer));
+    assert_eq!(*given, tappaas_exec::answer_digest(&other));
+    assert_eq!(*done, 6);
+    assert_eq!(found.interrupted_plan(), Some(&plan));
+    let text = found.describe().expect("said");
+    assert!(
+        text.contains(&was[..12]) && text.contains(given.as_str()),
+        "{text}"
+    );
+    assert!(text.contains("starts over"), "{text}");
+    // Starting over: the interrupted plan's own last step leaves its
+    // mounts and its rpool (guarded), the work folder forgets it, and the
+    // engine starts anew.
+    let mut leave = Recorder::default();
+    tappaas_exec::start_over(&mut leave, &plan, &d.work).expect("start over");
+    let finish: Vec<String> = plan
+        .steps
+        .last()
+        .expect("steps")
+        .actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Run(c) => Some(c.to_string()),
+            _ => None,
+        })
+        .collect();
+    let ran: Vec<String> = leave.commands.iter().map(|(c, _)| c.clone()).collect();
+    assert_eq!(ran, finish);
+    assert!(!d.work.join(JOURNAL_FILE).exists() && !d.work.join(tappaas_exec::PLAN_FILE).exists());
+    let mut engine = persisting(&plan, &other, recorder_for(&plan), &d, &node_dir);
+    let (r, events) = collect(&mut engine);
+    assert!(r.is_ok(), "{r:?}");
+    assert!(!events
+        .iter()
+        .any(|e| matches!(e, Event::StepSkipped { .. })));
+
+    // After a reboot: read from rpool, not continued, rpool exported.
+    let d = stopped_at_bootloader(&plan, &answer, true);
+    let mut after = Recorder::default();
+    let found = look_for_interrupted_install(
+        &mut after,
+        &machine_with_rpool(true),
+        &other,
+        &d.work,
+        &d.target,
+    )
+    .expect("look");
+    assert!(matches!(found, Found::OtherAnswer { .. }), "{found:?}");
+    assert_eq!(
+        after.commands.last().map(|(c, _)| c.as_str()),
+        Some("zpool export rpool")
+    );
+    assert!(
+        !d.work.join(JOURNAL_FILE).exists(),
+        "not taken as this run's journal"
+    );
 }

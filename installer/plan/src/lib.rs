@@ -10,6 +10,8 @@ mod error;
 mod files;
 mod model;
 mod network;
+mod old_rpool;
+mod own_pool;
 mod pools;
 mod render;
 mod steps;
@@ -21,6 +23,7 @@ pub use deploy::firewall_lan_default;
 pub use error::PlanError;
 pub use files::PEER_PASSWORD_CREDENTIAL;
 pub use model::*;
+pub use own_pool::{check_kept_pool, if_own_pool, own_pool_check, NOT_OURS_STATUS};
 pub use render::render_text;
 
 /// Below this the installed node cannot run Proxmox VE at all.
@@ -48,6 +51,8 @@ pub fn plan(
         _ => return Err(errors),
     };
 
+    let renamed_pools =
+        old_rpool::plan_old_rpools(machine, answer, &roles, &mut errors, &mut warnings);
     let layout = pools::plan_pools(
         machine,
         answer,
@@ -87,10 +92,28 @@ pub fn plan(
         firewall: deploy.firewall,
         services: deploy.services,
         container_registry: answer.services.container_registry.clone(),
+        renamed_pools,
         steps: Vec::new(),
     };
     plan.steps = steps::plan_steps(&plan, machine, answer, env);
     Ok(plan)
+}
+
+/// The devices rpool is made of when this answer is planned on this
+/// machine, whatever else the plan would say (e.g. a disk that needs
+/// consent): the only devices an interrupted install of it may be imported
+/// from. Empty when the answer selects no boot disk here.
+pub fn planned_rpool_devices(machine: &MachineProfile, answer: &Answer) -> Vec<String> {
+    let (mut errors, mut warnings) = (Vec::new(), Vec::new());
+    disks::assign_roles(machine, answer, &mut errors, &mut warnings)
+        .map(|roles| {
+            roles
+                .boot
+                .iter()
+                .map(|d| tappaas_hardware::partition_path(&d.stable_path(), pools::RPOOL_PARTITION))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 fn check_machine(

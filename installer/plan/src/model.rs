@@ -36,8 +36,26 @@ pub struct Plan {
     /// `services.container-registry` from the answer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub container_registry: Option<String>,
+    /// Old pools named rpool on disks the install does not touch, renamed
+    /// with the answer's consent (`node.rename-old-rpool`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub renamed_pools: Vec<RenamedPool>,
     /// In order; each step is journaled by the executor.
     pub steps: Vec<Step>,
+}
+
+/// A pool imported by its id under a new name, then exported again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct RenamedPool {
+    pub name: String,
+    /// The pool's id (decimal, as `zpool import` shows it).
+    pub guid: String,
+    pub new_name: String,
+    /// The disks it lives on (stable paths).
+    pub disks: Vec<String>,
+    /// The devices to import it from (stable paths of its partitions).
+    pub devices: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -462,7 +480,7 @@ impl fmt::Display for Command {
     }
 }
 
-fn shell_quote(arg: &str) -> String {
+pub(crate) fn shell_quote(arg: &str) -> String {
     let plain = !arg.is_empty()
         && arg
             .chars()

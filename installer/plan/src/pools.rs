@@ -34,6 +34,9 @@ pub(crate) struct Layout {
 
 pub(crate) const ROOT_DATASET: &str = "rpool/ROOT/pve-1";
 
+/// rpool's partition on each boot disk.
+pub(crate) const RPOOL_PARTITION: u32 = 3;
+
 pub(crate) fn plan_pools(
     _machine: &MachineProfile,
     answer: &Answer,
@@ -149,13 +152,13 @@ pub(crate) fn plan_pools(
         });
         partitions.push(PartitionPlan {
             disk: base.clone(),
-            number: 3,
-            path: part(3),
+            number: RPOOL_PARTITION,
+            path: part(RPOOL_PARTITION),
             purpose: PartitionPurpose::Rpool,
             size_bytes: rpool_size,
             type_code: "BF01".into(),
         });
-        rpool_parts.push(part(3));
+        rpool_parts.push(part(RPOOL_PARTITION));
         if roles.tank2_boot_remainder {
             partitions.push(PartitionPlan {
                 disk: base.clone(),

@@ -4,6 +4,7 @@ use tappaas_answer::Answer;
 use tappaas_hardware::{partition_path, MachineProfile};
 
 use crate::files::{node_files, FIRSTBOOT_UNIT};
+use crate::own_pool::{check_kept_pool, if_own_pool};
 use crate::pools::ROOT_DATASET;
 use crate::{
     Action, Command, DiskRole, Environment, Flavour, PartitionPurpose, Plan, PoolAction, PoolPlan,
@@ -74,7 +75,9 @@ pub(crate) fn plan_steps(
     let checks = plan
         .disks
         .iter()
-        .filter(|d| d.erase || is_kept_pool_disk(plan, &d.path))
+        .filter(|d| {
+            d.erase || is_kept_pool_disk(plan, &d.path) || is_renamed_pool_disk(plan, &d.path)
+        })
         .map(|d| Action::CheckDisk {
             path: d.path.clone(),
             device: Some(d.device.clone()).filter(|dev| !dev.is_empty()),
@@ -88,6 +91,38 @@ pub(crate) fn plan_steps(
         "Check that the selected disks are the ones planned",
         checks,
     ));
+
+    // An old rpool on a disk this install leaves alone gets another name
+    // before the new rpool exists (only with the answer's consent).
+    let mut rename = Vec::new();
+    for old in &plan.renamed_pools {
+        let mut import = vec![
+            "zpool".to_string(),
+            "import".into(),
+            "-N".into(),
+            "-f".into(),
+        ];
+        for dev in &old.devices {
+            import.push("-d".into());
+            import.push(dev.clone());
+        }
+        import.push(old.guid.clone());
+        import.push(old.new_name.clone());
+        // Imported by its id: only that pool, whatever it is called now.
+        rename.push(guarded(
+            &format!("! zpool list -H -o name {} >/dev/null 2>&1", old.new_name),
+            &Command::new(import).to_string(),
+        ));
+        rename.push(run(["zpool", "export", &old.new_name]));
+    }
+    if !rename.is_empty() {
+        rename.insert(0, run(["modprobe", "zfs"]));
+        steps.push(step(
+            "rename-old-rpool",
+            "Rename the old rpool on a disk this install leaves alone",
+            rename,
+        ));
+    }
 
     // 2. Wipe: signatures of every old partition, then the disk's own.
     let mut wipe = Vec::new();
@@ -151,6 +186,7 @@ pub(crate) fn plan_steps(
     let Some(rpool) = plan.pools.iter().find(|p| p.name == "rpool") else {
         return steps;
     };
+    let rpool_devices = pool_devices(rpool);
     // An rpool left by an interrupted run of this step is made again.
     // The pools carry the host id of the system that made them; the node
     // gets the same one, so it imports them even after an unclean stop.
@@ -159,7 +195,13 @@ pub(crate) fn plan_steps(
         // until here).
         run(["modprobe", "zfs"]),
         guarded("[ ! -s /etc/hostid ]", "zgenhostid"),
-        guarded("zpool list rpool >/dev/null 2>&1", "zpool destroy -f rpool"),
+        // Only the plan's own: an rpool imported from any other disk stops
+        // the step instead.
+        Action::Run(if_own_pool(
+            "rpool",
+            &rpool_devices,
+            "zpool destroy -f rpool",
+        )),
         Action::Run(zpool_create(&unmounted_root(rpool), Some(TARGET_ROOT))),
     ];
     for ds in &rpool.datasets {
@@ -237,12 +279,14 @@ pub(crate) fn plan_steps(
         "systemd-machine-id-setup",
         &format!("--root={TARGET_ROOT}"),
     ]));
+    // A fresh random host id for each install (the image's and the live
+    // system's are the same on every node of one ISO). Every pool is
+    // exported at the end, so the node imports them whatever id made them.
     cfg.push(run([
-        "install",
-        "-m",
-        "0644",
-        "/etc/hostid",
-        &target("/etc/hostid"),
+        "zgenhostid".to_string(),
+        "-f".into(),
+        "-o".into(),
+        target("/etc/hostid"),
     ]));
     cfg.push(run([
         "sh",
@@ -303,24 +347,21 @@ pub(crate) fn plan_steps(
 
     // 8. The data pools.
     for pool in plan.pools.iter().filter(|p| p.name != "rpool") {
-        let listed = format!("zpool list {} >/dev/null 2>&1", pool.name);
         let actions = match pool.action {
             // A pool left imported by an interrupted run of this step is
-            // the one this step made: make it again.
+            // the one this step made (its devices say so): make it again.
             PoolAction::Create => vec![
-                guarded(&listed, &format!("zpool destroy -f {}", pool.name)),
+                Action::Run(if_own_pool(
+                    &pool.name,
+                    &pool.disks,
+                    &format!("zpool destroy -f {}", pool.name),
+                )),
                 Action::Run(zpool_create(pool, None)),
                 run(["zpool", "export", &pool.name]),
             ],
-            // Import proves the pool is whole before the node relies on it.
-            PoolAction::Import => vec![
-                guarded(
-                    &format!("! {listed}"),
-                    &format!("zpool import -f -N -d /dev/disk/by-id {}", pool.name),
-                ),
-                run(["zpool", "status", "-x", &pool.name]),
-                run(["zpool", "export", &pool.name]),
-            ],
+            // Import proves the pool is ours and whole (not degraded)
+            // before the node relies on it.
+            PoolAction::Import => vec![Action::Run(check_kept_pool(&pool.name, &pool.disks))],
         };
         let mut actions = actions;
         // Proxmox imports data pools at boot with one unit per pool.
@@ -356,13 +397,28 @@ pub(crate) fn plan_steps(
             })
             // Nothing else may use rpool now; if a mount is still busy, the
             // log shows what was mounted and the export is forced.
-            .chain([guarded(
-                "zpool list rpool >/dev/null 2>&1",
+            .chain([Action::Run(if_own_pool(
+                "rpool",
+                &rpool_devices,
                 "zpool export rpool || { grep ' /target' /proc/mounts; zpool export -f rpool; }",
-            )])
+            ))])
             .collect(),
     ));
     steps
+}
+
+fn is_renamed_pool_disk(plan: &Plan, path: &str) -> bool {
+    plan.renamed_pools
+        .iter()
+        .any(|p| p.disks.iter().any(|d| d == path))
+}
+
+/// Every device of a planned pool's vdevs.
+fn pool_devices(pool: &PoolPlan) -> Vec<String> {
+    pool.vdevs
+        .iter()
+        .flat_map(|v| v.devices.iter().cloned())
+        .collect()
 }
 
 fn is_kept_pool_disk(plan: &Plan, path: &str) -> bool {

@@ -218,16 +218,22 @@ fn existing_tank1_is_kept_and_imported() {
             "{name} holds the kept tank1 and must not be erased"
         );
     }
-    let argv = all_argv(&p);
+    // A kept disk is named only by the read-only check that the pool is
+    // the plan's own and whole; no command writes to it.
+    let naming: Vec<String> = p
+        .commands()
+        .filter(|c| c.argv.iter().any(|a| a.contains("TEST_DISK_HDD1")))
+        .map(|c| c.to_string())
+        .collect();
+    assert_eq!(naming.len(), 1, "{naming:#?}");
+    assert!(naming[0].contains("zpool import -f -N -d /dev/disk/by-id tank1"));
+    assert!(naming[0].contains("zpool list -v -H -P tank1"));
     assert!(
-        !argv.iter().any(|a| a.contains("TEST_DISK_HDD1")),
-        "a kept disk is in a command: {argv:?}"
+        naming[0].contains("h=$(zpool list -H -o health tank1); if [ \"$h\" != ONLINE ]"),
+        "a degraded pool stops the install ({})",
+        naming[0]
     );
     let cmds: Vec<String> = p.commands().map(|c| c.to_string()).collect();
-    assert!(cmds
-        .iter()
-        .any(|c| c.contains("then zpool import -f -N -d /dev/disk/by-id tank1;")));
-    assert!(cmds.iter().any(|c| c == "zpool status -x tank1"));
     assert!(!cmds
         .iter()
         .any(|c| c.starts_with("zpool create") && c.contains(" tank1 ")));
@@ -1085,5 +1091,139 @@ fn disk_checks_record_the_device_and_the_boot() {
     assert_eq!(
         boot_id.as_deref(),
         Some("0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0")
+    );
+}
+
+/// A planned pool's name is destroyed or exported only when every device
+/// of the imported pool is the plan's (finding: an rpool on a disk outside
+/// the plan was destroyed by the guard `zpool list rpool && zpool destroy`).
+#[test]
+fn pools_are_destroyed_and_exported_only_when_their_devices_are_the_plans() {
+    let p = ok(&home_server(), STANDARD);
+    let guarded: Vec<String> = p
+        .commands()
+        .map(|c| c.to_string())
+        .filter(|c| c.contains("zpool destroy") || c.contains("zpool export rpool"))
+        .collect();
+    assert_eq!(
+        guarded.len(),
+        4,
+        "rpool, tank1, tank2 destroy; rpool export: {guarded:#?}"
+    );
+    for c in &guarded {
+        assert!(c.contains("zpool list -v -H -P"), "unguarded: {c}");
+    }
+    let rpool_destroy = guarded
+        .iter()
+        .find(|c| c.contains("zpool destroy -f rpool"))
+        .expect("rpool");
+    assert!(rpool_destroy
+        .contains("ata-TEST_DISK_SSD1-part3 /dev/disk/by-id/ata-TEST_DISK_SSD2-part3;"));
+    assert!(!rpool_destroy.contains("HDD"), "{rpool_destroy}");
+}
+
+/// The old system disk left in the machine after a move to new SSDs.
+fn with_old_rpool() -> tappaas_hardware::MachineProfile {
+    let mut m = home_server();
+    let mut old = with_pool(disk("sdf", "OLDSSD", 250, true), "rpool");
+    for p in &mut old.partitions {
+        if let Some(fs) = &mut p.filesystem {
+            fs.uuid = Some("7943841337144675352".into());
+        }
+    }
+    m.disks.push(old);
+    m
+}
+
+#[test]
+fn an_old_rpool_on_a_disk_the_plan_leaves_alone_is_refused_without_consent() {
+    let e = err(&with_old_rpool(), STANDARD);
+    let found = e
+        .iter()
+        .find(|e| e.key.as_deref() == Some("node.rename-old-rpool"))
+        .unwrap_or_else(|| panic!("{e:#?}"));
+    assert!(found.message.contains("sdf"), "{found}");
+    assert!(found.message.contains("two pools named rpool"), "{found}");
+    assert!(found.hint.contains("rpool-OLD-6e3e319"), "{found}");
+}
+
+#[test]
+fn an_old_rpool_is_renamed_by_its_id_with_consent() {
+    let p = ok(
+        &with_old_rpool(),
+        &format!("{STANDARD}\n[node]\nrename-old-rpool = true\n"),
+    );
+    assert_eq!(p.renamed_pools.len(), 1);
+    assert_eq!(p.renamed_pools[0].new_name, "rpool-OLD-6e3e319");
+    let ids: Vec<&str> = p.steps.iter().map(|s| s.id.as_str()).collect();
+    let rename = ids
+        .iter()
+        .position(|i| *i == "rename-old-rpool")
+        .expect("step");
+    let create = ids.iter().position(|i| *i == "create-rpool").expect("step");
+    assert!(rename < create, "{ids:?}");
+    let cmds: Vec<String> = p.steps[rename]
+        .actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Run(c) => Some(c.to_string()),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        cmds.iter().any(|c| c.contains(
+            "zpool import -N -f -d /dev/disk/by-id/ata-TEST_DISK_OLDSSD-part1 7943841337144675352 rpool-OLD-6e3e319"
+        )),
+        "{cmds:#?}"
+    );
+    assert!(
+        cmds.iter().any(|c| c == "zpool export rpool-OLD-6e3e319"),
+        "{cmds:#?}"
+    );
+    assert!(p
+        .warnings
+        .iter()
+        .any(|w| w.message.contains("renamed rpool-OLD-6e3e319")));
+    // The disk is checked to be the one planned before it is renamed.
+    assert!(p.steps[0]
+        .actions
+        .iter()
+        .any(|a| matches!(a, Action::CheckDisk { path, .. } if path.contains("OLDSSD"))));
+    // Nothing else names it.
+    let others = p
+        .commands()
+        .filter(|c| c.argv.iter().any(|a| a.contains("OLDSSD")))
+        .count();
+    assert_eq!(others, 1);
+}
+
+#[test]
+fn the_planned_rpool_devices_are_the_boot_disks_partitions_even_without_consent() {
+    let mut m = home_server();
+    m.disks[0] = with_pool(m.disks[0].clone(), "rpool");
+    // Without erase consent the plan is refused, but resume still knows
+    // where its rpool may be.
+    assert!(plan(&m, &answer(STANDARD), &env()).is_err());
+    assert_eq!(
+        tappaas_plan::planned_rpool_devices(&m, &answer(STANDARD)),
+        [
+            "/dev/disk/by-id/ata-TEST_DISK_SSD1-part3",
+            "/dev/disk/by-id/ata-TEST_DISK_SSD2-part3"
+        ]
+    );
+}
+
+#[test]
+fn every_install_makes_its_own_host_id() {
+    let p = ok(&home_server(), STANDARD);
+    let cmds: Vec<String> = p.commands().map(|c| c.to_string()).collect();
+    assert!(
+        cmds.iter()
+            .any(|c| c == "zgenhostid -f -o /target/etc/hostid"),
+        "{cmds:#?}"
+    );
+    assert!(
+        !cmds.iter().any(|c| c.contains("/etc/hostid /target")),
+        "the live system's id is not copied"
     );
 }

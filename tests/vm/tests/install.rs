@@ -294,6 +294,17 @@ fn check(vm: &mut Vm, what: &str, command: &str, want: impl Fn(&str) -> bool) {
     println!("{}: ok: {what}", vm.config.name);
 }
 
+/// The node's host id (/etc/hostid, as hex), never empty.
+fn hostid(vm: &mut Vm) -> String {
+    let id = run(vm, "od -An -tx4 /etc/hostid", Duration::from_secs(60))
+        .trim()
+        .to_string();
+    if id.is_empty() || id.contains(' ') {
+        fail(vm, "reading /etc/hostid", format!("`{id}`"));
+    }
+    id
+}
+
 fn check_node(vm: &mut Vm) {
     check(vm, "root is on rpool", "findmnt -n -o SOURCE /", |o| {
         o.trim() == "rpool/ROOT/pve-1"
@@ -446,6 +457,8 @@ fn unattended_install_resumes_after_a_kill_boots_and_reinstalls_keeping_tank1() 
         return;
     };
 
+    let first_hostid = hostid(&mut node);
+
     // 4. Data on tank1, then install again with the same answer: tank1
     // and tank2 are kept (the answer says `existing = "keep"` by default).
     run(
@@ -481,6 +494,17 @@ fn unattended_install_resumes_after_a_kill_boots_and_reinstalls_keeping_tank1() 
         |o| o.trim() == "precious",
     );
     check_node(&mut node);
+    // Every install makes its own host id (one ISO would otherwise give
+    // every node the same one).
+    let second_hostid = hostid(&mut node);
+    if second_hostid == first_hostid {
+        fail(
+            &node,
+            "the re-install kept the host id",
+            format!("{first_hostid} both times"),
+        );
+    }
+    println!("node-bios: ok: a new host id {second_hostid} (was {first_hostid})");
     // The canary is compared with no VM holding it.
     drop(node);
     canary_unchanged(&canary_raw, &canary);

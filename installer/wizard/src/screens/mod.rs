@@ -21,6 +21,7 @@ pub mod mode;
 pub mod network;
 pub mod plan_view;
 pub mod progress;
+pub mod resume;
 pub mod services;
 pub mod summary;
 pub mod welcome;
