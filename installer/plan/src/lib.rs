@@ -11,6 +11,7 @@ mod files;
 mod model;
 mod network;
 mod pools;
+mod propose;
 mod render;
 mod steps;
 
@@ -21,6 +22,10 @@ pub use deploy::firewall_lan_default;
 pub use error::PlanError;
 pub use files::PEER_PASSWORD_CREDENTIAL;
 pub use model::*;
+pub use propose::{
+    boot_raid_for, boot_remainder, propose_boot_split, propose_disks, propose_firewall_lan,
+    tank1_layout_for, BootSplit, DiskProposal, LanProposal, ProposedDisk, PROPOSED_RPOOL_GIB,
+};
 pub use render::render_text;
 
 /// Below this the installed node cannot run Proxmox VE at all.
