@@ -86,7 +86,8 @@ pub struct ProposedDisk {
     pub path: String,
     /// `Untouched` for a disk the proposal leaves alone.
     pub role: DiskRole,
-    /// Why it got this role, or why it got none.
+    /// Why it got this role, or why it got none (without the role: "the
+    /// smallest matching pair of SSDs ...", "it holds data ...").
     pub reason: String,
 }
 
@@ -178,16 +179,13 @@ fn kind(d: &Disk) -> &'static str {
 /// Why a disk is never proposed, if it is not.
 fn excluded(d: &Disk) -> Option<String> {
     if d.boot_medium {
-        Some("the installer medium: never a target".into())
+        Some("it is the installer medium: never a target".into())
     } else if d.holds_data() {
-        Some(format!(
-            "not proposed: it holds data ({}); give it a role yourself only if it may be erased",
-            d.contents()
-        ))
+        Some("it holds data; choose it yourself only if that may be erased".into())
     } else if d.removable {
-        Some("not proposed: a removable disk (a USB stick or card)".into())
+        Some("it is removable (a USB stick or card)".into())
     } else if d.size_bytes < MIN_TANK2_REMAINDER {
-        Some("not proposed: too small for a pool".into())
+        Some("it is too small for a pool".into())
     } else {
         None
     }
@@ -239,16 +237,16 @@ fn choose_boot<'m>(candidates: &[&'m Disk]) -> Option<(Vec<&'m Disk>, String)> {
     } else {
         ssds
     };
-    let what = if pool.iter().all(|d| d.is_ssd()) {
-        "SSDs"
+    let (what, one) = if pool.iter().all(|d| d.is_ssd()) {
+        ("SSDs", "SSD")
     } else {
-        "disks (there is no SSD for it)"
+        ("disks (no SSD)", "disk (no SSD)")
     };
     let groups = matching_groups(&pool);
     if let Some(g) = groups.iter().find(|g| g.len() >= 2 && roomy(g[0])) {
         return Some((
             g[..2].to_vec(),
-            format!("boot: the smallest matching pair of {what} with room for the system, mirrored (rpool survives a failed disk)"),
+            format!("the smallest matching pair of {what}, mirrored"),
         ));
     }
     let mut by_size = pool.clone();
@@ -256,15 +254,13 @@ fn choose_boot<'m>(candidates: &[&'m Disk]) -> Option<(Vec<&'m Disk>, String)> {
     if let Some(d) = by_size.iter().find(|d| roomy(d)) {
         return Some((
             vec![*d],
-            format!("boot: the smallest of the {what} with room for the system (no matching pair for a mirror)"),
+            format!("the smallest {one} with room for the system"),
         ));
     }
     by_size.last().map(|d| {
         (
             vec![*d],
-            format!(
-                "boot: the largest disk, since none has room for a {PROPOSED_RPOOL_GIB} GiB system"
-            ),
+            format!("the largest disk (none has room for a {PROPOSED_RPOOL_GIB} GiB system)"),
         )
     })
 }
@@ -296,20 +292,25 @@ pub fn propose_disks(machine: &MachineProfile) -> DiskProposal {
         .iter()
         .filter(|d| excluded(d).is_none())
         .collect();
-    let none = |disks: Vec<ProposedDisk>, why: String| DiskProposal {
-        disks,
-        boot_raid: None,
-        tank1_layout: None,
-        split: None,
-        summary: why,
-    };
     let Some((boot, boot_reason)) = choose_boot(&candidates) else {
         let why = if candidates.is_empty() {
-            "No layout is proposed: no disk is empty (a disk that holds data is never proposed). Give each disk its role with Left/Right."
+            "No layout is proposed: no disk is empty (a disk that holds data is never proposed)."
         } else {
-            "No layout is proposed: no empty disk has room for the system. Give each disk its role with Left/Right."
+            "No layout is proposed: no empty disk has room for the system."
         };
-        return none(disks, why.into());
+        for d in disks.iter_mut().filter(|d| d.reason.is_empty()) {
+            d.reason = format!(
+                "no empty disk has room for the system (rpool needs {})",
+                human_bytes(MIN_RPOOL)
+            );
+        }
+        return DiskProposal {
+            disks,
+            boot_raid: None,
+            tank1_layout: None,
+            split: None,
+            summary: why.into(),
+        };
     };
     let mut set = |list: &[&Disk], role: DiskRole, reason: &str| {
         for d in list {
@@ -334,7 +335,7 @@ pub fn propose_disks(machine: &MachineProfile) -> DiskProposal {
     };
     let boot_reason = match split {
         Some(s) => format!(
-            "boot: the only empty disk; rpool gets {} GiB and tank2 the rest ({})",
+            "the only empty disk: rpool {} GiB, tank2 the rest ({})",
             s.rpool_gib,
             human_bytes(s.tank2_bytes)
         ),
@@ -351,17 +352,16 @@ pub fn propose_disks(machine: &MachineProfile) -> DiskProposal {
         .cloned()
         .unwrap_or_default();
     let tank1_layout = (!tank1.is_empty()).then(|| tank1_layout_for(tank1.len()));
-    if let (Some(layout), Some(first)) = (tank1_layout, tank1.first()) {
+    if let Some(first) = tank1.first() {
         set(
             &tank1,
             DiskRole::Tank1,
             &format!(
-                "tank1: the largest group of matching disks ({} x {} {} {}), {} for redundancy",
+                "the largest group of matching disks: {} x {} {} {}",
                 tank1.len(),
                 human_bytes(first.size_bytes),
                 transport_name(first.transport),
                 kind(first),
-                layout.as_str()
             ),
         );
     }
@@ -373,7 +373,7 @@ pub fn propose_disks(machine: &MachineProfile) -> DiskProposal {
     set(
         &tank2,
         DiskRole::Tank2,
-        "tank2: matches no other disk for a redundant pool; tank2 has no redundancy (backups, services that bring their own)",
+        "no matching disks for a redundant pool",
     );
 
     let mut summary = format!("Proposed: rpool {} on {}", boot_raid.as_str(), names(&boot));
