@@ -376,7 +376,10 @@ pub fn propose_disks(machine: &MachineProfile) -> DiskProposal {
         "no matching disks for a redundant pool",
     );
 
-    let mut summary = format!("Proposed: rpool {} on {}", boot_raid.as_str(), names(&boot));
+    let mut summary = match boot.len() {
+        1 => format!("Proposed: rpool on {}", names(&boot)),
+        _ => format!("Proposed: rpool {} on {}", boot_raid.as_str(), names(&boot)),
+    };
     if let Some(layout) = tank1_layout {
         summary.push_str(&format!(", tank1 {} on {}", layout.as_str(), names(&tank1)));
     }
