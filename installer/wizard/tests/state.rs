@@ -446,7 +446,7 @@ fn the_rpool_size_starts_at_the_planners_size_and_says_what_tank2_gets() {
         "tank2 gets the rest: {} of each boot disk",
         tappaas_hardware::human_bytes(split.tank2_bytes)
     );
-    assert_eq!(f.items[t2 + 1].detail, [remains.clone()]);
+    assert_eq!(f.items[t2 + 1].detail, std::slice::from_ref(&remains));
     assert!(text_of(&draw(&w, 120, 40)).contains(&remains));
     // A typed size: what remains follows it.
     w.screens.disks.form.focus = t2 + 1;
