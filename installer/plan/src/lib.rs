@@ -24,7 +24,8 @@ pub use files::PEER_PASSWORD_CREDENTIAL;
 pub use model::*;
 pub use propose::{
     boot_raid_for, boot_remainder, propose_boot_split, propose_disks, propose_firewall_lan,
-    tank1_layout_for, BootSplit, DiskProposal, LanProposal, ProposedDisk, PROPOSED_RPOOL_GIB,
+    tank1_layout_for, tank2_section, BootSplit, DiskProposal, LanProposal, ProposedDisk,
+    PROPOSED_RPOOL_GIB,
 };
 pub use render::render_text;
 

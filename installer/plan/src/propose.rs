@@ -145,27 +145,32 @@ impl DiskProposal {
             allow_no_redundancy: false,
             existing: ExistingPool::Keep,
         });
-        let tank2 = self.paths(DiskRole::Tank2);
-        answer.tank2 = if self.split.is_some() {
-            Some(Tank2 {
-                disk_list: None,
-                filter: None,
-                filter_match: None,
-                boot_remainder: true,
-                existing: ExistingPool::Keep,
-            })
-        } else if tank2.is_empty() {
-            None
-        } else {
-            Some(Tank2 {
-                disk_list: Some(tank2),
-                filter: None,
-                filter_match: None,
-                boot_remainder: false,
-                existing: ExistingPool::Keep,
-            })
-        };
+        answer.tank2 = tank2_section(
+            self.split.is_some(),
+            self.paths(DiskRole::Tank2),
+            ExistingPool::Keep,
+        );
     }
+}
+
+/// The answer's `[tank2]` for the rest of the boot disk(s), or for these
+/// disks (None without either): as the disks screen and a proposal write
+/// it.
+pub fn tank2_section(
+    boot_remainder: bool,
+    disks: Vec<String>,
+    existing: ExistingPool,
+) -> Option<Tank2> {
+    if !boot_remainder && disks.is_empty() {
+        return None;
+    }
+    Some(Tank2 {
+        disk_list: (!boot_remainder).then_some(disks),
+        filter: None,
+        filter_match: None,
+        boot_remainder,
+        existing,
+    })
 }
 
 fn kind(d: &Disk) -> &'static str {

@@ -267,13 +267,12 @@ fn disks_need_a_boot_disk_and_never_offer_the_installer_medium() {
     assert!(text_of(&draw(&w, 120, 40)).contains("installer medium: not selectable"));
 }
 
-#[test]
-fn the_rest_of_the_boot_disk_can_be_tank2() {
-    let mut w = wizard_on("mini-pc");
-    to_disks(&mut w);
-    press(&mut w, KeyCode::Right, 1);
+/// mini-pc's only disk as boot and tank2 on the rest of it, chosen by key
+/// (the disk holds data, so nothing is proposed); the item "tank2 is".
+fn to_tank2_on_the_rest(w: &mut tappaas_wizard::Wizard) -> usize {
+    to_disks(w);
+    press(w, KeyCode::Right, 1);
     let d = &mut w.screens.disks;
-    // tank2 mode: the item after tank1's.
     let t2 = d
         .form
         .items
@@ -281,7 +280,14 @@ fn the_rest_of_the_boot_disk_can_be_tank2() {
         .position(|i| i.label == "tank2 is")
         .expect("tank2 item");
     d.form.focus = t2;
-    press(&mut w, KeyCode::Right, 1);
+    press(w, KeyCode::Right, 1);
+    t2
+}
+
+#[test]
+fn the_rest_of_the_boot_disk_can_be_tank2() {
+    let mut w = wizard_on("mini-pc");
+    let t2 = to_tank2_on_the_rest(&mut w);
     press(&mut w, KeyCode::Down, 1);
     type_text(&mut w, "abc");
     press(&mut w, KeyCode::Tab, 1);
@@ -426,18 +432,7 @@ fn a_disk_that_holds_data_is_never_proposed() {
 #[test]
 fn the_rpool_size_starts_at_the_planners_size_and_says_what_tank2_gets() {
     let mut w = wizard_on("mini-pc");
-    to_disks(&mut w);
-    // The only disk boots; tank2 is the rest of it.
-    press(&mut w, KeyCode::Right, 1);
-    let d = &mut w.screens.disks;
-    let t2 = d
-        .form
-        .items
-        .iter()
-        .position(|i| i.label == "tank2 is")
-        .expect("tank2 item");
-    d.form.focus = t2;
-    press(&mut w, KeyCode::Right, 1);
+    let t2 = to_tank2_on_the_rest(&mut w);
     let disk = w.ctx.machine.disks[0].size_bytes;
     let split = tappaas_plan::propose_boot_split(disk).expect("a split");
     let f = &w.screens.disks.form;
@@ -488,16 +483,8 @@ fn the_rpool_size_starts_at_the_planners_size_and_says_what_tank2_gets() {
 fn the_rpool_size_default_needs_no_typing() {
     // As a new user does it: boot, tank2 on the rest, erase, Next.
     let mut w = wizard_on("mini-pc");
-    to_disks(&mut w);
-    press(&mut w, KeyCode::Right, 1);
-    let items = &w.screens.disks.form.items;
-    let t2 = items
-        .iter()
-        .position(|i| i.label == "tank2 is")
-        .expect("tank2 item");
-    let last = items.len() - 1;
-    w.screens.disks.form.focus = t2;
-    press(&mut w, KeyCode::Right, 1);
+    to_tank2_on_the_rest(&mut w);
+    let last = w.screens.disks.form.items.len() - 1;
     w.screens.disks.form.focus = last - 1;
     press(&mut w, KeyCode::Char(' '), 1);
     w.screens.disks.form.focus = last;

@@ -12,9 +12,7 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::Line;
 use ratatui::widgets::{Paragraph, Widget};
-use tappaas_answer::{
-    Answer, ExistingPool, Secret, Tank1, Tank1Layout, Tank2, ZfsOptions, ZfsRaid,
-};
+use tappaas_answer::{Answer, ExistingPool, Secret, Tank1, Tank1Layout, ZfsOptions, ZfsRaid};
 use tappaas_hardware::{human_bytes, transport_name, Disk, MachineProfile};
 use tappaas_plan::{DiskProposal, DiskRole};
 
@@ -559,25 +557,7 @@ impl Screen for Disks {
                 existing: existing(f.t1_existing),
             })
         };
-        answer.tank2 = if rest {
-            Some(Tank2 {
-                disk_list: None,
-                filter: None,
-                filter_match: None,
-                boot_remainder: true,
-                existing: existing(f.t2_existing),
-            })
-        } else if tank2.is_empty() {
-            None
-        } else {
-            Some(Tank2 {
-                disk_list: Some(tank2),
-                filter: None,
-                filter_match: None,
-                boot_remainder: false,
-                existing: existing(f.t2_existing),
-            })
-        };
+        answer.tank2 = tappaas_plan::tank2_section(rest, tank2, existing(f.t2_existing));
         answer.node.erase_disks_with_data =
             self.form.item(f.erase).is_some_and(|i| i.visible) && self.form.checked(f.erase);
     }
