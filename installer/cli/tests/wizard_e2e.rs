@@ -18,8 +18,10 @@ const COLS: u16 = 80;
 
 const ENTER: &str = "\r";
 const TAB: &str = "\t";
+const UP: &str = "\x1b[A";
 const DOWN: &str = "\x1b[B";
 const RIGHT: &str = "\x1b[C";
+const LEFT: &str = "\x1b[D";
 const CTRL_U: &str = "\x15";
 
 fn repo() -> PathBuf {
@@ -181,17 +183,27 @@ fn dry_run_wizard_prints_the_plan_of_the_equivalent_answer_file() {
     s.send(ENTER);
 
     s.wait_for("step 4 of 10: Disks");
-    // Both NVMe disks boot, the four HDDs tank1; the level and layout are
-    // suggested from the counts (raid1, raid10).
-    s.send(RIGHT);
-    s.send(DOWN);
-    s.send(RIGHT);
-    for _ in 0..4 {
-        s.send(DOWN);
-        s.send_n(RIGHT, 2);
-    }
+    // The planner's proposal: both NVMe disks boot (raid1), the four HDDs
+    // are tank1 (raid10). The focus is on Next: one key accepts it.
+    s.wait_for("Proposed: rpool raid1 on nvme0n1, nvme1n1, tank1 raid10 on sda, sdb, sdc, sdd.");
     s.wait_for("< raid10 >");
-    s.send_n(DOWN, 4);
+    s.wait_for("> [ Next ]");
+    // Arrow keys (split escape sequences) on the way: tank2 on the rest of
+    // the boot disks shows rpool's proposed size and what remains, and
+    // back to the proposal.
+    s.send(UP);
+    s.wait_for("> tank2 is");
+    s.send(RIGHT);
+    s.wait_for("< rest of the boot disk(s) >");
+    s.send(DOWN);
+    s.wait_for("> rpool size (GiB)         64");
+    s.wait_for("tank2 gets the rest: 866.5 GiB of each boot disk");
+    s.send(UP);
+    s.wait_for("> tank2 is");
+    s.send(LEFT);
+    s.wait_for("< the tank2 disks above >");
+    s.send(DOWN);
+    s.wait_for("> [ Next ]");
     s.send(ENTER);
 
     s.wait_for("step 5 of 10: Network");

@@ -13,6 +13,7 @@ mod network;
 mod old_rpool;
 mod own_pool;
 mod pools;
+mod propose;
 mod render;
 mod steps;
 
@@ -24,6 +25,11 @@ pub use error::PlanError;
 pub use files::PEER_PASSWORD_CREDENTIAL;
 pub use model::*;
 pub use own_pool::{check_kept_pool, if_own_pool, own_pool_check, NOT_OURS_STATUS};
+pub use propose::{
+    boot_raid_for, boot_remainder, propose_boot_split, propose_disks, propose_firewall_lan,
+    tank1_layout_for, tank2_section, BootSplit, DiskProposal, LanProposal, ProposedDisk,
+    PROPOSED_RPOOL_GIB,
+};
 pub use render::render_text;
 
 /// Below this the installed node cannot run Proxmox VE at all.

@@ -12,7 +12,7 @@ use crate::{
 };
 
 const MIB: u64 = 1024 * 1024;
-const GIB: u64 = 1024 * MIB;
+pub(crate) const GIB: u64 = 1024 * MIB;
 /// Where the first partition starts (alignment, and room for the GPT).
 const FIRST_PARTITION_START: u64 = MIB;
 const BIOS_BOOT_SIZE: u64 = MIB;
@@ -21,9 +21,9 @@ const ESP_SIZE: u64 = GIB;
 /// The backup GPT at the end of the disk, rounded up.
 const GPT_BACKUP_RESERVE: u64 = MIB;
 /// Smallest rpool partition that holds Proxmox VE with room for updates.
-const MIN_RPOOL: u64 = 6 * GIB;
+pub(crate) const MIN_RPOOL: u64 = 6 * GIB;
 /// A tank2 partition smaller than this is not worth a pool.
-const MIN_TANK2_REMAINDER: u64 = GIB;
+pub(crate) const MIN_TANK2_REMAINDER: u64 = GIB;
 /// Disks in one vdev that differ more than this waste the difference.
 const SIZE_MISMATCH_PERCENT: u64 = 10;
 
@@ -77,11 +77,10 @@ pub(crate) fn plan_pools(
 
     let mut partitions = Vec::new();
     let smallest_boot = roles.boot.iter().map(|d| d.size_bytes).min().unwrap_or(0);
-    let room = smallest_boot
-        .saturating_sub(FIRST_PARTITION_START + BIOS_BOOT_SIZE + ESP_SIZE + GPT_BACKUP_RESERVE);
+    let room = rpool_room(smallest_boot);
     let rpool_size = match zfs.hdsize {
         Some(gib) => {
-            let wanted = (gib * GIB as f64) as u64;
+            let wanted = hdsize_bytes(gib);
             if wanted > room {
                 errors.push(PlanError::at(
                     "disk-setup.zfs.hdsize",
@@ -304,6 +303,24 @@ pub(crate) fn plan_pools(
     Some(Layout { partitions, pools })
 }
 
+/// What a boot disk of `disk_bytes` leaves for rpool (and tank2 on the
+/// rest) after the boot partitions and the GPT.
+pub(crate) fn rpool_room(disk_bytes: u64) -> u64 {
+    disk_bytes
+        .saturating_sub(FIRST_PARTITION_START + BIOS_BOOT_SIZE + ESP_SIZE + GPT_BACKUP_RESERVE)
+}
+
+/// `zfs.hdsize` (GiB, as Proxmox reads it) in bytes.
+pub(crate) fn hdsize_bytes(gib: f64) -> u64 {
+    (gib * GIB as f64) as u64
+}
+
+/// Whether disks from `min` to `max` bytes differ enough that one vdev of
+/// them wastes space (the planner warns about it).
+pub(crate) fn sizes_differ(min: u64, max: u64) -> bool {
+    max.saturating_sub(min) > min / 100 * SIZE_MISMATCH_PERCENT
+}
+
 fn check_count(
     section: &str,
     level: &str,
@@ -443,7 +460,7 @@ fn warn_mismatch(pool: &str, disks: &[&Disk], warnings: &mut Vec<Finding>) {
     ) else {
         return;
     };
-    if disks.len() > 1 && max.saturating_sub(min) > min / 100 * SIZE_MISMATCH_PERCENT {
+    if disks.len() > 1 && sizes_differ(min, max) {
         warnings.push(Finding {
             message: format!(
                 "the disks of {pool} differ in size ({} to {}): each uses only {} and the rest is wasted",

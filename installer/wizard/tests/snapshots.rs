@@ -45,9 +45,9 @@ fn every_screen() {
     press(&mut w, KeyCode::Enter, 1);
     snap("03_hardware", &w);
     press(&mut w, KeyCode::Enter, 1);
-    snap("04_disks_empty", &w);
+    // The proposal, accepted as it is.
+    snap("04_disks_proposed", &w);
     fill_disks(&mut w);
-    snap("04_disks_chosen", &w);
     press(&mut w, KeyCode::Enter, 1);
     snap("05_network", &w);
     press(&mut w, KeyCode::Tab, 2);
@@ -104,6 +104,41 @@ fn every_screen() {
         assert!(v.find("Steps:"));
     }
     snap("11_plan_steps", &w);
+}
+
+#[test]
+fn the_disks_screen_proposes_or_says_why_not() {
+    // Two SSDs and ten HDDs: the boot mirror and a raidz-2 tank1.
+    let mut w = wizard_on("server12");
+    to_disks(&mut w);
+    snap("04_disks_server12", &w);
+    // Every disk holds data: nothing proposed, every disk says why.
+    let mut w = wizard_on("existing-pools");
+    to_disks(&mut w);
+    snap("04_disks_no_proposal", &w);
+    // One disk (with data, so chosen by hand), tank2 on the rest: rpool's
+    // size starts at the planner's, and what remains for tank2 is shown.
+    let mut w = wizard_on("mini-pc");
+    to_disks(&mut w);
+    press(&mut w, KeyCode::Right, 1);
+    let t2 = w
+        .screens
+        .disks
+        .form
+        .items
+        .iter()
+        .position(|i| i.label == "tank2 is")
+        .expect("tank2 item");
+    w.screens.disks.form.focus = t2;
+    press(&mut w, KeyCode::Right, 1);
+    snap("04_disks_rest_of_boot", &w);
+}
+
+#[test]
+fn the_firewall_screen_beside_a_home_router() {
+    let mut w = wizard_for(nvme2_hdd4_with_lease());
+    to_firewall(&mut w);
+    snap("08_firewall_home_router", &w);
 }
 
 #[test]
@@ -205,8 +240,16 @@ fn row_of(buf: &Buffer, needle: &str) -> u16 {
 fn the_focus_is_marked_and_reversed_and_errors_are_red_with_a_bang() {
     let mut w = wizard_on("nvme2-hdd4");
     to_disks(&mut w);
+    // The proposal taken back: no role, the focus on the first disk.
+    let m = w.ctx.machine.clone();
+    for i in 0..m.disks.len() {
+        w.screens
+            .disks
+            .set_role(i, tappaas_wizard::screens::disks::Role::None, &m);
+    }
+    w.screens.disks.form.focus_first();
     let buf = draw(&w, 80, 24);
-    let y = row_of(&buf, "nvme0n1");
+    let y = row_of(&buf, "nvme0n1   931");
     // `>` in the first column of the frame's inside, then the value
     // reversed; the next disk has neither.
     assert_eq!(buf[(1, y)].symbol(), ">");
@@ -214,7 +257,7 @@ fn the_focus_is_marked_and_reversed_and_errors_are_red_with_a_bang() {
         .find(|x| buf[(*x, y)].symbol() == "<")
         .expect("choice on the row");
     assert!(buf[(value_x, y)].modifier.contains(Modifier::REVERSED));
-    let y2 = row_of(&buf, "nvme1n1");
+    let y2 = row_of(&buf, "nvme1n1   931");
     assert_eq!(buf[(1, y2)].symbol(), " ");
     assert!(!buf[(value_x, y2)].modifier.contains(Modifier::REVERSED));
 

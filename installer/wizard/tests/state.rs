@@ -224,7 +224,17 @@ fn disks_need_a_boot_disk_and_never_offer_the_installer_medium() {
         .iter()
         .position(|d| d.boot_medium)
         .expect("a medium");
-    // Next without any role: refused, with the reason.
+    // The proposal leaves the medium alone; without any role (every
+    // proposed one taken back), Next is refused, with the reason.
+    assert_eq!(
+        w.screens.disks.role(medium),
+        tappaas_wizard::screens::disks::Role::None
+    );
+    for i in 0..m.disks.len() {
+        w.screens
+            .disks
+            .set_role(i, tappaas_wizard::screens::disks::Role::None, &m);
+    }
     let last = w.screens.disks.form.items.len() - 1;
     w.screens.disks.form.focus = last;
     press(&mut w, KeyCode::Enter, 1);
@@ -257,13 +267,12 @@ fn disks_need_a_boot_disk_and_never_offer_the_installer_medium() {
     assert!(text_of(&draw(&w, 120, 40)).contains("installer medium: not selectable"));
 }
 
-#[test]
-fn the_rest_of_the_boot_disk_can_be_tank2() {
-    let mut w = wizard_on("mini-pc");
-    to_disks(&mut w);
-    press(&mut w, KeyCode::Right, 1);
+/// mini-pc's only disk as boot and tank2 on the rest of it, chosen by key
+/// (the disk holds data, so nothing is proposed); the item "tank2 is".
+fn to_tank2_on_the_rest(w: &mut tappaas_wizard::Wizard) -> usize {
+    to_disks(w);
+    press(w, KeyCode::Right, 1);
     let d = &mut w.screens.disks;
-    // tank2 mode: the item after tank1's.
     let t2 = d
         .form
         .items
@@ -271,7 +280,14 @@ fn the_rest_of_the_boot_disk_can_be_tank2() {
         .position(|i| i.label == "tank2 is")
         .expect("tank2 item");
     d.form.focus = t2;
-    press(&mut w, KeyCode::Right, 1);
+    press(w, KeyCode::Right, 1);
+    t2
+}
+
+#[test]
+fn the_rest_of_the_boot_disk_can_be_tank2() {
+    let mut w = wizard_on("mini-pc");
+    let t2 = to_tank2_on_the_rest(&mut w);
     press(&mut w, KeyCode::Down, 1);
     type_text(&mut w, "abc");
     press(&mut w, KeyCode::Tab, 1);
@@ -307,6 +323,181 @@ fn the_rest_of_the_boot_disk_can_be_tank2() {
         w.ctx.answer.disk_setup.zfs.as_ref().and_then(|z| z.hdsize),
         Some(100.0)
     );
+}
+
+/// The disk sections of an answer: what the disks screen writes.
+fn disk_sections(
+    a: &tappaas_answer::Answer,
+) -> (
+    tappaas_answer::DiskSetup,
+    Option<tappaas_answer::Tank1>,
+    Option<tappaas_answer::Tank2>,
+    bool,
+) {
+    (
+        a.disk_setup.clone(),
+        a.tank1.clone(),
+        a.tank2.clone(),
+        a.node.erase_disks_with_data,
+    )
+}
+
+#[test]
+fn the_proposed_layout_is_shown_with_its_reasons_and_accepted_with_one_key() {
+    let m = machine("server12");
+    let mut w = wizard_on("server12");
+    to_disks(&mut w);
+    let text = text_of(&draw(&w, 120, 40));
+    assert!(
+        text.contains("Proposed: rpool raid1 on sda, sdb, tank1 raidz-2 on sdc,"),
+        "{text}"
+    );
+    assert!(text.contains("Enter on Next accepts it"), "{text}");
+    // Every disk says why it has its role (the focus is on Next, at the
+    // bottom: the first rows are read at the top of a taller screen).
+    let text = text_of(&draw(&w, 120, 60));
+    assert!(
+        text.contains("proposed as boot: the smallest matching pair of SSDs"),
+        "{text}"
+    );
+    assert!(
+        text.contains("proposed as tank1: the largest group of matching disks: 10 x 7.3"),
+        "{text}"
+    );
+    // One key: Enter on Next.
+    press(&mut w, KeyCode::Enter, 1);
+    assert_eq!(w.step, Step::Network);
+    let mut expected = tappaas_wizard::context::initial_answer();
+    tappaas_plan::propose_disks(&m).apply(&mut expected);
+    assert_eq!(disk_sections(&w.ctx.answer), disk_sections(&expected));
+    let tank1 = w.ctx.answer.tank1.as_ref().expect("tank1");
+    assert_eq!(tank1.layout, tappaas_answer::Tank1Layout::RaidZ2);
+    assert_eq!(tank1.disk_list.as_ref().map(Vec::len), Some(10));
+
+    // Changed with Left/Right: one HDD to tank2, and the layout follows
+    // the count by the same rule.
+    press(&mut w, KeyCode::Esc, 1);
+    use tappaas_wizard::screens::disks::Role;
+    w.screens.disks.set_role(11, Role::Tank2, &m);
+    w.screens.disks.form.focus = w.screens.disks.form.items.len() - 1;
+    press(&mut w, KeyCode::Enter, 1);
+    assert_eq!(w.step, Step::Network);
+    let tank1 = w.ctx.answer.tank1.as_ref().expect("tank1");
+    assert_eq!(tank1.disk_list.as_ref().map(Vec::len), Some(9));
+    assert_eq!(tank1.layout, tappaas_plan::tank1_layout_for(9));
+    assert_eq!(
+        w.ctx
+            .answer
+            .tank2
+            .as_ref()
+            .and_then(|t| t.disk_list.clone()),
+        Some(vec![m.disks[11].stable_path()])
+    );
+}
+
+#[test]
+fn a_disk_that_holds_data_is_never_proposed() {
+    for name in ["existing-pools", "mini-pc"] {
+        let mut w = wizard_on(name);
+        to_disks(&mut w);
+        let d = &w.screens.disks;
+        for i in 0..w.ctx.machine.disks.len() {
+            assert_eq!(
+                d.role(i),
+                tappaas_wizard::screens::disks::Role::None,
+                "{name}"
+            );
+        }
+        // Nothing to accept: the focus is on the first disk, and the
+        // screen says why nothing is proposed.
+        let first_row = d
+            .form
+            .items
+            .iter()
+            .position(|i| i.label.starts_with(&w.ctx.machine.disks[0].name))
+            .expect("first row");
+        assert_eq!(d.form.focus, first_row, "{name}");
+        let text = text_of(&draw(&w, 120, 40));
+        assert!(
+            text.contains("No layout is proposed: no disk is empty"),
+            "{name}: {text}"
+        );
+        assert!(
+            text.contains("not proposed: it holds data"),
+            "{name}: {text}"
+        );
+    }
+}
+
+#[test]
+fn the_rpool_size_starts_at_the_planners_size_and_says_what_tank2_gets() {
+    let mut w = wizard_on("mini-pc");
+    let t2 = to_tank2_on_the_rest(&mut w);
+    let disk = w.ctx.machine.disks[0].size_bytes;
+    let split = tappaas_plan::propose_boot_split(disk).expect("a split");
+    let f = &w.screens.disks.form;
+    assert_eq!(f.text(t2 + 1), split.rpool_gib.to_string());
+    let remains = format!(
+        "tank2 gets the rest: {} of each boot disk",
+        tappaas_hardware::human_bytes(split.tank2_bytes)
+    );
+    assert_eq!(f.items[t2 + 1].detail, std::slice::from_ref(&remains));
+    assert!(text_of(&draw(&w, 120, 40)).contains(&remains));
+    // A typed size: what remains follows it.
+    w.screens.disks.form.focus = t2 + 1;
+    retype(&mut w, "100");
+    let rest = tappaas_plan::boot_remainder(disk, 100.0).expect("fits");
+    assert_eq!(
+        w.screens.disks.form.items[t2 + 1].detail,
+        [format!(
+            "tank2 gets the rest: {} of each boot disk",
+            tappaas_hardware::human_bytes(rest)
+        )]
+    );
+    // Cleared and left: the default comes back only for an untouched
+    // field, so an empty one is refused as before.
+    retype(&mut w, "");
+    press(&mut w, KeyCode::Tab, 1);
+    assert!(w
+        .screens
+        .disks
+        .form
+        .error(t2 + 1)
+        .is_some_and(|e| e.contains("not a size")));
+    w.screens.disks.form.focus = t2 + 1;
+    retype(&mut w, &split.rpool_gib.to_string());
+    // The disk holds a filesystem: tick erase; Next takes the default size.
+    let last = w.screens.disks.form.items.len() - 1;
+    w.screens.disks.form.focus = last - 1;
+    press(&mut w, KeyCode::Char(' '), 1);
+    w.screens.disks.form.focus = last;
+    press(&mut w, KeyCode::Enter, 1);
+    assert_eq!(w.step, Step::Network, "{:?}", w.screens.disks.form.items);
+    assert_eq!(
+        w.ctx.answer.disk_setup.zfs.as_ref().and_then(|z| z.hdsize),
+        Some(split.rpool_gib as f64)
+    );
+}
+
+#[test]
+fn the_rpool_size_default_needs_no_typing() {
+    // As a new user does it: boot, tank2 on the rest, erase, Next.
+    let mut w = wizard_on("mini-pc");
+    to_tank2_on_the_rest(&mut w);
+    let last = w.screens.disks.form.items.len() - 1;
+    w.screens.disks.form.focus = last - 1;
+    press(&mut w, KeyCode::Char(' '), 1);
+    w.screens.disks.form.focus = last;
+    press(&mut w, KeyCode::Enter, 1);
+    assert_eq!(w.step, Step::Network, "{:?}", w.screens.disks.form.items);
+    let hdsize = w.ctx.answer.disk_setup.zfs.as_ref().and_then(|z| z.hdsize);
+    assert_eq!(hdsize, Some(tappaas_plan::PROPOSED_RPOOL_GIB as f64));
+    assert!(w
+        .ctx
+        .answer
+        .tank2
+        .as_ref()
+        .is_some_and(|t| t.boot_remainder));
 }
 
 #[test]
@@ -829,6 +1020,56 @@ fn the_lan_address_defaults_to_the_first_address_of_the_management_network() {
     press(&mut w, KeyCode::Enter, 3);
     assert_eq!(w.step, Step::Firewall);
     assert_eq!(w.screens.firewall.form.text(LAN), "192.168.5.1/24");
+}
+
+#[test]
+fn the_lan_address_is_never_the_routers_on_a_home_network() {
+    use tappaas_wizard::screens::firewall::LAN;
+    // The management network from a home router's lease on .1.
+    let mut w = wizard_for(nvme2_hdd4_with_lease());
+    to_firewall(&mut w);
+    let net = w.ctx.answer.network.as_ref().expect("network");
+    assert_eq!(
+        net.cidr.map(|c| c.to_string()).as_deref(),
+        Some("192.168.178.23/24")
+    );
+    let f = &w.screens.firewall.form;
+    assert_eq!(f.text(LAN), "192.168.178.254/24");
+    let why = f.items[LAN].detail.join(" ");
+    assert!(
+        why.contains("192.168.178.1") && why.contains("router that gave enp6s0 its DHCP lease"),
+        "{why}"
+    );
+    assert!(text_of(&draw(&w, 120, 40)).contains("router that gave enp6s0"));
+    // Accepted as shown: the answer names it (it is not the convention's),
+    // and the summary's plan deploys the firewall there, without errors.
+    accept_firewall(&mut w);
+    assert_eq!(w.step, Step::Services);
+    assert_eq!(
+        w.ctx
+            .answer
+            .firewall
+            .lan_address
+            .map(|c| c.to_string())
+            .as_deref(),
+        Some("192.168.178.254/24")
+    );
+    press(&mut w, KeyCode::Tab, 16);
+    press(&mut w, KeyCode::Enter, 1);
+    assert_eq!(w.step, Step::Summary);
+    let Some(Ok(plan)) = &w.screens.summary.plan else {
+        panic!("no plan: {:?}", w.screens.summary.plan);
+    };
+    assert_eq!(
+        plan.firewall.as_ref().map(|f| f.lan.as_str()),
+        Some("192.168.178.254/24")
+    );
+    // The saved file plans the same.
+    let text = tappaas_answer::to_toml(&w.ctx.answer);
+    assert!(
+        text.contains("lan-address = \"192.168.178.254/24\""),
+        "{text}"
+    );
 }
 
 #[test]

@@ -1,19 +1,24 @@
 //! Disks: a role for each disk (boot, tank1, tank2 or none), the RAID
 //! level of the boot pool, the layout of tank1, and where tank2 lives.
+//!
+//! The screen starts from the planner's proposal
+//! (`tappaas_plan::propose_disks`), which never names a disk that holds
+//! data: each row says why it got its role, and Enter on Next (where the
+//! focus starts) accepts it. Without a proposal every disk starts
+//! unassigned.
 
 use crossterm::event::KeyEvent;
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::Line;
 use ratatui::widgets::{Paragraph, Widget};
-use tappaas_answer::{
-    Answer, ExistingPool, Secret, Tank1, Tank1Layout, Tank2, ZfsOptions, ZfsRaid,
-};
+use tappaas_answer::{Answer, ExistingPool, Secret, Tank1, Tank1Layout, ZfsOptions, ZfsRaid};
 use tappaas_hardware::{human_bytes, transport_name, Disk, MachineProfile};
+use tappaas_plan::{DiskProposal, DiskRole};
 
 use super::{next_unless, Handled, Screen};
 use crate::context::Context;
-use crate::form::{errors_for, key_under, Choice, Form, FormEvent, Item, TextField};
+use crate::form::{errors_for, key_under, wrap, Choice, Form, FormEvent, Item, TextField};
 
 /// What a disk is used for. The order is the order of the choice.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,6 +72,38 @@ pub struct Disks {
     /// The user chose a RAID level / layout: stop suggesting one.
     raid_touched: bool,
     layout_touched: bool,
+    /// The proposal in a sentence, or why there is none.
+    proposal: String,
+    /// There is a proposal to accept.
+    proposed: bool,
+}
+
+impl Role {
+    fn proposed(role: DiskRole) -> Role {
+        match role {
+            DiskRole::Boot => Role::Boot,
+            DiskRole::Tank1 => Role::Tank1,
+            DiskRole::Tank2 => Role::Tank2,
+            DiskRole::Untouched | DiskRole::InstallerMedium => Role::None,
+        }
+    }
+
+    fn label(self) -> &'static str {
+        ROLES
+            .iter()
+            .find(|(r, _)| *r == self)
+            .map_or("-", |(_, s)| s)
+    }
+}
+
+/// The line under a disk that says why the proposal gave it its role.
+fn proposal_line(proposal: &DiskProposal, disk: &Disk) -> Option<String> {
+    let p = proposal.disks.iter().find(|p| p.name == disk.name)?;
+    match Role::proposed(p.role) {
+        _ if disk.boot_medium || p.reason.is_empty() => None,
+        Role::None => Some(format!("not proposed: {}", p.reason)),
+        role => Some(format!("proposed as {}: {}", role.label(), p.reason)),
+    }
 }
 
 fn describe_row(d: &Disk) -> (String, Vec<String>) {
@@ -96,20 +133,22 @@ fn describe_row(d: &Disk) -> (String, Vec<String>) {
 
 impl Disks {
     pub fn new(machine: &MachineProfile) -> Self {
-        let mut items = vec![Item::note(
-            "Left/Right gives a disk its role: boot (rpool), tank1 (redundant), tank2.",
-        )];
+        let proposal = tappaas_plan::propose_disks(machine);
+        let mut items = Vec::new();
         let mut rows = Vec::new();
         for d in &machine.disks {
-            let (label, detail) = describe_row(d);
+            let (label, mut detail) = describe_row(d);
+            detail.extend(proposal_line(&proposal, d));
             let mut item = if d.boot_medium {
                 let mut it = Item::choice(label, Choice::new(vec!["installer".into()], 0));
                 it.disabled = true;
                 it
             } else {
+                let role = Role::proposed(proposal.role_of(&d.name));
+                let at = ROLES.iter().position(|(r, _)| *r == role).unwrap_or(0);
                 Item::choice(
                     label,
-                    Choice::new(ROLES.iter().map(|(_, s)| s.to_string()).collect(), 0),
+                    Choice::new(ROLES.iter().map(|(_, s)| s.to_string()).collect(), at),
                 )
             };
             item = item.with_detail(detail);
@@ -149,9 +188,12 @@ impl Disks {
         items.push(Item::choice("Existing pool tank1", existing()));
         items.push(Item::choice(
             "tank2 is",
-            Choice::new(vec![TANK2_DISKS.into(), TANK2_REST.into()], 0),
+            Choice::new(
+                vec![TANK2_DISKS.into(), TANK2_REST.into()],
+                usize::from(proposal.split.is_some()),
+            ),
         ));
-        items.push(Item::text("rpool size (GB)", TextField::new("")));
+        items.push(Item::text("rpool size (GiB)", TextField::new("")));
         items.push(Item::choice("Existing pool tank2", existing()));
         items.push(Item::check(
             "Erase the selected disks that hold data (listed in the summary)",
@@ -165,8 +207,15 @@ impl Disks {
             fixed,
             raid_touched: false,
             layout_touched: false,
+            proposal: proposal.summary.clone(),
+            proposed: !proposal.is_empty(),
         };
         s.refresh(machine);
+        if !proposal.is_empty() {
+            // One key accepts the proposal.
+            let next = s.form.items.len() - 1;
+            s.form.focus_on(next);
+        }
         s
     }
 
@@ -220,27 +269,18 @@ impl Disks {
         let tank1: Vec<&Disk> = self.disks_with(machine, Role::Tank1);
         let tank2: Vec<&Disk> = self.disks_with(machine, Role::Tank2);
         if !self.raid_touched {
-            let raid = match boot {
-                0 | 1 => ZfsRaid::Raid0,
-                2 => ZfsRaid::Raid1,
-                n if n % 2 == 0 => ZfsRaid::Raid10,
-                _ => ZfsRaid::RaidZ1,
-            };
+            let raid = tappaas_plan::boot_raid_for(boot);
             if let Some(c) = self.form.choice_mut(f.raid) {
                 c.select(raid.as_str());
             }
         }
         if !self.layout_touched {
-            let layout = match tank1.len() {
-                0 | 1 => Tank1Layout::Single,
-                2 => Tank1Layout::Mirror,
-                n if n % 2 == 0 => Tank1Layout::Raid10,
-                _ => Tank1Layout::RaidZ1,
-            };
+            let layout = tappaas_plan::tank1_layout_for(tank1.len());
             if let Some(c) = self.form.choice_mut(f.t1_layout) {
                 c.select(layout.as_str());
             }
         }
+        self.refresh_rpool_size(machine);
         let single = self.form.text(f.t1_layout) == Tank1Layout::Single.as_str();
         let has_pool = |disks: &[&Disk], pool: &str| {
             disks.iter().any(|d| d.zfs_pools.iter().any(|p| p == pool))
@@ -260,6 +300,45 @@ impl Disks {
             .enumerate()
             .any(|(i, d)| self.role(i) != Role::None && d.holds_data());
         self.form.set_visible(f.erase, selected_with_data);
+    }
+
+    /// rpool's size beside tank2 on the rest of the boot disk: the
+    /// planner's proposal for the smallest boot disk until the user types
+    /// one, and what then remains for tank2.
+    fn refresh_rpool_size(&mut self, machine: &MachineProfile) {
+        let item = self.fixed.t2_size;
+        let smallest = self
+            .disks_with(machine, Role::Boot)
+            .iter()
+            .map(|d| d.size_bytes)
+            .min();
+        let split = smallest.and_then(tappaas_plan::propose_boot_split);
+        if let Some(field) = self.form.field_mut(item) {
+            field.set_default(split.map(|s| s.rpool_gib.to_string()).unwrap_or_default());
+        }
+        let typed = self.form.text(item).trim().parse::<f64>().ok();
+        let line = match (smallest, typed) {
+            (None, _) => "choose a boot disk: tank2 gets what rpool leaves of it".to_string(),
+            (Some(size), Some(gib)) => match tappaas_plan::boot_remainder(size, gib) {
+                Some(rest) => format!(
+                    "tank2 gets the rest: {} of each boot disk",
+                    human_bytes(rest)
+                ),
+                None => format!(
+                    "{gib} GiB does not fit: the boot disk leaves {} for rpool",
+                    human_bytes(tappaas_plan::boot_remainder(size, 0.0).unwrap_or(0))
+                ),
+            },
+            (Some(_), None) if split.is_none() => {
+                "the boot disk is too small to hold rpool and tank2".to_string()
+            }
+            (Some(_), None) => {
+                "rpool's size in GiB; tank2 gets the rest of each boot disk".to_string()
+            }
+        };
+        if let Some(it) = self.form.items.get_mut(item) {
+            it.detail = vec![line];
+        }
     }
 
     /// Puts the messages of `validate` (and of the planner, which knows
@@ -358,7 +437,7 @@ impl Disks {
         match text.parse::<f64>() {
             Ok(_) => None,
             Err(_) => Some(format!(
-                "'{text}' is not a size: give the size of rpool in GB; the rest of the boot disk becomes tank2"
+                "'{text}' is not a size: give the size of rpool in GiB; the rest of the boot disk becomes tank2"
             )),
         }
     }
@@ -478,42 +557,42 @@ impl Screen for Disks {
                 existing: existing(f.t1_existing),
             })
         };
-        answer.tank2 = if rest {
-            Some(Tank2 {
-                disk_list: None,
-                filter: None,
-                filter_match: None,
-                boot_remainder: true,
-                existing: existing(f.t2_existing),
-            })
-        } else if tank2.is_empty() {
-            None
-        } else {
-            Some(Tank2 {
-                disk_list: Some(tank2),
-                filter: None,
-                filter_match: None,
-                boot_remainder: false,
-                existing: existing(f.t2_existing),
-            })
-        };
+        answer.tank2 = tappaas_plan::tank2_section(rest, tank2, existing(f.t2_existing));
         answer.node.erase_disks_with_data =
             self.form.item(f.erase).is_some_and(|i| i.visible) && self.form.checked(f.erase);
     }
 
+    /// The proposal and how to take it stay above the rows, which scroll.
     fn render(&self, area: Rect, buf: &mut Buffer, _ctx: &Context) {
-        let [top, rest] = Layout::vertical([Constraint::Length(1), Constraint::Min(1)]).areas(area);
         let chosen = self
             .rows
             .iter()
             .enumerate()
             .filter(|(i, _)| self.role(*i) != Role::None)
             .count();
-        Paragraph::new(Line::raw(format!(
-            "{chosen} of {} disk(s) chosen; a disk has at most one role.",
-            self.rows.len()
-        )))
-        .render(top, buf);
+        let keys = if self.proposed {
+            "Enter on Next accepts it; Left/Right changes a disk's role"
+        } else {
+            "Left/Right gives a disk its role"
+        };
+        let width = usize::from(area.width);
+        let lines: Vec<Line> = [
+            self.proposal.clone(),
+            format!(
+                "{chosen} of {} disk(s) chosen. {keys}: boot (rpool), tank1 (redundant), tank2.",
+                self.rows.len()
+            ),
+        ]
+        .iter()
+        .flat_map(|t| wrap(t, width))
+        .map(Line::raw)
+        .collect();
+        let height = u16::try_from(lines.len())
+            .unwrap_or(u16::MAX)
+            .min(area.height / 3);
+        let [top, rest] =
+            Layout::vertical([Constraint::Length(height), Constraint::Min(1)]).areas(area);
+        Paragraph::new(lines).render(top, buf);
         self.form.render(rest, buf, true);
     }
 }

@@ -2,10 +2,13 @@
 //! address, and how its WAN side gets an address (DHCP, or a static
 //! address and gateway). The `[firewall]` section of the answer file.
 //!
-//! The LAN address's default is the planner's convention for the
-//! management network the network screen chose (its first address); while
-//! the field holds that default, the answer leaves `lan-address` out, as a
-//! file that does not set it.
+//! The LAN address's default is the planner's proposal for the management
+//! network the network screen chose (`tappaas_plan::propose_firewall_lan`):
+//! the convention's first address, unless the router of a DHCP lease (or
+//! another known address) holds it; then a free one, and the screen says
+//! why. While the field holds the convention's address the answer leaves
+//! `lan-address` out, as a file that does not set it; any other address is
+//! written, so the saved file plans the same.
 
 use std::net::IpAddr;
 
@@ -37,9 +40,9 @@ const WAN_MODES: [(WanMode, &str); 2] = [
 #[derive(Debug)]
 pub struct FirewallScreen {
     pub form: Form,
-    /// The planner's LAN address for the management network as it is now
-    /// (None: it has none to give).
-    lan_default: Option<Cidr>,
+    /// What a file without `lan-address` means for the management network
+    /// as it is now (None: the planner has no address to give).
+    lan_convention: Option<Cidr>,
 }
 
 impl Default for FirewallScreen {
@@ -68,7 +71,7 @@ impl FirewallScreen {
         ];
         let mut s = FirewallScreen {
             form: Form::new(items, 20),
-            lan_default: None,
+            lan_convention: None,
         };
         s.show();
         s
@@ -109,7 +112,7 @@ impl FirewallScreen {
         }
         let lan = self.form.text(LAN).trim();
         let lan_address = match lan.parse::<Cidr>() {
-            Ok(c) if Some(c) == self.lan_default => None,
+            Ok(c) if Some(c) == self.lan_convention => None,
             parsed => parsed.ok(),
         };
         let wan = self.wan_mode();
@@ -176,24 +179,22 @@ impl Screen for FirewallScreen {
     fn enter(&mut self, ctx: &Context) {
         // The management network may have changed on the network screen:
         // the default follows it, a typed address stays.
-        self.lan_default = ctx
-            .answer
-            .network
+        let management = ctx.answer.network.as_ref().and_then(|n| n.cidr);
+        self.lan_convention = management.and_then(|c| tappaas_plan::firewall_lan_default(&c));
+        let proposal =
+            management.and_then(|c| tappaas_plan::propose_firewall_lan(&ctx.machine, &c));
+        let shown = proposal
             .as_ref()
-            .and_then(|n| n.cidr)
-            .and_then(|c| tappaas_plan::firewall_lan_default(&c));
-        let shown = self.lan_default.map(|c| c.to_string()).unwrap_or_default();
+            .map(|p| p.address.to_string())
+            .unwrap_or_default();
         if let Some(f) = self.form.field_mut(LAN) {
             f.set_default(shown);
         }
         if let Some(it) = self.form.items.get_mut(LAN) {
-            it.detail = match self.lan_default {
-                Some(c) => vec![format!(
-                    "the management network's gateway; by convention its first address, {}",
-                    c.addr
-                )],
+            it.detail = match proposal {
+                Some(p) => vec![p.reason],
                 None => vec![
-                    "the management network has no first address free for it: type an address in that network".into(),
+                    "the management network has no address free for it: type an address in that network".into(),
                 ],
             };
         }

@@ -115,17 +115,25 @@ pub fn to_disks(w: &mut Wizard) {
     assert_eq!(w.step, Step::Disks);
 }
 
-/// Both NVMe disks boot (raid1), the four HDDs tank1 (raid10).
+/// The proposed layout, as it is: both NVMe disks boot (raid1), the four
+/// HDDs tank1 (raid10). The focus starts on Next, so the caller's Enter
+/// accepts it.
 pub fn fill_disks(w: &mut Wizard) {
-    press(w, KeyCode::Right, 1);
-    press(w, KeyCode::Down, 1);
-    press(w, KeyCode::Right, 1);
-    for _ in 0..4 {
-        press(w, KeyCode::Down, 1);
-        press(w, KeyCode::Right, 2);
-    }
-    // RAID level, tank1 layout, tank2, then Next.
-    press(w, KeyCode::Down, 4);
+    use tappaas_wizard::screens::disks::Role;
+    let d = &w.screens.disks;
+    let roles: Vec<Role> = (0..w.ctx.machine.disks.len()).map(|i| d.role(i)).collect();
+    assert_eq!(
+        roles,
+        [
+            Role::Boot,
+            Role::Boot,
+            Role::Tank1,
+            Role::Tank1,
+            Role::Tank1,
+            Role::Tank1
+        ]
+    );
+    assert_eq!(d.form.focus, d.form.items.len() - 1, "the focus is on Next");
 }
 
 /// The defaults, with the domain home.lan.
