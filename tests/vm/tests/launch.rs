@@ -84,7 +84,10 @@ impl Env {
             .map(|e| e.file_name().to_string_lossy().into_owned())
             .filter(|n| n != "answer.toml")
             .collect();
-        assert!(leftovers.is_empty(), "left in the run folder: {leftovers:?}");
+        assert!(
+            leftovers.is_empty(),
+            "left in the run folder: {leftovers:?}"
+        );
     }
 
     fn print(&self) -> String {
@@ -720,7 +723,10 @@ fn a_redirect_from_https_to_http_is_refused() {
     let out = e.run(&[]);
     let err = stderr(&out);
     assert!(!out.status.success(), "{err}");
-    assert!(err.contains("redirected to a scheme other than https"), "{err}");
+    assert!(
+        err.contains("redirected to a scheme other than https"),
+        "{err}"
+    );
     assert_eq!(e.args(), None, "installer must not run");
     assert!(!plain.was_contacted(), "the http address was never asked");
 
