@@ -345,17 +345,31 @@ impl VmConfig {
         }
         let qemu =
             std::env::var("TAPPAAS_QEMU").unwrap_or_else(|_| "qemu-system-x86_64".to_string());
+        let args = self.args();
+        self.start(&qemu, &args)
+    }
+
+    /// Runs `program` (which starts QEMU with its serial port on stdio,
+    /// e.g. scripts/try) instead of building a VM from this configuration:
+    /// only the name and the work directory are used.
+    pub fn spawn_command(self, program: &str, args: &[String]) -> Result<Vm, String> {
+        std::fs::create_dir_all(&self.work_dir)
+            .map_err(|e| format!("creating {}: {e}", self.work_dir.display()))?;
+        self.start(program, args)
+    }
+
+    fn start(self, program: &str, args: &[String]) -> Result<Vm, String> {
+        let qemu = program;
         let stderr_path = self.work_dir.join("qemu.stderr");
         let stderr = std::fs::File::create(&stderr_path)
             .map_err(|e| format!("creating {}: {e}", stderr_path.display()))?;
-        let args = self.args();
         std::fs::write(
             self.work_dir.join("qemu.cmdline"),
             format!("{qemu} {}\n", args.join(" ")),
         )
         .map_err(|e| format!("writing the command line: {e}"))?;
-        let mut child = Command::new(&qemu)
-            .args(&args)
+        let mut child = Command::new(qemu)
+            .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::from(stderr))

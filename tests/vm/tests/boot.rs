@@ -2,6 +2,8 @@
 //! CD and from a USB stick; the installer comes up on the serial console and
 //! lists the VM's disks (by the serials given to QEMU) and NICs (by MAC).
 //! Skipped unless TAPPAAS_ISO names an ISO (scripts/vm-tests sets it).
+//! And `scripts/try`, as a newcomer runs it, shows the wizard on the
+//! terminal with no key pressed.
 
 use std::sync::Mutex;
 use std::time::Duration;
@@ -144,4 +146,64 @@ fn uefi_usb_boots_to_installer() {
 #[test]
 fn bios_usb_boots_to_installer() {
     boot_to_installer("bios-usb", Firmware::Bios, Medium::Usb);
+}
+
+/// The README's first command: `scripts/try` boots the ISO with the serial
+/// port on the terminal, and the wizard must come up there by itself (the
+/// VM's screen is not shown). Nothing is sent to the VM.
+#[test]
+fn scripts_try_shows_the_wizard_with_no_key_pressed() {
+    let name = "scripts-try";
+    let Some(iso) = iso_under_test(name) else {
+        return;
+    };
+    let _one = ONE_VM.lock().unwrap_or_else(|p| p.into_inner());
+    let dir = work_dir(name);
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/try");
+    let args = [
+        "--iso".to_string(),
+        iso.display().to_string(),
+        "--work".to_string(),
+        dir.join("disks").display().to_string(),
+    ];
+    let mut vm = VmConfig::new(name, &dir)
+        .spawn_command(&script.display().to_string(), &args)
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
+    let c = &mut vm.console;
+    // GRUB tells which entry it boots when its timeout runs out: the
+    // serial-console one, chosen by the SMBIOS OEM string scripts/try gives.
+    let booting = c
+        .expect(r"Booting `([^'\r\n]*)'", Duration::from_secs(240))
+        .unwrap_or_else(|e| panic!("{name}: GRUB booted nothing: {e}"));
+    assert_eq!(
+        booting.groups.get(1).cloned().flatten().as_deref(),
+        Some("TAPPaaS installer (serial console)"),
+        "{name}: GRUB's default entry must be the serial one under scripts/try"
+    );
+    println!(
+        "{name}: GRUB booted the serial entry after {:.1}s",
+        booting.at.as_secs_f64()
+    );
+    let outcome = c
+        .wait_screen(
+            "the installer's first screen",
+            Duration::from_secs(600),
+            |screen| {
+                if screen.contains("The installer exited") {
+                    Some(Err(screen.to_string()))
+                } else if screen.contains("TAPPaaS installer - step ") {
+                    Some(Ok(()))
+                } else {
+                    None
+                }
+            },
+        )
+        .unwrap_or_else(|e| panic!("{name}: the wizard did not come up on the terminal: {e}"));
+    if let Err(screen) = outcome {
+        panic!("{name}: the installer stopped instead of showing the wizard:\n{screen}");
+    }
+    println!(
+        "{name}: the wizard's first screen on the terminal after {:.1}s, no key pressed",
+        c.elapsed().as_secs_f64()
+    );
 }

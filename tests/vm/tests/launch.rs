@@ -1,10 +1,15 @@
 //! The live system's launcher (overlays/live/usr/lib/tappaas/launch) and
 //! console generator, run on the host with their paths redirected: which
-//! console, interactive or unattended, answer sources and fingerprints.
+//! console, interactive or unattended, answer sources and fingerprints,
+//! https with a pinned server key (a local `openssl s_server`), and that
+//! the answer's copy is root-only.
 
-use std::os::unix::fs::PermissionsExt;
+use std::io::{BufRead, BufReader};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::Duration;
 
 fn overlay(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -50,9 +55,39 @@ impl Env {
             .env("TAPPAAS_BY_LABEL", self.dir.join("labels"))
             .env("TAPPAAS_LABEL_WAIT", "0")
             .env("TAPPAAS_SETTLE", "0")
+            // A test server is up before the launcher runs: no waiting for
+            // a network to come up.
+            .env("TAPPAAS_FETCH_TRIES", "2")
+            .env("TAPPAAS_FETCH_DELAY", "1")
             .stdin(std::process::Stdio::null())
             .output()
             .expect("run launch")
+    }
+
+    /// The mode bits of a file or folder under the test's folder.
+    fn mode(&self, path: &str) -> u32 {
+        std::fs::metadata(self.dir.join(path))
+            .unwrap_or_else(|e| panic!("{path}: {e}"))
+            .permissions()
+            .mode()
+            & 0o7777
+    }
+
+    /// The answer's copy is readable by its owner only, in a folder only
+    /// its owner can enter (it holds root's password).
+    fn assert_answer_is_private(&self) {
+        assert_eq!(self.mode("run"), 0o700, "run folder");
+        assert_eq!(self.mode("run/answer.toml"), 0o600, "answer copy");
+        let leftovers: Vec<_> = std::fs::read_dir(self.dir.join("run"))
+            .expect("run folder")
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n != "answer.toml")
+            .collect();
+        assert!(
+            leftovers.is_empty(),
+            "left in the run folder: {leftovers:?}"
+        );
     }
 
     fn print(&self) -> String {
@@ -144,6 +179,7 @@ fn installer_exit_status_is_passed_on() {
         .env("TAPPAAS_CMDLINE", e.dir.join("cmdline"))
         .env("TAPPAAS_INSTALLER", e.dir.join("fake-installer"))
         .env("TAPPAAS_SETTLE", "0")
+        .env("TAPPAAS_RUN_DIR", e.dir.join("run"))
         .env("FAKE_RC", "3")
         .stdin(std::process::Stdio::null())
         .output()
@@ -185,6 +221,9 @@ fn answer_from_the_iso_with_fingerprint() {
         std::fs::read_to_string(e.dir.join("seen-answer")).expect("seen"),
         ANSWER
     );
+    // The medium's file was world-readable, the folder too (as a folder
+    // made by hand would be): both are root-only now.
+    e.assert_answer_is_private();
 }
 
 #[test]
@@ -356,6 +395,7 @@ fn answer_over_http_with_and_without_the_right_fingerprint() {
         std::fs::read_to_string(e.dir.join("seen-answer")).expect("seen"),
         ANSWER
     );
+    e.assert_answer_is_private();
 
     let wrong = Env::new(
         "httpwrong",
@@ -373,4 +413,364 @@ fn answer_over_http_with_and_without_the_right_fingerprint() {
     assert_eq!(wrong.args(), None, "no install with a wrong answer file");
     let seen = server.join().expect("server");
     assert_eq!(seen, vec![format!("GET /nodes/node1.toml HTTP/1.1"); 2]);
+}
+
+/// An https server on 127.0.0.1: `openssl s_server -HTTP` with a fresh
+/// self-signed certificate, serving the files under its `www` folder, each
+/// a whole HTTP response (status line and headers included).
+struct TlsServer {
+    dir: PathBuf,
+    child: Child,
+    port: u16,
+    /// The paths asked for, in order, as s_server reports them.
+    requests: Arc<Mutex<Vec<String>>>,
+}
+
+impl TlsServer {
+    fn start(env: &Env) -> TlsServer {
+        let dir = env.dir.join("tls");
+        std::fs::create_dir_all(dir.join("www")).expect("mkdir");
+        new_key_and_certificate(&dir, "server");
+        let mut child = Command::new("openssl")
+            .args(["s_server", "-accept", "127.0.0.1:0", "-HTTP"])
+            .args(["-cert", "../server.crt", "-key", "../server.key"])
+            .current_dir(dir.join("www"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("openssl s_server (run scripts/setup-host)");
+        // It says where it listens on stdout and reports each request
+        // ("FILE:path") on stderr.
+        let stdout = child.stdout.take().expect("stdout");
+        let stderr = child.stderr.take().expect("stderr");
+        let (port_tx, port_rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if let Some(port) = line
+                    .strip_prefix("ACCEPT 127.0.0.1:")
+                    .and_then(|p| p.trim().parse::<u16>().ok())
+                {
+                    let _ = port_tx.send(port);
+                }
+            }
+        });
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let seen = requests.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if let Some(path) = line.strip_prefix("FILE:") {
+                    seen.lock().expect("lock").push(path.to_string());
+                }
+            }
+        });
+        let port = port_rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("openssl s_server did not say which port it listens on");
+        TlsServer {
+            dir,
+            child,
+            port,
+            requests,
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("https://127.0.0.1:{}/{path}", self.port)
+    }
+
+    /// Serves `response` (a whole HTTP response) at `path`.
+    fn serve(&self, path: &str, response: &str) {
+        let file = self.dir.join("www").join(path);
+        std::fs::create_dir_all(file.parent().expect("parent")).expect("mkdir");
+        std::fs::write(file, response).expect("write");
+    }
+
+    /// curl's pin of the server's public key, by the command docs/iso.md
+    /// gives.
+    fn pin(&self) -> String {
+        pin_of(&self.dir.join("server.crt"))
+    }
+
+    /// Every path asked for so far. A last request of its own, answered
+    /// after the others (s_server serves one connection at a time), makes
+    /// sure that none is still on its way to the list.
+    fn requests(&self) -> Vec<String> {
+        self.serve("done", "HTTP/1.0 200 OK\r\n\r\n");
+        let out = Command::new("curl")
+            .args(["-fsSk", "-o", "/dev/null", &self.url("done")])
+            .output()
+            .expect("curl");
+        assert!(out.status.success(), "{}", stderr(&out));
+        for _ in 0..100 {
+            let seen = self.requests.lock().expect("lock").clone();
+            if let Some((last, before)) = seen.split_last() {
+                if last == "done" {
+                    return before.to_vec();
+                }
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("s_server never reported the request for /done");
+    }
+}
+
+impl Drop for TlsServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A self-signed EC certificate NAME.crt with its key NAME.key in `dir`.
+fn new_key_and_certificate(dir: &Path, name: &str) {
+    let out = Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt"])
+        .args(["ec_paramgen_curve:prime256v1", "-nodes", "-days", "1"])
+        .args(["-subj", "/CN=answers.test"])
+        .arg("-keyout")
+        .arg(dir.join(format!("{name}.key")))
+        .arg("-out")
+        .arg(dir.join(format!("{name}.crt")))
+        .output()
+        .expect("openssl req (run scripts/setup-host)");
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+/// `sha256//BASE64` of a certificate's public key, by the command the
+/// launcher's messages and docs/iso.md give.
+fn pin_of(certificate: &Path) -> String {
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(r#"openssl x509 -in "$1" -noout -pubkey | openssl pkey -pubin -outform der | openssl dgst -sha256 -binary | base64"#)
+        .arg("sh")
+        .arg(certificate)
+        .output()
+        .expect("sh");
+    assert!(out.status.success(), "{}", stderr(&out));
+    format!("sha256//{}", String::from_utf8_lossy(&out.stdout).trim())
+}
+
+fn ok_response(body: &str) -> String {
+    format!(
+        "HTTP/1.0 200 OK\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+/// A port on 127.0.0.1 that takes connections but never answers; tells
+/// whether anyone connected.
+struct Listener(std::net::TcpListener);
+
+impl Listener {
+    fn new() -> Listener {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.set_nonblocking(true).expect("nonblocking");
+        Listener(l)
+    }
+
+    fn port(&self) -> u16 {
+        self.0.local_addr().expect("addr").port()
+    }
+
+    fn was_contacted(&self) -> bool {
+        self.0.accept().is_ok()
+    }
+}
+
+#[test]
+fn answer_over_https_from_the_server_with_the_pinned_key() {
+    let e = Env::new("https", "");
+    let server = TlsServer::start(&e);
+    server.serve("nodes/node1.toml", &ok_response(ANSWER));
+    std::fs::write(
+        e.dir.join("cmdline"),
+        format!(
+            "tappaas.answer={} tappaas.answer-pubkey={}\n",
+            server.url("nodes/node1.toml"),
+            server.pin()
+        ),
+    )
+    .expect("cmdline");
+    let out = e.run(&[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        std::fs::read_to_string(e.dir.join("seen-answer")).expect("seen"),
+        ANSWER
+    );
+    e.assert_answer_is_private();
+    assert_eq!(server.requests(), vec!["nodes/node1.toml"]);
+}
+
+#[test]
+fn another_server_key_or_an_unknown_certificate_is_refused() {
+    let e = Env::new("https-wrong-pin", "");
+    let server = TlsServer::start(&e);
+    server.serve("nodes/node1.toml", &ok_response(ANSWER));
+    // The pin of another key: a server in the middle, or a renewed key.
+    new_key_and_certificate(&e.dir, "other");
+    let other = pin_of(&e.dir.join("other.crt"));
+    assert_ne!(other, server.pin());
+    let url = server.url("nodes/node1.toml");
+    std::fs::write(
+        e.dir.join("cmdline"),
+        format!("tappaas.answer={url} tappaas.answer-pubkey={other}\n"),
+    )
+    .expect("cmdline");
+    let out = e.run(&[]);
+    let err = stderr(&out);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("is not the server that tappaas.answer-pubkey names")
+            && err.contains("openssl s_client -connect 127.0.0.1:")
+            && err.contains("tappaas.answer-pubkey=sha256//"),
+        "the message says what to do: {err}"
+    );
+    assert_eq!(e.args(), None, "installer must not run");
+    assert!(!e.dir.join("run/answer.toml").exists());
+
+    // Without a pin the certificate must come from a known CA: a
+    // self-signed one is refused, and the message says how to pin it.
+    std::fs::write(e.dir.join("cmdline"), format!("tappaas.answer={url}\n")).expect("cmdline");
+    let out = e.run(&[]);
+    let err = stderr(&out);
+    assert!(
+        !out.status.success() && err.contains("is not trusted") && err.contains("openssl x509"),
+        "{err}"
+    );
+    assert_eq!(e.args(), None, "installer must not run");
+    // Neither attempt got as far as asking for the file.
+    assert_eq!(server.requests(), Vec::<String>::new());
+}
+
+#[test]
+fn plain_http_without_a_pinned_answer_is_refused() {
+    let listener = Listener::new();
+    let url = format!("http://127.0.0.1:{}/nodes/node1.toml", listener.port());
+    let e = Env::new("http-unpinned", &format!("tappaas.answer={url}"));
+    let out = e.run(&[]);
+    let err = stderr(&out);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("plain HTTP") && err.contains("tappaas.answer-fingerprint"),
+        "the message says what to do: {err}"
+    );
+    assert_eq!(e.args(), None, "installer must not run");
+    let print = e.run(&["--print"]);
+    assert!(!print.status.success(), "--print refuses it too");
+    // The console generator still finds the console, so the message shows.
+    let console = Env::new(
+        "http-unpinned-console",
+        &format!("tappaas.console=ttyS0 tappaas.answer={url}"),
+    );
+    let out = console.run(&["--console"]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "ttyS0\n");
+    assert!(!listener.was_contacted(), "nothing was fetched");
+
+    // A server key pin is for https only.
+    let e = Env::new(
+        "http-pubkey",
+        &format!(
+            "tappaas.answer={url} tappaas.answer-fingerprint={} tappaas.answer-pubkey=sha256//{}=",
+            answer_sha256(),
+            "A".repeat(43)
+        ),
+    );
+    let out = e.run(&["--print"]);
+    assert!(
+        !out.status.success() && stderr(&out).contains("pins an https:// server"),
+        "{}",
+        stderr(&out)
+    );
+    let e = Env::new(
+        "bad-pubkey",
+        "tappaas.answer=https://answers.test/a.toml tappaas.answer-pubkey=AB:CD",
+    );
+    let out = e.run(&["--print"]);
+    assert!(
+        !out.status.success() && stderr(&out).contains("openssl pkey -pubin"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn a_redirect_from_https_to_http_is_refused() {
+    let plain = Listener::new();
+    let e = Env::new("https-redirect", "");
+    let server = TlsServer::start(&e);
+    server.serve(
+        "to-http.toml",
+        &format!(
+            "HTTP/1.0 302 Found\r\nLocation: http://127.0.0.1:{}/nodes/node1.toml\r\nContent-Length: 0\r\n\r\n",
+            plain.port()
+        ),
+    );
+    let cmdline = |path: &str| {
+        std::fs::write(
+            e.dir.join("cmdline"),
+            format!(
+                "tappaas.answer={} tappaas.answer-pubkey={}\n",
+                server.url(path),
+                server.pin()
+            ),
+        )
+        .expect("cmdline");
+    };
+    cmdline("to-http.toml");
+    let out = e.run(&[]);
+    let err = stderr(&out);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("redirected to a scheme other than https"),
+        "{err}"
+    );
+    assert_eq!(e.args(), None, "installer must not run");
+    assert!(!plain.was_contacted(), "the http address was never asked");
+
+    // A redirect that stays on https (and on the pinned key) is followed.
+    server.serve(
+        "moved.toml",
+        &format!(
+            "HTTP/1.0 301 Moved\r\nLocation: {}\r\nContent-Length: 0\r\n\r\n",
+            server.url("nodes/node1.toml")
+        ),
+    );
+    server.serve("nodes/node1.toml", &ok_response(ANSWER));
+    cmdline("moved.toml");
+    let out = e.run(&[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        std::fs::read_to_string(e.dir.join("seen-answer")).expect("seen"),
+        ANSWER
+    );
+    assert_eq!(
+        server.requests(),
+        vec!["to-http.toml", "moved.toml", "nodes/node1.toml"]
+    );
+}
+
+#[test]
+fn the_installer_works_in_a_root_only_folder() {
+    // Interactive: the installer writes its log, plan and journal there.
+    let e = Env::new("interactive-private", "");
+    assert_eq!(e.mode("run"), 0o755, "made world-readable by the test");
+    let out = e.run(&[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(e.mode("run"), 0o700);
+
+    // At boot, tmpfiles.d makes the folder so before anything runs.
+    let root = e.dir.join("sysroot");
+    let out = Command::new("systemd-tmpfiles")
+        .arg("--create")
+        .arg(format!("--root={}", root.display()))
+        .arg(overlay("usr/lib/tmpfiles.d/tappaas.conf"))
+        .output()
+        .expect("systemd-tmpfiles");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let meta = std::fs::metadata(root.join("run/tappaas")).expect("run/tappaas");
+    assert_eq!(meta.permissions().mode() & 0o7777, 0o700);
+    assert_eq!(meta.uid(), 0, "owned by root");
 }
