@@ -6,10 +6,9 @@
 use std::collections::BTreeMap;
 
 use tappaas_answer::Answer;
-use tappaas_hardware::MachineProfile;
+use tappaas_hardware::{partition_path, MachineProfile};
 
 use crate::disks::Roles;
-use tappaas_hardware::partition_path;
 use crate::{Finding, PlanError, RenamedPool};
 
 const POOL: &str = "rpool";
