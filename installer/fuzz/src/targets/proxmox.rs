@@ -15,7 +15,7 @@ use tappaas_proxmox::client::{
     GuestCommand, GuestPath, JoinCluster, Link, NodeName, Password, StorageId, VmId, VmName,
     VmSettings, ZfsPoolStorage,
 };
-use tappaas_proxmox::{ApiError, CommandOutput, CommandRunner, Proxmox, PveshApi};
+use tappaas_proxmox::{ApiError, CommandOutput, CommandRunner, Invocation, Proxmox, PveshApi};
 
 use super::Bytes;
 use crate::mutate::{mutate_some, token_soup, ODD_NUMBERS};
@@ -171,7 +171,7 @@ fn no_bytes() -> Bytes {
 struct Printed(CommandOutput);
 
 impl CommandRunner for Printed {
-    fn run(&mut self, _program: &str, _args: &[String]) -> io::Result<CommandOutput> {
+    fn run(&mut self, _call: &Invocation<'_>) -> io::Result<CommandOutput> {
         Ok(self.0.clone())
     }
 }
