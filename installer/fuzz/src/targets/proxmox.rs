@@ -101,9 +101,10 @@ pub fn seed_answer(call: &str) -> Value {
             json!({"storage": "tank1", "type": "zfspool", "pool": "tank1", "content": "images,rootdir", "nodes": "tappaas1", "sparse": 1, "disable": 0, "digest": "d1"})
         }
         "add_zfspool_storage" => json!({"storage": "tank1", "type": "zfspool"}),
-        "set_storage_nodes" | "set_vm_config" | "set_storage_content" | "agent_file_write" => {
-            Value::Null
-        }
+        "set_storage_nodes" | "set_vm_config" | "set_storage_content" => Value::Null,
+        // The write goes through `qm guest exec --pass-stdin` (the content
+        // is a secret: stdin, never argv), which prints the exec status.
+        "agent_file_write" => json!({"exited": 1, "exitcode": 0}),
         "nodes" => {
             json!([{"node": "tappaas1", "status": "online", "ssl_fingerprint": FP, "cpu": 0.012, "maxcpu": 8, "mem": 2147483648u64, "maxmem": 68719476736u64, "uptime": 3600, "level": "", "id": "node/tappaas1", "type": "node"}])
         }
