@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use sha2::{Digest, Sha256};
-use tappaas_answer::Answer;
+use tappaas_answer::{Answer, Cidr};
 use tappaas_plan::{Action, Command, FileContent, FileSpec, Plan, Stdin};
 
 use crate::journal::Journal;
@@ -508,7 +508,7 @@ impl<'p, S: System> Engine<'p, S> {
             .find_map(|l| {
                 let mut words = l.split_whitespace();
                 words.find(|w| *w == "inet")?;
-                words.next()?.split('/').next().map(str::to_string)
+                Some(words.next()?.parse::<Cidr>().ok()?.addr.to_string())
             })
             .ok_or_else(|| {
                 format!(

@@ -182,12 +182,7 @@ fn read_state(dir: &Path, given: &str) -> Result<Option<Found>, String> {
     let Ok(text) = std::fs::read_to_string(&plan_path) else {
         return Ok(None);
     };
-    let plan: Plan = serde_json::from_str(&text).map_err(|e| {
-        format!(
-            "{}: not a plan this installer can read: {e}",
-            plan_path.display()
-        )
-    })?;
+    let plan = Plan::from_json(&text).map_err(|e| format!("{}: {e}", plan_path.display()))?;
     let digest = plan_digest(&plan);
     match Journal::digest_at(&journal_path).map_err(|e| e.to_string())? {
         Some(d) if d == digest => {}

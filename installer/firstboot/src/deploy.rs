@@ -9,7 +9,7 @@ use std::path::Path;
 
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
-use tappaas_answer::{Cidr, Zone};
+use tappaas_answer::Zone;
 use tappaas_plan::{FirewallPlan, Plan};
 use tappaas_services::{resolve, Catalog, Charset, Context, Resolved, SecretSpec, Secrets};
 
@@ -167,22 +167,15 @@ pub(crate) fn zones(plan: &Plan) -> Result<Vec<Zone>, StepError> {
         .zones
         .iter()
         .map(|z| {
-            let cidr: Cidr = z.cidr.parse().map_err(|e| {
-                StepError::new(
-                    "read the plan's zones",
-                    format!("zone '{}': cidr '{}' is not usable: {e}", z.name, z.cidr),
-                )
-            })?;
             Ok(Zone {
                 name: z.name.clone(),
                 vlan: z.vlan,
-                cidr,
+                cidr: z.cidr,
             })
         })
         .collect()
 }
 
-/// `10.0.0.1/24` -> `10.0.0.1`.
 /// The domain of the firewall and the services: the node's, else the
 /// domain reserved for home networks (RFC 8375).
 pub(crate) fn domain(plan: &Plan) -> String {
@@ -192,18 +185,15 @@ pub(crate) fn domain(plan: &Plan) -> String {
         .unwrap_or_else(|| "home.arpa".into())
 }
 
-pub(crate) fn cidr_ip(cidr: &str) -> Option<Ipv4Addr> {
-    cidr.split('/').next()?.parse().ok()
-}
-
 /// The firewall's LAN address.
 pub(crate) fn firewall_ip(fw: &FirewallPlan) -> Result<Ipv4Addr, StepError> {
-    cidr_ip(&fw.lan).ok_or_else(|| {
-        StepError::new(
+    let IpAddr::V4(ip) = fw.lan.addr else {
+        return Err(StepError::new(
             "read the plan's firewall",
             format!("lan '{}' is not an IPv4 CIDR", fw.lan),
-        )
-    })
+        ));
+    };
+    Ok(ip)
 }
 
 /// The base URI of Proxmox's repository as the node's own APT sources

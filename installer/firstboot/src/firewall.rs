@@ -4,6 +4,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
+use tappaas_answer::Cidr;
 use tappaas_opnsense::{
     hash_password, install_config, render_config, ConsoleEvent, ConsoleFailure, Credentials,
     DhcpRange, FirewallSettings, Ipv4Cidr, Wan, Zone,
@@ -146,18 +147,15 @@ pub fn zone_dhcp(cidr: Ipv4Cidr) -> Option<DhcpRange> {
     })
 }
 
-fn ipv4_cidr(what: &str, s: &str) -> Result<Ipv4Cidr, StepError> {
-    let bad = || {
-        StepError::new(
+/// OPNsense's settings take IPv4 networks only.
+fn ipv4_cidr(what: &str, cidr: &Cidr) -> Result<Ipv4Cidr, StepError> {
+    let IpAddr::V4(address) = cidr.addr else {
+        return Err(StepError::new(
             "read the plan's firewall",
-            format!("{what} '{s}' is not an IPv4 address with a prefix"),
-        )
+            format!("{what} '{cidr}' is not an IPv4 address with a prefix"),
+        ));
     };
-    let (a, p) = s.split_once('/').ok_or_else(bad)?;
-    Ok(Ipv4Cidr::new(
-        a.parse().map_err(|_| bad())?,
-        p.parse().map_err(|_| bad())?,
-    ))
+    Ok(Ipv4Cidr::new(address, cidr.prefix))
 }
 
 /// The firewall's settings from the plan: the clear password is only
@@ -173,12 +171,15 @@ pub(crate) fn settings(
         WanPlan::Dhcp => Wan::Dhcp,
         WanPlan::Static { address, gateway } => Wan::Static {
             address: ipv4_cidr("wan address", address)?,
-            gateway: gateway.parse().map_err(|_| {
-                StepError::new(
-                    "read the plan's firewall",
-                    format!("wan gateway '{gateway}' is not an IPv4 address"),
-                )
-            })?,
+            gateway: match gateway {
+                IpAddr::V4(g) => *g,
+                IpAddr::V6(_) => {
+                    return Err(StepError::new(
+                        "read the plan's firewall",
+                        format!("wan gateway '{gateway}' is not an IPv4 address"),
+                    ))
+                }
+            },
         },
     };
     let mut zones = Vec::new();
@@ -196,8 +197,10 @@ pub(crate) fn settings(
     let dns_servers = plan
         .network
         .dns
-        .as_deref()
-        .and_then(|d| d.parse::<Ipv4Addr>().ok())
+        .and_then(|d| match d {
+            IpAddr::V4(d) => Some(d),
+            IpAddr::V6(_) => None,
+        })
         .filter(|d| *d != lan.address)
         .into_iter()
         .collect();
@@ -325,7 +328,7 @@ pub(crate) fn route(
     note: &mut dyn FnMut(String),
 ) -> Result<(), StepError> {
     let lan = deploy::firewall_ip(fw)?;
-    let old: Option<IpAddr> = plan.network.gateway.as_deref().and_then(|g| g.parse().ok());
+    let old: Option<IpAddr> = plan.network.gateway;
     if old == Some(IpAddr::V4(lan)) {
         note(format!(
             "the node's gateway is already the firewall's address {lan}: nothing to move"
@@ -346,8 +349,10 @@ pub(crate) fn route(
     let probe = plan
         .network
         .dns
-        .as_deref()
-        .and_then(|d| d.parse::<Ipv4Addr>().ok())
+        .and_then(|d| match d {
+            IpAddr::V4(d) => Some(d),
+            IpAddr::V6(_) => None,
+        })
         .filter(|d| !lan_cidr.contains(*d))
         .unwrap_or(lan);
     let probe = SocketAddr::new(IpAddr::V4(probe), 53);

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use tappaas_exec::{plan_digest, Event, Journal, StepInfo};
-use tappaas_plan::{Address, ClusterPlan, Flavour, Plan};
+use tappaas_plan::{ClusterPlan, Flavour, Plan};
 use tappaas_proxmox::client::{ClusterStatus, NodeName};
 use tappaas_proxmox::{Api, Proxmox};
 
@@ -175,7 +175,7 @@ pub fn load_plan(path: &Path) -> Result<Plan, FirstbootError> {
         message,
     };
     let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
-    serde_json::from_str(&text).map_err(|e| err(format!("not a plan this version can read: {e}")))
+    Plan::from_json(&text).map_err(err)
 }
 
 /// Why nothing can be done without Proxmox, naming the flavour when the
@@ -195,10 +195,8 @@ pub(crate) fn no_proxmox_message(config: &Config, flavour: Option<Flavour>) -> S
 /// The management address: the plan's static one, else the one Proxmox
 /// resolves for this node (from `/etc/hosts`, written at install time).
 pub(crate) fn management_address(plan: &Plan, status: Option<&ClusterStatus>) -> Option<IpAddr> {
-    if let Address::Static(cidr) = &plan.network.address {
-        if let Ok(ip) = cidr.split('/').next().unwrap_or(cidr).parse() {
-            return Some(ip);
-        }
+    if let Some(ip) = plan.network.address.ip() {
+        return Some(ip);
     }
     status?.local_node()?.ip.as_deref()?.parse().ok()
 }

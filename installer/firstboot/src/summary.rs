@@ -55,12 +55,14 @@ pub(crate) fn render(plan: &Plan, facts: &Facts) -> String {
     let _ = writeln!(
         s,
         "  gateway:      {}",
-        net.gateway.as_deref().unwrap_or("none")
+        net.gateway
+            .map_or_else(|| "none".to_string(), |g| g.to_string())
     );
     let _ = writeln!(
         s,
         "  DNS:          {}",
-        net.dns.as_deref().unwrap_or("none")
+        net.dns
+            .map_or_else(|| "none".to_string(), |d| d.to_string())
     );
     let _ = writeln!(
         s,
@@ -106,7 +108,7 @@ pub(crate) fn render(plan: &Plan, facts: &Facts) -> String {
     let _ = writeln!(s);
     if let Some(fw) = &plan.firewall {
         let _ = writeln!(s, "Firewall (OPNsense, VM {})", fw.vmid);
-        let ip = fw.lan.split('/').next().unwrap_or(&fw.lan);
+        let ip = fw.lan.addr;
         let _ = writeln!(
             s,
             "  web UI:       https://{ip}/ (user root; password in the credentials file)"

@@ -457,8 +457,8 @@ fn a_failure_at_each_call_of_the_firewall_step_ends_with_one_firewall() {
 fn routed_plan() -> Plan {
     let mut p = deploy_plan();
     p.services.clear();
-    p.network.gateway = Some("10.0.0.254".into());
-    p.network.dns = Some("9.9.9.9".into());
+    p.network.gateway = Some("10.0.0.254".parse().unwrap());
+    p.network.dns = Some("9.9.9.9".parse().unwrap());
     p
 }
 

@@ -88,8 +88,8 @@ fn firewall(
         return None;
     }
     let lan = match (&f.lan_address, &network.address) {
-        (Some(c), _) => c.to_string(),
-        (None, Address::Static(cidr)) => match first_host(cidr) {
+        (Some(c), _) => *c,
+        (None, Address::Static(cidr)) => match firewall_lan_default(cidr) {
             Some(c) => c,
             None => {
                 warnings.push(Finding {
@@ -115,12 +115,17 @@ fn firewall(
             hint: "add a second NIC and put it in bridge `wan`; until then the firewall has no internet side".into(),
         });
     }
-    let wan = match f.wan {
-        WanMode::Dhcp => WanPlan::Dhcp,
-        WanMode::Static => WanPlan::Static {
-            address: f.wan_address.map(|c| c.to_string()).unwrap_or_default(),
-            gateway: f.wan_gateway.map(|g| g.to_string()).unwrap_or_default(),
-        },
+    let wan = match (f.wan, f.wan_address, f.wan_gateway) {
+        (WanMode::Static, Some(address), Some(gateway)) => WanPlan::Static { address, gateway },
+        // The answer's validation requires both with a static WAN.
+        (WanMode::Static, _, _) => {
+            warnings.push(Finding {
+                message: "[firewall] wan = \"static\" without wan-address and wan-gateway: first boot deploys no firewall".into(),
+                hint: "set [firewall] wan-address and wan-gateway, or wan = \"dhcp\"".into(),
+            });
+            return None;
+        }
+        (WanMode::Dhcp, _, _) => WanPlan::Dhcp,
     };
     Some(FirewallPlan {
         vmid: FIREWALL_VMID,
@@ -162,9 +167,7 @@ fn check_lan_address_is_free(
     fw: &FirewallPlan,
     errors: &mut Vec<PlanError>,
 ) {
-    let Ok(lan) = fw.lan.parse::<Cidr>() else {
-        return;
-    };
+    let lan = fw.lan;
     let nic = &network.management_nic;
     let router = machine
         .nics
@@ -184,14 +187,14 @@ fn check_lan_address_is_free(
     }
 }
 
-fn first_host(cidr: &str) -> Option<String> {
-    let cidr: Cidr = cidr.parse().ok()?;
-    firewall_lan_default(&cidr).map(|c| c.to_string())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn first_host(cidr: &str) -> Option<String> {
+        let cidr: Cidr = cidr.parse().ok()?;
+        firewall_lan_default(&cidr).map(|c| c.to_string())
+    }
 
     #[test]
     fn the_first_host_is_the_gateway_convention() {

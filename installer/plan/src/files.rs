@@ -116,7 +116,7 @@ fn hosts_file(node: &NodePlan, address: &Address) -> FileSpec {
         // Proxmox needs the hostname to resolve to the management
         // address, not 127.0.1.1.
         Address::Static(cidr) => {
-            let ip = cidr.split('/').next().unwrap_or(cidr);
+            let ip = cidr.addr;
             text(
                 "/etc/hosts",
                 "0644",

@@ -2,10 +2,15 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
+use tappaas_answer::Cidr;
 
-pub const PLAN_VERSION: u32 = 1;
+/// The plan file's format. Version 2: addresses, prefixes and gateways are
+/// typed (still written as text, e.g. `"10.0.0.2/24"`). A plan of another
+/// version is refused by [`Plan::from_json`]: plan again.
+pub const PLAN_VERSION: u32 = 2;
 
 /// Root of the target system while it is being installed.
 pub const TARGET_ROOT: &str = "/target";
@@ -147,8 +152,8 @@ pub const FIREWALL_VMID: u32 = 100;
 #[serde(rename_all = "kebab-case")]
 pub struct FirewallPlan {
     pub vmid: u32,
-    /// The firewall's LAN address with the management prefix (CIDR).
-    pub lan: String,
+    /// The firewall's LAN address with the management prefix.
+    pub lan: Cidr,
     pub wan: WanPlan,
     /// The OPNsense disk image on the node.
     pub image: String,
@@ -158,7 +163,7 @@ pub struct FirewallPlan {
 #[serde(rename_all = "kebab-case", tag = "mode")]
 pub enum WanPlan {
     Dhcp,
-    Static { address: String, gateway: String },
+    Static { address: Cidr, gateway: IpAddr },
 }
 
 impl fmt::Display for WanPlan {
@@ -326,8 +331,8 @@ pub struct NetworkPlan {
     pub management_nic: String,
     pub management_mac: String,
     pub address: Address,
-    pub gateway: Option<String>,
-    pub dns: Option<String>,
+    pub gateway: Option<IpAddr>,
+    pub dns: Option<IpAddr>,
     /// `None` on a one-NIC machine: bridge `wan` gets no port.
     pub wan_nic: Option<String>,
     pub zones: Vec<ZonePlan>,
@@ -336,7 +341,7 @@ pub struct NetworkPlan {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", tag = "source", content = "cidr")]
 pub enum Address {
-    Static(String),
+    Static(Cidr),
     /// Taken from the DHCP lease at install time and written statically.
     FromDhcp,
 }
@@ -344,7 +349,7 @@ pub enum Address {
 impl fmt::Display for Address {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Address::Static(cidr) => f.write_str(cidr),
+            Address::Static(cidr) => cidr.fmt(f),
             Address::FromDhcp => f.write_str("from DHCP at install time"),
         }
     }
@@ -355,7 +360,7 @@ impl fmt::Display for Address {
 pub struct ZonePlan {
     pub name: String,
     pub vlan: u16,
-    pub cidr: String,
+    pub cidr: Cidr,
 }
 
 /// One journaled unit of work.
@@ -492,7 +497,42 @@ pub(crate) fn shell_quote(arg: &str) -> String {
     }
 }
 
+impl Address {
+    /// The static address without its prefix; `None` when it comes from
+    /// DHCP at install time.
+    pub fn ip(&self) -> Option<IpAddr> {
+        match self {
+            Address::Static(cidr) => Some(cidr.addr),
+            Address::FromDhcp => None,
+        }
+    }
+}
+
 impl Plan {
+    /// Read a plan file's JSON. A plan of another [`PLAN_VERSION`] is
+    /// refused before its fields are read, with what to do about it.
+    pub fn from_json(text: &str) -> Result<Plan, String> {
+        /// Only the version: readable in a plan of any version.
+        #[derive(Deserialize)]
+        #[serde(rename_all = "kebab-case")]
+        struct Version {
+            plan_version: Option<u32>,
+        }
+        let version = serde_json::from_str::<Version>(text)
+            .map_err(|e| format!("not a plan: {e}"))?
+            .plan_version;
+        if version != Some(PLAN_VERSION) {
+            let found = version.map_or_else(
+                || "no plan-version".to_string(),
+                |v| format!("plan version {v}"),
+            );
+            return Err(format!(
+                "{found}, but this installer reads plan version {PLAN_VERSION}: the plan was made by another installer version; make the plan again (re-plan) with this installer"
+            ));
+        }
+        serde_json::from_str(text).map_err(|e| format!("not a plan this installer can read: {e}"))
+    }
+
     /// Every file the plan writes on the node, in order.
     pub fn files(&self) -> impl Iterator<Item = &FileSpec> {
         self.steps
@@ -537,5 +577,53 @@ mod tests {
         assert_eq!(c.to_string(), "zfs create -o mountpoint=/ rpool/ROOT/pve-1");
         let c = Command::new(["sh", "-c", "echo 'hi there'"]);
         assert_eq!(c.to_string(), r#"sh -c 'echo '\''hi there'\'''"#);
+    }
+
+    /// The golden plan of a recorded machine, as the installer wrote it.
+    fn golden_json() -> String {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tests/fixtures/plans/mini-pc/plan.json"
+        );
+        std::fs::read_to_string(path).expect("golden plan")
+    }
+
+    #[test]
+    fn a_plan_of_another_version_is_refused_with_what_to_do() {
+        let text = golden_json();
+        let current = format!("\"plan-version\": {PLAN_VERSION},");
+        assert!(
+            text.contains(&current),
+            "the golden plan is not version {PLAN_VERSION}"
+        );
+        assert!(Plan::from_json(&text).is_ok());
+        // Version 1 held the same addresses as plain strings: it would
+        // read, but nothing may assume it means what version 2 means.
+        let old = text.replace(&current, "\"plan-version\": 1,");
+        let e = Plan::from_json(&old).expect_err("version 1 refused");
+        assert!(e.contains("plan version 1"), "{e}");
+        assert!(e.contains("re-plan"), "{e}");
+        let none = text.replace(&current, "");
+        let e = Plan::from_json(&none).expect_err("no version refused");
+        assert!(e.contains("no plan-version"), "{e}");
+    }
+
+    #[test]
+    fn addresses_are_typed_and_written_as_text() {
+        let plan = Plan::from_json(&golden_json()).expect("golden plan");
+        let Address::Static(cidr) = plan.network.address else {
+            panic!("mini-pc has a static address");
+        };
+        assert_eq!(plan.network.address.ip(), Some(cidr.addr));
+        let fw = plan.firewall.as_ref().expect("a firewall");
+        assert_eq!(fw.lan.to_string(), "10.0.0.1/24");
+        let json: serde_json::Value = serde_json::from_str(&plan.to_json()).expect("json");
+        assert_eq!(json["firewall"]["lan"], "10.0.0.1/24");
+        assert_eq!(json["network"]["zones"][0]["cidr"], "10.2.0.1/24");
+        // A malformed address is refused when the plan is read, not
+        // where it is used.
+        let bad = golden_json().replace("\"10.0.0.1/24\"", "\"10.0.0.1\"");
+        let e = Plan::from_json(&bad).expect_err("no prefix");
+        assert!(e.contains("CIDR"), "{e}");
     }
 }

@@ -97,19 +97,15 @@ pub(crate) fn plan_network(
         None => {
             let a = default_address(answer.node.number);
             (
-                Address::Static(a.to_string()),
-                Some(DEFAULT_GATEWAY.to_string()),
-                Some(DEFAULT_GATEWAY.to_string()),
+                Address::Static(a),
+                Some(IpAddr::V4(DEFAULT_GATEWAY)),
+                Some(IpAddr::V4(DEFAULT_GATEWAY)),
             )
         }
         Some(n) => match n.source {
             NetworkSource::FromDhcp => (Address::FromDhcp, None, None),
             NetworkSource::FromAnswer => match n.cidr {
-                Some(cidr) => (
-                    Address::Static(cidr.to_string()),
-                    n.gateway.map(|g| g.to_string()),
-                    n.dns.map(|d| d.to_string()),
-                ),
+                Some(cidr) => (Address::Static(cidr), n.gateway, n.dns),
                 None => {
                     errors.push(PlanError::at(
                         "network.cidr",
@@ -135,7 +131,7 @@ pub(crate) fn plan_network(
             .map(|z| ZonePlan {
                 name: z.name.clone(),
                 vlan: z.vlan,
-                cidr: z.cidr.to_string(),
+                cidr: z.cidr,
             })
             .collect(),
     })

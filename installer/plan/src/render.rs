@@ -119,7 +119,7 @@ pub fn render_text(plan: &Plan) -> String {
         let _ = writeln!(
             s,
             "  gateway {gw}, DNS {}",
-            net.dns.as_deref().unwrap_or("-")
+            net.dns.map_or_else(|| "-".to_string(), |d| d.to_string())
         );
     }
     let _ = writeln!(

@@ -331,7 +331,10 @@ dns = "192.168.178.1"
     );
     a.firewall.lan_address = Some(p.address);
     let ok = plan(&m, &a, &Environment::default()).expect("plan");
-    assert_eq!(ok.firewall.expect("a firewall").lan, "192.168.178.254/24");
+    assert_eq!(
+        ok.firewall.expect("a firewall").lan.to_string(),
+        "192.168.178.254/24"
+    );
 
     // A router on .254 and a DNS server on .253: the first address again.
     let mut m2 = m.clone();

@@ -589,8 +589,14 @@ fn file(p: &Plan, path: &str) -> String {
 fn default_network_follows_the_tappaas_convention() {
     let a = format!("{STANDARD}\n[node]\nnumber = 3\n");
     let p = ok(&home_server(), &a);
-    assert_eq!(p.network.address, Address::Static("10.0.0.12/24".into()));
-    assert_eq!(p.network.gateway.as_deref(), Some("10.0.0.1"));
+    assert_eq!(
+        p.network.address,
+        Address::Static("10.0.0.12/24".parse().expect("cidr"))
+    );
+    assert_eq!(
+        p.network.gateway.map(|g| g.to_string()).as_deref(),
+        Some("10.0.0.1")
+    );
     let ifaces = file(&p, "/etc/network/interfaces");
     for needle in [
         "auto lan\niface lan inet static\n\taddress 10.0.0.12/24\n\tgateway 10.0.0.1\n\tbridge-ports enp1s0",
@@ -800,7 +806,7 @@ fn the_first_node_deploys_the_firewall_at_the_management_networks_first_address(
     let p = ok(&home_server(), STANDARD);
     let fw = p.firewall.as_ref().expect("firewall");
     assert_eq!(fw.vmid, tappaas_plan::FIREWALL_VMID);
-    assert_eq!(fw.lan, "10.0.0.1/24");
+    assert_eq!(fw.lan.to_string(), "10.0.0.1/24");
     assert_eq!(fw.wan, tappaas_plan::WanPlan::Dhcp);
     assert_eq!(fw.image, tappaas_plan::FIREWALL_IMAGE_ON_NODE);
     assert!(!p.services.is_empty());
@@ -830,12 +836,12 @@ fn a_static_wan_and_a_chosen_lan_address_are_kept() {
         &with("[firewall]\nlan-address = \"10.0.0.254/24\"\nwan = \"static\"\nwan-address = \"192.168.1.2/24\"\nwan-gateway = \"192.168.1.1\"\n"),
     );
     let fw = p.firewall.expect("firewall");
-    assert_eq!(fw.lan, "10.0.0.254/24");
+    assert_eq!(fw.lan.to_string(), "10.0.0.254/24");
     assert_eq!(
         fw.wan,
         tappaas_plan::WanPlan::Static {
-            address: "192.168.1.2/24".into(),
-            gateway: "192.168.1.1".into()
+            address: "192.168.1.2/24".parse().expect("cidr"),
+            gateway: "192.168.1.1".parse().expect("ip")
         }
     );
 }
@@ -914,10 +920,16 @@ fn the_firewall_may_not_take_the_address_of_the_router_that_leased_the_managemen
             "{network}[firewall]\nlan-address = \"192.168.1.254/24\"\n"
         )),
     );
-    assert_eq!(p.firewall.expect("a firewall").lan, "192.168.1.254/24");
+    assert_eq!(
+        p.firewall.expect("a firewall").lan.to_string(),
+        "192.168.1.254/24"
+    );
     // Without the lease nothing says the address is taken.
     let p = ok(&home_server(), &with(network));
-    assert_eq!(p.firewall.expect("a firewall").lan, "192.168.1.1/24");
+    assert_eq!(
+        p.firewall.expect("a firewall").lan.to_string(),
+        "192.168.1.1/24"
+    );
 }
 
 #[test]

@@ -1061,7 +1061,7 @@ fn the_lan_address_is_never_the_routers_on_a_home_network() {
         panic!("no plan: {:?}", w.screens.summary.plan);
     };
     assert_eq!(
-        plan.firewall.as_ref().map(|f| f.lan.as_str()),
+        plan.firewall.as_ref().map(|f| f.lan.to_string()).as_deref(),
         Some("192.168.178.254/24")
     );
     // The saved file plans the same.
@@ -1181,12 +1181,12 @@ fn the_typed_firewall_is_the_answer_and_the_plan() {
         panic!("no plan: {:?}", w.screens.summary.plan);
     };
     let fw = plan.firewall.as_ref().expect("a firewall");
-    assert_eq!(fw.lan, "10.0.0.2/24");
+    assert_eq!(fw.lan.to_string(), "10.0.0.2/24");
     assert_eq!(
         fw.wan,
         tappaas_plan::WanPlan::Static {
-            address: "192.168.1.2/24".into(),
-            gateway: "192.168.1.1".into(),
+            address: "192.168.1.2/24".parse().expect("cidr"),
+            gateway: "192.168.1.1".parse().expect("ip"),
         }
     );
     // Back to DHCP: the static values stay on the screen but leave the

@@ -86,7 +86,7 @@ pub fn plan(n: u8, fingerprint: Option<&str>) -> Plan {
             fingerprint: fp.to_string(),
         },
     };
-    plan.network.address = Address::Static(format!("{}/24", address(n)));
+    plan.network.address = Address::Static(format!("{}/24", address(n)).parse().unwrap());
     // The cluster tests deploy nothing; tests/deploy.rs puts it back.
     plan.firewall = None;
     plan.services = Vec::new();

@@ -84,7 +84,7 @@ fn human_duration(d: Duration) -> String {
 impl Progress {
     pub fn new(plan: &Plan, now: Instant) -> Self {
         let address = match &plan.network.address {
-            Address::Static(cidr) => cidr.split('/').next().unwrap_or(cidr).to_string(),
+            Address::Static(cidr) => cidr.addr.to_string(),
             Address::FromDhcp => "the address its DHCP server gives it".to_string(),
         };
         let steps: Vec<StepInfo> = plan

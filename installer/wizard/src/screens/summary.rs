@@ -55,7 +55,7 @@ fn overview(plan: &Plan) -> Vec<String> {
     };
     let net = &plan.network;
     let addr = match &net.address {
-        Address::Static(a) => a.clone(),
+        Address::Static(a) => a.to_string(),
         Address::FromDhcp => "from DHCP".to_string(),
     };
     let pools: Vec<String> = plan
