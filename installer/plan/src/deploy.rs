@@ -9,8 +9,8 @@ use tappaas_answer::{Answer, Cidr, WanMode};
 use tappaas_hardware::MachineProfile;
 
 use crate::{
-    Address, Environment, Finding, FirewallPlan, NetworkPlan, NodePlan, PlanError, WanPlan,
-    FIREWALL_IMAGE_ON_NODE, FIREWALL_VMID,
+    Address, Environment, Field, Finding, FirewallPlan, NetworkPlan, NodePlan, PlanError, Section,
+    WanPlan, FIREWALL_IMAGE_ON_NODE, FIREWALL_VMID,
 };
 
 pub(crate) struct Deploy {
@@ -177,7 +177,7 @@ fn check_lan_address_is_free(
         .and_then(|lease| lease.gateway);
     if let Some(router) = router.filter(|r| IpAddr::V4(*r) == lan.addr) {
         errors.push(PlanError::at(
-            "firewall.lan-address",
+            Section::Firewall.key(Field::LanAddress),
             format!(
                 "the firewall's LAN address {} is the address of the router that gave {nic} its DHCP lease: both would answer on it",
                 router

@@ -7,7 +7,7 @@ use tappaas_answer::{
 };
 use tappaas_hardware::{Disk, DiskNameKind, MachineProfile};
 
-use crate::{DiskPlan, DiskRole, Finding, PlanError, PoolAction};
+use crate::{AnswerKey, DiskPlan, DiskRole, Field, Finding, PlanError, PoolAction, Section};
 
 /// The outcome of role assignment: disks by role, borrowed from the profile.
 #[derive(Debug)]
@@ -26,7 +26,7 @@ pub(crate) struct Roles<'m> {
 /// How the answer selects the disks of one role.
 struct Selector<'a> {
     /// Answer section, e.g. `disk-setup` or `tank1`.
-    section: &'static str,
+    section: Section,
     disk_list: Option<&'a Vec<String>>,
     filter: Option<&'a Filter>,
     filter_match: Option<FilterMatch>,
@@ -42,7 +42,7 @@ pub(crate) fn assign_roles<'m>(
     let boot = select(
         machine,
         &Selector {
-            section: "disk-setup",
+            section: Section::DiskSetup,
             disk_list: ds.disk_list.as_ref(),
             filter: ds.filter.as_ref(),
             filter_match: ds.filter_match,
@@ -54,7 +54,7 @@ pub(crate) fn assign_roles<'m>(
         select(
             machine,
             &Selector {
-                section: "tank1",
+                section: Section::Tank1,
                 disk_list: t.disk_list.as_ref(),
                 filter: t.filter.as_ref(),
                 filter_match: t.filter_match,
@@ -72,7 +72,7 @@ pub(crate) fn assign_roles<'m>(
             select(
                 machine,
                 &Selector {
-                    section: "tank2",
+                    section: Section::Tank2,
                     disk_list: t.disk_list.as_ref(),
                     filter: t.filter.as_ref(),
                     filter_match: t.filter_match,
@@ -87,7 +87,11 @@ pub(crate) fn assign_roles<'m>(
     let tank2 = tank2.map(|t| t.unwrap_or_default()).unwrap_or_default();
 
     check_one_role_each(
-        &[("disk-setup", &boot), ("tank1", &tank1), ("tank2", &tank2)],
+        &[
+            (Section::DiskSetup, &boot),
+            (Section::Tank1, &tank1),
+            (Section::Tank2, &tank2),
+        ],
         errors,
     );
     check_names(&boot, &tank1, &tank2, tank2_remainder, errors, warnings);
@@ -130,7 +134,7 @@ fn select<'m>(
                 None => {
                     ok = false;
                     errors.push(PlanError::at(
-                        format!("{section}.disk-list"),
+                        section.key(Field::DiskList),
                         format!("no disk '{entry}' on this machine"),
                         format!("use one of: {}", disk_names(machine)),
                     ));
@@ -138,7 +142,7 @@ fn select<'m>(
                 Some(d) if d.boot_medium => {
                     ok = false;
                     errors.push(PlanError::at(
-                        format!("{section}.disk-list"),
+                        section.key(Field::DiskList),
                         format!(
                             "'{entry}' is the installer's own boot medium: {}",
                             d.describe()
@@ -149,7 +153,7 @@ fn select<'m>(
                 Some(d) if chosen.iter().any(|c| c.name == d.name) => {
                     ok = false;
                     errors.push(PlanError::at(
-                        format!("{section}.disk-list"),
+                        section.key(Field::DiskList),
                         format!("'{entry}' names disk {} a second time", d.name),
                         "name each disk once",
                     ));
@@ -181,7 +185,7 @@ fn select<'m>(
         }
         if chosen.is_empty() {
             errors.push(PlanError::at(
-                format!("{section}.filter"),
+                section.key(Field::Filter),
                 "matches no disk on this machine",
                 format!(
                     "check the udev properties with `tappaas-installer probe --json`; disks: {}",
@@ -214,7 +218,7 @@ fn disk_names(machine: &MachineProfile) -> String {
     }
 }
 
-fn check_one_role_each(roles: &[(&str, &Vec<&Disk>)], errors: &mut Vec<PlanError>) {
+fn check_one_role_each(roles: &[(Section, &Vec<&Disk>)], errors: &mut Vec<PlanError>) {
     for (i, (a, disks_a)) in roles.iter().enumerate() {
         for (b, disks_b) in &roles[i + 1..] {
             for d in disks_a
@@ -255,7 +259,7 @@ fn check_names(
         match d.name_kind() {
             DiskNameKind::ById => {}
             DiskNameKind::ByPath if tank2_boot_remainder => errors.push(PlanError::at(
-                "tank2.boot-remainder",
+                Section::Tank2.key(Field::BootRemainder),
                 format!(
                     "boot disk {}, {}, has no /dev/disk/by-id name (no serial), and tank2 on it would not be imported at boot (zfs-import@tank2 looks only in /dev/disk/by-id)",
                     d.name,
@@ -272,10 +276,10 @@ fn check_names(
                 ),
                 hint: format!("keep it in that slot until the install is done, or {GIVE_A_SERIAL}"),
             }),
-            DiskNameKind::Kernel => errors.push(no_stable_name("disk-setup", d, GIVE_A_SERIAL)),
+            DiskNameKind::Kernel => errors.push(no_stable_name(Section::DiskSetup, d, GIVE_A_SERIAL)),
         }
     }
-    for (section, disks) in [("tank1", tank1), ("tank2", tank2)] {
+    for (section, disks) in [(Section::Tank1, tank1), (Section::Tank2, tank2)] {
         for d in disks {
             match d.name_kind() {
                 DiskNameKind::ById => {}
@@ -294,7 +298,7 @@ fn check_names(
     }
 }
 
-fn no_stable_name(section: &str, d: &Disk, give_a_serial: &str) -> PlanError {
+fn no_stable_name(section: Section, d: &Disk, give_a_serial: &str) -> PlanError {
     PlanError::at(
         section,
         format!(
@@ -335,14 +339,14 @@ fn decide_existing_pools(
                     roles.tank1_action = Some(PoolAction::Import);
                 }
                 ExistingPool::Keep => errors.push(PlanError::at(
-                    "tank1",
+                    Section::Tank1,
                     format!("a pool tank1 already exists on {where_}, which is not exactly the disks selected for tank1"),
                     format!("to keep it and its data, select exactly {where_} for tank1; to destroy it and create a new one, set tank1.existing = \"wipe\""),
                 )),
                 ExistingPool::Wipe => {
                     if let Some(d) = found.iter().find(|d| !roles.tank1.iter().any(|t| t.name == d.name)) {
                         errors.push(PlanError::at(
-                            "tank1.existing",
+                            Section::Tank1.key(Field::Existing),
                             format!("the old tank1 also lives on {}, {}, which is not selected, so it cannot be wiped", d.name, d.describe()),
                             format!("add {where_} to tank1, or remove that disk from the machine"),
                         ));
@@ -361,7 +365,7 @@ fn decide_existing_pools(
                 .any(|d| roles.boot.iter().any(|b| b.name == d.name));
             match tank2.existing {
                 ExistingPool::Keep if on_boot => errors.push(PlanError::at(
-                    "tank2",
+                    Section::Tank2,
                     format!("a pool tank2 exists on {where_}, and the boot disk is re-partitioned, which destroys it"),
                     "set tank2.existing = \"wipe\" to accept that, or back its data up first",
                 )),
@@ -369,7 +373,7 @@ fn decide_existing_pools(
                     roles.tank2_action = Some(PoolAction::Import);
                 }
                 ExistingPool::Keep => errors.push(PlanError::at(
-                    "tank2",
+                    Section::Tank2,
                     format!("a pool tank2 already exists on {where_}, which is not exactly the disks selected for tank2"),
                     format!("to keep it and its data, select exactly {where_} for tank2; to destroy it, set tank2.existing = \"wipe\""),
                 )),
@@ -379,7 +383,7 @@ fn decide_existing_pools(
                     };
                     if let Some(d) = found.iter().find(|d| !selected(d)) {
                         errors.push(PlanError::at(
-                            "tank2.existing",
+                            Section::Tank2.key(Field::Existing),
                             format!("the old tank2 also lives on {}, {}, which is not selected, so it cannot be wiped", d.name, d.describe()),
                             format!("add {where_} to tank2, or remove that disk from the machine"),
                         ));
@@ -391,15 +395,22 @@ fn decide_existing_pools(
 
     // A pool of ours on a disk selected for another role would be half
     // destroyed: say so rather than leave a degraded pool behind.
-    for (pool, keep) in [
-        ("tank1", roles.tank1_action == Some(PoolAction::Import)),
-        ("tank2", roles.tank2_action == Some(PoolAction::Import)),
+    for (section, keep) in [
+        (
+            Section::Tank1,
+            roles.tank1_action == Some(PoolAction::Import),
+        ),
+        (
+            Section::Tank2,
+            roles.tank2_action == Some(PoolAction::Import),
+        ),
     ] {
         if keep {
             continue;
         }
-        let configured = match pool {
-            "tank1" => answer.tank1.is_some(),
+        let pool = section.as_str();
+        let configured = match section {
+            Section::Tank1 => answer.tank1.is_some(),
             _ => answer.tank2.is_some(),
         };
         if configured {
@@ -415,10 +426,10 @@ fn decide_existing_pools(
             .collect();
         if !used.is_empty() {
             errors.push(PlanError::at(
-                pool,
+                section,
                 format!("{} hold(s) the existing pool {pool}, and the answer has no [{pool}] section, so it would be destroyed", names(&used)),
                 format!("add a [{pool}] section selecting those disks to keep it, or set node.erase-disks-with-data = true and choose other disks for {pool}"),
-            ));
+            ).lifted_by(AnswerKey::ERASE_DISKS_WITH_DATA));
         }
     }
 }
@@ -426,9 +437,9 @@ fn decide_existing_pools(
 /// Boot disks and disks of new pools are erased; a disk that holds data
 /// needs the user's explicit consent.
 fn decide_erase(answer: &Answer, roles: &mut Roles<'_>, errors: &mut Vec<PlanError>) {
-    let mut erase: Vec<(&Disk, &str, Option<&str>)> = Vec::new();
+    let mut erase: Vec<(&Disk, Section, Option<&str>)> = Vec::new();
     for d in &roles.boot {
-        erase.push((d, "disk-setup", None));
+        erase.push((d, Section::DiskSetup, None));
     }
     if roles.tank1_action == Some(PoolAction::Create) {
         let wiped = answer
@@ -436,7 +447,7 @@ fn decide_erase(answer: &Answer, roles: &mut Roles<'_>, errors: &mut Vec<PlanErr
             .as_ref()
             .is_some_and(|t| t.existing == ExistingPool::Wipe);
         for d in &roles.tank1 {
-            erase.push((d, "tank1", wiped.then_some("tank1")));
+            erase.push((d, Section::Tank1, wiped.then_some("tank1")));
         }
     }
     if roles.tank2_action == Some(PoolAction::Create) {
@@ -445,7 +456,7 @@ fn decide_erase(answer: &Answer, roles: &mut Roles<'_>, errors: &mut Vec<PlanErr
             .as_ref()
             .is_some_and(|t| t.existing == ExistingPool::Wipe);
         for d in &roles.tank2 {
-            erase.push((d, "tank2", wiped.then_some("tank2")));
+            erase.push((d, Section::Tank2, wiped.then_some("tank2")));
         }
     }
     let tank2_wiped = answer
@@ -485,7 +496,7 @@ fn decide_erase(answer: &Answer, roles: &mut Roles<'_>, errors: &mut Vec<PlanErr
                 disk.contents()
             ),
             "set node.erase-disks-with-data = true to confirm that it may be erased, or choose another disk",
-        ));
+        ).lifted_by(AnswerKey::ERASE_DISKS_WITH_DATA));
     }
 }
 

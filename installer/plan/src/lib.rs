@@ -21,7 +21,7 @@ use tappaas_answer::{Answer, ClusterAction, Fqdn, DEFAULT_CLUSTER_NAME};
 use tappaas_hardware::MachineProfile;
 
 pub use deploy::firewall_lan_default;
-pub use error::PlanError;
+pub use error::{AnswerKey, Field, PlanError, Section};
 pub use files::PEER_PASSWORD_CREDENTIAL;
 pub use model::*;
 pub use own_pool::{check_kept_pool, if_own_pool, own_pool_check, NOT_OURS_STATUS};

@@ -5,7 +5,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use tappaas_answer::{filter_matches, Answer, Cidr, FilterMatch, NetworkSource, Zone};
 use tappaas_hardware::{MachineProfile, Nic};
 
-use crate::{Address, Finding, NetworkPlan, PlanError, ZonePlan};
+use crate::{Address, Field, Finding, NetworkPlan, PlanError, Section, ZonePlan};
 
 /// SPEC.md: management network 10.0.0.0/24, firewall .1, node N at .(9+N).
 pub(crate) fn default_address(node: u8) -> Cidr {
@@ -37,7 +37,7 @@ pub(crate) fn plan_network(
             match found.as_slice() {
                 [] => {
                     errors.push(PlanError::at(
-                        "network.filter",
+                        Section::Network.key(Field::Filter),
                         "matches no network interface on this machine",
                         format!("check the udev properties with `tappaas-installer probe --json`; interfaces: {}", nic_names(machine)),
                     ));
@@ -70,7 +70,7 @@ pub(crate) fn plan_network(
         Some(filter) => {
             if filter_matches(filter, FilterMatch::All, &mgmt.udev) {
                 errors.push(PlanError::at(
-                    "bridges.wan-filter",
+                    Section::Bridges.key(Field::WanFilter),
                     format!("matches {}, the management interface", mgmt.name),
                     "the WAN port must be another interface: make the filter match only it",
                 ));
@@ -80,7 +80,7 @@ pub(crate) fn plan_network(
                 Some(n) => Some(n),
                 None => {
                     errors.push(PlanError::at(
-                        "bridges.wan-filter",
+                        Section::Bridges.key(Field::WanFilter),
                         "matches no network interface on this machine",
                         format!("interfaces: {}", nic_names(machine)),
                     ));
@@ -108,7 +108,7 @@ pub(crate) fn plan_network(
                 Some(cidr) => (Address::Static(cidr), n.gateway, n.dns),
                 None => {
                     errors.push(PlanError::at(
-                        "network.cidr",
+                        Section::Network.key(Field::Cidr),
                         "source = \"from-answer\" needs an address",
                         "set network.cidr, e.g. \"10.0.0.10/24\"",
                     ));

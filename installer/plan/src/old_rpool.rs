@@ -9,7 +9,7 @@ use tappaas_answer::Answer;
 use tappaas_hardware::{partition_path, MachineProfile};
 
 use crate::disks::Roles;
-use crate::{Finding, PlanError, RenamedPool};
+use crate::{Field, Finding, PlanError, RenamedPool, Section};
 
 const POOL: &str = "rpool";
 
@@ -72,7 +72,7 @@ pub(crate) fn plan_old_rpools(
                 });
             }
             (Some(_), Some(new_name)) => errors.push(PlanError::at(
-                "node.rename-old-rpool",
+                Section::Node.key(Field::RenameOldRpool),
                 problem,
                 format!("set node.rename-old-rpool = true to rename it {new_name} (its data is kept), or select that disk for this install (it is erased, with node.erase-disks-with-data = true), or detach it while installing"),
             )),

@@ -7,8 +7,8 @@ use tappaas_hardware::{human_bytes, partition_path, Disk, MachineProfile};
 
 use crate::disks::Roles;
 use crate::{
-    Dataset, Finding, Flavour, PartitionPlan, PartitionPurpose, PlanError, PoolAction, PoolPlan,
-    Vdev, VdevKind,
+    Dataset, Field, Finding, Flavour, PartitionPlan, PartitionPurpose, PlanError, PoolAction,
+    PoolPlan, Section, Vdev, VdevKind,
 };
 
 const MIB: u64 = 1024 * 1024;
@@ -53,7 +53,7 @@ pub(crate) fn plan_pools(
         None if boot_n == 2 => ZfsRaid::Raid1,
         None => {
             errors.push(PlanError::at(
-                "disk-setup.zfs.raid",
+                Section::DiskSetup.key(Field::ZfsRaid),
                 format!("{boot_n} boot disks are selected but no RAID level is given"),
                 "set zfs.raid (raid1, raid10, raidz-1, raidz-2 or raidz-3)",
             ));
@@ -61,7 +61,7 @@ pub(crate) fn plan_pools(
         }
     };
     check_count(
-        "disk-setup",
+        Section::DiskSetup,
         raid.as_str(),
         boot_n,
         raid.min_disks(),
@@ -83,7 +83,7 @@ pub(crate) fn plan_pools(
             let wanted = hdsize_bytes(gib);
             if wanted > room {
                 errors.push(PlanError::at(
-                    "disk-setup.zfs.hdsize",
+                    Section::DiskSetup.key(Field::ZfsHdsize),
                     format!(
                         "{gib} GiB does not fit: the smallest boot disk leaves {} for rpool",
                         human_bytes(room)
@@ -98,7 +98,7 @@ pub(crate) fn plan_pools(
     let rpool_bytes = rpool_size.unwrap_or(room);
     if rpool_bytes < MIN_RPOOL {
         errors.push(PlanError::at(
-            "disk-setup",
+            Section::DiskSetup,
             format!(
                 "rpool would get {}: the system needs at least {}",
                 human_bytes(rpool_bytes),
@@ -110,13 +110,13 @@ pub(crate) fn plan_pools(
     if roles.tank2_boot_remainder {
         match rpool_size {
             None => errors.push(PlanError::at(
-                "tank2.boot-remainder",
+                Section::Tank2.key(Field::BootRemainder),
                 "rpool takes the whole boot disk, so nothing remains for tank2",
                 "set disk-setup.zfs.hdsize to the size of rpool in GiB",
             )),
             Some(size) if room.saturating_sub(size) < MIN_TANK2_REMAINDER => {
                 errors.push(PlanError::at(
-                    "tank2.boot-remainder",
+                    Section::Tank2.key(Field::BootRemainder),
                     format!(
                         "only {} of the boot disk remains after rpool",
                         human_bytes(room.saturating_sub(size))
@@ -221,7 +221,7 @@ pub(crate) fn plan_pools(
         let paths: Vec<String> = disks.iter().map(|d| d.stable_path()).collect();
         if action == PoolAction::Create {
             check_count(
-                "tank1",
+                Section::Tank1,
                 tank1.layout.as_str(),
                 disks.len(),
                 tank1.layout.min_disks(),
@@ -231,7 +231,7 @@ pub(crate) fn plan_pools(
             if tank1.layout == Tank1Layout::Single {
                 if !tank1.allow_no_redundancy {
                     errors.push(PlanError::at(
-                        "tank1.layout",
+                        Section::Tank1.key(Field::Layout),
                         "\"single\" gives tank1 no redundancy",
                         "set tank1.allow-no-redundancy = true to accept that, or give tank1 two disks and layout = \"mirror\"",
                     ));
@@ -244,7 +244,7 @@ pub(crate) fn plan_pools(
             }
             if tank1.layout == Tank1Layout::Single && disks.len() > 1 {
                 errors.push(PlanError::at(
-                    "tank1.layout",
+                    Section::Tank1.key(Field::Layout),
                     format!("\"single\" takes one disk, {} are selected", disks.len()),
                     "select one disk, or choose mirror/raidz for several",
                 ));
@@ -322,7 +322,7 @@ pub(crate) fn sizes_differ(min: u64, max: u64) -> bool {
 }
 
 fn check_count(
-    section: &str,
+    section: Section,
     level: &str,
     n: usize,
     min: usize,

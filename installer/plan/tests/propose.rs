@@ -326,7 +326,7 @@ dns = "192.168.178.1"
     assert!(
         refused
             .iter()
-            .any(|e| e.key.as_deref() == Some("firewall.lan-address")),
+            .any(|e| e.key.map(|k| k.to_string()).as_deref() == Some("firewall.lan-address")),
         "{refused:#?}"
     );
     a.firewall.lan_address = Some(p.address);

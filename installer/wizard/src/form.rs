@@ -147,6 +147,14 @@ impl Choice {
             .unwrap_or("")
     }
 
+    /// Selects option `index` (a screen keeps its typed values in the
+    /// options' order and decides by the index, never by the text).
+    pub fn select_at(&mut self, index: usize) {
+        if index < self.options.len() {
+            self.selected = index;
+        }
+    }
+
     pub fn select(&mut self, value: &str) {
         if let Some(i) = self.options.iter().position(|o| o == value) {
             self.selected = i;
@@ -284,6 +292,20 @@ impl Form {
             Some(Kind::Choice(c)) => Some(c),
             _ => None,
         }
+    }
+
+    /// The index of the option chosen in choice item `i`.
+    pub fn selected(&self, i: usize) -> Option<usize> {
+        match self.items.get(i).map(|it| &it.kind) {
+            Some(Kind::Choice(c)) => Some(c.selected),
+            _ => None,
+        }
+    }
+
+    /// `values[i]` for the option chosen in choice item `item`, whose
+    /// options were made from `values` in that order.
+    pub fn chosen<T: Copy>(&self, item: usize, values: &[T]) -> Option<T> {
+        self.selected(item).and_then(|i| values.get(i).copied())
     }
 
     pub fn choice_mut(&mut self, i: usize) -> Option<&mut Choice> {

@@ -141,3 +141,4 @@ pub fn answer(rest: &str) -> tappaas_answer::Answer {
         }
     }
 }
+pub mod rules;

@@ -14,11 +14,11 @@ use ratatui::text::Line;
 use ratatui::widgets::{Paragraph, Widget};
 use tappaas_answer::{Answer, ExistingPool, Secret, Tank1, Tank1Layout, ZfsOptions, ZfsRaid};
 use tappaas_hardware::{human_bytes, transport_name, Disk, MachineProfile};
-use tappaas_plan::{DiskProposal, DiskRole};
+use tappaas_plan::{AnswerKey, DiskProposal, DiskRole, PlanError, Section};
 
 use super::{next_unless, Handled, Screen};
 use crate::context::Context;
-use crate::form::{errors_for, key_under, wrap, Choice, Form, FormEvent, Item, TextField};
+use crate::form::{errors_for, wrap, Choice, Form, FormEvent, Item, TextField};
 
 /// What a disk is used for. The order is the order of the choice.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,8 +45,29 @@ const TANK1_LAYOUTS: [Tank1Layout; 6] = [
     Tank1Layout::RaidZ3,
 ];
 
-const TANK2_DISKS: &str = "the tank2 disks above";
-const TANK2_REST: &str = "rest of the boot disk(s)";
+/// Where tank2 lives: `false` on its own disks, `true` on the rest of the
+/// boot disk(s). The order is the order of the choice.
+const TANK2_PLACES: [(bool, &str); 2] = [
+    (false, "the tank2 disks above"),
+    (true, "rest of the boot disk(s)"),
+];
+
+/// What to do with a pool found on the disks. The order is the order of
+/// the choice.
+const EXISTING: [(ExistingPool, &str); 2] = [
+    (ExistingPool::Keep, "keep (import)"),
+    (ExistingPool::Wipe, "wipe"),
+];
+
+/// Values of a table of (value, label), in its order.
+fn values<T: Copy, const N: usize>(table: &[(T, &str); N]) -> [T; N] {
+    table.map(|(v, _)| v)
+}
+
+/// Labels of a table of (value, label), in its order.
+fn labels<T: Copy>(table: &[(T, &str)]) -> Vec<String> {
+    table.iter().map(|(_, s)| s.to_string()).collect()
+}
 
 /// Indices of the items after the disk rows, relative to the first one.
 #[derive(Debug, Clone, Copy)]
@@ -146,10 +167,7 @@ impl Disks {
             } else {
                 let role = Role::proposed(proposal.role_of(&d.name));
                 let at = ROLES.iter().position(|(r, _)| *r == role).unwrap_or(0);
-                Item::choice(
-                    label,
-                    Choice::new(ROLES.iter().map(|(_, s)| s.to_string()).collect(), at),
-                )
+                Item::choice(label, Choice::new(labels(&ROLES), at))
             };
             item = item.with_detail(detail);
             rows.push(items.len());
@@ -166,7 +184,7 @@ impl Disks {
             t2_existing: base + 6,
             erase: base + 7,
         };
-        let existing = || Choice::new(vec!["keep (import)".into(), "wipe".into()], 0);
+        let existing = || Choice::new(labels(&EXISTING), 0);
         items.push(Item::choice(
             "Boot pool RAID level",
             Choice::new(ZfsRaid::ALL.iter().map(|r| r.to_string()).collect(), 0),
@@ -188,10 +206,7 @@ impl Disks {
         items.push(Item::choice("Existing pool tank1", existing()));
         items.push(Item::choice(
             "tank2 is",
-            Choice::new(
-                vec![TANK2_DISKS.into(), TANK2_REST.into()],
-                usize::from(proposal.split.is_some()),
-            ),
+            Choice::new(labels(&TANK2_PLACES), usize::from(proposal.split.is_some())),
         ));
         items.push(Item::text("rpool size (GiB)", TextField::new("")));
         items.push(Item::choice("Existing pool tank2", existing()));
@@ -226,11 +241,8 @@ impl Disks {
         if self.form.item(*item).is_some_and(|it| it.disabled) {
             return Role::None;
         }
-        let v = self.form.text(*item);
-        ROLES
-            .iter()
-            .find(|(_, s)| *s == v)
-            .map(|(r, _)| *r)
+        self.form
+            .chosen(*item, &values(&ROLES))
             .unwrap_or(Role::None)
     }
 
@@ -238,8 +250,8 @@ impl Disks {
     pub fn set_role(&mut self, disk: usize, role: Role, machine: &MachineProfile) {
         if let Some(item) = self.rows.get(disk).copied() {
             if let Some(c) = self.form.choice_mut(item) {
-                if let Some((_, s)) = ROLES.iter().find(|(r, _)| *r == role) {
-                    c.select(s);
+                if let Some(at) = ROLES.iter().position(|(r, _)| *r == role) {
+                    c.select_at(at);
                 }
             }
         }
@@ -257,7 +269,9 @@ impl Disks {
     }
 
     fn tank2_rest(&self) -> bool {
-        self.form.text(self.fixed.t2_mode) == TANK2_REST
+        self.form
+            .chosen(self.fixed.t2_mode, &values(&TANK2_PLACES))
+            .unwrap_or(false)
     }
 
     /// Shows the options that apply to the chosen roles, and suggests the
@@ -271,17 +285,21 @@ impl Disks {
         if !self.raid_touched {
             let raid = tappaas_plan::boot_raid_for(boot);
             if let Some(c) = self.form.choice_mut(f.raid) {
-                c.select(raid.as_str());
+                if let Some(at) = ZfsRaid::ALL.iter().position(|r| *r == raid) {
+                    c.select_at(at);
+                }
             }
         }
         if !self.layout_touched {
             let layout = tappaas_plan::tank1_layout_for(tank1.len());
             if let Some(c) = self.form.choice_mut(f.t1_layout) {
-                c.select(layout.as_str());
+                if let Some(at) = TANK1_LAYOUTS.iter().position(|l| *l == layout) {
+                    c.select_at(at);
+                }
             }
         }
         self.refresh_rpool_size(machine);
-        let single = self.form.text(f.t1_layout) == Tank1Layout::Single.as_str();
+        let single = self.form.chosen(f.t1_layout, &TANK1_LAYOUTS) == Some(Tank1Layout::Single);
         let has_pool = |disks: &[&Disk], pool: &str| {
             disks.iter().any(|d| d.zfs_pools.iter().any(|p| p == pool))
         };
@@ -362,27 +380,19 @@ impl Disks {
                 } else {
                     format!("{}; what to do: {}", e.message, e.hint)
                 };
-                let key = e.key.as_deref().unwrap_or("");
-                // The planner speaks of the answer key; here that key is
-                // the erase check box, so the message goes there.
-                let about_erase = e.hint.contains("erase-disks-with-data")
-                    && self.form.item(f.erase).is_some_and(|i| i.visible)
+                let erase_offered = self.form.item(f.erase).is_some_and(|i| i.visible)
                     && !self.form.checked(f.erase);
-                let text = if about_erase {
+                let slot = error_slot(&e, erase_offered);
+                let text = if slot == ErrorSlot::Consent {
                     format!("{text} (here: tick \"Erase the selected disks that hold data\")")
                 } else {
                     text
                 };
-                let slot = if about_erase || key_under(key, "node.erase-disks-with-data") {
-                    &mut erase_err
-                } else if key_under(key, "tank1") {
-                    &mut t1_err
-                } else if key_under(key, "tank2") {
-                    &mut t2_err
-                } else if key_under(key, "node.erase-disks-with-data") {
-                    &mut erase_err
-                } else {
-                    &mut raid_err
+                let slot = match slot {
+                    ErrorSlot::Consent | ErrorSlot::Erase => &mut erase_err,
+                    ErrorSlot::Tank1 => &mut t1_err,
+                    ErrorSlot::Tank2 => &mut t2_err,
+                    ErrorSlot::Raid => &mut raid_err,
                 };
                 match slot {
                     Some(s) => {
@@ -443,9 +453,38 @@ impl Disks {
     }
 }
 
+/// Where a planner error about the disks is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ErrorSlot {
+    Raid,
+    Tank1,
+    Tank2,
+    /// At the erase check box, about that key.
+    Erase,
+    /// At the erase check box, whose tick would lift it (the planner
+    /// names the consent it needs; here that key is the check box).
+    Consent,
+}
+
+/// The item a planner error goes to, by its typed key and consent;
+/// `erase_offered`: the erase check box is shown and not ticked.
+fn error_slot(e: &PlanError, erase_offered: bool) -> ErrorSlot {
+    if erase_offered && e.consent == Some(AnswerKey::ERASE_DISKS_WITH_DATA) {
+        ErrorSlot::Consent
+    } else if e.key == Some(AnswerKey::ERASE_DISKS_WITH_DATA) {
+        ErrorSlot::Erase
+    } else if e.is_under(Section::Tank1) {
+        ErrorSlot::Tank1
+    } else if e.is_under(Section::Tank2) {
+        ErrorSlot::Tank2
+    } else {
+        ErrorSlot::Raid
+    }
+}
+
 /// What the planner says about the disk choice, with placeholders for what
 /// later screens ask (the planner does not check those).
-fn planner_errors(s: &Disks, ctx: &Context) -> Vec<tappaas_plan::PlanError> {
+fn planner_errors(s: &Disks, ctx: &Context) -> Vec<PlanError> {
     let mut answer = ctx.answer.clone();
     s.apply(&mut answer);
     answer.global.root_password = Some(Secret::new("placeholder"));
@@ -455,10 +494,10 @@ fn planner_errors(s: &Disks, ctx: &Context) -> Vec<tappaas_plan::PlanError> {
         Err(errors) => errors
             .into_iter()
             .filter(|e| {
-                let k = e.key.as_deref().unwrap_or("");
-                ["disk-setup", "tank1", "tank2", "node.erase-disks-with-data"]
-                    .iter()
-                    .any(|p| key_under(k, p))
+                [Section::DiskSetup, Section::Tank1, Section::Tank2]
+                    .into_iter()
+                    .any(|s| e.is_under(s))
+                    || e.key == Some(AnswerKey::ERASE_DISKS_WITH_DATA)
             })
             .collect(),
     }
@@ -521,7 +560,7 @@ impl Screen for Disks {
         let tank2 = paths(Role::Tank2);
         let rest = self.tank2_rest();
         answer.disk_setup.disk_list = if boot.is_empty() { None } else { Some(boot) };
-        let raid = self.form.text(f.raid).parse::<ZfsRaid>().ok();
+        let raid = self.form.chosen(f.raid, &ZfsRaid::ALL);
         let hdsize = if rest {
             self.form.text(f.t2_size).trim().parse::<f64>().ok()
         } else {
@@ -533,8 +572,10 @@ impl Screen for Disks {
             ..answer.disk_setup.zfs.clone().unwrap_or_default()
         });
         let existing = |item: usize| {
-            if self.form.item(item).is_some_and(|i| i.visible) && self.form.text(item) == "wipe" {
-                ExistingPool::Wipe
+            if self.form.item(item).is_some_and(|i| i.visible) {
+                self.form
+                    .chosen(item, &values(&EXISTING))
+                    .unwrap_or(ExistingPool::Keep)
             } else {
                 ExistingPool::Keep
             }
@@ -542,10 +583,9 @@ impl Screen for Disks {
         answer.tank1 = if tank1.is_empty() {
             None
         } else {
-            let layout = TANK1_LAYOUTS
-                .iter()
-                .copied()
-                .find(|l| l.as_str() == self.form.text(f.t1_layout))
+            let layout = self
+                .form
+                .chosen(f.t1_layout, &TANK1_LAYOUTS)
                 .unwrap_or(Tank1Layout::Mirror);
             Some(Tank1 {
                 layout,
@@ -594,5 +634,82 @@ impl Screen for Disks {
             Layout::vertical([Constraint::Length(height), Constraint::Min(1)]).areas(area);
         Paragraph::new(lines).render(top, buf);
         self.form.render(rest, buf, true);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tappaas_plan::Field;
+
+    use super::*;
+
+    fn machine() -> MachineProfile {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tests/fixtures/machines/nvme2-hdd4/profile.json"
+        );
+        let text = std::fs::read_to_string(path).expect("fixture");
+        MachineProfile::from_json(&text).expect("profile")
+    }
+
+    /// The screen decides by the chosen option, whatever its text says.
+    #[test]
+    fn roles_and_options_are_read_by_index_not_by_their_labels() {
+        let m = machine();
+        let mut s = Disks::new(&m);
+        for i in 0..m.disks.len() {
+            s.set_role(i, Role::None, &m);
+        }
+        s.set_role(2, Role::Tank1, &m);
+        s.set_role(3, Role::Tank1, &m);
+        let f = s.fixed;
+        // Relabel every choice: nothing may change.
+        for item in s
+            .rows
+            .iter()
+            .copied()
+            .chain([f.t1_layout, f.t2_mode, f.raid])
+        {
+            if let Some(c) = s.form.choice_mut(item) {
+                c.options = (0..c.options.len())
+                    .map(|i| format!("option {i}"))
+                    .collect();
+            }
+        }
+        assert_eq!(s.role(2), Role::Tank1);
+        assert_eq!(s.role(3), Role::Tank1);
+        let mut answer = crate::context::initial_answer();
+        s.apply(&mut answer);
+        let tank1 = answer.tank1.expect("tank1");
+        assert_eq!(tank1.disk_list.map(|l| l.len()), Some(2));
+        assert_eq!(tank1.layout, Tank1Layout::Mirror);
+        assert!(!s.tank2_rest());
+    }
+
+    #[test]
+    fn planner_errors_are_placed_by_their_key_and_consent() {
+        let erase = AnswerKey::ERASE_DISKS_WITH_DATA;
+        // A hint that does not name the key: the typed consent decides.
+        let data =
+            PlanError::at(Section::Tank1, "sdc holds data", "choose another disk").lifted_by(erase);
+        assert_eq!(error_slot(&data, true), ErrorSlot::Consent);
+        assert_eq!(error_slot(&data, false), ErrorSlot::Tank1);
+        let hint_only = PlanError::at(
+            Section::Tank2,
+            "sde holds data",
+            "set node.erase-disks-with-data = true",
+        );
+        assert_eq!(error_slot(&hint_only, true), ErrorSlot::Tank2);
+        assert_eq!(
+            error_slot(&PlanError::at(erase, "x", ""), false),
+            ErrorSlot::Erase
+        );
+        assert_eq!(
+            error_slot(
+                &PlanError::at(Section::DiskSetup.key(Field::ZfsRaid), "x", ""),
+                true
+            ),
+            ErrorSlot::Raid
+        );
     }
 }

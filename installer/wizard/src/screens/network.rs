@@ -39,7 +39,11 @@ const NO_WAN: &str = "none (only one NIC)";
 #[derive(Debug)]
 pub struct NetworkScreen {
     pub form: Form,
+    /// The NICs, in the order of the management choice's options.
     nics: Vec<Nic>,
+    /// The NIC names of the WAN choice's options, in their order (none
+    /// when the only option is that there is no WAN NIC).
+    wan_nics: Vec<String>,
     mgmt_touched: bool,
     wan_touched: bool,
 }
@@ -51,11 +55,6 @@ fn nic_option(n: &Nic) -> String {
         None => "link ?",
     };
     format!("{} ({}, {link})", n.name, n.mac)
-}
-
-/// The NIC name at the start of a choice's text.
-fn nic_name(option: &str) -> &str {
-    option.split_whitespace().next().unwrap_or("")
 }
 
 /// A filter that picks exactly this NIC: the MAC-based name survives a
@@ -92,6 +91,7 @@ impl NetworkScreen {
         let mut s = NetworkScreen {
             form: Form::new(items, 20),
             nics,
+            wan_nics: Vec::new(),
             mgmt_touched: false,
             wan_touched: false,
         };
@@ -99,9 +99,17 @@ impl NetworkScreen {
         s
     }
 
+    /// The NIC chosen in `item` (MGMT or WAN), by the chosen option's
+    /// index, not its text.
     fn nic(&self, item: usize) -> Option<&Nic> {
-        let name = nic_name(self.form.text(item));
-        self.nics.iter().find(|n| n.name == name)
+        let at = self.form.selected(item)?;
+        match item {
+            MGMT => self.nics.get(at),
+            _ => {
+                let name = self.wan_nics.get(at)?;
+                self.nics.iter().find(|n| &n.name == name)
+            }
+        }
     }
 
     /// Fills every field the user has not typed in: from the management
@@ -122,9 +130,9 @@ impl NetworkScreen {
                 }
             }
         }
-        let mgmt = nic_name(self.form.text(MGMT)).to_string();
+        let mgmt = self.nic(MGMT).map(|n| n.name.clone()).unwrap_or_default();
         let others: Vec<&Nic> = self.nics.iter().filter(|n| n.name != mgmt).collect();
-        let current_wan = nic_name(self.form.text(WAN)).to_string();
+        let current_wan = self.nic(WAN).map(|n| n.name.clone()).unwrap_or_default();
         let mut options: Vec<String> = others.iter().map(|n| nic_option(n)).collect();
         if options.is_empty() {
             options.push(NO_WAN.into());
@@ -135,12 +143,14 @@ impl NetworkScreen {
             .find(with_link)
             .or(others.first())
             .map(|n| n.name.clone());
+        let want = if keep { Some(current_wan) } else { wan_default };
+        let at = want
+            .and_then(|w| others.iter().position(|n| n.name == w))
+            .unwrap_or(0);
+        self.wan_nics = others.iter().map(|n| n.name.clone()).collect();
         if let Some(c) = self.form.choice_mut(WAN) {
             c.options = options;
-            let want = if keep { Some(current_wan) } else { wan_default };
-            c.selected = want
-                .and_then(|w| c.options.iter().position(|o| nic_name(o) == w))
-                .unwrap_or(0);
+            c.selected = at;
         }
         let facts = match self.nic(MGMT).and_then(|n| n.dhcp.as_ref()) {
             Some(lease) => Facts::from_lease(lease),
@@ -334,5 +344,38 @@ impl Screen for NetworkScreen {
 
     fn render(&self, area: Rect, buf: &mut Buffer, _ctx: &Context) {
         self.form.render(area, buf, true);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The chosen NICs come from the options' order, whatever the
+    /// options' text says.
+    #[test]
+    fn nics_are_read_by_index_not_by_their_labels() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tests/fixtures/machines/nvme2-hdd4/profile.json"
+        );
+        let text = std::fs::read_to_string(path).expect("fixture");
+        let m = MachineProfile::from_json(&text).expect("profile");
+        let mut s = NetworkScreen::new(&m);
+        let mgmt = s
+            .nic(MGMT)
+            .map(|n| n.name.clone())
+            .expect("a management NIC");
+        let wan = s.nic(WAN).map(|n| n.name.clone()).expect("a WAN NIC");
+        assert_ne!(mgmt, wan);
+        for item in [MGMT, WAN] {
+            if let Some(c) = s.form.choice_mut(item) {
+                c.options = c.options.iter().map(|o| format!("NIC {o}")).collect();
+            }
+        }
+        assert_eq!(s.nic(MGMT).map(|n| n.name.as_str()), Some(mgmt.as_str()));
+        assert_eq!(s.nic(WAN).map(|n| n.name.as_str()), Some(wan.as_str()));
+        s.defaults(1);
+        assert_eq!(s.nic(WAN).map(|n| n.name.as_str()), Some(wan.as_str()));
     }
 }

@@ -62,12 +62,9 @@ fn overview(plan: &Plan) -> Vec<String> {
         .pools
         .iter()
         .map(|p| {
-            let kind = p
-                .vdevs
-                .first()
-                .and_then(|v| v.kind.keyword())
-                .unwrap_or("stripe");
-            let groups = if p.vdevs.len() > 1 && kind != "stripe" {
+            let keyword = p.vdevs.first().and_then(|v| v.kind.keyword());
+            let kind = keyword.unwrap_or("stripe");
+            let groups = if p.vdevs.len() > 1 && keyword.is_some() {
                 format!("{} x {kind}", p.vdevs.len())
             } else {
                 kind.to_string()
@@ -128,11 +125,7 @@ impl Summary {
                     "The planner found problems; go back (Esc) and change what they name:",
                 ));
                 for e in errors {
-                    let key = e
-                        .key
-                        .as_deref()
-                        .map(|k| format!("{k}: "))
-                        .unwrap_or_default();
+                    let key = e.key.map(|k| format!("{k}: ")).unwrap_or_default();
                     items.push(errored(format!(
                         "{key}{}; what to do: {}",
                         e.message, e.hint
