@@ -367,3 +367,4 @@ pub fn finished(t0: Instant) -> Progress {
     );
     p
 }
+pub mod state;
