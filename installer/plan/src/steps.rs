@@ -69,10 +69,25 @@ pub(crate) fn plan_steps(
     answer: &Answer,
     env: &Environment,
 ) -> Vec<Step> {
-    let mut steps = Vec::new();
+    let mut steps = vec![check_disks_step(plan, machine)];
+    steps.extend(rename_old_rpool_step(plan));
+    steps.extend(wipe_step(plan, machine));
+    steps.push(partition_step(plan));
+    let Some(rpool) = plan.pools.iter().find(|p| p.name == "rpool") else {
+        return steps;
+    };
+    steps.push(rpool_step(rpool));
+    steps.extend(system_steps(plan, env));
+    steps.push(configure_step(plan, answer));
+    steps.push(bootloader_step(plan, env));
+    steps.extend(data_pool_steps(plan));
+    steps.push(finish_step(&pool_devices(rpool)));
+    steps
+}
 
-    // 1. The machine may have changed since it was probed: check first.
-    let checks = plan
+/// The machine may have changed since it was probed: check first.
+fn check_disks_step(plan: &Plan, machine: &MachineProfile) -> Step {
+    let checks: Vec<Action> = plan
         .disks
         .iter()
         .filter(|d| {
@@ -86,14 +101,16 @@ pub(crate) fn plan_steps(
             size_bytes: d.size_bytes,
         })
         .collect();
-    steps.push(step(
+    step(
         "check-disks",
         "Check that the selected disks are the ones planned",
         checks,
-    ));
+    )
+}
 
-    // An old rpool on a disk this install leaves alone gets another name
-    // before the new rpool exists (only with the answer's consent).
+/// An old rpool on a disk this install leaves alone gets another name
+/// before the new rpool exists (only with the answer's consent).
+fn rename_old_rpool_step(plan: &Plan) -> Option<Step> {
     let mut rename = Vec::new();
     for old in &plan.renamed_pools {
         let mut import = vec![
@@ -115,16 +132,19 @@ pub(crate) fn plan_steps(
         ));
         rename.push(run(["zpool", "export", &old.new_name]));
     }
-    if !rename.is_empty() {
-        rename.insert(0, run(["modprobe", "zfs"]));
-        steps.push(step(
-            "rename-old-rpool",
-            "Rename the old rpool on a disk this install leaves alone",
-            rename,
-        ));
+    if rename.is_empty() {
+        return None;
     }
+    rename.insert(0, run(["modprobe", "zfs"]));
+    Some(step(
+        "rename-old-rpool",
+        "Rename the old rpool on a disk this install leaves alone",
+        rename,
+    ))
+}
 
-    // 2. Wipe: signatures of every old partition, then the disk's own.
+/// Wipe: signatures of every old partition, then the disk's own.
+fn wipe_step(plan: &Plan, machine: &MachineProfile) -> Option<Step> {
     let mut wipe = Vec::new();
     for d in plan.disks.iter().filter(|d| d.erase) {
         if let Some(disk) = machine.disk(&d.kernel_name) {
@@ -142,16 +162,19 @@ pub(crate) fn plan_steps(
         wipe.push(run(["wipefs", "--all", "--force", &d.path]));
         wipe.push(run(["sgdisk", "--zap-all", &d.path]));
     }
-    if !wipe.is_empty() {
-        wipe.push(run(["udevadm", "settle"]));
-        steps.push(step(
-            "wipe-disks",
-            "Erase the disks that will be reused",
-            wipe,
-        ));
+    if wipe.is_empty() {
+        return None;
     }
+    wipe.push(run(["udevadm", "settle"]));
+    Some(step(
+        "wipe-disks",
+        "Erase the disks that will be reused",
+        wipe,
+    ))
+}
 
-    // 3. Boot disks: BIOS boot, EFI system, rpool (and tank2's remainder).
+/// Boot disks: BIOS boot, EFI system, rpool (and tank2's remainder).
+fn partition_step(plan: &Plan) -> Step {
     let mut part = Vec::new();
     for disk in plan.disks.iter().filter(|d| d.role == DiskRole::Boot) {
         let mut argv: Vec<String> = vec!["sgdisk".into()];
@@ -176,16 +199,11 @@ pub(crate) fn plan_steps(
         part.push(Action::Run(Command { argv, stdin: None }));
     }
     part.push(run(["udevadm", "settle"]));
-    steps.push(step(
-        "partition-boot-disks",
-        "Partition the boot disk(s)",
-        part,
-    ));
+    step("partition-boot-disks", "Partition the boot disk(s)", part)
+}
 
-    // 4. rpool and its datasets, mounted at the target root.
-    let Some(rpool) = plan.pools.iter().find(|p| p.name == "rpool") else {
-        return steps;
-    };
+/// rpool and its datasets, mounted at the target root.
+fn rpool_step(rpool: &PoolPlan) -> Step {
     let rpool_devices = pool_devices(rpool);
     // An rpool left by an interrupted run of this step is made again.
     // The pools carry the host id of the system that made them; the node
@@ -225,14 +243,16 @@ pub(crate) fn plan_steps(
         &format!("bootfs={ROOT_DATASET}"),
         "rpool",
     ]));
-    steps.push(step(
+    step(
         crate::NODE_ROOT_EXISTS_AFTER,
         "Create the ZFS pool rpool and its datasets",
         rp,
-    ));
+    )
+}
 
-    // 5. The target system from the ISO's image.
-    steps.push(step(
+/// The target system from the ISO's image.
+fn system_steps(plan: &Plan, env: &Environment) -> Vec<Step> {
+    let mut steps = vec![step(
         "install-system",
         format!("Copy the {} system onto rpool", env.flavour),
         vec![run([
@@ -243,7 +263,7 @@ pub(crate) fn plan_steps(
             TARGET_ROOT,
             &env.target_image,
         ])],
-    ));
+    )];
     // The VM images first boot deploys from, when the ISO carries them.
     let mut images = Vec::new();
     if let (Some(src), Some(_)) = (&env.firewall_image, &plan.firewall) {
@@ -263,8 +283,11 @@ pub(crate) fn plan_steps(
             copy,
         ));
     }
+    steps
+}
 
-    // 6. Configuration.
+/// The node's configuration: files, identities, passwords, first boot.
+fn configure_step(plan: &Plan, answer: &Answer) -> Step {
     let mut cfg = chroot_mounts();
     for f in node_files(plan, answer) {
         cfg.push(Action::WriteFile(f));
@@ -334,18 +357,19 @@ pub(crate) fn plan_steps(
         "enable",
         FIRSTBOOT_UNIT,
     ]));
-    steps.push(step("configure", "Configure the node", cfg));
+    step("configure", "Configure the node", cfg)
+}
 
-    // 7. Boot loader on every boot disk, for UEFI and legacy BIOS.
+/// Boot loader on every boot disk, for UEFI and legacy BIOS.
+fn bootloader_step(plan: &Plan, env: &Environment) -> Step {
     let mut boot = chroot_mounts();
     boot.extend(bootloader(plan, env));
-    steps.push(step(
-        "bootloader",
-        "Make the node bootable (UEFI and BIOS)",
-        boot,
-    ));
+    step("bootloader", "Make the node bootable (UEFI and BIOS)", boot)
+}
 
-    // 8. The data pools.
+/// The data pools.
+fn data_pool_steps(plan: &Plan) -> Vec<Step> {
+    let mut steps = Vec::new();
     for pool in plan.pools.iter().filter(|p| p.name != "rpool") {
         let actions = match pool.action {
             // A pool left imported by an interrupted run of this step is
@@ -381,9 +405,12 @@ pub(crate) fn plan_steps(
             actions,
         ));
     }
+    steps
+}
 
-    // 9. Leave the disks clean for the reboot.
-    steps.push(step(
+/// Leave the disks clean for the reboot.
+fn finish_step(rpool_devices: &[String]) -> Step {
+    step(
         "finish",
         "Unmount and export rpool",
         ["/dev", "/proc", "/sys"]
@@ -399,12 +426,11 @@ pub(crate) fn plan_steps(
             // log shows what was mounted and the export is forced.
             .chain([Action::Run(if_own_pool(
                 "rpool",
-                &rpool_devices,
+                rpool_devices,
                 "zpool export rpool || { grep ' /target' /proc/mounts; zpool export -f rpool; }",
             ))])
             .collect(),
-    ));
-    steps
+    )
 }
 
 fn is_renamed_pool_disk(plan: &Plan, path: &str) -> bool {
