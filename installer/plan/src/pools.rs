@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use tappaas_answer::{Answer, Tank1Layout, ZfsRaid};
+use tappaas_answer::{Answer, Tank1, Tank1Layout, ZfsOptions, ZfsRaid};
 use tappaas_hardware::{human_bytes, partition_path, Disk, MachineProfile};
 
 use crate::disks::Roles;
@@ -46,6 +46,38 @@ pub(crate) fn plan_pools(
     warnings: &mut Vec<Finding>,
 ) -> Option<Layout> {
     let zfs = answer.disk_setup.zfs.clone().unwrap_or_default();
+    let raid = boot_raid(&zfs, roles, errors, warnings)?;
+    let rpool_size = rpool_size(&zfs, roles, errors);
+    let boot = boot_partitions(roles, rpool_size);
+    let mut pools = vec![rpool(&zfs, flavour, raid, roles, &boot.rpool, warnings)];
+    if let (Some(tank1), Some(action)) = (&answer.tank1, roles.tank1_action) {
+        pools.push(tank1_pool(tank1, action, roles, errors, warnings));
+    }
+    if let Some(action) = roles.tank2_action {
+        pools.push(tank2_pool(action, roles, &boot.tank2, warnings));
+    }
+    Some(Layout {
+        partitions: boot.partitions,
+        pools,
+    })
+}
+
+/// The partitions of the boot disks, and the devices of rpool and of a
+/// tank2 on the rest of the boot disks.
+struct BootPartitions {
+    partitions: Vec<PartitionPlan>,
+    rpool: Vec<String>,
+    tank2: Vec<String>,
+}
+
+/// rpool's RAID level: the answer's, else the one for the number of
+/// boot disks; `None` (an error) when that is not clear.
+fn boot_raid(
+    zfs: &ZfsOptions,
+    roles: &Roles<'_>,
+    errors: &mut Vec<PlanError>,
+    warnings: &mut Vec<Finding>,
+) -> Option<ZfsRaid> {
     let boot_n = roles.boot.len();
     let raid = match zfs.raid {
         Some(r) => r,
@@ -74,8 +106,12 @@ pub(crate) fn plan_pools(
             hint: "use raid1 (mirror) for boot disks unless you know you want this".into(),
         });
     }
+    Some(raid)
+}
 
-    let mut partitions = Vec::new();
+/// rpool's partition size (`None`: the whole room of the boot disk),
+/// checked against the smallest boot disk and tank2 on its rest.
+fn rpool_size(zfs: &ZfsOptions, roles: &Roles<'_>, errors: &mut Vec<PlanError>) -> Option<u64> {
     let smallest_boot = roles.boot.iter().map(|d| d.size_bytes).min().unwrap_or(0);
     let room = rpool_room(smallest_boot);
     let rpool_size = match zfs.hdsize {
@@ -127,7 +163,13 @@ pub(crate) fn plan_pools(
             Some(_) => {}
         }
     }
+    rpool_size
+}
 
+/// BIOS boot, EFI system and rpool on each boot disk, and tank2 on the
+/// rest when it lives there.
+fn boot_partitions(roles: &Roles<'_>, rpool_size: Option<u64>) -> BootPartitions {
+    let mut partitions = Vec::new();
     let mut rpool_parts = Vec::new();
     let mut tank2_parts = Vec::new();
     for disk in &roles.boot {
@@ -170,7 +212,22 @@ pub(crate) fn plan_pools(
             tank2_parts.push(part(4));
         }
     }
+    BootPartitions {
+        partitions,
+        rpool: rpool_parts,
+        tank2: tank2_parts,
+    }
+}
 
+/// rpool: the boot disks' pool, its properties and datasets.
+fn rpool(
+    zfs: &ZfsOptions,
+    flavour: Flavour,
+    raid: ZfsRaid,
+    roles: &Roles<'_>,
+    rpool_parts: &[String],
+    warnings: &mut Vec<Finding>,
+) -> PoolPlan {
     let ashift = zfs.ashift.unwrap_or(12);
     warn_ashift(ashift, &roles.boot, warnings);
     let mut rpool = PoolPlan {
@@ -214,93 +271,105 @@ pub(crate) fn plan_pools(
             .insert("copies".into(), c.to_string());
     }
     warn_mismatch("rpool", &roles.boot, warnings);
-    let mut pools = vec![rpool];
+    rpool
+}
 
-    if let (Some(tank1), Some(action)) = (&answer.tank1, roles.tank1_action) {
-        let disks = &roles.tank1;
-        let paths: Vec<String> = disks.iter().map(|d| d.stable_path()).collect();
-        if action == PoolAction::Create {
-            check_count(
-                Section::Tank1,
-                tank1.layout.as_str(),
-                disks.len(),
-                tank1.layout.min_disks(),
-                tank1.layout == Tank1Layout::Raid10,
-                errors,
-            );
-            if tank1.layout == Tank1Layout::Single {
-                if !tank1.allow_no_redundancy {
-                    errors.push(PlanError::at(
-                        Section::Tank1.key(Field::Layout),
-                        "\"single\" gives tank1 no redundancy",
-                        "set tank1.allow-no-redundancy = true to accept that, or give tank1 two disks and layout = \"mirror\"",
-                    ));
-                } else {
-                    warnings.push(Finding {
-                        message: "tank1 has no redundancy: a disk failure loses its data".into(),
-                        hint: "in a cluster, storage replication to another node can cover this; otherwise add a disk and use a mirror".into(),
-                    });
-                }
-            }
-            if tank1.layout == Tank1Layout::Single && disks.len() > 1 {
+/// tank1, the redundant data pool, with the checks of its layout.
+fn tank1_pool(
+    tank1: &Tank1,
+    action: PoolAction,
+    roles: &Roles<'_>,
+    errors: &mut Vec<PlanError>,
+    warnings: &mut Vec<Finding>,
+) -> PoolPlan {
+    let disks = &roles.tank1;
+    let paths: Vec<String> = disks.iter().map(|d| d.stable_path()).collect();
+    if action == PoolAction::Create {
+        check_count(
+            Section::Tank1,
+            tank1.layout.as_str(),
+            disks.len(),
+            tank1.layout.min_disks(),
+            tank1.layout == Tank1Layout::Raid10,
+            errors,
+        );
+        if tank1.layout == Tank1Layout::Single {
+            if !tank1.allow_no_redundancy {
                 errors.push(PlanError::at(
                     Section::Tank1.key(Field::Layout),
-                    format!("\"single\" takes one disk, {} are selected", disks.len()),
-                    "select one disk, or choose mirror/raidz for several",
+                    "\"single\" gives tank1 no redundancy",
+                    "set tank1.allow-no-redundancy = true to accept that, or give tank1 two disks and layout = \"mirror\"",
                 ));
+            } else {
+                warnings.push(Finding {
+                    message: "tank1 has no redundancy: a disk failure loses its data".into(),
+                    hint: "in a cluster, storage replication to another node can cover this; otherwise add a disk and use a mirror".into(),
+                });
             }
-            warn_mismatch("tank1", disks, warnings);
         }
-        pools.push(data_pool(
-            "tank1",
-            action,
-            paths,
-            tank1_vdevs(tank1.layout, disks),
-            disks,
-        ));
+        if tank1.layout == Tank1Layout::Single && disks.len() > 1 {
+            errors.push(PlanError::at(
+                Section::Tank1.key(Field::Layout),
+                format!("\"single\" takes one disk, {} are selected", disks.len()),
+                "select one disk, or choose mirror/raidz for several",
+            ));
+        }
+        warn_mismatch("tank1", disks, warnings);
     }
+    data_pool(
+        "tank1",
+        action,
+        paths,
+        tank1_vdevs(tank1.layout, disks),
+        disks,
+    )
+}
 
-    if let Some(action) = roles.tank2_action {
-        let (members, vdevs): (Vec<String>, Vec<Vdev>) = if roles.tank2_boot_remainder {
-            (
-                tank2_parts.clone(),
-                tank2_parts
-                    .iter()
-                    .map(|p| Vdev {
-                        kind: VdevKind::Disk,
-                        devices: vec![p.clone()],
-                    })
-                    .collect(),
-            )
-        } else {
-            let paths: Vec<String> = roles.tank2.iter().map(|d| d.stable_path()).collect();
-            let vdevs = paths
+/// tank2, the data pool without redundancy: on its own disks or on the
+/// rest of the boot disks.
+fn tank2_pool(
+    action: PoolAction,
+    roles: &Roles<'_>,
+    tank2_parts: &[String],
+    warnings: &mut Vec<Finding>,
+) -> PoolPlan {
+    let (members, vdevs): (Vec<String>, Vec<Vdev>) = if roles.tank2_boot_remainder {
+        (
+            tank2_parts.to_vec(),
+            tank2_parts
                 .iter()
                 .map(|p| Vdev {
                     kind: VdevKind::Disk,
                     devices: vec![p.clone()],
                 })
-                .collect();
-            (paths, vdevs)
-        };
-        if action == PoolAction::Create && members.len() > 1 {
-            warnings.push(Finding {
-                message: format!(
-                    "tank2 is a stripe of {} devices without redundancy: losing any one loses tank2",
-                    members.len()
-                ),
-                hint: "that is tank2's purpose (backups, services with their own redundancy); keep what matters on tank1".into(),
-            });
-        }
-        let disks: &[&Disk] = if roles.tank2_boot_remainder {
-            &roles.boot
-        } else {
-            &roles.tank2
-        };
-        pools.push(data_pool("tank2", action, members, vdevs, disks));
+                .collect(),
+        )
+    } else {
+        let paths: Vec<String> = roles.tank2.iter().map(|d| d.stable_path()).collect();
+        let vdevs = paths
+            .iter()
+            .map(|p| Vdev {
+                kind: VdevKind::Disk,
+                devices: vec![p.clone()],
+            })
+            .collect();
+        (paths, vdevs)
+    };
+    if action == PoolAction::Create && members.len() > 1 {
+        warnings.push(Finding {
+            message: format!(
+                "tank2 is a stripe of {} devices without redundancy: losing any one loses tank2",
+                members.len()
+            ),
+            hint: "that is tank2's purpose (backups, services with their own redundancy); keep what matters on tank1".into(),
+        });
     }
-
-    Some(Layout { partitions, pools })
+    let disks: &[&Disk] = if roles.tank2_boot_remainder {
+        &roles.boot
+    } else {
+        &roles.tank2
+    };
+    data_pool("tank2", action, members, vdevs, disks)
 }
 
 /// What a boot disk of `disk_bytes` leaves for rpool (and tank2 on the
