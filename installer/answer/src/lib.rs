@@ -9,6 +9,7 @@
 pub mod checks;
 mod filter;
 mod lists;
+mod mac;
 mod model;
 mod parse;
 mod path;
@@ -18,6 +19,7 @@ mod write;
 
 pub use filter::{disk_list_entry_matches, filter_matches, Glob};
 pub use lists::{COUNTRIES, KEYBOARDS, TIMEZONES};
+pub use mac::MacAddr;
 pub use model::*;
 pub use parse::{parse, parse_file, validate, FileErrors};
 pub use secret::{Secret, REDACTED};

@@ -5,7 +5,7 @@ use std::fmt;
 use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
-use tappaas_answer::Cidr;
+use tappaas_answer::{Cidr, MacAddr};
 
 /// The plan file's format. Version 2: addresses, prefixes and gateways are
 /// typed (still written as text, e.g. `"10.0.0.2/24"`). A plan of another
@@ -329,7 +329,9 @@ pub struct Dataset {
 #[serde(rename_all = "kebab-case")]
 pub struct NetworkPlan {
     pub management_nic: String,
-    pub management_mac: String,
+    /// `None` when the card reported no (valid) hardware address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub management_mac: Option<MacAddr>,
     pub address: Address,
     pub gateway: Option<IpAddr>,
     pub dns: Option<IpAddr>,

@@ -121,7 +121,7 @@ pub(crate) fn plan_network(
     let zones = answer.zones.clone().unwrap_or_else(Zone::defaults);
     Some(NetworkPlan {
         management_nic: mgmt.name.clone(),
-        management_mac: mgmt.mac.clone(),
+        management_mac: mgmt.mac.parse().ok(),
         address,
         gateway,
         dns,

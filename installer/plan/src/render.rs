@@ -113,7 +113,10 @@ pub fn render_text(plan: &Plan) -> String {
     let _ = writeln!(
         s,
         "  bridge lan: port {} ({}), address {}",
-        net.management_nic, net.management_mac, net.address
+        net.management_nic,
+        net.management_mac
+            .map_or_else(|| "MAC unknown".to_string(), |m| m.to_string()),
+        net.address
     );
     if let Some(gw) = &net.gateway {
         let _ = writeln!(
