@@ -234,7 +234,7 @@ fn rpool(
         name: "rpool".into(),
         action: PoolAction::Create,
         disks: roles.boot.iter().map(|d| d.stable_path()).collect(),
-        vdevs: boot_vdevs(raid, &rpool_parts),
+        vdevs: boot_vdevs(raid, rpool_parts),
         properties: pool_properties(ashift, &roles.boot),
         filesystem_properties: fs_properties(),
         datasets: vec![
