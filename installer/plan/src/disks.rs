@@ -533,6 +533,7 @@ pub(crate) fn disk_plans(machine: &MachineProfile, roles: &Roles<'_>) -> Vec<Dis
                 role,
                 erase: roles.erase.contains(&d.name),
                 current_content: d.contents(),
+                holds_data: d.holds_data(),
             }
         })
         .collect()

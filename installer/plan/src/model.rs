@@ -225,8 +225,11 @@ pub struct DiskPlan {
     pub role: DiskRole,
     /// The disk's content is destroyed.
     pub erase: bool,
-    /// What is on it now (`empty` when nothing).
+    /// What is on it now (`empty` when nothing), for people to read.
     pub current_content: String,
+    /// Whether anything is on it now (unknown contents count as data), for
+    /// decisions: `current_content` is display text.
+    pub holds_data: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -318,3 +318,32 @@ fn the_fetch_waits_for_a_frame_that_says_so() {
     assert_eq!(w.screens.cluster.fingerprint(), Some(FINGERPRINT));
     assert!(!text_of(&draw(&w, 80, 24)).contains("connecting"));
 }
+
+#[test]
+fn the_summary_says_what_an_erased_disk_holds_now_and_nothing_for_an_empty_one() {
+    let mut w = wizard_on("nvme2-hdd4");
+    to_summary(&mut w);
+    let text = text_of(&draw(&w, 120, 40));
+    assert!(text.contains("will be ERASED"), "{text}");
+    assert!(!text.contains("now:"), "blank disks lose nothing: {text}");
+    // The last HDD turns out to hold a filesystem; the plan is made afresh
+    // when the summary is entered again.
+    w.ctx.machine.disks[5].filesystem = Some(tappaas_hardware::Filesystem {
+        fs_type: "ext4".into(),
+        label: Some("photos".into()),
+        uuid: None,
+    });
+    w.ctx.answer.node.erase_disks_with_data = true;
+    press(&mut w, KeyCode::Esc, 1);
+    assert_eq!(w.step, Step::Services);
+    press(&mut w, KeyCode::Enter, 1);
+    assert_eq!(w.step, Step::Summary);
+    let text = text_of(&draw(&w, 120, 40));
+    let name = &w.ctx.machine.disks[5].name;
+    assert!(
+        text.lines()
+            .any(|l| l.contains(name.as_str()) && l.contains("now: ext4")),
+        "{text}"
+    );
+    assert_eq!(text.matches("now:").count(), 1, "{text}");
+}

@@ -156,7 +156,7 @@ impl Summary {
                 for d in erased {
                     // What is on it now only when there is something: an
                     // empty disk loses nothing.
-                    let now = if d.current_content == "empty" {
+                    let now = if !d.holds_data {
                         String::new()
                     } else {
                         format!("; now: {}", d.current_content)
