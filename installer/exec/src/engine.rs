@@ -268,7 +268,6 @@ impl<S: System> StepBodies for Install<'_, S> {
 }
 
 impl<'p, S: System> Install<'p, S> {
-
     fn act(
         &mut self,
         index: usize,
@@ -513,7 +512,6 @@ fn missing_secret(command: &Command, key: &str) -> CommandFailure {
         output_tail: Vec::new(),
     }
 }
-
 
 fn no_such_step(index: usize) -> CommandFailure {
     CommandFailure {

@@ -13,8 +13,7 @@ mod runner;
 mod system;
 
 pub use engine::{
-    answer_digest, Engine, Persist, Secrets, ANSWER_DIGEST_FILE, JOURNAL_FILE, LOG_FILE,
-    PLAN_FILE,
+    answer_digest, Engine, Persist, Secrets, ANSWER_DIGEST_FILE, JOURNAL_FILE, LOG_FILE, PLAN_FILE,
 };
 pub use events::{CommandFailure, Event, StepInfo};
 pub use journal::{Journal, JournalError};
