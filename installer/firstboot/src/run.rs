@@ -540,7 +540,7 @@ fn run_step<A: Api>(
                 storages,
             };
             let text = summary::render(plan, &facts);
-            summary::write_private(&config.summary, &text).map_err(|e| {
+            crate::private_file::write_private(&config.summary, &text).map_err(|e| {
                 StepError::new(format!("write {}", config.summary.display()), e.to_string())
             })?;
             note(format!("wrote {} (root only)", config.summary.display()));
