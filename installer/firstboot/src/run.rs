@@ -281,10 +281,9 @@ impl<A: Api> StepBodies for Bodies<'_, A> {
         };
         let mut note = |text: String| emit(&Event::Action { index, text });
         if let Kind::Service(name) = kind {
-            let (config, plan) = (self.config, self.plan);
             let end = service_step(
-                config,
-                plan,
+                self.config,
+                self.plan,
                 self.proxmox,
                 self.host,
                 &mut self.state,
