@@ -13,7 +13,9 @@ use clap::{Args, Subcommand};
 use tappaas_exec::LineProgress;
 use tappaas_firstboot::proxmox::{Proxmox, PveshApi, Schema, SystemRunner};
 use tappaas_firstboot::{Config, FirstbootError, Outcome, SystemHost, EXIT_NO_PROXMOX};
-use tappaas_wizard::{Charset, PeerCertificate, Progress, ProgressOutcome, Screen, TlsPeer};
+use tappaas_wizard::{Charset, PeerCertificate, Progress, Screen, TlsPeer};
+
+use crate::recovery::{recover, Recovery, Shell, Terminal};
 
 #[derive(Debug, Args)]
 pub struct FirstbootArgs {
@@ -154,7 +156,25 @@ fn firstboot_full_screen(
         .unwrap_or_else(|_| "this node".to_string());
     let lines_to_stderr = !std::io::stderr().is_terminal();
     let serial = serial_consoles();
-    loop {
+    let recovery = Recovery {
+        shell: Some(Shell {
+            intro: "A shell, to look into the failure: give root's password. \
+                    Exit it to retry first boot.",
+            command: Box::new(|| {
+                let tty = std::fs::read_link("/proc/self/fd/0").ok();
+                console_shell(tty.as_deref())
+            }),
+            refused: Some("the password was not given"),
+        }),
+        log: config.journal.clone(),
+        log_name: "The first-boot journal",
+        log_prefix: "tappaas-firstboot",
+        after_save: "Press Enter to retry first boot.",
+    };
+    let mut console = Terminal {
+        save: crate::install::save_to_usb_stick,
+    };
+    let result = recover(&recovery, &mut console, &mut || {
         let (tx, rx) = std::sync::mpsc::channel();
         let serial = &serial;
         let (outcome, result) = std::thread::scope(|scope| {
@@ -188,34 +208,9 @@ fn firstboot_full_screen(
             (outcome, result)
         });
         let result = result??;
-        match outcome? {
-            ProgressOutcome::Done => return report(config, result),
-            ProgressOutcome::Retry { .. } => continue,
-            ProgressOutcome::Shell => {
-                println!(
-                    "A shell, to look into the failure: give root's password. \
-                     Exit it to retry first boot."
-                );
-                let tty = std::fs::read_link("/proc/self/fd/0").ok();
-                match console_shell(tty.as_deref()).status() {
-                    Ok(status) if !status.success() => {
-                        eprintln!("no shell ({status}): the password was not given")
-                    }
-                    Ok(_) => {}
-                    Err(e) => eprintln!("could not start sulogin: {e}"),
-                }
-            }
-            ProgressOutcome::SaveLogs => {
-                match crate::install::save_to_usb_stick(&config.journal, "tappaas-firstboot") {
-                    Ok(path) => println!("The first-boot journal is saved as {path}."),
-                    Err(e) => eprintln!("The journal was not saved: {e}"),
-                }
-                println!("Press Enter to retry first boot.");
-                let mut line = String::new();
-                let _ = std::io::stdin().read_line(&mut line);
-            }
-        }
-    }
+        Ok((outcome?, result))
+    })?;
+    report(config, result)
 }
 
 /// The shell the failure screen opens on the node's console: `sulogin`,

@@ -159,13 +159,33 @@ pub fn install_from_wizard(
     use tappaas_wizard::app::{run_progress, Tui};
     use tappaas_wizard::{Charset, Progress, ProgressOutcome};
 
+    use crate::recovery::{recover, Recovery, Shell, Terminal};
+
     if !nix::unistd::Uid::effective().is_root() {
         anyhow::bail!("installing needs root (it partitions disks): start the installer as root");
     }
     let charset = Charset::from_term(std::env::var("TERM").ok().as_deref());
     let (chosen, note) = plan_to_run(confirmed, answer, charset)?;
     let plan = &chosen;
-    loop {
+    let recovery = Recovery {
+        shell: Some(Shell {
+            intro: "A shell, to look into the failure. Exit it to retry the step.",
+            command: Box::new(|| {
+                let mut bash = std::process::Command::new("/bin/bash");
+                bash.arg("--login");
+                bash
+            }),
+            refused: None,
+        }),
+        log: Path::new(WORK_DIR).join(tappaas_exec::LOG_FILE),
+        log_name: "The log",
+        log_prefix: "tappaas-install",
+        after_save: "Press Enter to go back to the installer (it retries the step).",
+    };
+    let mut console = Terminal {
+        save: save_to_usb_stick,
+    };
+    recover(&recovery, &mut console, &mut || {
         let (tx, rx) = std::sync::mpsc::channel();
         if let Some(line) = &note {
             let _ = tx.send(tappaas_exec::Event::Output { line: line.clone() });
@@ -195,41 +215,14 @@ pub fn install_from_wizard(
                 .map_err(|_| anyhow::anyhow!("the install engine stopped unexpectedly"))?;
             Ok(outcome?)
         })?;
-        match outcome {
-            ProgressOutcome::Done => {
-                println!(
-                    "{} is installed. Remove the installer medium; rebooting.",
-                    plan.node.fqdn()
-                );
-                finish(&mut LiveSystem, &answer.global.reboot_mode, false);
-                return Ok(ExitCode::SUCCESS);
-            }
-            // The engine resumes from its journal: the failed step runs
-            // again from its start.
-            ProgressOutcome::Retry { .. } => continue,
-            ProgressOutcome::Shell => {
-                println!("A shell, to look into the failure. Exit it to retry the step.");
-                if let Err(e) = std::process::Command::new("/bin/bash")
-                    .arg("--login")
-                    .status()
-                {
-                    eprintln!("could not start a shell: {e}");
-                }
-            }
-            ProgressOutcome::SaveLogs => {
-                match save_to_usb_stick(
-                    &Path::new(WORK_DIR).join(tappaas_exec::LOG_FILE),
-                    "tappaas-install",
-                ) {
-                    Ok(path) => println!("The log is saved as {path}."),
-                    Err(e) => eprintln!("The log was not saved: {e}"),
-                }
-                println!("Press Enter to go back to the installer (it retries the step).");
-                let mut line = String::new();
-                let _ = std::io::stdin().read_line(&mut line);
-            }
-        }
-    }
+        Ok((outcome, ()))
+    })?;
+    println!(
+        "{} is installed. Remove the installer medium; rebooting.",
+        plan.node.fqdn()
+    );
+    finish(&mut LiveSystem, &answer.global.reboot_mode, false);
+    Ok(ExitCode::SUCCESS)
 }
 
 /// The plan the wizard runs: the one just confirmed, or an interrupted

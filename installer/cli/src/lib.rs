@@ -5,6 +5,8 @@ mod build_info;
 mod commands;
 mod firstboot;
 mod install;
+mod recovery;
+mod wizard;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -159,7 +161,7 @@ pub enum FlavourArg {
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        None => commands::wizard(cli.machine.as_deref(), cli.dry_run),
+        None => wizard::wizard(cli.machine.as_deref(), cli.dry_run),
         Some(Command::Probe(a)) => commands::probe(&a),
         Some(Command::Validate(a)) => commands::validate(&a),
         Some(Command::Plan(a)) => commands::plan(&a),

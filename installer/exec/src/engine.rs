@@ -1,5 +1,6 @@
-//! Runs a plan: step by step, each journaled, stopping at the first failure
-//! with what failed, how, and the end of its output.
+//! Runs a plan: its steps' actions on this machine, through the step
+//! runner (journaled, stopping at the first failure with what failed, how,
+//! and the end of its output).
 
 use std::collections::VecDeque;
 use std::io::Write;
@@ -11,8 +12,9 @@ use tappaas_answer::{Answer, Cidr};
 use tappaas_plan::{Action, Command, FileContent, FileSpec, Plan, Stdin};
 
 use crate::journal::Journal;
+use crate::runner::{Runner, Step, StepBodies, StepEnd, Stopped};
 use crate::system::System;
-use crate::{CommandFailure, Event, StepInfo};
+use crate::{CommandFailure, Event};
 
 /// Lines of a failing command's output shown with the failure.
 const TAIL_LINES: usize = 20;
@@ -68,12 +70,6 @@ pub fn answer_digest(answer: &Answer) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// The digest that names a plan in its journal.
-pub fn plan_digest(plan: &Plan) -> String {
-    let digest = Sha256::digest(plan.to_json().as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// What the plan says a disk is (`Action::CheckDisk`).
 struct PlannedDisk<'a> {
     device: Option<&'a str>,
@@ -82,19 +78,16 @@ struct PlannedDisk<'a> {
     size_bytes: u64,
 }
 
-/// The run stopped: at which step, and why.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Stopped {
-    pub index: usize,
-    pub step: String,
-    pub failure: CommandFailure,
+pub struct Engine<'p, S: System> {
+    runner: Runner,
+    install: Install<'p, S>,
 }
 
-pub struct Engine<'p, S: System> {
+/// The install's step bodies: the plan's actions on this machine.
+struct Install<'p, S: System> {
     plan: &'p Plan,
     secrets: Secrets,
     system: S,
-    journal: Journal,
     /// Files that get every log line; grows when the node's disk exists.
     logs: Vec<PathBuf>,
     target_root: PathBuf,
@@ -114,7 +107,7 @@ impl<'p, S: System> Engine<'p, S> {
         work_dir: &Path,
         target_root: &Path,
     ) -> Result<Self, crate::JournalError> {
-        let journal = Journal::open(&work_dir.join(JOURNAL_FILE), &plan_digest(plan))?;
+        let runner = Runner::open(&work_dir.join(JOURNAL_FILE), plan)?;
         // Beside the journal, so a run after an interruption knows what
         // the journal's steps were.
         std::fs::write(work_dir.join(PLAN_FILE), plan.to_json()).map_err(|source| {
@@ -124,15 +117,17 @@ impl<'p, S: System> Engine<'p, S> {
             }
         })?;
         Ok(Engine {
-            plan,
-            secrets,
-            system,
-            journal,
-            logs: vec![work_dir.join(LOG_FILE)],
-            target_root: target_root.to_path_buf(),
-            persist: None,
-            answer_digest: None,
-            started: Instant::now(),
+            runner,
+            install: Install {
+                plan,
+                secrets,
+                system,
+                logs: vec![work_dir.join(LOG_FILE)],
+                target_root: target_root.to_path_buf(),
+                persist: None,
+                answer_digest: None,
+                started: Instant::now(),
+            },
         })
     }
 
@@ -141,6 +136,7 @@ impl<'p, S: System> Engine<'p, S> {
     pub fn made_from(mut self, answer: &Answer) -> Result<Self, crate::JournalError> {
         let digest = answer_digest(answer);
         let work = self
+            .install
             .logs
             .first()
             .and_then(|l| l.parent())
@@ -150,141 +146,95 @@ impl<'p, S: System> Engine<'p, S> {
             std::fs::write(&path, format!("{digest}\n"))
                 .map_err(|source| crate::JournalError::Write { path, source })?;
         }
-        self.answer_digest = Some(digest);
+        self.install.answer_digest = Some(digest);
         Ok(self)
     }
 
     pub fn persist(mut self, persist: Persist) -> Self {
-        self.persist = Some(persist);
+        self.install.persist = Some(persist);
         self
     }
 
     pub fn system(&mut self) -> &mut S {
-        &mut self.system
+        &mut self.install.system
     }
 
     /// Run every step not yet done, reporting through `emit`.
     pub fn run(&mut self, emit: &mut dyn FnMut(&Event)) -> Result<(), Stopped> {
-        let steps: Vec<StepInfo> = self
+        let steps: Vec<Step> = self
+            .install
             .plan
             .steps
             .iter()
-            .map(|s| StepInfo {
+            .map(|s| Step {
                 id: s.id.clone(),
                 title: s.title.clone(),
+                // Disk checks run every time: the machine may have been
+                // changed while it was off.
+                always_runs: s
+                    .actions
+                    .iter()
+                    .all(|a| matches!(a, Action::CheckDisk { .. })),
             })
             .collect();
-        emit(&Event::Started { steps });
-        let plan = self.plan;
-        for (index, step) in plan.steps.iter().enumerate() {
-            // Disk checks run every time: the machine may have been
-            // changed while it was off.
-            let only_checks = step
-                .actions
-                .iter()
-                .all(|a| matches!(a, Action::CheckDisk { .. }));
-            if self.journal.is_done(&step.id) && !only_checks {
-                self.log(&format!("step {} already done in an earlier run", step.id));
-                emit(&Event::StepSkipped {
-                    index,
-                    id: step.id.clone(),
-                });
-                self.after_step(&step.id, index, emit)?;
-                continue;
-            }
-            let fail = |failure: CommandFailure| Stopped {
-                index,
-                step: step.id.clone(),
-                failure,
-            };
-            self.journal
-                .started(&step.id)
-                .map_err(|e| fail(journal_failure(&e)))?;
-            self.log(&format!("== step {}: {}", step.id, step.title));
-            emit(&Event::StepStarted {
-                index,
-                id: step.id.clone(),
-                title: step.title.clone(),
-            });
-            let t = Instant::now();
-            for action in &step.actions {
-                if let Err(failure) = self.act(index, action, emit) {
-                    self.log(&format!(
-                        "!! step {} failed: {} (exit status {}): {}",
-                        step.id,
-                        failure.what,
-                        failure
-                            .status
-                            .map(|s| s.to_string())
-                            .unwrap_or_else(|| "none".into()),
-                        failure.message
-                    ));
-                    emit(&Event::Failed {
-                        index,
-                        id: step.id.clone(),
-                        failure: failure.clone(),
-                    });
-                    return Err(fail(failure));
-                }
-            }
-            // What the step wrote reaches the disk before the journal says
-            // it is done: a power cut must not keep the record and lose
-            // the files.
-            let root = self.target_root.clone();
-            if let Err(e) = self.system.sync(&root) {
-                let failure = CommandFailure {
-                    what: format!("sync {} to its disk", root.display()),
-                    status: None,
-                    message: e.to_string(),
-                    output_tail: Vec::new(),
-                };
-                emit(&Event::Failed {
-                    index,
-                    id: step.id.clone(),
-                    failure: failure.clone(),
-                });
-                return Err(fail(failure));
-            }
-            self.journal
-                .done(&step.id)
-                .map_err(|e| fail(journal_failure(&e)))?;
-            emit(&Event::StepFinished {
-                index,
-                id: step.id.clone(),
-                elapsed: t.elapsed(),
-            });
-            self.after_step(&step.id, index, emit)?;
-        }
-        let elapsed = self.started.elapsed();
-        self.log(&format!(
+        self.runner.run(&steps, &mut self.install, emit)?;
+        let elapsed = self.install.started.elapsed();
+        self.install.log(&format!(
             "install finished in {:.1} s",
             elapsed.as_secs_f64()
         ));
-        emit(&Event::Finished { elapsed });
         Ok(())
+    }
+}
+
+impl<S: System> StepBodies for Install<'_, S> {
+    fn run_step(
+        &mut self,
+        index: usize,
+        emit: &mut dyn FnMut(&Event),
+    ) -> Result<StepEnd, CommandFailure> {
+        let plan = self.plan;
+        let Some(step) = plan.steps.get(index) else {
+            return Err(no_such_step(index));
+        };
+        for action in &step.actions {
+            self.act(index, action, emit)?;
+        }
+        // What the step wrote reaches the disk before the journal says
+        // it is done: a power cut must not keep the record and lose
+        // the files.
+        let root = self.target_root.clone();
+        self.system.sync(&root).map_err(|e| CommandFailure {
+            what: format!("sync {} to its disk", root.display()),
+            status: None,
+            message: e.to_string(),
+            output_tail: Vec::new(),
+        })?;
+        Ok(StepEnd::Done)
     }
 
     /// Once the node's disk exists, keep the journal, log and plan there.
     fn after_step(
         &mut self,
-        id: &str,
         index: usize,
+        journal: &mut Journal,
         emit: &mut dyn FnMut(&Event),
-    ) -> Result<(), Stopped> {
-        let Some(p) = self.persist.clone().filter(|p| p.after_step == id) else {
+    ) -> Result<(), CommandFailure> {
+        let id = self.plan.steps.get(index).map(|s| s.id.as_str());
+        let Some(p) = self
+            .persist
+            .clone()
+            .filter(|p| Some(p.after_step.as_str()) == id)
+        else {
             return Ok(());
         };
-        let fail = |what: String, message: String| Stopped {
-            index,
-            step: id.to_string(),
-            failure: CommandFailure {
-                what,
-                status: None,
-                message,
-                output_tail: Vec::new(),
-            },
+        let fail = |what: String, message: String| CommandFailure {
+            what,
+            status: None,
+            message,
+            output_tail: Vec::new(),
         };
-        self.journal
+        journal
             .also_keep_at(&p.dir.join(JOURNAL_FILE))
             .map_err(|e| fail("keep the journal on the node".into(), e.to_string()))?;
         let plan_path = p.dir.join(PLAN_FILE);
@@ -312,6 +262,12 @@ impl<'p, S: System> Engine<'p, S> {
         Ok(())
     }
 
+    fn log(&mut self, line: &str) {
+        Install::log(self, line);
+    }
+}
+
+impl<'p, S: System> Install<'p, S> {
     fn act(
         &mut self,
         index: usize,
@@ -557,11 +513,11 @@ fn missing_secret(command: &Command, key: &str) -> CommandFailure {
     }
 }
 
-fn journal_failure(e: &crate::JournalError) -> CommandFailure {
+fn no_such_step(index: usize) -> CommandFailure {
     CommandFailure {
-        what: "record the step in the install journal".into(),
+        what: format!("run step {}", index + 1),
         status: None,
-        message: e.to_string(),
+        message: "the plan has no such step (a bug if seen)".into(),
         output_tail: Vec::new(),
     }
 }

@@ -8,8 +8,9 @@ use tappaas_answer::Answer;
 use tappaas_hardware::MachineProfile;
 use tappaas_plan::{own_pool_check, Action, Command, Plan};
 
-use crate::engine::{answer_digest, plan_digest, ANSWER_DIGEST_FILE, JOURNAL_FILE, PLAN_FILE};
+use crate::engine::{answer_digest, ANSWER_DIGEST_FILE, JOURNAL_FILE, PLAN_FILE};
 use crate::journal::Journal;
+use crate::runner::{forget, plan_digest};
 use crate::system::System;
 
 /// Where, under the node's root, the engine keeps journal, log and plan.
@@ -220,7 +221,8 @@ fn read_state(dir: &Path, given: &str) -> Result<Option<Found>, String> {
 /// starts a new journal (the start over after `Found::OtherAnswer`, or
 /// `--restart`).
 pub fn forget_interrupted_install(work_dir: &Path) -> Result<(), String> {
-    for file in [JOURNAL_FILE, PLAN_FILE, ANSWER_DIGEST_FILE] {
+    forget(&work_dir.join(JOURNAL_FILE)).map_err(|e| e.to_string())?;
+    for file in [PLAN_FILE, ANSWER_DIGEST_FILE] {
         match std::fs::remove_file(work_dir.join(file)) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}

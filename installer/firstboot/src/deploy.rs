@@ -132,7 +132,7 @@ pub(crate) fn credentials(
         made.extend(new.into_iter().map(|(s, n)| format!("{s}.{n}")));
     }
     if !made.is_empty() || !path.exists() {
-        crate::summary::write_private(path, &secrets.to_file_text())
+        crate::private_file::write_private(path, &secrets.to_file_text())
             .map_err(|e| StepError::new(what(), e.to_string()))?;
         note(format!(
             "generated {} credential(s) into {} (root only): {}",
@@ -375,7 +375,7 @@ pub(crate) fn save_record(config: &Config, name: &str, record: Record) -> Result
 fn save_records(config: &Config, all: &Records) -> Result<(), StepError> {
     let path = &config.services_state;
     let text = serde_json::to_string_pretty(all).unwrap_or_default();
-    crate::summary::write_private(path, &text)
+    crate::private_file::write_private(path, &text)
         .map_err(|e| StepError::new(format!("write {}", path.display()), e.to_string()))
 }
 

@@ -160,7 +160,7 @@ impl<R: CommandRunner> Host for SystemHost<R> {
     }
 
     fn write_node_file(&mut self, path: &str, text: &str) -> Result<(), String> {
-        crate::summary::write_private(Path::new(path), text)
+        crate::private_file::write_private(Path::new(path), text)
             .map_err(|e| format!("cannot write {path}: {e}"))
     }
 

@@ -30,6 +30,7 @@ mod error;
 mod firewall;
 mod host;
 pub mod lock;
+mod private_file;
 mod run;
 mod service;
 mod services_cmd;

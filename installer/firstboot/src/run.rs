@@ -2,9 +2,8 @@
 
 use std::net::IpAddr;
 use std::path::Path;
-use std::time::Instant;
 
-use tappaas_exec::{plan_digest, Event, Journal, StepInfo};
+use tappaas_exec::{CommandFailure, Event, Runner, Step, StepBodies, StepEnd};
 use tappaas_plan::{ClusterPlan, Flavour, Plan};
 use tappaas_proxmox::client::{ClusterStatus, NodeName};
 use tappaas_proxmox::{Api, Proxmox};
@@ -201,7 +200,8 @@ pub(crate) fn management_address(plan: &Plan, status: Option<&ClusterStatus>) ->
     status?.local_node()?.ip.as_deref()?.parse().ok()
 }
 
-/// Run first boot: every step not yet done, in order, each journaled.
+/// Run first boot: every step not yet done, in order, each journaled by
+/// the engine's step runner (a journal that cannot be written stops it).
 /// Events go to `emit` as they happen. Returns an error after reporting
 /// [`Event::Failed`] when a step fails; running again continues there.
 pub fn run<A: Api>(
@@ -223,134 +223,92 @@ pub fn run<A: Api>(
     }
     let _lock = crate::lock::acquire(config, "first boot")?;
     let plan = load_plan(&config.plan)?;
-    if let Some(dir) = config.journal.parent() {
-        std::fs::create_dir_all(dir).map_err(|source| {
-            FirstbootError::Journal(tappaas_exec::JournalError::Write {
-                path: config.journal.clone(),
-                source,
-            })
-        })?;
+    let mut runner = Runner::open(&config.journal, &plan)?;
+    let (steps, kinds): (Vec<Step>, Vec<Kind>) = steps(&plan, config)
+        .into_iter()
+        .map(|(s, kind)| {
+            let step = Step {
+                id: s.id,
+                title: s.title,
+                always_runs: kind.always_runs(),
+            };
+            (step, kind)
+        })
+        .unzip();
+    let mut bodies = Bodies {
+        config,
+        plan: &plan,
+        kinds,
+        proxmox,
+        host,
+        state: State::default(),
+        summary: String::new(),
+    };
+    match runner.run(&steps, &mut bodies, emit) {
+        Ok(()) => Ok(Outcome::Finished {
+            summary: bodies.summary,
+        }),
+        Err(stopped) => Err(FirstbootError::Step {
+            step: stopped.step,
+            failure: stopped.failure,
+        }),
     }
-    let mut journal = Journal::open(&config.journal, &plan_digest(&plan))?;
-    let steps = steps(&plan, config);
-    emit(&Event::Started {
-        steps: steps
-            .iter()
-            .map(|(s, _)| StepInfo {
-                id: s.id.clone(),
-                title: s.title.clone(),
-            })
-            .collect(),
-    });
-    let start = Instant::now();
-    let mut state = State::default();
-    let mut summary_text = String::new();
-
-    for (index, (info, kind)) in steps.iter().enumerate() {
-        if !kind.always_runs() && journal.is_done(&info.id) {
-            emit(&Event::StepSkipped {
-                index,
-                id: info.id.clone(),
-            });
-            continue;
-        }
-        emit(&Event::StepStarted {
-            index,
-            id: info.id.clone(),
-            title: info.title.clone(),
-        });
-        let began = Instant::now();
-        if let Kind::Service(name) = kind {
-            let mut note = |text: String| emit(&Event::Action { index, text });
-            match service_step(config, &plan, proxmox, host, &mut state, name, &mut note) {
-                Ok(ServiceEnd::Healthy) => {
-                    let _ = journal.started(&info.id);
-                    if let Err(e) = journal.done(&info.id) {
-                        let failure = StepError::new(
-                            format!("write {}", config.journal.display()),
-                            e.to_string(),
-                        )
-                        .into_failure();
-                        emit(&Event::Failed {
-                            index,
-                            id: info.id.clone(),
-                            failure: failure.clone(),
-                        });
-                        return Err(FirstbootError::Step {
-                            step: info.id.clone(),
-                            failure,
-                        });
-                    }
-                }
-                // Nothing to do here, by the plan or the node: finished,
-                // but not journaled, so a later run looks again.
-                Ok(ServiceEnd::Skipped) => {}
-                // Reported as actions; the run goes on and `finish` fails.
-                Ok(ServiceEnd::Failed) => continue,
-                Err(e) => return Err(step_failed(emit, index, &info.id, e)),
-            }
-            emit(&Event::StepFinished {
-                index,
-                id: info.id.clone(),
-                elapsed: began.elapsed(),
-            });
-            continue;
-        }
-        let result = journal
-            .started(&info.id)
-            .map_err(|e| {
-                StepError::new(format!("write {}", config.journal.display()), e.to_string())
-            })
-            .and_then(|()| {
-                let mut note = |text: String| emit(&Event::Action { index, text });
-                let ctx = Ctx {
-                    config,
-                    plan: &plan,
-                    note: &mut note,
-                };
-                run_step(kind, ctx, proxmox, host, &mut state)
-            })
-            .and_then(|text| {
-                if let Some(t) = text {
-                    summary_text = t;
-                }
-                journal.done(&info.id).map_err(|e| {
-                    StepError::new(format!("write {}", config.journal.display()), e.to_string())
-                })
-            });
-        match result {
-            Ok(()) => emit(&Event::StepFinished {
-                index,
-                id: info.id.clone(),
-                elapsed: began.elapsed(),
-            }),
-            Err(e) => return Err(step_failed(emit, index, &info.id, e)),
-        }
-    }
-    emit(&Event::Finished {
-        elapsed: start.elapsed(),
-    });
-    Ok(Outcome::Finished {
-        summary: summary_text,
-    })
 }
 
-/// Reports a step's failure and turns it into the run's error.
-fn step_failed(
-    emit: &mut dyn FnMut(&Event),
-    index: usize,
-    id: &str,
-    e: StepError,
-) -> FirstbootError {
-    let failure = e.into_failure();
-    emit(&Event::Failed {
-        index,
-        id: id.to_string(),
-        failure: failure.clone(),
-    });
-    FirstbootError::Step {
-        step: id.to_string(),
-        failure,
+/// First boot's step bodies, for the runner.
+struct Bodies<'a, A: Api> {
+    config: &'a Config,
+    plan: &'a Plan,
+    /// What each step does, in the order of the runner's steps.
+    kinds: Vec<Kind>,
+    proxmox: &'a mut Proxmox<A>,
+    host: &'a mut dyn Host,
+    state: State,
+    /// What the summary step wrote.
+    summary: String,
+}
+
+impl<A: Api> StepBodies for Bodies<'_, A> {
+    fn run_step(
+        &mut self,
+        index: usize,
+        emit: &mut dyn FnMut(&Event),
+    ) -> Result<StepEnd, CommandFailure> {
+        let Some(kind) = self.kinds.get(index) else {
+            return Err(StepError::new("run a step", "no such step (a bug if seen)").into_failure());
+        };
+        let mut note = |text: String| emit(&Event::Action { index, text });
+        if let Kind::Service(name) = kind {
+            let end = service_step(
+                self.config,
+                self.plan,
+                self.proxmox,
+                self.host,
+                &mut self.state,
+                name,
+                &mut note,
+            )
+            .map_err(StepError::into_failure)?;
+            return Ok(match end {
+                ServiceEnd::Healthy => StepEnd::Done,
+                // Nothing to do here, by the plan or the node: finished,
+                // but not journaled, so a later run looks again.
+                ServiceEnd::Skipped => StepEnd::NotRecorded,
+                // Reported as actions; the run goes on and `finish` fails.
+                ServiceEnd::Failed => StepEnd::FailedGoOn,
+            });
+        }
+        let ctx = Ctx {
+            config: self.config,
+            plan: self.plan,
+            note: &mut note,
+        };
+        let text = run_step(kind, ctx, self.proxmox, self.host, &mut self.state)
+            .map_err(StepError::into_failure)?;
+        if let Some(t) = text {
+            self.summary = t;
+        }
+        Ok(StepEnd::Done)
     }
 }
 
@@ -579,7 +537,7 @@ fn run_step<A: Api>(
                 storages,
             };
             let text = summary::render(plan, &facts);
-            summary::write_private(&config.summary, &text).map_err(|e| {
+            crate::private_file::write_private(&config.summary, &text).map_err(|e| {
                 StepError::new(format!("write {}", config.summary.display()), e.to_string())
             })?;
             note(format!("wrote {} (root only)", config.summary.display()));

@@ -611,3 +611,41 @@ fn the_last_steps_fail_on_the_node_s_own_files_and_resume() {
         "the cluster and storages were done already"
     );
 }
+
+/// The step runner's journal policy, through first boot: a journal that
+/// can no longer be written stops first boot at the step it could not
+/// record; nothing after it runs and the marker stays.
+#[test]
+fn a_journal_that_cannot_be_written_stops_first_boot() {
+    let sim = world();
+    let n1 = Node::new(1, &plan(1, None));
+    let journal = n1.config.journal.clone();
+    let mut px = client(&sim, &n1.name);
+    let mut events = Vec::new();
+    let result = tappaas_firstboot::run(&n1.config, &mut px, &mut TestHost::new(&sim), &mut |e| {
+        // As the cluster step starts, a folder takes the journal's
+        // place: nothing, not even root, can append to it.
+        if matches!(e, Event::StepStarted { index: 1, .. }) {
+            std::fs::remove_file(&journal).unwrap();
+            std::fs::create_dir(&journal).unwrap();
+        }
+        events.push(e.clone());
+    });
+    match result {
+        Err(FirstbootError::Step { step, failure }) => {
+            assert_eq!(step, "cluster-create");
+            assert!(failure.what.contains("journal"), "{failure:?}");
+        }
+        other => panic!("a journal error must stop first boot: {other:?}\n{events:#?}"),
+    }
+    assert!(
+        matches!(events.last(), Some(Event::Failed { index: 1, .. })),
+        "{events:#?}"
+    );
+    assert_eq!(
+        sim.cluster_of("tappaas1"),
+        None,
+        "the cluster step did not run"
+    );
+    assert!(n1.config.marker.exists(), "first boot is not finished");
+}

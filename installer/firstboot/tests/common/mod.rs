@@ -3,6 +3,8 @@
 //! files in a temporary folder.
 #![allow(dead_code)]
 
+pub mod site;
+
 use std::net::{IpAddr, SocketAddr};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixStream;
