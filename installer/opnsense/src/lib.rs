@@ -12,7 +12,8 @@
 //!   firewall, moves it into place and reloads the services;
 //! * [`check_reachable`] then checks the firewall over the network.
 //!
-//! [`emulator`] plays OPNsense's console for tests of code that drives it.
+//! `emulator` (feature `emulator`, tests only) plays OPNsense's console for
+//! tests of code that drives it.
 //!
 //! See `docs/firewall.md` for what is verified here and what only on a real
 //! OPNsense.
@@ -21,6 +22,7 @@
 
 mod config;
 mod console;
+#[cfg(feature = "emulator")]
 pub mod emulator;
 mod password;
 mod reach;
