@@ -34,9 +34,9 @@ pub use console::{
     ConsoleStream, ConsoleTimeouts, Credentials, CONFIG_PATH, DEFAULT_PASSWORD, DEFAULT_USER,
     MENU_PROMPT, RELOAD_ALL,
 };
-pub use password::{hash_password, is_bcrypt_hash, verify_password, BCRYPT_COST};
+pub use password::{is_bcrypt_hash, verify_password, BCRYPT_COST};
 pub use reach::{check_reachable, NotReachable, Reachable};
 pub use settings::{
-    default_dhcp_range, DhcpRange, Error, FirewallSettings, Ipv4Cidr, Wan, Zone, LAN_DEVICE,
-    WAN_DEVICE,
+    default_dhcp_range, hash_password, DhcpRange, Error, FirewallSettings, Ipv4Cidr, Wan, Zone,
+    LAN_DEVICE, WAN_DEVICE,
 };
