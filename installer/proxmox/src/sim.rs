@@ -33,7 +33,7 @@ pub use vm::{GuestBoot, SimExec, SimVm};
 // The cluster calls, and the node and storage calls (`impl State`).
 mod cluster;
 mod storage;
-use storage::{pool_root, storage_json};
+use storage::storage_json;
 
 /// One machine to put into the simulator.
 #[derive(Clone, Debug)]
