@@ -275,10 +275,6 @@ impl ZfsRaid {
             ZfsRaid::RaidZ3 => 5,
         }
     }
-
-    pub fn is_redundant(self) -> bool {
-        self != ZfsRaid::Raid0
-    }
 }
 
 impl fmt::Display for ZfsRaid {

@@ -430,10 +430,6 @@ impl<A: Api> Proxmox<A> {
         &mut self.api
     }
 
-    pub fn into_api(self) -> A {
-        self.api
-    }
-
     /// Check `req` against the schema (when on), then send it. Public so
     /// that a call not wrapped below still goes through the same check.
     pub fn call(&mut self, req: &Request) -> Result<Value, ApiError> {
