@@ -275,10 +275,6 @@ impl ZfsRaid {
             ZfsRaid::RaidZ3 => 5,
         }
     }
-
-    pub fn is_redundant(self) -> bool {
-        self != ZfsRaid::Raid0
-    }
 }
 
 impl fmt::Display for ZfsRaid {
@@ -588,37 +584,17 @@ pub struct Services {
     pub container_registry: Option<String>,
 }
 
+// `CATALOG_BASE` and `CATALOG_KNOWN`: the service catalog's names (its
+// files are the one list of services; build.rs reads them).
+include!(concat!(env!("OUT_DIR"), "/services.rs"));
+
 impl Services {
-    pub const BASE: [&'static str; 7] = [
-        "authentik",
-        "vaultwarden",
-        "garage",
-        "postgresql",
-        "backup-server",
-        "grafana",
-        "uptime-kuma",
-    ];
+    /// The base services: deployed unless the answer leaves them out.
+    pub const BASE: [&'static str; CATALOG_BASE.len()] = CATALOG_BASE;
 
     /// Every service that `deploy` may name: the base services, then the
     /// optional ones.
-    pub const KNOWN: &'static [&'static str] = &[
-        "authentik",
-        "vaultwarden",
-        "garage",
-        "postgresql",
-        "backup-server",
-        "grafana",
-        "uptime-kuma",
-        "portainer",
-        "wazuh",
-        "graylog",
-        "rustscan",
-        "nextcloud",
-        "jellyfin",
-        "home-assistant",
-        "frigate",
-        "pg-auto-failover",
-    ];
+    pub const KNOWN: &'static [&'static str] = CATALOG_KNOWN;
 
     fn default_deploy() -> Vec<String> {
         Self::BASE.iter().map(|s| s.to_string()).collect()

@@ -89,18 +89,6 @@ impl<R: CommandRunner> SystemHost<R> {
         }
     }
 
-    /// Another network configuration file than `/etc/network/interfaces`.
-    pub fn with_interfaces(mut self, path: PathBuf) -> SystemHost<R> {
-        self.interfaces = path;
-        self
-    }
-
-    /// The pause between two health or reachability attempts.
-    pub fn with_poll_interval(mut self, poll: Duration) -> SystemHost<R> {
-        self.poll = poll;
-        self
-    }
-
     pub fn runner(&self) -> &R {
         &self.runner
     }

@@ -17,7 +17,9 @@
 pub mod mutate;
 pub mod rng;
 pub mod run;
+pub mod target;
 pub mod targets;
 
-pub use run::{fuzz, replay, Outcome, Report, Target};
+pub use run::{fuzz, replay, Report};
+pub use target::{Outcome, Target};
 pub use targets::{target_by_name, TARGET_NAMES};

@@ -188,10 +188,6 @@ impl Disk {
         }
     }
 
-    pub fn has_stable_path(&self) -> bool {
-        self.name_kind() == DiskNameKind::ById
-    }
-
     /// Why `other` cannot be told apart from this disk by name or identity
     /// (`None` when it can): a by-id name both carry (udev points it at
     /// only one of them), or the same serial and WWN (a cloned virtual

@@ -12,7 +12,8 @@
 //!   firewall, moves it into place and reloads the services;
 //! * [`check_reachable`] then checks the firewall over the network.
 //!
-//! [`emulator`] plays OPNsense's console for tests of code that drives it.
+//! `emulator` (feature `emulator`, tests only) plays OPNsense's console for
+//! tests of code that drives it.
 //!
 //! See `docs/firewall.md` for what is verified here and what only on a real
 //! OPNsense.
@@ -21,6 +22,7 @@
 
 mod config;
 mod console;
+#[cfg(feature = "emulator")]
 pub mod emulator;
 mod password;
 mod reach;
@@ -32,9 +34,9 @@ pub use console::{
     ConsoleStream, ConsoleTimeouts, Credentials, CONFIG_PATH, DEFAULT_PASSWORD, DEFAULT_USER,
     MENU_PROMPT, RELOAD_ALL,
 };
-pub use password::{hash_password, is_bcrypt_hash, verify_password, BCRYPT_COST};
+pub use password::{is_bcrypt_hash, verify_password, BCRYPT_COST};
 pub use reach::{check_reachable, NotReachable, Reachable};
 pub use settings::{
-    default_dhcp_range, DhcpRange, Error, FirewallSettings, Ipv4Cidr, Wan, Zone, LAN_DEVICE,
-    WAN_DEVICE,
+    default_dhcp_range, hash_password, DhcpRange, Error, FirewallSettings, Ipv4Cidr, Wan, Zone,
+    LAN_DEVICE, WAN_DEVICE,
 };

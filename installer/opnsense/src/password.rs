@@ -1,18 +1,10 @@
 //! root's password, as OPNsense stores it: a bcrypt hash in `$2y$` form
-//! (PHP's `password_hash`), never the clear text.
-
-use crate::settings::Error;
+//! (PHP's `password_hash`), never the clear text. Hashing is
+//! `settings::hash_password`, next to the error it returns.
 
 /// The cost OPNsense itself uses (its default configuration's hash is
 /// `$2y$10$...`).
 pub const BCRYPT_COST: u32 = 10;
-
-/// Hash `password` for [`crate::FirewallSettings::root_password_hash`].
-pub fn hash_password(password: &str) -> Result<String, Error> {
-    bcrypt::hash_with_result(password, BCRYPT_COST)
-        .map(|parts| parts.format_for_version(bcrypt::Version::TwoY))
-        .map_err(|e| Error::Hashing(e.to_string()))
-}
 
 /// Whether `password` matches `hash` (any of the `$2a$`/`$2b$`/`$2y$` forms).
 pub fn verify_password(password: &str, hash: &str) -> bool {
@@ -41,15 +33,6 @@ pub fn is_bcrypt_hash(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn hash_is_2y_and_verifies() {
-        let hash = hash_password("correct horse").expect("hashing works");
-        assert!(hash.starts_with("$2y$10$"), "{hash}");
-        assert!(is_bcrypt_hash(&hash));
-        assert!(verify_password("correct horse", &hash));
-        assert!(!verify_password("wrong horse", &hash));
-    }
 
     #[test]
     fn recognises_opnsense_default_hash_and_rejects_others() {

@@ -10,7 +10,14 @@ use std::net::Ipv4Addr;
 
 use base64::Engine as _;
 
-use crate::password::is_bcrypt_hash;
+use crate::password::{is_bcrypt_hash, BCRYPT_COST};
+
+/// Hash `password` for [`crate::FirewallSettings::root_password_hash`].
+pub fn hash_password(password: &str) -> Result<String, Error> {
+    bcrypt::hash_with_result(password, BCRYPT_COST)
+        .map(|parts| parts.format_for_version(bcrypt::Version::TwoY))
+        .map_err(|e| Error::Hashing(e.to_string()))
+}
 
 /// The VM's first NIC (`net0`, on the `lan` bridge): OPNsense's LAN.
 pub const LAN_DEVICE: &str = "vtnet0";
@@ -493,6 +500,16 @@ impl FirewallSettings {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::password::verify_password;
+
+    #[test]
+    fn hash_is_2y_and_verifies() {
+        let hash = hash_password("correct horse").expect("hashing works");
+        assert!(hash.starts_with("$2y$10$"), "{hash}");
+        assert!(is_bcrypt_hash(&hash));
+        assert!(verify_password("correct horse", &hash));
+        assert!(!verify_password("wrong horse", &hash));
+    }
 
     fn cidr(s: &str) -> Ipv4Cidr {
         let (a, p) = s.split_once('/').expect("test cidr has a slash");

@@ -1,95 +1,22 @@
-//! Loading and checking the whole catalog.
+//! The catalog: its entries and the checks of their data (the loading and
+//! the template check are in `load`, above the renderer).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use crate::error::{Error, Problem};
+use crate::error::Problem;
 use crate::model::{Entry, SECRET_LENGTH};
-
-// `EMBEDDED`: (file name, text) of every `catalog/*.toml`, made by build.rs so
-// that a new service needs only a new file.
-include!(concat!(env!("OUT_DIR"), "/embedded_catalog.rs"));
 
 /// The service catalog: every entry, checked as a whole.
 #[derive(Debug, Clone)]
 pub struct Catalog {
     /// Sorted by name.
-    entries: Vec<Entry>,
+    pub(crate) entries: Vec<Entry>,
     /// Name -> (file, text): to find the line of a key in later errors.
-    sources: BTreeMap<String, (String, String)>,
+    pub(crate) sources: BTreeMap<String, (String, String)>,
 }
 
 impl Catalog {
-    /// The catalog built into the installer (`installer/services/catalog/`).
-    pub fn embedded() -> Result<Catalog, Error> {
-        Self::from_sources(
-            EMBEDDED
-                .iter()
-                .map(|(file, text)| (file.to_string(), text.to_string()))
-                .collect(),
-        )
-    }
-
-    /// A catalog made only of the `*.toml` files of `dir`.
-    pub fn load_dir(dir: &Path) -> Result<Catalog, Error> {
-        Self::from_sources(read_dir(dir)?)
-    }
-
-    /// The built-in catalog plus the `*.toml` files of `dir` (a node's own
-    /// extra services). A name or VM id used twice is an error.
-    pub fn embedded_and_dir(dir: &Path) -> Result<Catalog, Error> {
-        let mut files: Vec<(String, String)> = EMBEDDED
-            .iter()
-            .map(|(file, text)| (file.to_string(), text.to_string()))
-            .collect();
-        files.extend(read_dir(dir)?);
-        Self::from_sources(files)
-    }
-
-    /// Parses and checks `(file name, text)` pairs; reports every problem.
-    pub fn from_sources(files: Vec<(String, String)>) -> Result<Catalog, Error> {
-        let mut problems = Vec::new();
-        let mut entries = Vec::new();
-        let mut sources: BTreeMap<String, (String, String)> = BTreeMap::new();
-        for (file, text) in files {
-            match toml::from_str::<Entry>(&text) {
-                Ok(entry) => {
-                    if sources.contains_key(&entry.name) {
-                        problems.push(problem(
-                            &file,
-                            &text,
-                            &[Part::Key("name")],
-                            format!(
-                                "service '{}' is already defined in {}; rename one of them",
-                                entry.name, sources[&entry.name].0
-                            ),
-                        ));
-                        continue;
-                    }
-                    sources.insert(entry.name.clone(), (file, text));
-                    entries.push(entry);
-                }
-                Err(e) => problems.push(Problem {
-                    line: e.span().map(|s| line_at(&text, s.start)),
-                    file,
-                    key: String::new(),
-                    message: e.message().trim().to_string(),
-                }),
-            }
-        }
-        entries.sort_by(|a, b| a.name.cmp(&b.name));
-        let catalog = Catalog { entries, sources };
-        problems.extend(catalog.check());
-        if problems.is_empty() {
-            problems.extend(catalog.check_templates());
-        }
-        if problems.is_empty() {
-            Ok(catalog)
-        } else {
-            Err(Error::Catalog(problems))
-        }
-    }
-
     /// Every entry, sorted by name.
     pub fn entries(&self) -> &[Entry] {
         &self.entries
@@ -122,7 +49,7 @@ impl Catalog {
     }
 
     /// The checks that need only the data (not the templates).
-    fn check(&self) -> Vec<Problem> {
+    pub(crate) fn check(&self) -> Vec<Problem> {
         let mut problems = Vec::new();
         let zones: Vec<String> = tappaas_answer::Zone::defaults()
             .into_iter()
@@ -390,86 +317,6 @@ impl Catalog {
         }
         None
     }
-
-    /// Every available entry renders with the example context, all of the
-    /// catalog selected (so every dependency and dependant is present).
-    fn check_templates(&self) -> Vec<Problem> {
-        let names: Vec<String> = self
-            .entries
-            .iter()
-            .filter(|e| e.available)
-            .map(|e| e.name.clone())
-            .collect();
-        let resolved = match crate::resolve(self, &names) {
-            Ok(r) => r,
-            Err(e) => {
-                return vec![Problem {
-                    file: String::new(),
-                    line: None,
-                    key: String::new(),
-                    message: e.to_string(),
-                }]
-            }
-        };
-        let context = crate::Context::example(&resolved);
-        let mut problems = Vec::new();
-        let mut report = |name: &str, e: Error| {
-            let (key, message) = match e {
-                Error::Render {
-                    template, message, ..
-                } => (template, message),
-                other => (String::new(), other.to_string()),
-            };
-            let (file, text) = self.sources.get(name).cloned().unwrap_or_default();
-            problems.push(Problem {
-                line: locate(&text, &parse_key(&key)),
-                file,
-                key,
-                message,
-            });
-        };
-        for entry in &resolved.order {
-            if let Err(e) = crate::render(self, &resolved, &entry.name, &context) {
-                report(&entry.name, e);
-            }
-            // The action, for every dependant the catalog has (the first
-            // problem is enough: the others are the same template).
-            for d in resolved
-                .order
-                .iter()
-                .filter(|d| d.depends.contains(&entry.name))
-            {
-                if let Err(e) =
-                    crate::render_add_dependant(self, &resolved, &entry.name, &d.name, &context)
-                {
-                    report(&entry.name, e);
-                    break;
-                }
-            }
-        }
-        problems
-    }
-}
-
-fn read_dir(dir: &Path) -> Result<Vec<(String, String)>, Error> {
-    let io = |source| Error::Io {
-        path: dir.to_path_buf(),
-        source,
-    };
-    let mut files = Vec::new();
-    for item in std::fs::read_dir(dir).map_err(io)? {
-        let path = item.map_err(io)?.path();
-        if path.extension().and_then(|e| e.to_str()) != Some("toml") {
-            continue;
-        }
-        let text = std::fs::read_to_string(&path).map_err(|source| Error::Io {
-            path: path.clone(),
-            source,
-        })?;
-        files.push((path.display().to_string(), text));
-    }
-    files.sort();
-    Ok(files)
 }
 
 /// Lower-case ASCII letters, digits and inner '-'.
@@ -521,7 +368,7 @@ fn key_path(parts: &[Part]) -> String {
     out
 }
 
-fn problem(file: &str, text: &str, key: &[Part], message: String) -> Problem {
+pub(crate) fn problem(file: &str, text: &str, key: &[Part], message: String) -> Problem {
     Problem {
         file: file.to_string(),
         line: locate(text, key),
@@ -578,7 +425,7 @@ fn locate_in_inline(text: &str, table: &toml_edit::InlineTable, parts: &[Part]) 
         .map(|s| line_at(text, s.start))
 }
 
-fn line_at(text: &str, offset: usize) -> usize {
+pub(crate) fn line_at(text: &str, offset: usize) -> usize {
     text.get(..offset)
         .map_or(1, |t| t.matches('\n').count() + 1)
 }

@@ -10,6 +10,7 @@
 mod catalog;
 mod context;
 mod error;
+mod load;
 mod model;
 mod render;
 mod resolve;

@@ -21,6 +21,13 @@ pub struct Entry {
     pub description: String,
     /// Base services are false: deployed unless the answer leaves them out.
     pub optional: bool,
+    /// Where the service is listed (the wizard's services screen, the
+    /// answer file's default `deploy`): base services first, then the
+    /// optional ones, each group by position. The answer crate's build
+    /// reads it from the built-in catalog; a node's own extra services
+    /// leave it out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub position: Option<u32>,
     /// False for a system that cannot be deployed yet; `reason` says why.
     #[serde(default = "yes")]
     pub available: bool,

@@ -424,11 +424,6 @@ impl Vm {
         std::fs::read_to_string(self.config.work_dir.join("qemu.stderr")).unwrap_or_default()
     }
 
-    /// Whether QEMU is still running.
-    pub fn is_running(&mut self) -> bool {
-        matches!(self.child.try_wait(), Ok(None))
-    }
-
     /// Waits up to `timeout` for QEMU to exit by itself (e.g. after a
     /// power-off with `no_reboot`), polling its status.
     pub fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {

@@ -11,7 +11,7 @@ use tappaas_plan::{plan, Environment};
 use super::{fixtures, machine_names, read_texts};
 use crate::mutate::{mutate_some, token_soup};
 use crate::rng::Rng;
-use crate::run::{Outcome, Target};
+use crate::target::{Outcome, Target};
 
 /// The first line of a generated input may name the machine to plan
 /// against; a comment, so the answer parses the same.

@@ -23,7 +23,7 @@ use tappaas_opnsense::{
 
 use crate::mutate::{mutate_some, token_soup};
 use crate::rng::Rng;
-use crate::run::{Outcome, Target};
+use crate::target::{Outcome, Target};
 
 /// Stream calls (reads and writes) one case may make.
 const BUDGET: usize = 20_000;

@@ -22,7 +22,7 @@ use tappaas_plan::{plan, Environment, Flavour};
 use super::{fixtures, machine_names, Bytes};
 use crate::mutate::{mutate_some, ODD_NUMBERS};
 use crate::rng::Rng;
-use crate::run::{Outcome, Target};
+use crate::target::{Outcome, Target};
 
 /// One change to a sysroot; `path` is relative to it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -15,7 +15,7 @@ pub use proxmox::{ProxmoxCase, ProxmoxTarget, CALLS};
 
 use serde::{Deserialize, Serialize};
 
-use crate::run::Target;
+use crate::target::Target;
 
 /// Text when it is UTF-8 (readable in a saved case), else the bytes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -20,7 +20,7 @@ use tappaas_proxmox::{ApiError, CommandOutput, CommandRunner, Invocation, Proxmo
 use super::Bytes;
 use crate::mutate::{mutate_some, token_soup, ODD_NUMBERS};
 use crate::rng::Rng;
-use crate::run::{Outcome, Target};
+use crate::target::{Outcome, Target};
 
 /// Every call the typed client makes.
 pub const CALLS: &[&str] = &[
