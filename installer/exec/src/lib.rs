@@ -20,4 +20,4 @@ pub use progress::LineProgress;
 pub use resume::{
     forget_interrupted_install, look_for_interrupted_install, start_over, Found, NODE_LOG_DIR,
 };
-pub use system::{DiskIdentity, LiveSystem, System};
+pub use system::{DiskIdentity, LiveSystem, OnEffects, System, COMMAND_LIMIT};
