@@ -2,14 +2,18 @@
 //! password (a systemd credential), the peer's certificate as seen from
 //! here, a VM's serial console, files for Proxmox (cloud-init snippets),
 //! network checks and the default route. A trait, so tests play the node
-//! without systemd, VMs or a network.
+//! without systemd, VMs or a network. The real node runs its commands and
+//! writes its files through the effects crate (time-limited commands,
+//! atomic writes).
 
 use std::io::{Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpStream};
+use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use tappaas_effects::write_atomic;
 use tappaas_services::HealthCheck;
 
 use tappaas_proxmox::client::Password;
@@ -160,7 +164,7 @@ impl<R: CommandRunner> Host for SystemHost<R> {
     }
 
     fn write_node_file(&mut self, path: &str, text: &str) -> Result<(), String> {
-        crate::summary::write_private(Path::new(path), text)
+        write_atomic(Path::new(path), 0o600, text.as_bytes())
             .map_err(|e| format!("cannot write {path}: {e}"))
     }
 
@@ -219,9 +223,11 @@ impl<R: CommandRunner> Host for SystemHost<R> {
                 path.display()
             )
         })?;
-        let tmp = path.with_extension("tappaas-new");
-        std::fs::write(&tmp, new)
-            .and_then(|()| std::fs::rename(&tmp, path))
+        // The file keeps its mode; it is replaced whole, or not at all.
+        let mode = std::fs::metadata(path)
+            .map(|m| m.permissions().mode() & 0o7777)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        write_atomic(path, mode, new.as_bytes())
             .map_err(|e| format!("cannot write {}: {e}", path.display()))
     }
 }

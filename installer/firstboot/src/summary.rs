@@ -3,9 +3,7 @@
 //! root-only file and shown on the console.
 
 use std::fmt::Write as _;
-use std::io::Write as _;
 use std::net::IpAddr;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
 use tappaas_plan::Plan;
@@ -171,23 +169,7 @@ pub(crate) fn storage_line(st: &StorageConfig) -> String {
 /// Write `text` to `path`, readable by root only, replacing any older copy
 /// whole (a half-written summary is never left behind).
 pub(crate) fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let tmp = path.with_extension("tmp");
-    let _ = std::fs::remove_file(&tmp);
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&tmp)?;
-    // The mode given at creation is narrowed by the umask, never widened;
-    // set it explicitly all the same.
-    f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-    f.write_all(text.as_bytes())?;
-    f.sync_all()?;
-    drop(f);
-    std::fs::rename(&tmp, path)
+    tappaas_effects::write_atomic(path, 0o600, text.as_bytes())
 }
 
 /// The cluster and its nodes, as the summary and `status` show them.
