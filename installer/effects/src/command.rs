@@ -335,7 +335,7 @@ mod tests {
             },
             &mut |_| {},
         )
-        .unwrap_err();
+        .expect_err("no such program");
         assert!(matches!(e, RunError::Spawn { .. }), "{e}");
         assert!(e.to_string().contains("/nonexistent/program"), "{e}");
     }
@@ -350,7 +350,7 @@ mod tests {
             None,
             Duration::from_millis(300),
         );
-        let e = r.unwrap_err();
+        let e = r.expect_err("killed at the limit");
         assert!(
             began.elapsed() < Duration::from_secs(10),
             "{:?}",

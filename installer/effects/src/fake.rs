@@ -234,7 +234,7 @@ mod tests {
             input: None,
             limit: Duration::from_secs(1),
         };
-        let e = fake.run(&hang, &mut |_| {}).unwrap_err();
+        let e = fake.run(&hang, &mut |_| {}).expect_err("it hangs");
         assert_eq!(e.tail(), ["1%"]);
         assert!(matches!(
             &fake.calls()[0],

@@ -158,7 +158,7 @@ pub fn is_mount_point(target: &Path) -> io::Result<bool> {
         Err(e) => return Err(e),
     };
     let text = std::fs::read_to_string("/proc/self/mountinfo")?;
-    Ok(mount_points(&text).iter().any(|p| *p == target))
+    Ok(mount_points(&text).contains(&target))
 }
 
 /// The mount points of a `/proc/self/mountinfo` text (its fifth field,

@@ -74,7 +74,7 @@ fn a_failed_atomic_write_leaves_the_old_file() {
     assert_eq!(meta.permissions().mode() & 0o777, 0o640);
 
     let too_big = vec![b'x'; 1024 * 1024];
-    let e = write_atomic(&file, 0o600, &too_big).unwrap_err();
+    let e = write_atomic(&file, 0o600, &too_big).expect_err("the filesystem is full");
     let after = std::fs::read(&file).expect("read");
     assert!(
         after == b"old content\n",
