@@ -244,6 +244,26 @@ mod tests {
     }
 
     #[test]
+    fn records_writes_and_fails_the_scripted_ones() {
+        let mut fake = Recorder::new().failing_write("/etc/hosts");
+        fake.write_file(Path::new("/etc/hostname"), 0o644, b"node\n")
+            .expect("written");
+        let e = fake
+            .write_file(Path::new("/etc/hosts"), 0o644, b"")
+            .expect_err("scripted to fail");
+        assert!(e.to_string().contains("/etc/hosts"), "{e}");
+        assert_eq!(
+            fake.calls()[0],
+            Call::Write {
+                path: "/etc/hostname".into(),
+                mode: 0o644,
+                content: b"node\n".to_vec()
+            }
+        );
+        assert_eq!(fake.calls().len(), 2);
+    }
+
+    #[test]
     fn a_guard_unmounts_only_its_own_mount() {
         let mut fake = Recorder::new().already_mounted("/mnt/theirs");
         let ours = fake
