@@ -14,6 +14,12 @@ use nix::unistd::Pid;
 /// Lines of output kept for an error message.
 pub const TAIL_LINES: usize = 20;
 
+/// How often a running command is checked for its end.
+const POLL: Duration = Duration::from_millis(100);
+
+/// How long the output of a command that has ended is still read.
+const LINGER: Duration = Duration::from_secs(2);
+
 /// One command to run: what the process list shows (`program`, `args`:
 /// never a secret), what it reads on stdin (`input`: where secrets go)
 /// and how long it may take.
@@ -181,11 +187,21 @@ pub(crate) fn run(cmd: &Invocation<'_>, line: &mut dyn FnMut(&Line<'_>)) -> Resu
             tail: tail.take(),
         }
     };
-    // Until both pipes are closed: the command and all it started are done
-    // writing.
+    let wait_error = |source| RunError::Wait {
+        command: command.clone(),
+        source,
+    };
+    // Until both pipes are closed (the command and all it started are done
+    // writing), or, once the command has ended, for a moment more: what it
+    // left running in the background may hold the pipes for ever.
+    let mut ended: Option<(ExitStatus, Instant)> = None;
     loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match lines.recv_timeout(left) {
+        let until = match ended {
+            Some((_, at)) => deadline.min(at + LINGER),
+            None => deadline,
+        };
+        let left = until.saturating_duration_since(Instant::now());
+        match lines.recv_timeout(left.min(POLL)) {
             Ok((stream, raw)) => {
                 let raw: Vec<u8> = raw;
                 let text = String::from_utf8_lossy(&raw);
@@ -197,14 +213,27 @@ pub(crate) fn run(cmd: &Invocation<'_>, line: &mut dyn FnMut(&Line<'_>)) -> Resu
                     raw: &raw,
                 });
             }
-            Err(mpsc::RecvTimeoutError::Timeout) => return Err(timed_out(&mut child, &mut tail)),
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                if ended.is_none() {
+                    if let Some(status) = child.try_wait().map_err(wait_error)? {
+                        ended = Some((status, Instant::now()));
+                        continue;
+                    }
+                }
+                if Instant::now() >= until {
+                    match ended {
+                        Some(_) => break,
+                        None => return Err(timed_out(&mut child, &mut tail)),
+                    }
+                }
+            }
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
         }
     }
-    let status = wait_until(&mut child, deadline).map_err(|source| RunError::Wait {
-        command: command.clone(),
-        source,
-    })?;
+    let status = match ended {
+        Some((status, _)) => Some(status),
+        None => wait_until(&mut child, deadline).map_err(wait_error)?,
+    };
     match status {
         Some(status) => Ok(Ran {
             status: status.code(),
@@ -364,6 +393,25 @@ mod tests {
             "{text}"
         );
         assert_eq!(io::Error::from(e).kind(), io::ErrorKind::TimedOut);
+    }
+
+    /// A background process that keeps the pipes open does not keep the
+    /// run waiting for it: the command ended, and its status counts.
+    #[test]
+    fn a_command_that_left_something_running_ends_all_the_same() {
+        let began = Instant::now();
+        let (r, seen) = sh(
+            "sleep 20 & echo started; exit 4",
+            None,
+            Duration::from_secs(15),
+        );
+        assert_eq!(r.expect("ended").status, Some(4));
+        assert_eq!(seen, [(Stream::Stdout, "started".to_string())]);
+        assert!(
+            began.elapsed() < Duration::from_secs(10),
+            "{:?}",
+            began.elapsed()
+        );
     }
 
     #[test]
