@@ -2,14 +2,16 @@
 //! input on stdin, a time limit enforced on the whole process group.
 
 use std::collections::VecDeque;
+use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::os::unix::process::CommandExt;
 use std::process::{Child, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use nix::fcntl::OFlag;
 use nix::sys::signal::{killpg, Signal};
-use nix::unistd::Pid;
+use nix::unistd::{pipe2, Pid};
 
 /// Lines of output kept for an error message.
 pub const TAIL_LINES: usize = 20;
@@ -33,6 +35,11 @@ pub struct Invocation<'a> {
     /// The command and everything it started are killed when it has not
     /// ended within this.
     pub limit: Duration,
+    /// Stderr goes into the pipe of stdout, so the lines keep the order
+    /// they were printed in (a log reads as the terminal would show it);
+    /// all are then [`Stream::Stdout`]. Off for a caller that must tell
+    /// the two apart.
+    pub merge_stderr: bool,
 }
 
 impl Invocation<'_> {
@@ -53,6 +60,7 @@ impl std::fmt::Debug for Invocation<'_> {
             .field("args", &self.args)
             .field("input", &self.input.map(|_| "<redacted>"))
             .field("limit", &self.limit)
+            .field("merge_stderr", &self.merge_stderr)
             .finish()
     }
 }
@@ -148,6 +156,24 @@ impl Tail {
 pub(crate) fn run(cmd: &Invocation<'_>, line: &mut dyn FnMut(&Line<'_>)) -> Result<Ran, RunError> {
     let command = cmd.display();
     let deadline = Instant::now() + cmd.limit;
+    let spawn_error = |source| RunError::Spawn {
+        command: command.clone(),
+        source,
+    };
+    let (stdout, stderr, merged) = if cmd.merge_stderr {
+        // Close-on-exec: only the child's own stdout and stderr hold it.
+        let (read, write) = pipe2(OFlag::O_CLOEXEC).map_err(|e| spawn_error(e.into()))?;
+        let second = write.try_clone().map_err(spawn_error)?;
+        (
+            Stdio::from(write),
+            Stdio::from(second),
+            Some(File::from(read)),
+        )
+    } else {
+        (Stdio::piped(), Stdio::piped(), None)
+    };
+    // The command (and with it our copies of the pipe's write end) is
+    // dropped once spawned, so the pipe ends when the child's copies do.
     let mut child = std::process::Command::new(cmd.program)
         .args(cmd.args)
         .stdin(if cmd.input.is_some() {
@@ -155,16 +181,13 @@ pub(crate) fn run(cmd: &Invocation<'_>, line: &mut dyn FnMut(&Line<'_>)) -> Resu
         } else {
             Stdio::null()
         })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+        .stdout(stdout)
+        .stderr(stderr)
         // Its own process group, so that at the limit what it started
         // (a shell's children) is killed with it and lets go of the pipes.
         .process_group(0)
         .spawn()
-        .map_err(|source| RunError::Spawn {
-            command: command.clone(),
-            source,
-        })?;
+        .map_err(spawn_error)?;
     // Threads, so that a command that does not read its stdin, or fills
     // one pipe while we read the other, cannot block us past the limit.
     if let (Some(mut stdin), Some(input)) = (child.stdin.take(), cmd.input) {
@@ -176,6 +199,7 @@ pub(crate) fn run(cmd: &Invocation<'_>, line: &mut dyn FnMut(&Line<'_>)) -> Resu
         });
     }
     let (send, lines) = mpsc::channel();
+    read_lines(merged, Stream::Stdout, send.clone());
     read_lines(child.stdout.take(), Stream::Stdout, send.clone());
     read_lines(child.stderr.take(), Stream::Stderr, send);
     let mut tail = Tail(VecDeque::with_capacity(TAIL_LINES));
@@ -310,6 +334,7 @@ mod tests {
                 args: &args,
                 input,
                 limit,
+                merge_stderr: false,
             },
             &mut |l| seen.push((l.stream, l.text.to_string())),
         );
@@ -336,6 +361,29 @@ mod tests {
         assert_eq!((r.expect("ran").status, seen.len()), (Some(0), 0));
     }
 
+    /// Merged, the lines keep the order they were printed in.
+    #[test]
+    fn merged_streams_keep_their_order() {
+        let script = "for i in 1 2 3 4 5 6; do echo out$i; echo err$i >&2; done";
+        let args = vec!["-c".to_string(), script.to_string()];
+        let mut seen = Vec::new();
+        run(
+            &Invocation {
+                program: "sh",
+                args: &args,
+                input: None,
+                limit: Duration::from_secs(30),
+                merge_stderr: true,
+            },
+            &mut |l| seen.push(l.text.to_string()),
+        )
+        .expect("ran");
+        let expected: Vec<String> = (1..=6)
+            .flat_map(|i| [format!("out{i}"), format!("err{i}")])
+            .collect();
+        assert_eq!(seen, expected);
+    }
+
     #[test]
     fn raw_bytes_keep_a_missing_last_line_break() {
         let args = vec!["-c".to_string(), "printf 'a\\nb'".to_string()];
@@ -346,6 +394,7 @@ mod tests {
                 args: &args,
                 input: None,
                 limit: Duration::from_secs(30),
+                merge_stderr: false,
             },
             &mut |l| raw.extend_from_slice(l.raw),
         )
@@ -361,6 +410,7 @@ mod tests {
                 args: &[],
                 input: None,
                 limit: Duration::from_secs(5),
+                merge_stderr: false,
             },
             &mut |_| {},
         )

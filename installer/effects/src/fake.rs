@@ -147,7 +147,12 @@ impl Effects for Recorder {
         for (stream, text) in &lines {
             let raw = format!("{text}\n");
             line(&Line {
-                stream: *stream,
+                // Merged, as for real, everything comes on stdout.
+                stream: if cmd.merge_stderr {
+                    Stream::Stdout
+                } else {
+                    *stream
+                },
                 text,
                 raw: raw.as_bytes(),
             });
@@ -220,6 +225,7 @@ mod tests {
             args: &args,
             input: Some(b"pw"),
             limit: Duration::from_secs(1),
+            merge_stderr: false,
         };
         let mut seen = Vec::new();
         let ran = fake
@@ -233,6 +239,7 @@ mod tests {
             args: &[],
             input: None,
             limit: Duration::from_secs(1),
+            merge_stderr: false,
         };
         let e = fake.run(&hang, &mut |_| {}).expect_err("it hangs");
         assert_eq!(e.tail(), ["1%"]);

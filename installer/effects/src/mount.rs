@@ -136,6 +136,7 @@ fn checked(program: &str, args: &[String]) -> io::Result<()> {
         args,
         input: None,
         limit: MOUNT_LIMIT,
+        merge_stderr: true,
     };
     let ran = command::run(&cmd, &mut |_| {})?;
     match ran.status {

@@ -131,6 +131,8 @@ impl<E: Effects> System for OnEffects<E> {
             // is closed.
             input: stdin.map(str::as_bytes),
             limit: self.limit,
+            // The log shows the lines in the order they were printed.
+            merge_stderr: true,
         };
         match self.effects.run(&cmd, &mut |l| line(l.text)) {
             Ok(ran) => Ok(ran.status),

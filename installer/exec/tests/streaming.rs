@@ -33,7 +33,7 @@ fn hanging_plan() -> Plan {
         actions: vec![Action::Run(Command::new([
             "sh",
             "-c",
-            "echo unpacking; sleep 0.2; echo 12% done >&2; sleep 60",
+            "echo unpacking; echo 12% done >&2; sleep 60",
         ]))],
     }];
     plan

@@ -137,6 +137,7 @@ impl<R: CommandRunner> Host for SystemHost<R> {
                 args: &args,
                 input: None,
                 limit: SHORT_COMMAND_LIMIT,
+                merge_stderr: false,
             })
             .map_err(|e| format!("cannot run `systemd-creds {}`: {e}", args.join(" ")))?;
         if out.status != Some(0) {
@@ -205,6 +206,7 @@ impl<R: CommandRunner> Host for SystemHost<R> {
                 args: &args,
                 input: None,
                 limit: SHORT_COMMAND_LIMIT,
+                merge_stderr: false,
             })
             .map_err(|e| format!("cannot run `ip {}`: {e}", args.join(" ")))?;
         if out.status != Some(0) {

@@ -369,6 +369,8 @@ impl<R: CommandRunner> Api for PveshApi<R> {
             args: &planned.args,
             input: planned.input.as_deref(),
             limit: planned.limit,
+            // Proxmox's JSON on stdout, its refusals on stderr.
+            merge_stderr: false,
         };
         // No secret is in the argv of pvecm or qm; pvesh's never has one.
         let command = if planned.kind == Carrier::Pvesh {
@@ -500,6 +502,7 @@ mod tests {
                 args: &args,
                 input: None,
                 limit: Duration::from_millis(200),
+                merge_stderr: false,
             })
             .unwrap_err();
         assert!(
@@ -544,6 +547,7 @@ mod tests {
                 args: &args,
                 input: Some(b"s3cret\n"),
                 limit: Duration::from_secs(30),
+                merge_stderr: false,
             })
             .unwrap();
         assert_eq!(
