@@ -6,6 +6,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Context;
+use tappaas_effects::{Effects, Machine, MountSpec};
 use tappaas_exec::{
     look_for_interrupted_install, Engine, Found, LineProgress, LiveSystem, Persist, Secrets,
     System, NODE_LOG_DIR,
@@ -298,6 +299,7 @@ fn engine_did_not_start(plan: &Plan, error: &anyhow::Error) -> tappaas_exec::Eve
 
 /// Copy a log onto the first FAT partition of a removable disk (a USB
 /// stick), so it can be read on another machine; `prefix` names the copy.
+/// The stick is mounted through the effects crate's guard.
 pub(crate) fn save_to_usb_stick(source: &Path, prefix: &str) -> Result<String, String> {
     let machine = tappaas_hardware::probe(Path::new("/")).map_err(|e| e.to_string())?;
     let partition = machine
@@ -313,24 +315,23 @@ pub(crate) fn save_to_usb_stick(source: &Path, prefix: &str) -> Result<String, S
     std::fs::create_dir_all(&mnt).map_err(|e| e.to_string())?;
     let dev = format!("/dev/{}", partition.name);
     let mnt_s = mnt.display().to_string();
-    let mut sys = LiveSystem;
-    let mount = tappaas_plan::Command::new(["mount", dev.as_str(), mnt_s.as_str()]);
-    match sys.run(&mount, None, &mut |_| {}) {
-        Ok(Some(0)) => {}
-        other => return Err(format!("mounting {dev} failed ({other:?})")),
-    }
+    // Unmounted again below (or when this returns early) only if mounted
+    // here: a stick mounted there already is left as it was.
+    let mount = Machine
+        .mount(&MountSpec::new(dev.as_str(), &mnt))
+        .map_err(|e| format!("mounting {dev} failed: {e}"))?;
     let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
     let name = format!("{prefix}-{secs}.log");
+    // A plain copy: FAT keeps no Unix mode to set, and unmounting flushes it.
     let copied = std::fs::copy(source, mnt.join(&name));
-    let umount = tappaas_plan::Command::new(["umount", mnt_s.as_str()]);
-    let unmounted = matches!(sys.run(&umount, None, &mut |_| {}), Ok(Some(0)));
+    let unmounted = mount.close();
     copied.map_err(|e| format!("copying the log to {dev}: {e}"))?;
-    if !unmounted {
+    if let Err(e) = unmounted {
         return Err(format!(
-            "the log was written to {dev} but unmounting failed: run `umount {mnt_s}` before unplugging"
+            "the log was written to {dev} but unmounting failed ({e}): run `umount {mnt_s}` before unplugging"
         ));
     }
     Ok(format!("{name} on {dev}"))

@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use sha2::{Digest, Sha256};
 use tappaas_answer::{Answer, Cidr};
+use tappaas_effects::write_atomic;
 use tappaas_plan::{Action, Command, FileContent, FileSpec, Plan, Stdin};
 
 use crate::journal::Journal;
@@ -110,12 +111,12 @@ impl<'p, S: System> Engine<'p, S> {
         let runner = Runner::open(&work_dir.join(JOURNAL_FILE), plan)?;
         // Beside the journal, so a run after an interruption knows what
         // the journal's steps were.
-        std::fs::write(work_dir.join(PLAN_FILE), plan.to_json()).map_err(|source| {
-            crate::JournalError::Write {
+        write_atomic(&work_dir.join(PLAN_FILE), 0o600, plan.to_json().as_bytes()).map_err(
+            |source| crate::JournalError::Write {
                 path: work_dir.join(PLAN_FILE),
                 source,
-            }
-        })?;
+            },
+        )?;
         Ok(Engine {
             runner,
             install: Install {
@@ -143,7 +144,7 @@ impl<'p, S: System> Engine<'p, S> {
             .map(Path::to_path_buf);
         if let Some(work) = work {
             let path = work.join(ANSWER_DIGEST_FILE);
-            std::fs::write(&path, format!("{digest}\n"))
+            write_atomic(&path, 0o600, format!("{digest}\n").as_bytes())
                 .map_err(|source| crate::JournalError::Write { path, source })?;
         }
         self.install.answer_digest = Some(digest);
@@ -407,18 +408,19 @@ impl<'p, S: System> Install<'p, S> {
             },
         };
         let mut tail: VecDeque<String> = VecDeque::with_capacity(TAIL_LINES);
-        let mut lines = Vec::new();
+        let (logs, started) = (&self.logs, self.started);
+        // Each line reaches the log and the screen as it is printed: a hung
+        // command shows how far it got.
         let status = self.system.run(command, stdin.as_deref(), &mut |line| {
             if tail.len() == TAIL_LINES {
                 tail.pop_front();
             }
             tail.push_back(line.to_string());
-            lines.push(line.to_string());
+            append_log(logs, started, &format!("  {line}"));
+            emit(&Event::Output {
+                line: line.to_string(),
+            });
         });
-        for line in &lines {
-            self.log(&format!("  {line}"));
-            emit(&Event::Output { line: line.clone() });
-        }
         let failure = |status: Option<i32>, message: String| CommandFailure {
             what: command.to_string(),
             status,
@@ -429,6 +431,8 @@ impl<'p, S: System> Install<'p, S> {
             Ok(Some(0)) => Ok(()),
             Ok(Some(code)) => Err(failure(Some(code), format!("exited with status {code}"))),
             Ok(None) => Err(failure(None, "was killed by a signal".into())),
+            // The message names the command and its time limit.
+            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => Err(failure(None, e.to_string())),
             Err(e) => Err(failure(None, format!("could not be started: {e}"))),
         }
     }
@@ -487,19 +491,24 @@ impl<'p, S: System> Install<'p, S> {
     }
 
     fn log(&mut self, line: &str) {
-        let stamp = self.started.elapsed().as_secs_f64();
-        for path in &self.logs {
-            // A copy whose disk is gone (unmounted at the end) is skipped.
-            if path.parent().is_some_and(|d| !d.exists()) {
-                continue;
-            }
-            if let Ok(mut f) = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(path)
-            {
-                let _ = writeln!(f, "[{stamp:8.1}] {line}");
-            }
+        append_log(&self.logs, self.started, line);
+    }
+}
+
+/// One line, stamped with the time since `started`, at the end of each log.
+fn append_log(logs: &[PathBuf], started: Instant, line: &str) {
+    let stamp = started.elapsed().as_secs_f64();
+    for path in logs {
+        // A copy whose disk is gone (unmounted at the end) is skipped.
+        if path.parent().is_some_and(|d| !d.exists()) {
+            continue;
+        }
+        if let Ok(mut f) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+        {
+            let _ = writeln!(f, "[{stamp:8.1}] {line}");
         }
     }
 }

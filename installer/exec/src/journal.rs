@@ -121,10 +121,22 @@ impl Journal {
                 source,
             })?;
         }
-        let _ = std::fs::remove_file(path);
+        // Whole or not at all: a copy cut short would lose records.
+        let mut text = String::new();
         for r in &records {
-            write_record(path, r)?;
+            let line = serde_json::to_string(r).map_err(|e| JournalError::Write {
+                path: path.to_path_buf(),
+                source: io::Error::other(e),
+            })?;
+            text.push_str(&line);
+            text.push('\n');
         }
+        tappaas_effects::write_atomic(path, 0o644, text.as_bytes()).map_err(|source| {
+            JournalError::Write {
+                path: path.to_path_buf(),
+                source,
+            }
+        })?;
         self.paths.push(path.to_path_buf());
         Ok(())
     }

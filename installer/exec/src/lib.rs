@@ -22,4 +22,4 @@ pub use resume::{
     forget_interrupted_install, look_for_interrupted_install, start_over, Found, NODE_LOG_DIR,
 };
 pub use runner::{forget, plan_digest, Runner, Step, StepBodies, StepEnd, Stopped};
-pub use system::{DiskIdentity, LiveSystem, System};
+pub use system::{DiskIdentity, LiveSystem, OnEffects, System, COMMAND_LIMIT};

@@ -1,10 +1,12 @@
 //! Every side effect of the engine, behind one small trait, so the engine
 //! is tested without touching a disk and the live system does it for real.
 
-use std::io::{self, BufRead, BufReader};
-use std::os::unix::fs::{symlink, PermissionsExt};
+use std::io;
+use std::os::unix::fs::symlink;
 use std::path::Path;
+use std::time::Duration;
 
+use tappaas_effects::{Effects, Invocation, Machine, RunError};
 use tappaas_plan::Command;
 
 /// What the disk a path leads to says it is now, read from the device the
@@ -35,7 +37,8 @@ pub trait System {
         line: &mut dyn FnMut(&str),
     ) -> io::Result<Option<i32>>;
 
-    /// Write a whole file (parent directories are created), with `mode`.
+    /// Write a whole file atomically (parent directories are created),
+    /// with `mode`.
     fn write_file(&mut self, path: &Path, mode: u32, content: &[u8]) -> io::Result<()>;
 
     /// Make `path` a symbolic link to `target`, replacing what was there.
@@ -50,11 +53,68 @@ pub trait System {
     fn sync(&mut self, path: &Path) -> io::Result<()>;
 }
 
-/// The machine the installer runs on.
-#[derive(Debug, Default)]
+/// How long one command of a plan may run before it counts as hung and is
+/// killed. The longest, copying the system, takes minutes.
+pub const COMMAND_LIMIT: Duration = Duration::from_secs(60 * 60);
+
+/// The machine the installer runs on ([`OnEffects`] over the real
+/// machine, each command limited to [`COMMAND_LIMIT`]).
+#[derive(Debug, Default, Clone, Copy)]
 pub struct LiveSystem;
 
+impl LiveSystem {
+    fn effects() -> OnEffects<Machine> {
+        OnEffects::new(Machine, COMMAND_LIMIT)
+    }
+}
+
 impl System for LiveSystem {
+    fn run(
+        &mut self,
+        command: &Command,
+        stdin: Option<&str>,
+        line: &mut dyn FnMut(&str),
+    ) -> io::Result<Option<i32>> {
+        LiveSystem::effects().run(command, stdin, line)
+    }
+
+    fn write_file(&mut self, path: &Path, mode: u32, content: &[u8]) -> io::Result<()> {
+        LiveSystem::effects().write_file(path, mode, content)
+    }
+
+    fn symlink(&mut self, path: &Path, target: &str) -> io::Result<()> {
+        LiveSystem::effects().symlink(path, target)
+    }
+
+    fn disk_identity(&mut self, path: &str) -> io::Result<Option<DiskIdentity>> {
+        LiveSystem::effects().disk_identity(path)
+    }
+
+    fn sync(&mut self, path: &Path) -> io::Result<()> {
+        LiveSystem::effects().sync(path)
+    }
+}
+
+/// The engine's [`System`] on the installer's one [`Effects`]: commands and
+/// file writes go through it (each command limited to `limit`); links,
+/// disk identities and syncs are read and made on this machine.
+#[derive(Debug, Clone)]
+pub struct OnEffects<E> {
+    effects: E,
+    limit: Duration,
+}
+
+impl<E: Effects> OnEffects<E> {
+    pub fn new(effects: E, limit: Duration) -> OnEffects<E> {
+        OnEffects { effects, limit }
+    }
+
+    pub fn effects(&self) -> &E {
+        &self.effects
+    }
+}
+
+impl<E: Effects> System for OnEffects<E> {
     fn run(
         &mut self,
         command: &Command,
@@ -64,41 +124,26 @@ impl System for LiveSystem {
         let Some((program, args)) = command.argv.split_first() else {
             return Err(io::Error::new(io::ErrorKind::InvalidInput, "empty command"));
         };
-        let mut expr = duct::cmd(program, args)
-            .stderr_to_stdout()
-            .unchecked()
-            // Commands must never wait for a person: no terminal input.
-            .stdin_bytes(stdin.unwrap_or_default().as_bytes().to_vec());
-        if stdin.is_none() {
-            expr = expr.stdin_null();
-        }
-        let reader = expr.reader()?;
-        let mut lines = BufReader::new(&reader);
-        let mut buf = Vec::new();
-        loop {
-            buf.clear();
-            if lines.read_until(b'\n', &mut buf)? == 0 {
-                break;
-            }
-            let text = String::from_utf8_lossy(&buf);
-            line(text.trim_end_matches(['\n', '\r']));
-        }
-        match reader.try_wait()? {
-            Some(output) => Ok(output.status.code()),
-            None => Err(io::Error::other("command output ended before the command")),
+        let cmd = Invocation {
+            program,
+            args,
+            // Commands must never wait for a person: without input, stdin
+            // is closed.
+            input: stdin.map(str::as_bytes),
+            limit: self.limit,
+            // The log shows the lines in the order they were printed.
+            merge_stderr: true,
+        };
+        match self.effects.run(&cmd, &mut |l| line(l.text)) {
+            Ok(ran) => Ok(ran.status),
+            // The engine says the command could not be started, and why.
+            Err(RunError::Spawn { source, .. }) => Err(source),
+            Err(e) => Err(e.into()),
         }
     }
 
     fn write_file(&mut self, path: &Path, mode: u32, content: &[u8]) -> io::Result<()> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        // Write beside, then rename: a power cut leaves the old or the new
-        // file, never half of one.
-        let tmp = path.with_extension("tappaas-tmp");
-        std::fs::write(&tmp, content)?;
-        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(mode))?;
-        std::fs::rename(&tmp, path)
+        self.effects.write_file(path, mode, content)
     }
 
     fn symlink(&mut self, path: &Path, target: &str) -> io::Result<()> {
@@ -143,6 +188,7 @@ impl System for LiveSystem {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::PermissionsExt;
 
     fn run(argv: &[&str], stdin: Option<&str>) -> (io::Result<Option<i32>>, Vec<String>) {
         let mut lines = Vec::new();

@@ -2,14 +2,18 @@
 //! password (a systemd credential), the peer's certificate as seen from
 //! here, a VM's serial console, files for Proxmox (cloud-init snippets),
 //! network checks and the default route. A trait, so tests play the node
-//! without systemd, VMs or a network.
+//! without systemd, VMs or a network. The real node runs its commands and
+//! writes its files through the effects crate (time-limited commands,
+//! atomic writes).
 
 use std::io::{Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpStream};
+use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use tappaas_effects::write_atomic;
 use tappaas_services::HealthCheck;
 
 use tappaas_proxmox::client::Password;
@@ -92,6 +96,13 @@ impl<R: CommandRunner> SystemHost<R> {
     pub fn runner(&self) -> &R {
         &self.runner
     }
+
+    /// Another network configuration file than `/etc/network/interfaces`
+    /// (tests write a scratch copy).
+    pub fn with_interfaces(mut self, path: PathBuf) -> SystemHost<R> {
+        self.interfaces = path;
+        self
+    }
 }
 
 impl<R: CommandRunner> Host for SystemHost<R> {
@@ -121,6 +132,7 @@ impl<R: CommandRunner> Host for SystemHost<R> {
                 args: &args,
                 input: None,
                 limit: SHORT_COMMAND_LIMIT,
+                merge_stderr: false,
             })
             .map_err(|e| format!("cannot run `systemd-creds {}`: {e}", args.join(" ")))?;
         if out.status != Some(0) {
@@ -189,6 +201,7 @@ impl<R: CommandRunner> Host for SystemHost<R> {
                 args: &args,
                 input: None,
                 limit: SHORT_COMMAND_LIMIT,
+                merge_stderr: false,
             })
             .map_err(|e| format!("cannot run `ip {}`: {e}", args.join(" ")))?;
         if out.status != Some(0) {
@@ -207,9 +220,11 @@ impl<R: CommandRunner> Host for SystemHost<R> {
                 path.display()
             )
         })?;
-        let tmp = path.with_extension("tappaas-new");
-        std::fs::write(&tmp, new)
-            .and_then(|()| std::fs::rename(&tmp, path))
+        // The file keeps its mode; it is replaced whole, or not at all.
+        let mode = std::fs::metadata(path)
+            .map(|m| m.permissions().mode() & 0o7777)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        write_atomic(path, mode, new.as_bytes())
             .map_err(|e| format!("cannot write {}: {e}", path.display()))
     }
 }

@@ -206,3 +206,37 @@ fn an_https_health_check_speaks_tls_to_a_self_signed_service() {
     assert!(e.contains("TLS handshake failed"), "{e}");
     plain.join().unwrap();
 }
+
+/// The gateway moves in `/etc/network/interfaces` too: the file is
+/// replaced whole and keeps its mode, and no temporary file is left.
+#[test]
+fn the_default_gateway_is_kept_in_the_interfaces_file_with_its_mode() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let interfaces = dir.path().join("interfaces");
+    let text = "auto lan\niface lan inet static\n\taddress 10.0.0.10/24\n\tgateway 10.0.0.254\n";
+    std::fs::write(&interfaces, text).unwrap();
+    std::fs::set_permissions(&interfaces, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let mut h = host(None, 0).with_interfaces(interfaces.clone());
+    h.set_default_gateway("10.0.0.1".parse().unwrap()).unwrap();
+    assert_eq!(
+        h.runner().commands[0],
+        (
+            "ip".to_string(),
+            ["route", "replace", "default", "via", "10.0.0.1"]
+                .map(String::from)
+                .to_vec()
+        )
+    );
+    assert_eq!(
+        std::fs::read_to_string(&interfaces).unwrap(),
+        text.replace("10.0.0.254", "10.0.0.1")
+    );
+    let mode = std::fs::metadata(&interfaces).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o640, "the file keeps its mode");
+    let names: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, ["interfaces"]);
+}

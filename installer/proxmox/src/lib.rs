@@ -21,7 +21,9 @@ pub mod schema;
 pub mod sim;
 
 pub use client::{Api, ApiError, Proxmox};
-pub use pvesh::{CommandOutput, CommandRunner, Invocation, Limits, PveshApi, SystemRunner};
+pub use pvesh::{
+    CommandOutput, CommandRunner, EffectsRunner, Invocation, Limits, PveshApi, SystemRunner,
+};
 pub use request::{Method, Request};
 pub use schema::{Rule, Schema, SchemaError, SchemaLoadError};
 #[cfg(feature = "sim")]

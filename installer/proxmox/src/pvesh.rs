@@ -20,11 +20,10 @@
 //! An HTTP transport (port 8006, API token) is left for later: first boot
 //! runs on the node itself, where pvesh needs no credentials.
 
-use std::io::{Read, Write};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
+use tappaas_effects::{Effects, Machine, Stream};
 
 use crate::client::{Api, ApiError};
 use crate::request::{is_secret_param, Method, Request, REDACTED};
@@ -38,41 +37,7 @@ pub struct CommandOutput {
     pub stderr: Vec<u8>,
 }
 
-/// One command to run: what the process list shows (`program`, `args`:
-/// never a secret), what it reads on stdin (`input`: where secrets go)
-/// and how long it may take.
-#[derive(Clone, Copy)]
-pub struct Invocation<'a> {
-    pub program: &'a str,
-    pub args: &'a [String],
-    /// Written to stdin, which is then closed; `None`: stdin is closed
-    /// from the start, so nothing can prompt.
-    pub input: Option<&'a [u8]>,
-    /// The command is killed when it has not ended within this.
-    pub limit: Duration,
-}
-
-impl Invocation<'_> {
-    /// `program args...`, for messages (the input is never shown).
-    pub fn display(&self) -> String {
-        std::iter::once(self.program)
-            .chain(self.args.iter().map(String::as_str))
-            .collect::<Vec<_>>()
-            .join(" ")
-    }
-}
-
-impl std::fmt::Debug for Invocation<'_> {
-    // The input may be a password: only its presence is shown.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Invocation")
-            .field("program", &self.program)
-            .field("args", &self.args)
-            .field("input", &self.input.map(|_| REDACTED))
-            .field("limit", &self.limit)
-            .finish()
-    }
-}
+pub use tappaas_effects::{format_limit, Invocation};
 
 /// Runs one program and waits for it, at most its limit. The only way
 /// this crate (and first boot) starts processes, so tests can substitute
@@ -81,104 +46,43 @@ pub trait CommandRunner {
     fn run(&mut self, cmd: &Invocation<'_>) -> std::io::Result<CommandOutput>;
 }
 
-/// Runs commands for real. A command still running at its limit is
-/// killed, and the error (kind `TimedOut`) says after how long.
+/// Runs commands for real, through the installer's one way of running a
+/// command ([`tappaas_effects::Machine`]). A command still running at its
+/// limit is killed with what it started, and the error (kind `TimedOut`)
+/// names it and says after how long.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct SystemRunner;
 
 impl CommandRunner for SystemRunner {
     fn run(&mut self, cmd: &Invocation<'_>) -> std::io::Result<CommandOutput> {
-        let mut child = Command::new(cmd.program)
-            .args(cmd.args)
-            .stdin(if cmd.input.is_some() {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()?;
-        // Threads, so that a command that does not read its stdin, or
-        // fills one pipe while we wait on another, cannot block us past
-        // the limit.
-        let writer = match (child.stdin.take(), cmd.input) {
-            (Some(mut stdin), Some(input)) => {
-                let input = input.to_vec();
-                Some(std::thread::spawn(move || {
-                    // A command that exits without reading is not an
-                    // error here; its exit status tells.
-                    let _ = stdin.write_all(&input);
-                }))
-            }
-            _ => None,
-        };
-        let stdout = drain(child.stdout.take());
-        let stderr = drain(child.stderr.take());
-        let status = match wait_until(&mut child, Instant::now() + cmd.limit)? {
-            Some(status) => status,
-            None => {
-                // The reader threads are left behind: a grandchild may
-                // still hold the pipes open.
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(std::io::Error::new(
-                    std::io::ErrorKind::TimedOut,
-                    format!(
-                        "it did not end within {} and was killed",
-                        format_limit(cmd.limit)
-                    ),
-                ));
-            }
-        };
-        if let Some(w) = writer {
-            let _ = w.join();
-        }
-        Ok(CommandOutput {
-            status: status.code(),
-            stdout: stdout.join().unwrap_or_default(),
-            stderr: stderr.join().unwrap_or_default(),
-        })
+        run_on(&mut Machine, cmd)
     }
 }
 
-/// Reads a pipe to its end on a thread.
-fn drain<P: Read + Send + 'static>(pipe: Option<P>) -> std::thread::JoinHandle<Vec<u8>> {
-    std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        if let Some(mut p) = pipe {
-            let _ = p.read_to_end(&mut buf);
-        }
-        buf
+/// Runs commands on other effects than the real machine's (the recording
+/// fake, in tests).
+#[derive(Debug, Default, Clone)]
+pub struct EffectsRunner<E>(pub E);
+
+impl<E: Effects> CommandRunner for EffectsRunner<E> {
+    fn run(&mut self, cmd: &Invocation<'_>) -> std::io::Result<CommandOutput> {
+        run_on(&mut self.0, cmd)
+    }
+}
+
+/// Runs `cmd` on `effects`, keeping each stream's bytes as printed (a
+/// credential on stdout is taken exactly).
+pub fn run_on<E: Effects>(effects: &mut E, cmd: &Invocation<'_>) -> std::io::Result<CommandOutput> {
+    let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+    let ran = effects.run(cmd, &mut |line| match line.stream {
+        Stream::Stdout => stdout.extend_from_slice(line.raw),
+        Stream::Stderr => stderr.extend_from_slice(line.raw),
+    })?;
+    Ok(CommandOutput {
+        status: ran.status,
+        stdout,
+        stderr,
     })
-}
-
-/// The child's exit status, or `None` when it is still running at
-/// `deadline`.
-fn wait_until(
-    child: &mut Child,
-    deadline: Instant,
-) -> std::io::Result<Option<std::process::ExitStatus>> {
-    let mut pause = Duration::from_millis(5);
-    loop {
-        if let Some(status) = child.try_wait()? {
-            return Ok(Some(status));
-        }
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Ok(None);
-        }
-        std::thread::sleep(pause.min(left));
-        pause = (pause * 2).min(Duration::from_millis(200));
-    }
-}
-
-/// `90 s`, `0.2 s`: a limit as a message shows it.
-pub fn format_limit(limit: Duration) -> String {
-    if limit.subsec_millis() == 0 {
-        format!("{} s", limit.as_secs())
-    } else {
-        format!("{:.1} s", limit.as_secs_f64())
-    }
 }
 
 /// How long each kind of command may run before it is killed.
@@ -465,6 +369,8 @@ impl<R: CommandRunner> Api for PveshApi<R> {
             args: &planned.args,
             input: planned.input.as_deref(),
             limit: planned.limit,
+            // Proxmox's JSON on stdout, its refusals on stderr.
+            merge_stderr: false,
         };
         // No secret is in the argv of pvecm or qm; pvesh's never has one.
         let command = if planned.kind == Carrier::Pvesh {
@@ -596,6 +502,7 @@ mod tests {
                 args: &args,
                 input: None,
                 limit: Duration::from_millis(200),
+                merge_stderr: false,
             })
             .unwrap_err();
         assert!(
@@ -640,11 +547,43 @@ mod tests {
                 args: &args,
                 input: Some(b"s3cret\n"),
                 limit: Duration::from_secs(30),
+                merge_stderr: false,
             })
             .unwrap();
         assert_eq!(
             (out.status, out.stdout.as_slice()),
             (Some(0), &b"s3cret\n"[..])
+        );
+    }
+
+    /// The transport on the recording fake: the JSON pvesh prints comes
+    /// back, and a command that hangs is an error naming it.
+    #[test]
+    fn runs_through_the_effects() {
+        use tappaas_effects::{Answer, Recorder};
+        let fake = Recorder::new()
+            .answer(
+                "pvesh get /version",
+                Answer::prints(&["{\"version\":\"8.4\"}"], 0),
+            )
+            .answer("pvesh get /nodes", Answer::Hang { lines: Vec::new() });
+        let mut api =
+            PveshApi::new(EffectsRunner(fake)).with_limits(Limits::all(Duration::from_secs(7)));
+        assert_eq!(
+            api.call(&Request::get("/version")).unwrap()["version"],
+            "8.4"
+        );
+        let text = api.call(&Request::get("/nodes")).unwrap_err().to_string();
+        assert!(
+            text.contains("pvesh get /nodes") && text.contains("7 s"),
+            "{text}"
+        );
+        assert_eq!(
+            api.runner().0.commands(),
+            [
+                "pvesh get /version --output-format json",
+                "pvesh get /nodes --output-format json"
+            ]
         );
     }
 
