@@ -11,6 +11,8 @@ pub struct Config {
     pub plan: PathBuf,
     /// First boot's journal (JSON lines, one record per step event).
     pub journal: PathBuf,
+    /// `services deploy`'s journal (the same format, its own steps).
+    pub services_journal: PathBuf,
     /// Present until first boot has finished; the unit runs only while it
     /// exists.
     pub marker: PathBuf,
@@ -69,6 +71,7 @@ impl Config {
         Config {
             plan: at("/etc/tappaas/plan.json"),
             journal: at("/var/lib/tappaas/firstboot-journal.jsonl"),
+            services_journal: at("/var/lib/tappaas/services-deploy-journal.jsonl"),
             marker: at("/etc/tappaas/firstboot-pending"),
             summary: at("/root/tappaas-node.txt"),
             peer_password_credential: at(tappaas_plan::PEER_PASSWORD_CREDENTIAL),

@@ -5,9 +5,8 @@
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
-use std::time::Instant;
 
-use tappaas_exec::{Event, StepInfo};
+use tappaas_exec::{CommandFailure, Event, Runner, Step, StepBodies, StepEnd};
 use tappaas_plan::Plan;
 use tappaas_proxmox::client::{NodeName, VmState, VmSummary};
 use tappaas_proxmox::{Api, Proxmox};
@@ -276,59 +275,116 @@ pub fn deploy_services<A: Api>(
             emit,
         )
     })?;
-    let mut steps = vec![StepInfo {
+    let mut steps = vec![Step {
         id: "vm-template".into(),
         title: "Check the service VM template".into(),
+        always_runs: true,
     }];
-    steps.extend(closure.order.iter().map(|e| StepInfo {
+    // Every step runs each time: a service is looked at as it is now (kept
+    // when deployed and healthy), so the journal is this run's record, not
+    // a reason to skip.
+    steps.extend(closure.order.iter().map(|e| Step {
         id: format!("service-{}", e.name),
         title: format!("Deploy service {}", e.name),
+        always_runs: true,
     }));
-    emit(&Event::Started {
-        steps: steps.clone(),
-    });
-    let start = Instant::now();
-    let mut note0 = |text: String| emit(&Event::Action { index: 0, text });
-    let prepared = (|| {
-        let node = node_name(px, config)?;
-        let dep = prepare_for(config, &plan, names, registry, NewSecrets::Save, &mut note0)?;
-        service::ensure_template(px, config, &node, &mut note0)?;
-        Ok::<_, StepError>((node, dep))
-    })();
-    let (node, dep) = prepared.map_err(|e| fail("vm-template", e, emit))?;
-    emit(&Event::StepFinished {
-        index: 0,
-        id: "vm-template".into(),
-        elapsed: start.elapsed(),
-    });
-    let mut missing = BTreeSet::new();
-    let mut not_deployed = Vec::new();
-    for (i, e) in closure.order.iter().enumerate() {
-        let index = i + 1;
-        let id = format!("service-{}", e.name);
-        emit(&Event::StepStarted {
-            index,
-            id: id.clone(),
-            title: steps[index].title.clone(),
-        });
-        let began = Instant::now();
+    // The journal holds the last run only: nothing in it is skipped, and
+    // the plan may have changed since (another registry).
+    let mut runner = tappaas_exec::forget(&config.services_journal)
+        .and_then(|()| Runner::open(&config.services_journal, &plan))
+        .map_err(|e| {
+            fail(
+                "journal",
+                StepError::new("open the services journal", e.to_string()),
+                emit,
+            )
+        })?;
+    let mut bodies = DeployBodies {
+        config,
+        px,
+        host,
+        plan: &plan,
+        names,
+        registry,
+        order: closure.order.iter().map(|e| e.name.clone()).collect(),
+        prepared: None,
+        missing: BTreeSet::new(),
+        not_deployed: Vec::new(),
+    };
+    runner
+        .run(&steps, &mut bodies, emit)
+        .map_err(|stopped| FirstbootError::Step {
+            step: stopped.step,
+            failure: stopped.failure,
+        })?;
+    Ok(bodies.not_deployed)
+}
+
+/// `services deploy`'s step bodies: step 0 prepares the deployment and
+/// checks the template, step i deploys the i-th service of the order.
+struct DeployBodies<'a, A: Api> {
+    config: &'a Config,
+    px: &'a mut Proxmox<A>,
+    host: &'a mut dyn Host,
+    plan: &'a Plan,
+    names: &'a [String],
+    registry: Option<&'a str>,
+    order: Vec<String>,
+    prepared: Option<(NodeName, Deployment)>,
+    missing: BTreeSet<String>,
+    not_deployed: Vec<(String, String)>,
+}
+
+impl<A: Api> StepBodies for DeployBodies<'_, A> {
+    fn run_step(
+        &mut self,
+        index: usize,
+        emit: &mut dyn FnMut(&Event),
+    ) -> Result<StepEnd, CommandFailure> {
         let mut note = |text: String| emit(&Event::Action { index, text });
-        match one_service(px, config, &node, &dep, &e.name, host, &missing, &mut note) {
-            Ok(Ok(())) => {}
-            Ok(Err((_, reason))) => {
-                missing.insert(e.name.clone());
-                not_deployed.push((e.name.clone(), reason));
-            }
-            Err(err) => return Err(fail(&id, err, emit)),
+        if index == 0 {
+            let node = node_name(self.px, self.config).map_err(StepError::into_failure)?;
+            let dep = prepare_for(
+                self.config,
+                self.plan,
+                self.names,
+                self.registry,
+                NewSecrets::Save,
+                &mut note,
+            )
+            .map_err(StepError::into_failure)?;
+            service::ensure_template(self.px, self.config, &node, &mut note)
+                .map_err(StepError::into_failure)?;
+            self.prepared = Some((node, dep));
+            return Ok(StepEnd::Done);
         }
-        emit(&Event::StepFinished {
-            index,
-            id,
-            elapsed: began.elapsed(),
-        });
+        let (Some((node, dep)), Some(name)) = (&self.prepared, self.order.get(index - 1)) else {
+            return Err(StepError::new(
+                "deploy the services",
+                "the template step did not run first",
+            )
+            .into_failure());
+        };
+        match one_service(
+            self.px,
+            self.config,
+            node,
+            dep,
+            name,
+            self.host,
+            &self.missing,
+            &mut note,
+        )
+        .map_err(StepError::into_failure)?
+        {
+            Ok(()) => Ok(StepEnd::Done),
+            // Not deployed (a dependency missing, a health check that
+            // failed): said in the result, the run goes on with the rest.
+            Err((_, reason)) => {
+                self.missing.insert(name.clone());
+                self.not_deployed.push((name.clone(), reason));
+                Ok(StepEnd::NotRecorded)
+            }
+        }
     }
-    emit(&Event::Finished {
-        elapsed: start.elapsed(),
-    });
-    Ok(not_deployed)
 }

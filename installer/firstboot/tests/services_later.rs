@@ -451,3 +451,39 @@ fn an_unreadable_service_record_file_is_refused_and_kept() {
     assert!(format!("{r:?}").contains("kept as it is"), "{r:?}");
     assert_eq!(std::fs::read_to_string(&path).unwrap(), broken, "kept");
 }
+
+#[test]
+fn a_journal_that_cannot_be_written_stops_services_deploy() {
+    let (sim, site) = postgresql_alone();
+    let journal = site.node.config.services_journal.clone();
+    let mut px = client(&sim, "tappaas1");
+    let mut events = Vec::new();
+    let r = tappaas_firstboot::deploy_services(
+        &site.node.config,
+        &mut px,
+        &mut host(&sim, &site),
+        &["vaultwarden".to_string()],
+        None,
+        &mut |e| {
+            // As vaultwarden's step starts, a folder takes the journal's
+            // place: nothing, not even root, can append to it.
+            if matches!(e, Event::StepStarted { index: 2, .. }) {
+                std::fs::remove_file(&journal).unwrap();
+                std::fs::create_dir(&journal).unwrap();
+            }
+            events.push(e.clone());
+        },
+    );
+    match r {
+        Err(tappaas_firstboot::FirstbootError::Step { step, failure }) => {
+            assert_eq!(step, "service-vaultwarden");
+            assert!(failure.what.contains("journal"), "{failure:?}");
+        }
+        other => panic!("a journal error must stop services deploy: {other:?}\n{events:#?}"),
+    }
+    assert!(
+        matches!(events.last(), Some(Event::Failed { index: 2, .. })),
+        "{events:#?}"
+    );
+    assert_eq!(clones(&sim), ["postgresql"], "vaultwarden was not deployed");
+}
