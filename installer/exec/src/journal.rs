@@ -1,4 +1,5 @@
-//! The install journal: which steps of which plan have started and finished.
+//! A run's journal (the install's, first boot's, `services deploy`'s):
+//! which steps of which plan have started and finished.
 //!
 //! JSON lines, appended and flushed to the disk one record at a time, so a
 //! power cut loses at most the record being written. The first line names
@@ -22,11 +23,13 @@ enum Record {
 
 #[derive(Debug, thiserror::Error)]
 pub enum JournalError {
-    #[error("reading the install journal {path}: {source}")]
+    #[error("reading the journal {path}: {source}")]
     Read { path: PathBuf, source: io::Error },
-    #[error("writing the install journal {path}: {source}")]
+    #[error("writing the journal {path}: {source}")]
     Write { path: PathBuf, source: io::Error },
-    #[error("the install journal {path} belongs to another plan (digest {found}); this plan is {expected}")]
+    #[error(
+        "the journal {path} belongs to another plan (digest {found}); this plan is {expected}"
+    )]
     OtherPlan {
         path: PathBuf,
         found: String,
