@@ -347,6 +347,17 @@ fn check_node(vm: &mut Vm) {
         "ls /sys/class/net/wan/brif",
         |o| !o.trim().is_empty(),
     );
+    // The module is loaded in the initramfs: this proves the initramfs
+    // carries the node's files (its host id comes with them).
+    check(
+        vm,
+        "the ZFS module has the node's options from the initramfs",
+        "grep -o 'zfs_arc_max=[0-9]*' /etc/modprobe.d/zfs.conf | cut -d= -f2; cat /sys/module/zfs/parameters/zfs_arc_max",
+        |o| {
+            let v: Vec<&str> = o.split_whitespace().collect();
+            v.len() == 2 && v[0] == v[1] && v[0] != "0"
+        },
+    );
     check(vm, "hostname", "hostname", |o| o.trim() == "tappaas1");
     check(
         vm,
