@@ -143,8 +143,16 @@ pub fn boot_live_kernel(
     let initrd = dir.join("initrd.img");
     iso_extract(iso, "/live/vmlinuz", &kernel);
     iso_extract(iso, "/live/initrd.img", &initrd);
+    // The CD on the port a boot CD would use, without a boot index: QEMU
+    // gives the kernel it loads index 0.
     config
-        .boot_from(Medium::Cdrom, iso)
+        .arg("-drive")
+        .arg(&format!(
+            "if=none,id=live,media=cdrom,readonly=on,format=raw,file={}",
+            iso.display()
+        ))
+        .arg("-device")
+        .arg("ide-cd,drive=live,bus=ide.0")
         .arg("-kernel")
         .arg(&kernel.display().to_string())
         .arg("-initrd")
