@@ -8,6 +8,8 @@ use crate::{Address, FileContent, FileSpec, NodePlan, Plan};
 pub(crate) const ANSWER_COPY: &str = "/etc/tappaas/answer.toml";
 pub(crate) const PLAN_COPY: &str = "/etc/tappaas/plan.json";
 pub(crate) const FIRSTBOOT_MARKER: &str = "/etc/tappaas/firstboot-pending";
+/// The ZFS module's options on the node (also in its initramfs).
+pub(crate) const ZFS_MODULE_OPTIONS: &str = "/etc/modprobe.d/zfs.conf";
 pub(crate) const FIRSTBOOT_UNIT: &str = "tappaas-firstboot.service";
 /// The peer's password for a join, encrypted with the node's own
 /// credential key (systemd-creds); first boot deletes it after the join.
@@ -55,7 +57,7 @@ pub(crate) fn node_files(plan: &Plan, answer: &Answer) -> Vec<FileSpec> {
         ),
     ));
     files.push(text(
-        "/etc/modprobe.d/zfs.conf",
+        ZFS_MODULE_OPTIONS,
         "0644",
         format!(
             "# ZFS ARC maximum: 10% of memory, clamped to 64 MiB..16 GiB, unless the answer set zfs.arc-max.\noptions zfs zfs_arc_max={}\n",

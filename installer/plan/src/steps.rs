@@ -3,7 +3,7 @@
 use tappaas_answer::Answer;
 use tappaas_hardware::{partition_path, MachineProfile};
 
-use crate::files::{node_files, FIRSTBOOT_UNIT};
+use crate::files::{node_files, FIRSTBOOT_UNIT, ZFS_MODULE_OPTIONS};
 use crate::own_pool::{check_kept_pool, if_own_pool};
 use crate::pools::ROOT_DATASET;
 use crate::{
@@ -540,7 +540,7 @@ fn bootloader(plan: &Plan, env: &Environment) -> Vec<Action> {
                     &format!("mount {first} {efi}"),
                 ));
             }
-            a.push(chroot(["update-initramfs", "-u", "-k", "all"]));
+            a.push(node_files_into_initramfs());
             a.push(chroot([
                 "grub-install",
                 "--target=x86_64-efi",
@@ -559,4 +559,35 @@ fn bootloader(plan: &Plan, env: &Environment) -> Vec<Action> {
         }
     }
     a
+}
+
+/// The node's files that its initramfs must carry: the host id (rpool is
+/// imported at boot with it; another one stops the boot) and the ZFS
+/// module's options (the module is loaded there).
+pub(crate) const INITRAMFS_NODE_FILES: [&str; 2] = ["/etc/hostid", ZFS_MODULE_OPTIONS];
+
+/// The image's initramfs, made once at image build, is the node's but for
+/// [`INITRAMFS_NODE_FILES`], which this install wrote: they go in as an
+/// archive appended to it (the kernel unpacks the archives one after the
+/// other, a later file replacing an earlier one), instead of building it
+/// again on every install (most of this step under emulation). Padded to 4
+/// bytes first, where the kernel looks for the next archive. Run again, it
+/// appends the same files again: the last copy counts. A kernel update on
+/// the node builds the initramfs whole from the same files.
+fn node_files_into_initramfs() -> Action {
+    let files: Vec<&str> = INITRAMFS_NODE_FILES
+        .iter()
+        .map(|f| f.trim_start_matches('/'))
+        .collect();
+    let files = files.join(" ");
+    run([
+        "sh".to_string(),
+        "-c".into(),
+        format!(
+            "set -e; cd {TARGET_ROOT}; for f in {files}; do test -s $f; done; \
+             ls boot/initrd.img-* >/dev/null; \
+             for i in boot/initrd.img-*; do truncate -s %4 $i; \
+             printf '%s\\n' {files} | cpio -o -H newc --quiet >> $i; done"
+        ),
+    ])
 }

@@ -8,7 +8,10 @@
 use std::sync::Mutex;
 use std::time::Duration;
 
-use tappaas_vmtests::{iso_under_test, work_dir, Firmware, Medium, VmConfig};
+use tappaas_vmtests::{
+    boot_live_kernel, iso_under_test, shell_output, wait_for_shell, work_dir, Firmware, Medium,
+    VmConfig,
+};
 
 /// One VM at a time: TCG on two cores is slow enough already.
 static ONE_VM: Mutex<()> = Mutex::new(());
@@ -206,4 +209,103 @@ fn scripts_try_shows_the_wizard_with_no_key_pressed() {
         "{name}: the wizard's first screen on the terminal after {:.1}s, no key pressed",
         c.elapsed().as_secs_f64()
     );
+}
+
+/// Power-on to the installer and where the time goes, against a minimal
+/// live boot of the same kernel: both boot the ISO's kernel and initramfs
+/// directly (firmware and GRUB left out; the tests above measure the whole
+/// way through GRUB) in the same VM as the tests above.
+/// 1. minimal: live-boot mounts the live system and runs `/bin/sh` as init
+///    (no systemd): the floor of any live boot with this kernel;
+/// 2. full: the live system as it boots for the installer, the installer on
+///    the screen (tty1) and a root shell on the serial console, which reads
+///    `systemd-analyze` (kernel, initramfs, user space), the chain to the
+///    installer's unit and the slowest units.
+///
+/// Prints figures (docs/performance.md has them); asserts only that both
+/// booted.
+#[test]
+#[ignore = "extended set, a benchmark: scripts/vm-tests --extended -- bench_boot"]
+fn bench_boot_to_installer_against_a_minimal_boot() {
+    let name = "bench-boot";
+    let Some(iso) = iso_under_test(name) else {
+        return;
+    };
+    let _one = ONE_VM.lock().unwrap_or_else(|p| p.into_inner());
+    let dir = work_dir(name);
+    let vm_config = |vm: &str| {
+        let mut config = VmConfig::new(vm, dir.join(vm)).memory_mib(4096);
+        for s in SERIALS {
+            config = config.disk(s, "8G");
+        }
+        for m in MACS {
+            config = config.nic(m);
+        }
+        config
+    };
+
+    let minimal = boot_live_kernel(
+        vm_config("minimal"),
+        &iso,
+        &dir,
+        "boot=live quiet loglevel=3 console=ttyS0,115200 init=/bin/sh",
+    );
+    let mut vm = minimal.spawn().unwrap_or_else(|e| panic!("{name}: {e}"));
+    let shell = wait_for_shell(&mut vm.console, Duration::from_secs(600))
+        .unwrap_or_else(|e| panic!("{name}: the minimal boot gave no shell: {e}"));
+    let minimal_s = shell.at.as_secs_f64();
+    vm.kill();
+    drop(vm);
+
+    let full = boot_live_kernel(
+        vm_config("full"),
+        &iso,
+        &dir,
+        "boot=live quiet loglevel=3 console=tty1 tappaas.console=tty1 systemd.debug_shell=ttyS0",
+    );
+    let mut vm = full.spawn().unwrap_or_else(|e| panic!("{name}: {e}"));
+    let shell = wait_for_shell(&mut vm.console, Duration::from_secs(600))
+        .unwrap_or_else(|e| panic!("{name}: the full boot gave no shell: {e}"));
+    let c = &mut vm.console;
+    let mut sh = |command: &str| {
+        shell_output(c, command, Duration::from_secs(600))
+            .unwrap_or_else(|e| panic!("{name}: `{command}`: {e}"))
+    };
+    sh("export PAGER=cat SYSTEMD_PAGER=cat TERM=dumb SYSTEMD_COLORS=0; systemctl is-system-running --wait; true");
+    let startup = sh("systemd-analyze");
+    let chain = sh("systemd-analyze critical-chain --no-pager tappaas-installer@tty1.service");
+    let blame = sh("systemd-analyze blame --no-pager | head -n 12");
+    let installer = sh(
+        "systemctl show -p ActiveEnterTimestampMonotonic --value tappaas-installer@tty1.service; \
+                        systemctl show -p UserspaceTimestampMonotonic --value",
+    );
+    vm.kill();
+
+    // Monotonic microseconds since the kernel started: the installer's unit
+    // running, and user space (systemd) starting.
+    let micros: Vec<f64> = installer
+        .split_whitespace()
+        .filter_map(|w| w.parse::<f64>().ok())
+        .collect();
+    println!("{name}: minimal boot (kernel, initramfs, live-boot, init=/bin/sh): shell after {minimal_s:.1} s from power-on");
+    println!(
+        "{name}: full boot: root shell on the serial console after {:.1} s from power-on",
+        shell.at.as_secs_f64()
+    );
+    if let [unit, userspace] = micros[..] {
+        println!(
+            "{name}: full boot: the installer's unit running {:.1} s after the kernel started (user space began at {:.1} s)",
+            unit / 1e6,
+            userspace / 1e6
+        );
+    }
+    for (what, text) in [
+        ("systemd-analyze", &startup),
+        ("critical chain", &chain),
+        ("blame", &blame),
+    ] {
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+            println!("{name}: {what}: {line}");
+        }
+    }
 }

@@ -19,7 +19,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use tappaas_vmtests::{
-    host_command, install_vm, iso_under_test, work_dir, Disk, DiskBus, Firmware, Vm,
+    boot_live_kernel, command_times, host_command, install_vm, iso_under_test, shell_output,
+    step_times, wait_for_shell, work_dir, Disk, DiskBus, Firmware, Vm, VmConfig,
 };
 
 const PASSWORD: &str = "vm-test-Root-Pw-7d1f";
@@ -179,7 +180,10 @@ fn fail(vm: &Vm, what: &str, e: impl std::fmt::Display) -> ! {
 }
 
 /// Boot the ISO and choose the unattended entry on the serial console.
-fn start_unattended(vm: &mut Vm) {
+/// Returns when the install started (console clock): the launcher's
+/// "Unattended install with answer file" line, printed just before it
+/// runs `tappaas-installer install`.
+fn start_unattended(vm: &mut Vm) -> Duration {
     if let Err(e) = vm.console.expect(
         r"unattended install \(serial console\)",
         Duration::from_secs(300),
@@ -189,21 +193,24 @@ fn start_unattended(vm: &mut Vm) {
     if let Err(e) = vm.console.send("a") {
         fail(vm, "sending the menu hotkey", e);
     }
-    if let Err(e) = vm.console.expect(
+    match vm.console.expect(
         r"Unattended install with answer file",
         Duration::from_secs(900),
     ) {
-        fail(vm, "the unattended install did not start", e);
+        Ok(m) => m.at,
+        Err(e) => fail(vm, "the unattended install did not start", e),
     }
 }
 
-fn wait_installed(vm: &mut Vm) {
-    let t = Instant::now();
-    match vm.console.expect(
+/// Waits for the end of the install that `start_unattended` saw start and
+/// prints its time: the figure docs/performance.md compares, so measured
+/// from the install's start, whatever the test waited for in between.
+fn wait_installed(vm: &mut Vm, started: Duration) {
+    let done = match vm.console.expect(
         r"(tappaas1\.home\.lan is installed)|(FAILED)",
         INSTALL_TIMEOUT,
     ) {
-        Ok(m) if m.groups.get(1).is_some_and(Option::is_some) => {}
+        Ok(m) if m.groups.get(1).is_some_and(Option::is_some) => m.at,
         Ok(_) => {
             let _ = vm
                 .console
@@ -221,12 +228,15 @@ fn wait_installed(vm: &mut Vm) {
             )
         }
         Err(e) => fail(vm, "the install did not finish", e),
-    }
+    };
     println!(
-        "{}: installed in {:.0} s",
+        "{}: installed in {:.0} s (from the launcher's \"Unattended install\" line to \"is installed\" on the console)",
         vm.config.name,
-        t.elapsed().as_secs_f64()
+        done.saturating_sub(started).as_secs_f64()
     );
+    for s in step_times(&vm.console.output()) {
+        println!("{}:   step {}: {:.1} s", vm.config.name, s.id, s.seconds);
+    }
     // -no-reboot: the reboot at the end ends QEMU.
     if vm.wait_exit(Duration::from_secs(300)).is_none() {
         fail(vm, "QEMU did not stop at the reboot", "timeout");
@@ -263,21 +273,8 @@ fn login(vm: &mut Vm) {
 
 /// Run a shell command on the node; returns what it printed.
 fn run(vm: &mut Vm, command: &str, timeout: Duration) -> String {
-    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1);
-    let id = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let line = format!("echo BEGIN-{id}; {command}; echo END-{id} status=$?");
-    if let Err(e) = vm.console.send_line(&line) {
-        fail(vm, "typing on the console", e);
-    }
-    let pattern = format!(r"(?s)\nBEGIN-{id}\r?\n(.*?)END-{id} status=(\d+)");
-    match vm.console.expect(&pattern, timeout) {
-        Ok(m) => m
-            .groups
-            .get(1)
-            .cloned()
-            .flatten()
-            .unwrap_or_default()
-            .replace('\r', ""),
+    match shell_output(&mut vm.console, command, timeout) {
+        Ok(out) => out,
         Err(e) => fail(vm, &format!("running `{command}`"), e),
     }
 }
@@ -350,6 +347,17 @@ fn check_node(vm: &mut Vm) {
         "ls /sys/class/net/wan/brif",
         |o| !o.trim().is_empty(),
     );
+    // The module is loaded in the initramfs: this proves the initramfs
+    // carries the node's files (its host id comes with them).
+    check(
+        vm,
+        "the ZFS module has the node's options from the initramfs",
+        "grep -o 'zfs_arc_max=[0-9]*' /etc/modprobe.d/zfs.conf | cut -d= -f2; cat /sys/module/zfs/parameters/zfs_arc_max",
+        |o| {
+            let v: Vec<&str> = o.split_whitespace().collect();
+            v.len() == 2 && v[0] == v[1] && v[0] != "0"
+        },
+    );
     check(vm, "hostname", "hostname", |o| o.trim() == "tappaas1");
     check(
         vm,
@@ -397,6 +405,17 @@ fn check_node(vm: &mut Vm) {
     );
 }
 
+/// The node's four disks, blank (the canary and the answer are made full).
+fn create_blank(disks: &[Disk]) {
+    for d in disks.iter().take(4) {
+        let img = d.image.clone().expect("image");
+        sh(
+            "qemu-img",
+            &["create", "-q", "-f", "qcow2", path(&img), &d.size],
+        );
+    }
+}
+
 /// Steps 1 to 3; returns the work folder, the ISO, the canary and the
 /// node's disks, with the node logged in on its console.
 fn install_and_check(name: &str) -> Option<(PathBuf, PathBuf, PathBuf, PathBuf, Vec<Disk>, Vm)> {
@@ -405,15 +424,8 @@ fn install_and_check(name: &str) -> Option<(PathBuf, PathBuf, PathBuf, PathBuf, 
     std::fs::create_dir_all(&dir).expect("work dir");
     let answer = answer_disk(&dir);
     let (canary_raw, canary) = canary_disk(&dir);
-    let mut disks = node_disks(&dir, &answer, &canary);
-    // Blank disks: created by the harness on the first start only.
-    for d in disks.iter_mut().take(4) {
-        let img = d.image.clone().expect("image");
-        sh(
-            "qemu-img",
-            &["create", "-q", "-f", "qcow2", path(&img), &d.size],
-        );
-    }
+    let disks = node_disks(&dir, &answer, &canary);
+    create_blank(&disks);
 
     // 1. Install, and kill the VM once rpool exists and the system is
     // being copied onto it.
@@ -431,14 +443,14 @@ fn install_and_check(name: &str) -> Option<(PathBuf, PathBuf, PathBuf, PathBuf, 
 
     // 2. Boot the ISO again: the install continues where it stopped.
     let mut second = vm("install-resumed", &dir, &disks, Firmware::Bios, Some(&iso));
-    start_unattended(&mut second);
+    let started = start_unattended(&mut second);
     if let Err(e) = second.console.expect(
         r"stopped after \d+ of \d+ steps; it continues",
         Duration::from_secs(600),
     ) {
         fail(&second, "the interrupted install was not resumed", e);
     }
-    wait_installed(&mut second);
+    wait_installed(&mut second, started);
     drop(second);
 
     canary_unchanged(&canary_raw, &canary);
@@ -473,14 +485,14 @@ fn unattended_install_resumes_after_a_kill_boots_and_reinstalls_keeping_tank1() 
     drop(node);
 
     let mut again = vm("reinstall", &dir, &disks, Firmware::Uefi, Some(&iso));
-    start_unattended(&mut again);
+    let started = start_unattended(&mut again);
     if let Err(e) = again
         .console
         .expect(r"Keep and check the ZFS pool tank1", INSTALL_TIMEOUT)
     {
         fail(&again, "the re-install does not keep tank1", e);
     }
-    wait_installed(&mut again);
+    wait_installed(&mut again, started);
     drop(again);
 
     // 5. This time the node boots by legacy BIOS (the boot disk first in
@@ -509,4 +521,116 @@ fn unattended_install_resumes_after_a_kill_boots_and_reinstalls_keeping_tank1() 
     drop(node);
     canary_unchanged(&canary_raw, &canary);
     println!("canary disk unchanged after the re-install");
+}
+
+/// Seconds between two `date +%s.%N` stamps a command printed as
+/// `NAME START END`.
+fn stamped(out: &str, name: &str) -> Option<f64> {
+    let line = out.lines().find(|l| l.starts_with(name))?;
+    let mut w = line.split_whitespace().skip(1);
+    let start: f64 = w.next()?.parse().ok()?;
+    let end: f64 = w.next()?.parse().ok()?;
+    Some(end - start)
+}
+
+/// The install's time per step against the copy floor: the live system
+/// (booted from the ISO's kernel with a root shell on the serial console)
+/// runs the same unattended install as the test above, then unpacks the
+/// same squashfs image alone onto a new dataset of the rpool it made, in
+/// the same VM. Prints figures; asserts only that both ran.
+/// docs/performance.md has the figures and how to read them.
+#[test]
+#[ignore = "extended set, a benchmark: scripts/vm-tests --extended -- bench_install"]
+fn bench_install_steps_against_the_copy_floor() {
+    let name = "bench-install";
+    let Some(iso) = iso_under_test(name) else {
+        return;
+    };
+    let dir = work_dir(name);
+    std::fs::create_dir_all(&dir).expect("work dir");
+    let answer = answer_disk(&dir);
+    let (_, canary) = canary_disk(&dir);
+    let disks = node_disks(&dir, &answer, &canary);
+    create_blank(&disks);
+    // The installer stays on the screen (tty1, unused); the serial console
+    // is a root shell.
+    let mut config = VmConfig::new(name, dir.join(name))
+        .firmware(Firmware::Bios)
+        .memory_mib(3072);
+    config.disks = disks;
+    for m in MACS {
+        config = config.nic(m);
+    }
+    let config = boot_live_kernel(
+        config,
+        &iso,
+        &dir,
+        "boot=live quiet loglevel=3 console=tty1 tappaas.console=tty1 systemd.debug_shell=ttyS0",
+    );
+    let mut vm = config.spawn().unwrap_or_else(|e| panic!("{name}: {e}"));
+    if let Err(e) = wait_for_shell(&mut vm.console, BOOT_TIMEOUT) {
+        fail(&vm, "no root shell on the serial console", e);
+    }
+    run(
+        &mut vm,
+        "export PAGER=cat SYSTEMD_PAGER=cat TERM=dumb; systemctl is-system-running --wait; true",
+        BOOT_TIMEOUT,
+    );
+
+    // The install, as the launcher runs it (without the reboot).
+    let out = run(
+        &mut vm,
+        "mkdir -p /run/bench && mount -o ro LABEL=TAPPAAS-AIS /run/bench && cp /run/bench/answer.toml /run/answer.toml && umount /run/bench \
+         && s=$(date +%s.%N) && tappaas-installer install --answer /run/answer.toml --yes --no-reboot 2>&1 | cat; \
+         echo INSTALL $s $(date +%s.%N)",
+        INSTALL_TIMEOUT,
+    );
+    let steps = step_times(&out);
+    if !out.contains("tappaas1.home.lan is installed") || steps.is_empty() {
+        fail(&vm, "the install did not finish", out);
+    }
+    let install = stamped(&out, "INSTALL").unwrap_or(f64::NAN);
+    let log = run(
+        &mut vm,
+        "cat /run/tappaas/install.log",
+        Duration::from_secs(120),
+    );
+
+    // The copy floor: the same image, the same kind of target (a dataset
+    // of the new rpool, its properties inherited), cold caches, then the
+    // sync the engine does after every step.
+    let out = run(
+        &mut vm,
+        "img=$(ls /run/live/medium/.tappaas/target-*.squashfs | head -n 1) \
+         && zpool import -N -R /floor rpool && zfs create -o mountpoint=/copy rpool/bench-copy \
+         && sync && echo 3 > /proc/sys/vm/drop_caches \
+         && s=$(date +%s.%N) && unsquashfs -f -no-progress -d /floor/copy \"$img\" >/dev/null && sync -f /floor/copy \
+         && echo FLOOR $s $(date +%s.%N); zfs destroy rpool/bench-copy; zpool export rpool",
+        INSTALL_TIMEOUT,
+    );
+    let Some(floor) = stamped(&out, "FLOOR") else {
+        fail(&vm, "the copy floor was not measured", out);
+    };
+    vm.kill();
+
+    let total: f64 = steps.iter().map(|s| s.seconds).sum();
+    println!(
+        "{name}: the install command ran {install:.1} s (probe, plan and {} steps)",
+        steps.len()
+    );
+    for s in &steps {
+        println!("{name}:   step {:<22} {:>6.1} s", s.id, s.seconds);
+    }
+    println!("{name}:   steps in all           {total:>6.1} s");
+    for c in command_times(&log, "bootloader") {
+        println!("{name}:     bootloader {:>6.1} s  {}", c.seconds, c.command);
+    }
+    println!(
+        "{name}: copy floor (unsquashfs of the same image onto a new rpool dataset, then sync): {floor:.1} s"
+    );
+    println!(
+        "{name}: install / copy floor = {:.2} (steps in all / copy floor = {:.2})",
+        install / floor,
+        total / floor
+    );
 }
