@@ -514,6 +514,8 @@ fn bootloader(plan: &Plan, env: &Environment) -> Vec<Action> {
         // Proxmox's own tool keeps every ESP in sync and sets up both
         // GRUB (BIOS) and systemd-boot/GRUB (UEFI) as Proxmox does.
         Flavour::Pve => {
+            // Before the tool copies the kernels and initramfs to the ESPs.
+            a.push(node_files_into_initramfs());
             for esp in &esps {
                 a.push(chroot(["proxmox-boot-tool", "format", esp, "--force"]));
                 a.push(chroot(["proxmox-boot-tool", "init", esp]));

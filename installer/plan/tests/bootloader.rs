@@ -1,4 +1,4 @@
-//! The boot loader step of the test flavour: the node's initramfs is the
+//! The boot loader step (both flavours): the node's initramfs is the
 //! image's with the node's own files appended, not built again (issue 19,
 //! benchmarks: most of the install's time above the copy floor).
 
@@ -14,13 +14,17 @@ disk-list = ["sda"]
 "#;
 
 fn test_plan() -> Plan {
+    plan_for(Flavour::Test)
+}
+
+fn plan_for(flavour: Flavour) -> Plan {
     let m = machine(
         vec![disk("sda", "SSD1", 500, true)],
         vec![nic("enp1s0", "aa:00:00:00:00:01", true)],
         16,
     );
     let env = Environment {
-        flavour: Flavour::Test,
+        flavour,
         target_image: "/run/live/medium/.tappaas/target-test.squashfs".into(),
         ..Environment::default()
     };
@@ -55,15 +59,37 @@ fn append_command(p: &Plan) -> String {
 
 #[test]
 fn the_initramfs_is_not_built_again_on_every_install() {
-    let p = test_plan();
-    for argv in commands(&p, "bootloader") {
-        assert!(
-            !argv
-                .iter()
-                .any(|a| a.contains("update-initramfs") || a.contains("mkinitramfs")),
-            "the boot loader step builds the initramfs again: {argv:?}"
-        );
+    for flavour in [Flavour::Test, Flavour::Pve] {
+        let p = plan_for(flavour);
+        for argv in commands(&p, "bootloader") {
+            assert!(
+                !argv
+                    .iter()
+                    .any(|a| a.contains("update-initramfs") || a.contains("mkinitramfs")),
+                "the boot loader step builds the initramfs again: {argv:?}"
+            );
+        }
     }
+}
+
+/// Proxmox's tool copies the kernels and initramfs to every ESP: the
+/// node's files must be in the initramfs before it does, or the ESPs boot
+/// with the image's host id and rpool's import is refused.
+#[test]
+fn a_proxmox_node_gets_its_files_in_the_initramfs_before_the_esps_are_filled() {
+    let p = plan_for(Flavour::Pve);
+    let append = append_command(&p);
+    let cmds: Vec<String> = commands(&p, "bootloader")
+        .into_iter()
+        .map(|argv| argv.join(" "))
+        .collect();
+    let at = |needle: &str| {
+        cmds.iter()
+            .position(|c| c.contains(needle))
+            .unwrap_or_else(|| panic!("no {needle} in {cmds:#?}"))
+    };
+    let appended = cmds.iter().position(|c| *c == append).expect("append");
+    assert!(appended < at("proxmox-boot-tool"), "{cmds:#?}");
 }
 
 #[test]
