@@ -51,7 +51,7 @@ pub fn install(args: &InstallArgs) -> anyhow::Result<ExitCode> {
     for dir in [work, target] {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
-    let mut system = LiveSystem;
+    let mut system = LiveSystem::live();
     let found = if args.restart {
         Found::Nothing
     } else {
@@ -193,7 +193,7 @@ pub fn install_from_wizard(
         }
         let outcome = std::thread::scope(|scope| -> anyhow::Result<ProgressOutcome> {
             let engine_thread = scope.spawn(move || {
-                let mut engine = match new_engine(plan, answer, LiveSystem) {
+                let mut engine = match new_engine(plan, answer, LiveSystem::live()) {
                     Ok(engine) => engine,
                     // Said on the progress screen, not lost in a thread.
                     Err(e) => {
@@ -222,7 +222,7 @@ pub fn install_from_wizard(
         "{} is installed. Remove the installer medium; rebooting.",
         plan.node.fqdn()
     );
-    finish(&mut LiveSystem, &answer.global.reboot_mode, false);
+    finish(&mut LiveSystem::live(), &answer.global.reboot_mode, false);
     Ok(ExitCode::SUCCESS)
 }
 
@@ -244,7 +244,7 @@ fn plan_to_run(
     }
     let machine = tappaas_hardware::probe(Path::new("/"))
         .map_err(|e| anyhow::anyhow!("probing this machine: {e}"))?;
-    let mut system = LiveSystem;
+    let mut system = LiveSystem::live();
     let found = look_for_interrupted_install(&mut system, &machine, answer, work, target)
         .map_err(anyhow::Error::msg)
         .context("looking for an interrupted install")?;

@@ -58,40 +58,13 @@ pub trait System {
 pub const COMMAND_LIMIT: Duration = Duration::from_secs(60 * 60);
 
 /// The machine the installer runs on ([`OnEffects`] over the real
-/// machine, each command limited to [`COMMAND_LIMIT`]).
-#[derive(Debug, Default, Clone, Copy)]
-pub struct LiveSystem;
+/// machine, each command limited to [`COMMAND_LIMIT`]); made by
+/// `LiveSystem::live()`.
+pub type LiveSystem = OnEffects<Machine>;
 
 impl LiveSystem {
-    fn effects() -> OnEffects<Machine> {
+    pub fn live() -> LiveSystem {
         OnEffects::new(Machine, COMMAND_LIMIT)
-    }
-}
-
-impl System for LiveSystem {
-    fn run(
-        &mut self,
-        command: &Command,
-        stdin: Option<&str>,
-        line: &mut dyn FnMut(&str),
-    ) -> io::Result<Option<i32>> {
-        LiveSystem::effects().run(command, stdin, line)
-    }
-
-    fn write_file(&mut self, path: &Path, mode: u32, content: &[u8]) -> io::Result<()> {
-        LiveSystem::effects().write_file(path, mode, content)
-    }
-
-    fn symlink(&mut self, path: &Path, target: &str) -> io::Result<()> {
-        LiveSystem::effects().symlink(path, target)
-    }
-
-    fn disk_identity(&mut self, path: &str) -> io::Result<Option<DiskIdentity>> {
-        LiveSystem::effects().disk_identity(path)
-    }
-
-    fn sync(&mut self, path: &Path) -> io::Result<()> {
-        LiveSystem::effects().sync(path)
     }
 }
 
@@ -192,7 +165,7 @@ mod tests {
 
     fn run(argv: &[&str], stdin: Option<&str>) -> (io::Result<Option<i32>>, Vec<String>) {
         let mut lines = Vec::new();
-        let r = LiveSystem.run(&Command::new(argv.iter().copied()), stdin, &mut |l| {
+        let r = LiveSystem::live().run(&Command::new(argv.iter().copied()), stdin, &mut |l| {
             lines.push(l.to_string())
         });
         (r, lines)
@@ -216,24 +189,26 @@ mod tests {
     #[test]
     fn syncs_a_filesystem_and_reports_a_missing_one() {
         let dir = tempfile::tempdir().expect("tempdir");
-        LiveSystem.sync(dir.path()).expect("sync");
-        assert!(LiveSystem.sync(&dir.path().join("gone")).is_err());
+        LiveSystem::live().sync(dir.path()).expect("sync");
+        assert!(LiveSystem::live().sync(&dir.path().join("gone")).is_err());
     }
 
     #[test]
     fn writes_files_with_mode_and_replaces_links() {
         let dir = tempfile::tempdir().expect("tempdir");
         let f = dir.path().join("etc/tappaas/answer.toml");
-        LiveSystem.write_file(&f, 0o600, b"x = 1\n").expect("write");
+        LiveSystem::live()
+            .write_file(&f, 0o600, b"x = 1\n")
+            .expect("write");
         let meta = std::fs::metadata(&f).expect("meta");
         assert_eq!(meta.permissions().mode() & 0o777, 0o600);
         assert_eq!(std::fs::read_to_string(&f).expect("read"), "x = 1\n");
         let l = dir.path().join("etc/localtime");
         std::fs::write(&l, "old").expect("write");
-        LiveSystem
+        LiveSystem::live()
             .symlink(&l, "/usr/share/zoneinfo/UTC")
             .expect("link");
-        LiveSystem
+        LiveSystem::live()
             .symlink(&l, "/usr/share/zoneinfo/Europe/Amsterdam")
             .expect("relink");
         assert_eq!(
