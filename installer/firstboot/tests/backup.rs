@@ -187,6 +187,23 @@ fn a_dataset_without_any_snapshot_is_overdue() {
         (tank1.overdue, tank1.problem.as_deref(), &tank1.newest),
         (true, Some("no snapshot yet"), &None)
     );
+    // A dataset of the policy that ZFS does not have.
+    let policy = parse_policy(
+        Path::new("sanoid.conf"),
+        &format!("{POLICY}[tank3]\n  use_template = data\n"),
+    )
+    .expect("policy");
+    let datasets = parse_datasets(&DATASETS.join("\n")).expect("datasets");
+    let s = evaluate(&policy, &datasets, &[], s.timer.clone(), NOW);
+    let tank3 = s
+        .datasets
+        .iter()
+        .find(|d| d.name == "tank3")
+        .expect("tank3");
+    assert_eq!(
+        (tank3.exists, tank3.problem.as_deref()),
+        (false, Some("the dataset does not exist"))
+    );
 }
 
 #[test]

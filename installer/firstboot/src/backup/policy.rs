@@ -113,16 +113,24 @@ pub struct Policy {
 
 impl Policy {
     /// The section that decides for `dataset`: its own, else that of its
-    /// nearest ancestor with `recursive`. `None`: not in the policy.
+    /// nearest ancestor with `recursive`. `None`: not in the policy (or a
+    /// section with `process_children_only` names it).
     pub fn covering(&self, dataset: &str) -> Option<&DatasetPolicy> {
         let own = self.datasets.iter().find(|d| d.dataset == dataset);
         if let Some(own) = own {
             return (!own.children_only).then_some(own);
         }
+        // Sanoid gives a recursive section's settings to every descendant
+        // without a section of its own, past non-recursive sections on
+        // the way.
         let mut name = dataset;
         while let Some((parent, _)) = name.rsplit_once('/') {
-            if let Some(d) = self.datasets.iter().find(|d| d.dataset == parent) {
-                return d.recursive.then_some(d);
+            if let Some(d) = self
+                .datasets
+                .iter()
+                .find(|d| d.dataset == parent && d.recursive)
+            {
+                return Some(d);
             }
             name = parent;
         }
@@ -393,6 +401,22 @@ mod tests {
         // sanoid's default for what no section sets.
         assert_eq!(d.keep[&Period::Yearly], 0);
         assert_eq!(d.smallest_period(), Some(Period::Frequently));
+    }
+
+    #[test]
+    fn a_dataset_is_covered_by_its_own_section_or_a_recursive_ancestor() {
+        let p = parse(
+            "[tank1]\nrecursive = yes\n[tank1/scratch]\nautosnap = no\n\
+             [rpool/data]\n[tank2]\nrecursive = zfs\nprocess_children_only = yes\n",
+        )
+        .expect("valid");
+        let by = |n: &str| p.covering(n).map(|d| d.dataset.as_str());
+        assert_eq!(by("tank1/photos/2024"), Some("tank1"));
+        assert_eq!(by("tank1/scratch"), Some("tank1/scratch"));
+        assert_eq!(by("tank1/scratch/tmp"), Some("tank1"));
+        assert_eq!(by("rpool/data/vm-100-disk-0"), None);
+        assert_eq!(by("rpool"), None);
+        assert_eq!((by("tank2"), by("tank2/backup")), (None, Some("tank2")));
     }
 
     #[test]
