@@ -1,6 +1,7 @@
 //! The `tappaas-installer` command: one function per subcommand, so tests
 //! can call them; `main.rs` only parses arguments.
 
+mod backup;
 mod build_info;
 mod commands;
 mod firstboot;
@@ -13,6 +14,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+pub use backup::{BackupArgs, BackupCommand};
 pub use build_info::BuildInfo;
 pub use firstboot::{FirstbootArgs, ServicesArgs, ServicesCommand, StatusArgs};
 
@@ -70,6 +72,10 @@ pub enum Command {
     /// The service catalog on this node: list states, deploy one later,
     /// show the user-data a service gets
     Services(ServicesArgs),
+    /// The node's ZFS snapshots: status (what is overdue), run (take them
+    /// now), restore (a file or a dataset from a snapshot)
+    #[command(long_about = backup::LONG_ABOUT)]
+    Backup(BackupArgs),
 }
 
 #[derive(Debug, Args)]
@@ -169,5 +175,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Firstboot(a)) => firstboot::firstboot(&a),
         Some(Command::Status(a)) => firstboot::status(&a),
         Some(Command::Services(a)) => firstboot::services(&a),
+        Some(Command::Backup(a)) => backup::backup(&a),
     }
 }

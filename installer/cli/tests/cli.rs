@@ -227,6 +227,42 @@ fn help_fits_80_columns_and_names_every_subcommand() {
 }
 
 #[test]
+fn backup_help_explains_the_subcommands() {
+    let top = stdout(&run(&["--help"]));
+    assert!(top.contains("backup"), "--help does not mention backup");
+    let help = run(&["backup", "--help"]);
+    assert!(help.status.success(), "{}", stderr(&help));
+    let help = stdout(&help);
+    for sub in ["status", "run", "restore", "overdue", "--json", "sanoid"] {
+        assert!(
+            help.contains(sub),
+            "backup --help does not mention {sub}:\n{help}"
+        );
+    }
+    let restore = stdout(&run(&["backup", "restore", "--help"]));
+    for flag in ["--file", "--dataset", "--snapshot", "--force", "rollback"] {
+        assert!(
+            restore.contains(flag),
+            "restore --help lacks {flag}:\n{restore}"
+        );
+    }
+    for t in [
+        &help,
+        &restore,
+        &stdout(&run(&["backup", "status", "--help"])),
+    ] {
+        for line in t.lines() {
+            assert!(line.chars().count() <= 80, "over 80 columns: {line:?}");
+        }
+    }
+    // Nothing to restore named: refused by the argument parser.
+    assert_eq!(run(&["backup", "restore"]).status.code(), Some(2));
+    // A dataset restore needs its snapshot.
+    let o = run(&["backup", "restore", "--dataset", "tank1"]);
+    assert!(stderr(&o).contains("--snapshot"), "{}", stderr(&o));
+}
+
+#[test]
 fn install_dry_run_is_identical_to_plan() {
     let m = fixtures()
         .join("machines")

@@ -22,6 +22,7 @@
 #![forbid(unsafe_code)]
 #![deny(clippy::unwrap_used)]
 
+pub mod backup;
 mod cluster;
 mod config;
 mod dependant;

@@ -1,0 +1,232 @@
+//! `backup status` decided from data: the policy, the datasets and
+//! snapshots ZFS lists, the timer's state and the time now, all passed in.
+//!
+//! A dataset is overdue when its newest snapshot is older than twice the
+//! smallest period its policy takes snapshots for (one missed run is
+//! tolerated, two are not), or when it has no snapshot at all.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use super::policy::{Period, Policy};
+use super::zfs::{Dataset, Snapshot};
+
+/// How many periods may pass without a snapshot before a dataset is
+/// overdue.
+pub const OVERDUE_PERIODS: u64 = 2;
+
+/// The timer that runs sanoid.
+pub const TIMER: &str = "sanoid.timer";
+
+/// Everything `backup status` says; `--json` prints exactly this.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Status {
+    /// The policy file read.
+    pub policy: String,
+    pub timer: Timer,
+    /// The time the ages are counted to (seconds since the epoch).
+    pub now: i64,
+    pub datasets: Vec<DatasetStatus>,
+    /// Some dataset is overdue.
+    pub overdue: bool,
+    /// Nothing overdue and the timer enabled (the exit status is 0).
+    pub ok: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Timer {
+    pub unit: String,
+    /// `systemctl is-enabled` said `enabled`.
+    pub enabled: bool,
+    /// What it said (`enabled`, `disabled`, `not-found`...).
+    pub state: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DatasetStatus {
+    pub name: String,
+    /// The policy section that decides for it (itself or a recursive
+    /// ancestor).
+    pub policy_section: String,
+    /// ZFS lists it.
+    pub exists: bool,
+    /// Sanoid takes its snapshots here (`autosnap`).
+    pub autosnap: bool,
+    /// How many of each period the policy keeps.
+    pub keep: BTreeMap<Period, u32>,
+    /// How many sanoid snapshots of each period there are.
+    pub count: BTreeMap<Period, u32>,
+    /// Its newest sanoid snapshot.
+    pub newest: Option<Newest>,
+    /// Overdue once the newest snapshot is older than this (`None`: not
+    /// checked: autosnap is off or no period is kept).
+    pub overdue_after_seconds: Option<u64>,
+    pub overdue: bool,
+    /// Why it is overdue, in words.
+    pub problem: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Newest {
+    /// `dataset@autosnap_...`.
+    pub snapshot: String,
+    pub created: i64,
+    pub age_seconds: u64,
+}
+
+/// The status of every dataset the policy covers: each section's dataset
+/// (unless `process_children_only`) and, for a recursive section, every
+/// descendant ZFS lists.
+pub fn evaluate(
+    policy: &Policy,
+    datasets: &[Dataset],
+    snapshots: &[Snapshot],
+    timer: Timer,
+    now: i64,
+) -> Status {
+    let mut names: Vec<&str> = policy
+        .datasets
+        .iter()
+        .filter(|d| !d.children_only)
+        .map(|d| d.dataset.as_str())
+        .collect();
+    names.extend(
+        datasets
+            .iter()
+            .map(|d| d.name.as_str())
+            .filter(|n| policy.covering(n).is_some()),
+    );
+    names.sort_unstable();
+    names.dedup();
+    let rows: Vec<DatasetStatus> = names
+        .into_iter()
+        .filter_map(|name| {
+            let section = policy.covering(name)?;
+            let keep: BTreeMap<Period, u32> = section.keep.clone();
+            let mut count: BTreeMap<Period, u32> = Period::ALL.iter().map(|p| (*p, 0)).collect();
+            let mut newest: Option<&Snapshot> = None;
+            for s in snapshots.iter().filter(|s| s.dataset == name) {
+                let Some(period) = s.period else { continue };
+                *count.entry(period).or_default() += 1;
+                if newest.is_none_or(|n| s.created > n.created) {
+                    newest = Some(s);
+                }
+            }
+            let exists = datasets.iter().any(|d| d.name == name);
+            let limit = section
+                .smallest_period()
+                .map(|p| OVERDUE_PERIODS * p.seconds(section.frequent_minutes));
+            let newest = newest.map(|s| Newest {
+                snapshot: s.full_name(),
+                created: s.created,
+                age_seconds: u64::try_from(now - s.created).unwrap_or(0),
+            });
+            let problem = match (&newest, limit) {
+                (_, None) => None,
+                _ if !exists => Some("the dataset does not exist".to_string()),
+                (None, Some(_)) => Some("no snapshot yet".to_string()),
+                (Some(n), Some(limit)) if n.age_seconds > limit => Some(format!(
+                    "the newest snapshot is {} old, more than {}",
+                    human_age(n.age_seconds),
+                    human_age(limit)
+                )),
+                _ => None,
+            };
+            Some(DatasetStatus {
+                name: name.to_string(),
+                policy_section: section.dataset.clone(),
+                exists,
+                autosnap: section.autosnap,
+                keep,
+                count,
+                newest,
+                overdue_after_seconds: limit,
+                overdue: problem.is_some(),
+                problem,
+            })
+        })
+        .collect();
+    let overdue = rows.iter().any(|d| d.overdue);
+    Status {
+        policy: policy.file.display().to_string(),
+        ok: !overdue && timer.enabled,
+        timer,
+        now,
+        datasets: rows,
+        overdue,
+    }
+}
+
+/// `3d 4h`, `51m`, `12s`: an age as the status shows it.
+pub fn human_age(seconds: u64) -> String {
+    let (d, h, m) = (seconds / 86_400, seconds / 3600 % 24, seconds / 60 % 60);
+    match (d, h, m) {
+        (0, 0, 0) => format!("{seconds}s"),
+        (0, 0, m) => format!("{m}m"),
+        (0, h, m) => format!("{h}h {m}m"),
+        (d, h, _) => format!("{d}d {h}h"),
+    }
+}
+
+/// The status as text: the timer, then one block per dataset.
+pub fn render_status(s: &Status) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "Snapshots by sanoid, policy {}; {}: {}",
+        s.policy,
+        s.timer.unit,
+        if s.timer.enabled {
+            "enabled".to_string()
+        } else {
+            format!("NOT ENABLED ({})", s.timer.state)
+        }
+    );
+    for d in &s.datasets {
+        let state = match (&d.problem, d.overdue_after_seconds) {
+            (Some(p), _) => format!("OVERDUE: {p}"),
+            (None, None) if !d.autosnap => "not snapshotted here (autosnap = no)".into(),
+            (None, None) => "no period is kept".into(),
+            (None, Some(_)) => "ok".into(),
+        };
+        let _ = writeln!(out, "{}: {state}", d.name);
+        match &d.newest {
+            Some(n) => {
+                let _ = writeln!(
+                    out,
+                    "  newest {} ({} ago)",
+                    n.snapshot,
+                    human_age(n.age_seconds)
+                );
+            }
+            None => {
+                let _ = writeln!(out, "  no snapshot by sanoid");
+            }
+        }
+        let counts: Vec<String> = Period::ALL
+            .iter()
+            .filter(|p| d.keep.get(p).copied().unwrap_or(0) > 0 || d.count[p] > 0)
+            .map(|p| format!("{p} {}/{}", d.count[p], d.keep.get(p).copied().unwrap_or(0)))
+            .collect();
+        if !counts.is_empty() {
+            let _ = writeln!(out, "  snapshots (have/keep): {}", counts.join(", "));
+        }
+    }
+    if !s.timer.enabled {
+        let _ = writeln!(
+            out,
+            "No snapshot is taken while {} is not enabled: `systemctl enable --now {}`.",
+            s.timer.unit, s.timer.unit
+        );
+    }
+    if s.overdue {
+        let _ = writeln!(
+            out,
+            "Overdue: no snapshot within {OVERDUE_PERIODS} of its shortest period. \
+             `tappaas-installer backup run` takes them now; `journalctl -u sanoid` says why they failed."
+        );
+    }
+    out
+}
