@@ -22,6 +22,7 @@
 #![forbid(unsafe_code)]
 #![deny(clippy::unwrap_used)]
 
+mod backup_server;
 mod cluster;
 mod config;
 mod dependant;

@@ -5,6 +5,7 @@ use super::*;
 
 // The VM calls' builders live with their types.
 pub use super::vm::requests::*;
+pub use super::backup::requests::*;
 
 /// `GET /version`
 pub fn version() -> Request {
