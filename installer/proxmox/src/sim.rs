@@ -197,6 +197,9 @@ struct State {
     /// How the next commands run through each VM's guest agent end (by VM
     /// id, in order); absent: exit code 0 at once, no output.
     exec_outcomes: BTreeMap<u32, std::collections::VecDeque<SimExec>>,
+    /// How a command whose program is the key's runs in a VM's guest (by
+    /// VM id and program), when nothing is queued: the guest's software.
+    guest_programs: BTreeMap<(u32, String), SimExec>,
     /// Set by a handler whose refusal still changes state (a failed agent
     /// ping counts towards the guest's boot); reset after each call.
     keep_on_error: bool,
