@@ -100,7 +100,9 @@ pub(crate) fn wire<A: Api>(
 
     // 1. The fingerprint, from the VM itself.
     let command = guest_command(&["proxmox-backup-manager", "cert", "info"])?;
-    note(format!("read the certificate fingerprint of VM {id} '{name}' (guest agent)"));
+    note(format!(
+        "read the certificate fingerprint of VM {id} '{name}' (guest agent)"
+    ));
     let status = dependant::exec(px, config, node, id, name, &command, &unreachable)?;
     if !status.succeeded() {
         return Err(dependant::failed(&status, &command, id, name, &[]).hint(
@@ -109,7 +111,11 @@ pub(crate) fn wire<A: Api>(
         ));
     }
     let fingerprint = parse_cert_info(&status.out_data).map_err(|why| {
-        StepError::new(format!("read the certificate fingerprint of VM {id} '{name}'"), why).hint(
+        StepError::new(
+            format!("read the certificate fingerprint of VM {id} '{name}'"),
+            why,
+        )
+        .hint(
             "Nothing was registered: a backup storage is only added with the fingerprint its \
              own server shows. Check `proxmox-backup-manager cert info` in the VM.",
         )
@@ -170,11 +176,13 @@ pub(crate) fn wire<A: Api>(
     note(format!("run `{command}` in VM {id} '{name}' (guest agent)"));
     let status = dependant::exec(px, config, node, id, name, &command, &unreachable)?;
     if !status.succeeded() {
-        return Err(dependant::failed(&status, &command, id, name, &[]).hint(&format!(
-            "The storage and the backup job are in place; the datastore's prune, garbage \
+        return Err(
+            dependant::failed(&status, &command, id, name, &[]).hint(&format!(
+                "The storage and the backup job are in place; the datastore's prune, garbage \
              collection and verify schedules are not. {SCHEDULES_SCRIPT} comes with the VM's \
              cloud-init: a VM made before it has none (redeploy it). Then run again."
-        )));
+            )),
+        );
     }
     note(format!(
         "{name}: prune {}, garbage collection {}, verify {}",
@@ -304,7 +312,10 @@ fn ensure_job<A: Api>(
                 && have.retention() == Some(want.retention)
                 && have.comment.as_deref() == Some(want.comment.as_str()) =>
         {
-            note(format!("backup job '{}' is in place: nothing to do", want.id));
+            note(format!(
+                "backup job '{}' is in place: nothing to do",
+                want.id
+            ));
             Ok(())
         }
         Some(_) => {
@@ -329,9 +340,13 @@ mod tests {
             parse_cert_info(&out).unwrap().as_str(),
             fp.to_ascii_uppercase()
         );
-        assert!(parse_cert_info("Subject: CN=pbs\n").unwrap_err().contains("no 'Fingerprint"));
+        assert!(parse_cert_info("Subject: CN=pbs\n")
+            .unwrap_err()
+            .contains("no 'Fingerprint"));
         let short = "Fingerprint (sha256): ab:cd:ef\n";
-        assert!(parse_cert_info(short).unwrap_err().contains("not a SHA-256"));
+        assert!(parse_cert_info(short)
+            .unwrap_err()
+            .contains("not a SHA-256"));
         let bare = format!("Fingerprint (sha256): {}\n", "ab".repeat(32));
         assert!(parse_cert_info(&bare).is_err());
     }

@@ -94,10 +94,12 @@ fn run<A: Api>(
     // The output is the script's; keep any secret it might echo out of
     // messages and logs.
     let secrets: Vec<&str> = action.files.iter().map(|(_, c)| c.expose()).collect();
-    Err(failed(&status, &command, id, service, &secrets).hint(&format!(
-        "Nothing of {dependant} was made. Fix the cause in {service}'s VM {id} (log in as \
+    Err(
+        failed(&status, &command, id, service, &secrets).hint(&format!(
+            "Nothing of {dependant} was made. Fix the cause in {service}'s VM {id} (log in as \
          tappaas over SSH), then run again: it continues with what is missing."
-    )))
+        )),
+    )
 }
 
 /// Run `command` in service `service`'s VM `id` through its guest agent

@@ -164,7 +164,11 @@ fn backup_lines(s: &mut String, facts: &Facts) {
     );
     match facts.backup_jobs.iter().find(|j| j.id == JOB_ID) {
         Some(j) => {
-            let guests = if j.all { "every VM, including ones made later" } else { "chosen VMs" };
+            let guests = if j.all {
+                "every VM, including ones made later"
+            } else {
+                "chosen VMs"
+            };
             let schedule = j.schedule.as_deref().unwrap_or("?");
             // A bare time is every day at that time.
             let when = if schedule.contains(':') && !schedule.contains(' ') {

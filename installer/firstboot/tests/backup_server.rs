@@ -185,7 +185,12 @@ fn a_vm_deployed_later_is_covered_without_being_added() {
     assert_eq!(px.backup_jobs().unwrap(), job_before);
     assert_eq!(count(&sim, "tappaas1", Method::Post, "/cluster/backup"), 1);
     assert_eq!(
-        count(&sim, "tappaas1", Method::Put, &format!("/cluster/backup/{JOB}")),
+        count(
+            &sim,
+            "tappaas1",
+            Method::Put,
+            &format!("/cluster/backup/{JOB}")
+        ),
         0
     );
 }
@@ -215,7 +220,12 @@ fn a_rerun_changes_nothing() {
     assert_eq!(sim.end_state(), after_first);
     assert_eq!(pbs_adds(&sim), 1);
     assert_eq!(
-        count(&sim, "tappaas1", Method::Put, &format!("/storage/{STORAGE}")),
+        count(
+            &sim,
+            "tappaas1",
+            Method::Put,
+            &format!("/storage/{STORAGE}")
+        ),
         0
     );
     assert_eq!(count(&sim, "tappaas1", Method::Post, "/cluster/backup"), 1);
@@ -244,7 +254,10 @@ fn a_fingerprint_that_is_not_one_stops_and_registers_nothing() {
                 ..SimExec::default()
             },
         ),
-        ("the command failed", SimExec::exit(1, "proxmox-backup-manager: command not found")),
+        (
+            "the command failed",
+            SimExec::exit(1, "proxmox-backup-manager: command not found"),
+        ),
     ] {
         let (sim, site) = deployment(&backup_plan());
         sim.guest_program(PBS_VMID, "proxmox-backup-manager", shown);
@@ -256,13 +269,13 @@ fn a_fingerprint_that_is_not_one_stops_and_registers_nothing() {
             "{case}: {failure:?}"
         );
         let said = actions(&ran.events).join("\n");
-        assert!(
-            said.contains("FAILED: backup-server"),
-            "{case}: {said}"
-        );
+        assert!(said.contains("FAILED: backup-server"), "{case}: {said}");
         match case {
             "too short" | "not hex" => {
-                assert!(said.contains("is not a SHA-256 fingerprint"), "{case}: {said}")
+                assert!(
+                    said.contains("is not a SHA-256 fingerprint"),
+                    "{case}: {said}"
+                )
             }
             "no fingerprint line" => assert!(
                 said.contains("printed no 'Fingerprint (sha256):' line"),
@@ -272,7 +285,10 @@ fn a_fingerprint_that_is_not_one_stops_and_registers_nothing() {
         }
         assert!(pbs_storage(&sim).is_none(), "{case}");
         assert_eq!(pbs_adds(&sim), 0, "{case}");
-        assert!(client(&sim, "tappaas1").backup_jobs().unwrap().is_empty(), "{case}");
+        assert!(
+            client(&sim, "tappaas1").backup_jobs().unwrap().is_empty(),
+            "{case}"
+        );
         assert_eq!(
             sim.guest_commands("tappaas1", PBS_VMID).len(),
             1,

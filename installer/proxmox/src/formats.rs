@@ -254,8 +254,15 @@ fn check_prune_backups(s: &str) -> Result<(), String> {
 /// matters to calls this project sends.
 pub fn is_calendar_event(s: &str) -> bool {
     const KEYWORDS: &[&str] = &[
-        "minutely", "hourly", "daily", "weekly", "monthly", "yearly", "annually",
-        "quarterly", "semiannually",
+        "minutely",
+        "hourly",
+        "daily",
+        "weekly",
+        "monthly",
+        "yearly",
+        "annually",
+        "quarterly",
+        "semiannually",
     ];
     const DAYS: &[&str] = &["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
     if KEYWORDS.contains(&s) {
@@ -505,15 +512,33 @@ mod tests {
     #[test]
     fn backup_formats() {
         for good in ["02:30", "daily", "mon..fri 22:00", "sat,sun 3:05", "*/2:00"] {
-            assert_eq!(check_format("pve-calendar-event", good), FormatCheck::Valid, "{good}");
+            assert_eq!(
+                check_format("pve-calendar-event", good),
+                FormatCheck::Valid,
+                "{good}"
+            );
         }
         for bad in ["", "25:00", "02:60", "noon", "mon 02:30 x", "fri..xyz 1:00"] {
-            assert!(matches!(check_format("pve-calendar-event", bad), FormatCheck::Invalid(_)), "{bad}");
+            assert!(
+                matches!(
+                    check_format("pve-calendar-event", bad),
+                    FormatCheck::Invalid(_)
+                ),
+                "{bad}"
+            );
         }
         let prune = "keep-daily=7,keep-weekly=4,keep-monthly=6";
         assert_eq!(check_format("prune-backups", prune), FormatCheck::Valid);
-        for bad in ["keep-daily=x", "keep-daily=1,keep-daily=2", "keep-all=1,keep-last=1", "keep-forever=1"] {
-            assert!(matches!(check_format("prune-backups", bad), FormatCheck::Invalid(_)), "{bad}");
+        for bad in [
+            "keep-daily=x",
+            "keep-daily=1,keep-daily=2",
+            "keep-all=1,keep-last=1",
+            "keep-forever=1",
+        ] {
+            assert!(
+                matches!(check_format("prune-backups", bad), FormatCheck::Invalid(_)),
+                "{bad}"
+            );
         }
     }
 

@@ -507,7 +507,9 @@ impl tappaas_firstboot::proxmox::CommandRunner for NodeCommands {
                 for pair in rest.chunks(2) {
                     req = req.param(pair[0].strip_prefix("--").unwrap(), pair[1].clone());
                 }
-                return Ok(answer(self.node.call(&req).map(|_| serde_json::Value::Null)));
+                return Ok(answer(
+                    self.node.call(&req).map(|_| serde_json::Value::Null),
+                ));
             }
             // `qm guest exec VMID --pass-stdin 1 -- /bin/sh -c SCRIPT sh FILE`:
             // the guest's `cat` writes stdin to FILE.

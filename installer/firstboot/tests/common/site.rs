@@ -60,7 +60,11 @@ pub fn deploy_world() -> Simulator {
     let sim = world();
     sim.add_file("tappaas1", FIREWALL_IMAGE_ON_NODE, 3 * GIB);
     sim.add_file("tappaas1", SERVICE_TEMPLATE_ON_NODE, 2 * GIB);
-    sim.guest_program(270, "proxmox-backup-manager", pbs_cert_info(PBS_FINGERPRINT));
+    sim.guest_program(
+        270,
+        "proxmox-backup-manager",
+        pbs_cert_info(PBS_FINGERPRINT),
+    );
     sim
 }
 

@@ -123,7 +123,10 @@ pub mod requests {
 
     /// `POST /cluster/backup` with an explicit id.
     pub fn create_backup_job(j: &BackupJob) -> Request {
-        job_settings(Request::post("/cluster/backup").param("id", j.id.as_str()), j)
+        job_settings(
+            Request::post("/cluster/backup").param("id", j.id.as_str()),
+            j,
+        )
     }
 
     /// `PUT /cluster/backup/{id}`: the job's settings made what `j` says.

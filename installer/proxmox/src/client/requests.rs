@@ -4,8 +4,8 @@
 use super::*;
 
 // The VM calls' builders live with their types.
-pub use super::vm::requests::*;
 pub use super::backup::requests::*;
+pub use super::vm::requests::*;
 
 /// `GET /version`
 pub fn version() -> Request {

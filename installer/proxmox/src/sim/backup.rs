@@ -33,7 +33,13 @@ impl Simulator {
     /// shows it), for tests that check it arrived.
     pub fn storage_password(&self, node: &str, id: &str) -> Option<String> {
         let st = lock(&self.shared.state);
-        st.storage_cfg(node).ok()?.get(id)?.pbs.as_ref()?.password.clone()
+        st.storage_cfg(node)
+            .ok()?
+            .get(id)?
+            .pbs
+            .as_ref()?
+            .password
+            .clone()
     }
 }
 
@@ -158,7 +164,10 @@ impl State {
         let vms = self.cluster_vmids(local)?;
         let ids: Vec<u32> = if job.options.get("all").map(String::as_str) == Some("1") {
             let exclude = list("exclude");
-            vms.keys().copied().filter(|v| !exclude.contains(v)).collect()
+            vms.keys()
+                .copied()
+                .filter(|v| !exclude.contains(v))
+                .collect()
         } else {
             list("vmid")
         };

@@ -486,7 +486,13 @@ impl State {
 
     /// The `name` of VM `vmid` on `node`, if it has one.
     pub(super) fn vm_name(&self, node: &str, vmid: u32) -> Option<String> {
-        self.machines.get(node)?.vms.get(&vmid)?.config.get("name").cloned()
+        self.machines
+            .get(node)?
+            .vms
+            .get(&vmid)?
+            .config
+            .get("name")
+            .cloned()
     }
 
     fn vmid_free(&self, local: &str, vmid: u32) -> Result<(), String> {
