@@ -327,6 +327,7 @@ fn ensure_job<A: Api>(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
