@@ -86,31 +86,62 @@ fn run<A: Api>(
     note(format!(
         "run `{command}` in VM {id} '{service}' (guest agent)"
     ));
-    let pid = px
-        .agent_exec(node, id, &command)
-        .map_err(|e| unreachable(format!("POST {qemu}/agent/exec"), &e))?;
-    let what = || format!("run `{command}` in VM {id} '{service}' through its guest agent");
-    let status = wait_exit(px, config, node, id, pid).map_err(|e| match e {
-        Wait::Api(e) => StepError::api(format!("GET {qemu}/agent/exec-status (pid {pid})"), &e),
-        Wait::Timeout => StepError::new(
-            what(),
-            format!(
-                "still running after {} s (pid {pid} in the VM)",
-                config.wait_timeout.as_secs()
-            ),
-        ),
-    })?;
+    let status = exec(px, config, node, id, service, &command, &unreachable)?;
     if status.succeeded() {
         note(format!("{service} has added {dependant}"));
         return Ok(());
     }
     // The output is the script's; keep any secret it might echo out of
     // messages and logs.
+    let secrets: Vec<&str> = action.files.iter().map(|(_, c)| c.expose()).collect();
+    Err(
+        failed(&status, &command, id, service, &secrets).hint(&format!(
+            "Nothing of {dependant} was made. Fix the cause in {service}'s VM {id} (log in as \
+         tappaas over SSH), then run again: it continues with what is missing."
+        )),
+    )
+}
+
+/// Run `command` in service `service`'s VM `id` through its guest agent
+/// and wait (up to `config.wait_timeout`) until it has exited, whatever
+/// its exit code. `unreachable` words an agent that does not answer.
+pub(crate) fn exec<A: Api>(
+    px: &mut Proxmox<A>,
+    config: &Config,
+    node: &NodeName,
+    id: VmId,
+    service: &str,
+    command: &GuestCommand,
+    unreachable: &dyn Fn(String, &ApiError) -> StepError,
+) -> Result<ExecStatus, StepError> {
+    let qemu = format!("/nodes/{node}/qemu/{id}");
+    let pid = px
+        .agent_exec(node, id, command)
+        .map_err(|e| unreachable(format!("POST {qemu}/agent/exec"), &e))?;
+    wait_exit(px, config, node, id, pid).map_err(|e| match e {
+        Wait::Api(e) => StepError::api(format!("GET {qemu}/agent/exec-status (pid {pid})"), &e),
+        Wait::Timeout => StepError::new(
+            format!("run `{command}` in VM {id} '{service}' through its guest agent"),
+            format!(
+                "still running after {} s (pid {pid} in the VM)",
+                config.wait_timeout.as_secs()
+            ),
+        ),
+    })
+}
+
+/// The error for a command that ended badly: how it ended and what it
+/// said, with every value of `secrets` replaced.
+pub(crate) fn failed(
+    status: &ExecStatus,
+    command: &GuestCommand,
+    id: VmId,
+    service: &str,
+    secrets: &[&str],
+) -> StepError {
     let clean = |text: &str| {
-        action
-            .files
+        secrets
             .iter()
-            .map(|(_, c)| c.expose())
             .filter(|c| !c.is_empty())
             .fold(text.trim_end().to_string(), |t, c| {
                 t.replace(c, "<redacted>")
@@ -120,8 +151,8 @@ fn run<A: Api>(
     let said = if stderr.is_empty() { &stdout } else { &stderr };
     let mut output: Vec<String> = stderr.lines().map(str::to_string).collect();
     output.extend(stdout.lines().map(str::to_string));
-    Err(StepError {
-        what: what(),
+    StepError {
+        what: format!("run `{command}` in VM {id} '{service}' through its guest agent"),
         message: format!(
             "{}: {}",
             status.ending(),
@@ -133,10 +164,6 @@ fn run<A: Api>(
         ),
         output,
     }
-    .hint(&format!(
-        "Nothing of {dependant} was made. Fix the cause in {service}'s VM {id} (log in as \
-         tappaas over SSH), then run again: it continues with what is missing."
-    )))
 }
 
 enum Wait {

@@ -23,6 +23,7 @@
 #![deny(clippy::unwrap_used)]
 
 pub mod backup;
+mod backup_server;
 mod cluster;
 mod config;
 mod dependant;

@@ -529,12 +529,16 @@ fn run_step<A: Api>(
             let storages = px
                 .storages()
                 .map_err(|e| StepError::api("GET /storage", &e))?;
+            let backup_jobs = px
+                .backup_jobs()
+                .map_err(|e| StepError::api("GET /cluster/backup", &e))?;
             let facts = Facts {
                 records: deploy::records(config)?,
                 address: management_address(plan, Some(&status)),
                 status,
                 nodes,
                 storages,
+                backup_jobs,
             };
             let text = summary::render(plan, &facts);
             crate::private_file::write_private(&config.summary, &text).map_err(|e| {

@@ -188,7 +188,8 @@ pub(crate) fn deploy<A: Api>(
                 note(format!(
                     "VM {id} '{name}' is deployed and was healthy: kept"
                 ));
-                return finish(config, host, &r, given, note).map(|()| ServiceResult::Healthy);
+                finish(config, host, &r, given, note)?;
+                return provide(px, config, node, dep, name, note);
             }
             note(format!(
                 "VM {id} '{name}' exists ({}): completing it",
@@ -214,7 +215,22 @@ pub(crate) fn deploy<A: Api>(
         vm::task(px, config, node, &upid)?;
     }
     wait_agent(px, config, node, id, note)?;
-    finish(config, host, &r, given, note).map(|()| ServiceResult::Healthy)
+    finish(config, host, &r, given, note)?;
+    provide(px, config, node, dep, name, note)
+}
+
+/// What a healthy service provides to the cluster, made real: a backup
+/// server becomes its backup storage and job (see `backup_server`).
+fn provide<A: Api>(
+    px: &mut Proxmox<A>,
+    config: &Config,
+    node: &NodeName,
+    dep: &Deployment,
+    name: &str,
+    note: &mut dyn FnMut(String),
+) -> Result<ServiceResult, StepError> {
+    crate::backup_server::wire(px, config, node, dep, name, note)?;
+    Ok(ServiceResult::Healthy)
 }
 
 /// A full clone of the template onto the service's pool (a linked clone

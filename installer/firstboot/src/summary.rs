@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use std::net::IpAddr;
 
 use tappaas_plan::Plan;
-use tappaas_proxmox::client::{ClusterStatus, NodeInfo, StorageConfig};
+use tappaas_proxmox::client::{BackupJobInfo, ClusterStatus, NodeInfo, StorageConfig};
 
 /// What Proxmox said, read just before the summary is written.
 pub(crate) struct Facts {
@@ -16,6 +16,7 @@ pub(crate) struct Facts {
     pub status: ClusterStatus,
     pub nodes: Vec<NodeInfo>,
     pub storages: Vec<StorageConfig>,
+    pub backup_jobs: Vec<BackupJobInfo>,
 }
 
 /// `https://ADDRESS:8006`, with IPv6 in brackets.
@@ -125,6 +126,7 @@ pub(crate) fn render(plan: &Plan, facts: &Facts) -> String {
         let _ = writeln!(s, "  More later:   tappaas-installer services deploy NAME");
         let _ = writeln!(s);
     }
+    backup_lines(&mut s, facts);
     let _ = writeln!(s, "What comes next");
     let peer = facts
         .address
@@ -144,6 +146,64 @@ pub(crate) fn render(plan: &Plan, facts: &Facts) -> String {
     );
     let _ = writeln!(s, "  Status at any time: tappaas-installer status");
     s
+}
+
+/// The VMs' backups to the backup server: where, when, how many kept;
+/// nothing when no backup server is registered.
+fn backup_lines(s: &mut String, facts: &Facts) {
+    use crate::backup_server::{JOB_ID, POLICY, STORAGE_ID};
+    let Some(st) = facts.storages.iter().find(|st| st.storage == STORAGE_ID) else {
+        return;
+    };
+    let _ = writeln!(s, "Backups of the VMs (Proxmox Backup Server)");
+    let _ = writeln!(
+        s,
+        "  storage:      {STORAGE_ID} (server {}, datastore {})",
+        st.server.as_deref().unwrap_or("?"),
+        st.datastore.as_deref().unwrap_or("?")
+    );
+    match facts.backup_jobs.iter().find(|j| j.id == JOB_ID) {
+        Some(j) => {
+            let guests = if j.all {
+                "every VM, including ones made later"
+            } else {
+                "chosen VMs"
+            };
+            let schedule = j.schedule.as_deref().unwrap_or("?");
+            // A bare time is every day at that time.
+            let when = if schedule.contains(':') && !schedule.contains(' ') {
+                format!("daily at {schedule}")
+            } else {
+                format!("on schedule '{schedule}'")
+            };
+            let _ = writeln!(
+                s,
+                "  job {JOB_ID}: {guests}, {when} ({} mode)",
+                j.mode.as_deref().unwrap_or("?")
+            );
+            match j.retention() {
+                Some(r) => {
+                    let _ = writeln!(
+                        s,
+                        "  keeps:        {} daily, {} weekly, {} monthly backups",
+                        r.daily, r.weekly, r.monthly
+                    );
+                }
+                None => {
+                    let _ = writeln!(s, "  keeps:        as the job's own retention says");
+                }
+            }
+        }
+        None => {
+            let _ = writeln!(s, "  job {JOB_ID}: MISSING (run first boot again)");
+        }
+    }
+    let _ = writeln!(
+        s,
+        "  on the server: prune {}, garbage collection {}, verify {}",
+        POLICY.prune, POLICY.gc, POLICY.verify
+    );
+    let _ = writeln!(s);
 }
 
 /// `tank1  zfspool  pool tank1, content images,rootdir, nodes a,b`

@@ -382,6 +382,9 @@ impl ZfsPoolStorage {
 // it shares this module's answer readers and name checks).
 mod vm;
 pub use vm::*;
+// A backup server as a storage, and the backup jobs.
+mod backup;
+pub use backup::*;
 
 fn join_names<T: AsRef<str>>(items: &[T]) -> String {
     items

@@ -106,6 +106,15 @@ fn check_single(name: &str, value: &str) -> Option<FormatCheck> {
             is_disk_size(value),
             "not a disk size (a number with an optional K, M, G or T)",
         ),
+        "pve-storage-server" => verdict(
+            value.parse::<IpAddr>().is_ok() || is_dns_name(value),
+            "neither an IP address nor a DNS name",
+        ),
+        "prune-backups" => from_result(check_prune_backups(value)),
+        "pve-calendar-event" => verdict(
+            is_calendar_event(value),
+            "not a calendar event of the forms this project sends ([DAYS] HH:MM, or a keyword such as daily)",
+        ),
         "pve-qm-ipconfig" => from_result(check_ipconfig(value)),
         "pve-qm-cicustom" => from_result(check_cicustom(value)),
         "pve-qm-boot" => from_result(check_boot(value)),
@@ -201,6 +210,87 @@ fn is_label(s: &str) -> bool {
 /// Dot-separated host name labels.
 pub fn is_dns_name(s: &str) -> bool {
     !s.is_empty() && s.split('.').all(is_label)
+}
+
+/// `prune-backups`: `keep-NAME=N` pairs (N a count) or `keep-all=0|1`,
+/// each option at most once, as pve-storage's `prune-backups` format.
+fn check_prune_backups(s: &str) -> Result<(), String> {
+    const COUNTS: &[&str] = &[
+        "keep-last",
+        "keep-hourly",
+        "keep-daily",
+        "keep-weekly",
+        "keep-monthly",
+        "keep-yearly",
+    ];
+    let mut seen = Vec::new();
+    for part in s.split(',').filter(|p| !p.is_empty()) {
+        let (k, v) = part
+            .split_once('=')
+            .ok_or_else(|| format!("'{part}' is not KEY=VALUE"))?;
+        if seen.contains(&k) {
+            return Err(format!("'{k}' is given twice"));
+        }
+        seen.push(k);
+        let ok = match k {
+            "keep-all" => v == "0" || v == "1",
+            k if COUNTS.contains(&k) => !v.is_empty() && v.bytes().all(|c| c.is_ascii_digit()),
+            _ => return Err(format!("unknown option '{k}'")),
+        };
+        if !ok {
+            return Err(format!("'{v}' is not a valid value for '{k}'"));
+        }
+    }
+    if seen.contains(&"keep-all") && seen.len() > 1 {
+        return Err("keep-all cannot be combined with other keep options".into());
+    }
+    Ok(())
+}
+
+/// A subset of Proxmox's calendar events (systemd.time-like): the
+/// keywords, or an optional list of weekdays (`mon,tue`, `mon..fri`)
+/// followed by `HH:MM` or `HH:MM:SS`, each field a number, `*` or `*/N`.
+/// Stricter than Proxmox: other valid forms are refused here, which only
+/// matters to calls this project sends.
+pub fn is_calendar_event(s: &str) -> bool {
+    const KEYWORDS: &[&str] = &[
+        "minutely",
+        "hourly",
+        "daily",
+        "weekly",
+        "monthly",
+        "yearly",
+        "annually",
+        "quarterly",
+        "semiannually",
+    ];
+    const DAYS: &[&str] = &["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+    if KEYWORDS.contains(&s) {
+        return true;
+    }
+    let words: Vec<&str> = s.split_whitespace().collect();
+    let (days, time) = match words.as_slice() {
+        [time] => (None, *time),
+        [days, time] => (Some(*days), *time),
+        _ => return false,
+    };
+    let day_ok = |d: &str| {
+        let mut ends = d.split("..");
+        ends.all(|e| DAYS.contains(&e)) && d.split("..").count() <= 2
+    };
+    if days.is_some_and(|d| !d.split(',').all(day_ok)) {
+        return false;
+    }
+    let field = |f: &str, max: u32| match f.strip_prefix("*/") {
+        Some(n) => n.parse::<u32>().is_ok_and(|n| n >= 1 && n <= max),
+        None => f == "*" || (f.len() <= 2 && f.parse::<u32>().is_ok_and(|n| n <= max)),
+    };
+    let parts: Vec<&str> = time.split(':').collect();
+    match parts.as_slice() {
+        [h, m] => field(h, 23) && field(m, 59),
+        [h, m, sec] => field(h, 23) && field(m, 59) && field(sec, 59),
+        _ => false,
+    }
 }
 
 fn is_cidr(s: &str, v6: Option<bool>) -> bool {
@@ -418,6 +508,39 @@ fn check_boot(value: &str) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn backup_formats() {
+        for good in ["02:30", "daily", "mon..fri 22:00", "sat,sun 3:05", "*/2:00"] {
+            assert_eq!(
+                check_format("pve-calendar-event", good),
+                FormatCheck::Valid,
+                "{good}"
+            );
+        }
+        for bad in ["", "25:00", "02:60", "noon", "mon 02:30 x", "fri..xyz 1:00"] {
+            assert!(
+                matches!(
+                    check_format("pve-calendar-event", bad),
+                    FormatCheck::Invalid(_)
+                ),
+                "{bad}"
+            );
+        }
+        let prune = "keep-daily=7,keep-weekly=4,keep-monthly=6";
+        assert_eq!(check_format("prune-backups", prune), FormatCheck::Valid);
+        for bad in [
+            "keep-daily=x",
+            "keep-daily=1,keep-daily=2",
+            "keep-all=1,keep-last=1",
+            "keep-forever=1",
+        ] {
+            assert!(
+                matches!(check_format("prune-backups", bad), FormatCheck::Invalid(_)),
+                "{bad}"
+            );
+        }
+    }
 
     #[test]
     fn node_names() {

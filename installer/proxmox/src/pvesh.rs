@@ -7,12 +7,14 @@
 //!
 //! A secret never goes on a command line: every local user can read a
 //! process's argv in `/proc/PID/cmdline`, and pvesh reads its parameters
-//! from argv only. The two calls that carry one go through the CLI tool
-//! that reads it from stdin instead: the join through `pvecm add` (which
-//! reads the peer's password as one line from a stdin that is not a
-//! terminal), a guest file through `qm guest exec --pass-stdin` (the
-//! content becomes the stdin of a `cat` in the guest). Any other request
-//! with a secret is refused before anything runs.
+//! from argv only. The calls that carry one go through the CLI tool that
+//! reads it from stdin instead: the join through `pvecm add` (which reads
+//! the peer's password as one line from a stdin that is not a terminal),
+//! a storage with a password (a backup server's user) through `pvesm add`
+//! or `pvesm set` with a bare `--password` (pvesm then reads it the same
+//! way), a guest file through `qm guest exec --pass-stdin` (the content
+//! becomes the stdin of a `cat` in the guest). Any other request with a
+//! secret is refused before anything runs.
 //!
 //! Every command has a time limit by kind ([`Limits`]): a hung pvesh ends
 //! with an error naming it, never stalls first boot.
@@ -123,7 +125,7 @@ impl Limits {
     }
 }
 
-/// [`Api`] over `pvesh` (and `pvecm add`, `qm guest exec` for the calls
+/// [`Api`] over `pvesh` (and `pvecm add`, `pvesm`, `qm guest exec` for the calls
 /// that carry a secret).
 #[derive(Debug)]
 pub struct PveshApi<R = SystemRunner> {
@@ -147,6 +149,7 @@ struct Planned {
 enum Carrier {
     Pvesh,
     PvecmAdd,
+    Pvesm,
     GuestExec,
 }
 
@@ -253,6 +256,8 @@ impl<R: CommandRunner> PveshApi<R> {
             (Method::Post, ["nodes", _, "qemu", vmid, "agent", "file-write"]) => {
                 self.guest_write(req, vmid, refuse)
             }
+            (Method::Post, ["storage"]) => self.pvesm(req, None, refuse),
+            (Method::Put, ["storage", id]) => self.pvesm(req, Some(id), refuse),
             _ => Err(refuse(format!(
                 "it carries a secret ({}) that pvesh would show in the process list; \
                  no command here takes it on stdin",
@@ -303,6 +308,59 @@ impl<R: CommandRunner> PveshApi<R> {
             input: Some(format!("{password}\n").into_bytes()),
             limit: self.limits.join,
             kind: Carrier::PvecmAdd,
+        })
+    }
+
+    /// `pvesm add TYPE ID --key value ... --password` (or `pvesm set ID
+    /// ...` for `existing`), the password on stdin: pvesm's `--password`
+    /// without a value reads one line from a stdin that is not a terminal.
+    fn pvesm(
+        &self,
+        req: &Request,
+        existing: Option<&str>,
+        refuse: impl Fn(String) -> ApiError,
+    ) -> Result<Planned, ApiError> {
+        let password = req
+            .get_param("password")
+            .ok_or_else(|| refuse("pvesm can read only a password from stdin".into()))?;
+        if password.is_empty() || password.contains(['\n', '\r']) {
+            return Err(refuse(
+                "the storage password is empty or contains a line break, which pvesm cannot read from stdin"
+                    .into(),
+            ));
+        }
+        let mut args = match existing {
+            Some(id) => vec!["set".to_string(), id.to_string()],
+            None => {
+                let kind = req.get_param("type");
+                let id = req.get_param("storage");
+                let (Some(kind), Some(id)) = (kind, id) else {
+                    return Err(refuse("the storage has no type or id".into()));
+                };
+                vec!["add".to_string(), kind.to_string(), id.to_string()]
+            }
+        };
+        for (k, v) in &req.params {
+            if matches!(k.as_str(), "type" | "storage" | "password") {
+                continue;
+            }
+            if req.is_secret(k) {
+                return Err(refuse(format!("pvesm has no way to read {k} from stdin")));
+            }
+            args.push(format!("--{k}"));
+            args.push(v.clone());
+        }
+        if !req.lists.is_empty() {
+            return Err(refuse("a storage takes no list parameters".into()));
+        }
+        // Last, so that it has no value and pvesm asks for it.
+        args.push("--password".to_string());
+        Ok(Planned {
+            program: "pvesm",
+            args,
+            input: Some(format!("{password}\n").into_bytes()),
+            limit: self.limits.change,
+            kind: Carrier::Pvesm,
         })
     }
 
@@ -417,6 +475,8 @@ impl<R: CommandRunner> Api for PveshApi<R> {
                 }
                 Ok(Value::Null)
             }
+            // pvesm prints no JSON; its exit status says it all.
+            Carrier::Pvesm => Ok(Value::Null),
             Carrier::GuestExec => {
                 let v = parse_output(req, &stdout)?;
                 let exited = v

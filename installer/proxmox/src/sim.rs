@@ -34,6 +34,9 @@ pub use vm::{GuestBoot, SimExec, SimVm};
 mod cluster;
 mod storage;
 use storage::storage_json;
+// The backup jobs (`/cluster/backup`).
+mod backup;
+use backup::Job;
 
 /// One machine to put into the simulator.
 #[derive(Clone, Debug)]
@@ -113,6 +116,18 @@ struct Storage {
     nodes: Option<Vec<String>>,
     sparse: bool,
     disable: bool,
+    /// A `pbs` storage's server, datastore, username and fingerprint.
+    pbs: Option<PbsTarget>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct PbsTarget {
+    server: String,
+    datastore: String,
+    username: Option<String>,
+    fingerprint: Option<String>,
+    /// Kept in `/etc/pve/priv/storage/ID.pw`, never shown.
+    password: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -127,6 +142,8 @@ struct Machine {
     /// `/etc/pve/storage.cfg` while standalone; replaced by the cluster's
     /// on join (Proxmox overwrites the joining node's `/etc/pve`).
     storage: BTreeMap<String, Storage>,
+    /// `/etc/pve/jobs.cfg`'s backup jobs while standalone.
+    jobs: BTreeMap<String, Job>,
     bridges: Vec<String>,
     /// Absolute path -> size in bytes. Directory storages keep their
     /// volumes here too (`/var/lib/vz/images/100/vm-100-disk-0.raw`).
@@ -151,6 +168,7 @@ struct Cluster {
     version: u64,
     members: Vec<Member>,
     storage: BTreeMap<String, Storage>,
+    jobs: BTreeMap<String, Job>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -179,6 +197,9 @@ struct State {
     /// How the next commands run through each VM's guest agent end (by VM
     /// id, in order); absent: exit code 0 at once, no output.
     exec_outcomes: BTreeMap<u32, std::collections::VecDeque<SimExec>>,
+    /// How a command whose program is the key's runs in a VM's guest (by
+    /// VM id and program), when nothing is queued: the guest's software.
+    guest_programs: BTreeMap<(u32, String), SimExec>,
     /// Set by a handler whose refusal still changes state (a failed agent
     /// ping counts towards the guest's boot); reset after each call.
     keep_on_error: bool,
@@ -256,6 +277,7 @@ impl Simulator {
                 online: true,
                 cluster: None,
                 storage,
+                jobs: BTreeMap::new(),
                 bridges: spec.bridges,
                 files: spec.files.into_iter().collect(),
                 zvols: BTreeMap::new(),
@@ -276,6 +298,7 @@ impl Simulator {
         if let Some(m) = st.machines.get_mut(node) {
             m.cluster = None;
             m.storage = default_storage();
+            m.jobs.clear();
             m.fingerprint = fake_fingerprint(&format!("{node}#{generation}"));
             // The system disk is new; the VM configurations lived in the
             // old /etc/pve.
@@ -467,6 +490,7 @@ fn default_storage() -> BTreeMap<String, Storage> {
         nodes: None,
         sparse: false,
         disable: false,
+        pbs: None,
     };
     BTreeMap::from([(local.id.clone(), local)])
 }
@@ -677,6 +701,11 @@ impl State {
                 .ok_or_else(|| format!("storage '{}' does not exist", var("storage"))),
             (Method::Post, "/storage") => self.add_storage(local, req),
             (Method::Put, "/storage/{storage}") => self.update_storage(local, var("storage"), req),
+            (_, "/cluster/backup") => self.handle_backup(local, req, None),
+            (_, "/cluster/backup/{id}") => self.handle_backup(local, req, Some(var("id"))),
+            (Method::Get, "/cluster/backup/{id}/included_volumes") => {
+                self.job_guests(local, var("id"))
+            }
             (Method::Get, "/nodes") => self.nodes(local),
             (Method::Get, "/nodes/{node}/status") => {
                 let n = self.reachable_node(local, var("node"))?;

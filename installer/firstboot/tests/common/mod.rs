@@ -484,6 +484,33 @@ impl tappaas_firstboot::proxmox::CommandRunner for NodeCommands {
                     },
                 });
             }
+            // `pvesm add TYPE ID --key value ... --password` or `pvesm set
+            // ID ... --password`: a bare --password is one line on stdin.
+            "pvesm" => {
+                let line =
+                    String::from_utf8(cmd.input.expect("the password on stdin").to_vec()).unwrap();
+                assert_eq!(args.last().unwrap(), "--password", "{args:?}");
+                let (mut req, rest) = match args[0].as_str() {
+                    "add" => (
+                        Request::post("/storage")
+                            .param("type", args[1].clone())
+                            .param("storage", args[2].clone()),
+                        &args[3..args.len() - 1],
+                    ),
+                    "set" => (
+                        Request::put(format!("/storage/{}", args[1])),
+                        &args[2..args.len() - 1],
+                    ),
+                    verb => panic!("pvesm {verb} is not played"),
+                };
+                req = req.param("password", line.strip_suffix('\n').expect("one line"));
+                for pair in rest.chunks(2) {
+                    req = req.param(pair[0].strip_prefix("--").unwrap(), pair[1].clone());
+                }
+                return Ok(answer(
+                    self.node.call(&req).map(|_| serde_json::Value::Null),
+                ));
+            }
             // `qm guest exec VMID --pass-stdin 1 -- /bin/sh -c SCRIPT sh FILE`:
             // the guest's `cat` writes stdin to FILE.
             "qm" => {

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::*;
 use tappaas_exec::{CommandFailure, Event};
-use tappaas_firstboot::proxmox::{Method, Simulator};
+use tappaas_firstboot::proxmox::{Method, SimExec, Simulator};
 use tappaas_firstboot::{FirstbootError, Outcome};
 use tappaas_plan::{Plan, FIREWALL_IMAGE_ON_NODE, SERVICE_TEMPLATE_ON_NODE};
 
@@ -35,11 +35,36 @@ pub fn deploy_plan() -> Plan {
     p
 }
 
-/// A world whose node 1 carries the ISO's two images.
+/// The backup server VM's certificate fingerprint, as its
+/// `proxmox-backup-manager cert info` prints it (lower case).
+pub const PBS_FINGERPRINT: &str =
+    "3d:a1:5e:07:9c:42:b8:10:6f:e2:d4:83:0b:77:c9:5a:e8:21:94:3f:60:bd:0c:7e:a5:19:f3:48:d2:6b:80:ce";
+
+/// What `proxmox-backup-manager cert info` prints with `fingerprint`.
+pub fn pbs_cert_info(fingerprint: &str) -> SimExec {
+    SimExec {
+        out_data: format!(
+            "Subject: OU=PVE Cluster Node,O=Proxmox Virtual Environment,CN=backup-server\n\
+             Issuer: OU=PVE Cluster Node,O=Proxmox Virtual Environment,CN=backup-server\n\
+             Validity:\n    Not Before: Dec  7 14:00:00 2026 GMT\n    Not After : Dec  7 14:00:00 2028 GMT\n\
+             Fingerprint (sha256): {fingerprint}\n\
+             Public key type: rsaEncryption\nPublic key bits: 4096\n"
+        ),
+        ..SimExec::default()
+    }
+}
+
+/// A world whose node 1 carries the ISO's two images, and whose backup
+/// server VM (270), once made, shows [`PBS_FINGERPRINT`].
 pub fn deploy_world() -> Simulator {
     let sim = world();
     sim.add_file("tappaas1", FIREWALL_IMAGE_ON_NODE, 3 * GIB);
     sim.add_file("tappaas1", SERVICE_TEMPLATE_ON_NODE, 2 * GIB);
+    sim.guest_program(
+        270,
+        "proxmox-backup-manager",
+        pbs_cert_info(PBS_FINGERPRINT),
+    );
     sim
 }
 

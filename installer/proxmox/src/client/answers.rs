@@ -85,6 +85,12 @@ pub struct StorageConfig {
     pub nodes: Option<Vec<String>>,
     pub sparse: bool,
     pub disable: bool,
+    /// A `pbs` storage's server, datastore, user and pinned certificate
+    /// fingerprint.
+    pub server: Option<String>,
+    pub datastore: Option<String>,
+    pub username: Option<String>,
+    pub fingerprint: Option<String>,
 }
 
 impl StorageConfig {

@@ -21,6 +21,10 @@ pub(super) fn storage_config(req: &Request, v: &Value) -> Result<StorageConfig, 
         }),
         sparse: o.flag("sparse"),
         disable: o.flag("disable"),
+        server: o.opt_string("server"),
+        datastore: o.opt_string("datastore"),
+        username: o.opt_string("username"),
+        fingerprint: o.opt_string("fingerprint"),
     })
 }
 

@@ -4,6 +4,7 @@
 use super::*;
 
 // The VM calls' builders live with their types.
+pub use super::backup::requests::*;
 pub use super::vm::requests::*;
 
 /// `GET /version`

@@ -77,13 +77,8 @@ impl State {
         }
         let link0 = self.local_link(local, req.get_param("link0"))?;
         let num = |k: &str, d: u64| req.get_param(k).and_then(|v| v.parse().ok()).unwrap_or(d);
-        let storage = std::mem::take(
-            &mut self
-                .machines
-                .get_mut(local)
-                .ok_or("no local machine")?
-                .storage,
-        );
+        let m = self.machines.get_mut(local).ok_or("no local machine")?;
+        let (storage, jobs) = (std::mem::take(&mut m.storage), std::mem::take(&mut m.jobs));
         self.clusters.push(Cluster {
             name: req.get_param("clustername").unwrap_or_default().to_string(),
             version: 1,
@@ -94,6 +89,7 @@ impl State {
                 link0,
             }],
             storage,
+            jobs,
         });
         let idx = self.clusters.len() - 1;
         if let Some(m) = self.machines.get_mut(local) {
@@ -191,6 +187,7 @@ impl State {
             m.cluster = Some(c);
             // The cluster's /etc/pve replaces the node's own.
             m.storage.clear();
+            m.jobs.clear();
             // The join re-issues the node's certificate under the cluster's
             // CA, so its fingerprint changes: a fingerprint noted before the
             // join is stale afterwards.

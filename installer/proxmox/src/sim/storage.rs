@@ -95,9 +95,12 @@ impl State {
         if self.storage_cfg(local)?.contains_key(&id) {
             return Err(format!("storage ID '{id}' already defined"));
         }
+        if kind == "pbs" {
+            return self.add_pbs_storage(local, &id, req);
+        }
         if kind != "zfspool" {
             return Err(format!(
-                "the simulator models zfspool storages only, not '{kind}'"
+                "the simulator models zfspool and pbs storages only, not '{kind}'"
             ));
         }
         let pool = req
@@ -121,9 +124,50 @@ impl State {
             nodes,
             sparse: req.get_param("sparse") == Some("1"),
             disable: req.get_param("disable") == Some("1"),
+            pbs: None,
         };
         self.storage_cfg_mut(local)?.insert(id.clone(), storage);
         Ok(json!({ "storage": id, "type": kind }))
+    }
+
+    /// pve-storage's PBSPlugin: `server` and `datastore` are required
+    /// (and fixed afterwards), content `backup` only; the password goes to
+    /// the private password file. The server is not contacted.
+    fn add_pbs_storage(&mut self, local: &str, id: &str, req: &Request) -> Result<Value, String> {
+        let need = |k: &str| {
+            req.get_param(k)
+                .map(str::to_string)
+                .ok_or_else(|| format!("missing value for required option '{k}'"))
+        };
+        let (server, datastore) = (need("server")?, need("datastore")?);
+        let content: Vec<String> = split_list(req.get_param("content").unwrap_or("backup"))
+            .into_iter()
+            .map(str::to_string)
+            .collect();
+        if let Some(bad) = content.iter().find(|c| *c != "backup") {
+            return Err(format!("storage does not support content type '{bad}'"));
+        }
+        let storage = Storage {
+            id: id.to_string(),
+            kind: "pbs".into(),
+            content,
+            pool: None,
+            path: None,
+            nodes: req
+                .get_param("nodes")
+                .map(|n| split_list(n).into_iter().map(str::to_string).collect()),
+            sparse: false,
+            disable: req.get_param("disable") == Some("1"),
+            pbs: Some(PbsTarget {
+                server,
+                datastore,
+                username: req.get_param("username").map(str::to_string),
+                fingerprint: req.get_param("fingerprint").map(str::to_string),
+                password: req.get_param("password").map(str::to_string),
+            }),
+        };
+        self.storage_cfg_mut(local)?.insert(id.to_string(), storage);
+        Ok(json!({ "storage": id, "type": "pbs" }))
     }
 
     pub(super) fn update_storage(
@@ -138,7 +182,7 @@ impl State {
             .get(id)
             .cloned()
             .ok_or_else(|| format!("storage ID '{id}' does not exist"))?;
-        for fixed in ["pool", "type"] {
+        for fixed in ["pool", "type", "server", "datastore"] {
             if req.get_param(fixed).is_some() {
                 return Err(format!("can't change value of fixed parameter '{fixed}'"));
             }
@@ -162,6 +206,18 @@ impl State {
         }
         if let Some(v) = req.get_param("disable") {
             s.disable = v == "1";
+        }
+        for k in ["fingerprint", "username", "password"] {
+            let Some(v) = req.get_param(k) else { continue };
+            let Some(p) = s.pbs.as_mut() else {
+                return Err(format!("unexpected property '{k}'"));
+            };
+            let v = Some(v.to_string());
+            match k {
+                "fingerprint" => p.fingerprint = v,
+                "username" => p.username = v,
+                _ => p.password = v,
+            }
         }
         if s.kind == "zfspool" {
             let pool = s.pool.clone().unwrap_or_default();
@@ -200,6 +256,16 @@ pub(super) fn storage_json(s: &Storage) -> Value {
         }
         if s.disable {
             o.insert("disable".into(), json!(1));
+        }
+        // The password lives in a private file: never in the answer.
+        if let Some(p) = &s.pbs {
+            o.insert("server".into(), json!(p.server));
+            o.insert("datastore".into(), json!(p.datastore));
+            for (k, v) in [("username", &p.username), ("fingerprint", &p.fingerprint)] {
+                if let Some(v) = v {
+                    o.insert(k.into(), json!(v));
+                }
+            }
         }
     }
     v

@@ -474,7 +474,7 @@ impl State {
 
     /// Every VM id in `local`'s cluster (or on the standalone machine),
     /// with the node it is on.
-    fn cluster_vmids(&self, local: &str) -> Result<BTreeMap<u32, String>, String> {
+    pub(super) fn cluster_vmids(&self, local: &str) -> Result<BTreeMap<u32, String>, String> {
         let mut out = BTreeMap::new();
         for n in self.members(local)? {
             for id in self.machine(&n)?.vms.keys() {
@@ -482,6 +482,17 @@ impl State {
             }
         }
         Ok(out)
+    }
+
+    /// The `name` of VM `vmid` on `node`, if it has one.
+    pub(super) fn vm_name(&self, node: &str, vmid: u32) -> Option<String> {
+        self.machines
+            .get(node)?
+            .vms
+            .get(&vmid)?
+            .config
+            .get("name")
+            .cloned()
     }
 
     fn vmid_free(&self, local: &str, vmid: u32) -> Result<(), String> {

@@ -1,7 +1,9 @@
 //! The simulated guest agent's files and commands: `file-write` keeps the
 //! file in the VM's state, `exec` runs nothing but records the command and
 //! hands out a pid, `exec-status` reports it ended the way the test asked
-//! ([`Simulator::queue_exec`]), by default at once with exit code 0.
+//! ([`Simulator::queue_exec`] for the next command,
+//! [`Simulator::guest_program`] for every run of one program), by default
+//! at once with exit code 0.
 //!
 //! Each answers only when an agent ping would (a running VM with the agent
 //! enabled, its guest up), without counting as a ping. The guest's own
@@ -61,6 +63,15 @@ impl Simulator {
             .entry(vmid)
             .or_default()
             .push_back(exec);
+    }
+
+    /// Every command of `program` (its first word) started through VM
+    /// `vmid`'s guest agent, when none is queued, ends like `exec`: what
+    /// the guest's installed software answers.
+    pub fn guest_program(&self, vmid: u32, program: &str, exec: SimExec) {
+        lock(&self.shared.state)
+            .guest_programs
+            .insert((vmid, program.to_string()), exec);
     }
 
     /// A file written into VM `vmid`'s guest through its agent.
@@ -154,10 +165,12 @@ impl State {
             .into_iter()
             .map(str::to_string)
             .collect();
+        let program = command.first().cloned().unwrap_or_default();
         let outcome = self
             .exec_outcomes
             .get_mut(&vmid)
             .and_then(|q| q.pop_front())
+            .or_else(|| self.guest_programs.get(&(vmid, program)).cloned())
             .unwrap_or_default();
         let vm = self.agent_guest(node, vmid, false)?;
         let pid = 1000.max(vm.guest.last_pid + 1);
