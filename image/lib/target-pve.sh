@@ -74,6 +74,9 @@ apt-get install -y proxmox-default-kernel
 printf '%s\n' 'postfix postfix/main_mailer_type select Local only' \
     'postfix postfix/mailname string tappaas.invalid' | debconf-set-selections
 apt-get install -y proxmox-ve postfix open-iscsi chrony
+# ZFS snapshots (the answer's [backup]), after proxmox-ve: its dependency
+# zfsutils-linux must be Proxmox's, matching Proxmox's kernel, not Debian's.
+apt-get install -y sanoid
 old=$(dpkg-query -W -f='${Package} ${Status}\n' 'linux-image-[0-9]*' 2>/dev/null \
     | awk '$NF == "installed" {print $1}')
 # shellcheck disable=SC2086

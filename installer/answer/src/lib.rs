@@ -6,6 +6,7 @@
 //!
 //! The file format is documented in `docs/answer-file.md`.
 
+mod backup;
 pub mod checks;
 mod filter;
 mod lists;
@@ -17,6 +18,7 @@ mod rules;
 mod secret;
 mod write;
 
+pub use backup::{Backup, Retention, RetentionKeys};
 pub use filter::{disk_list_entry_matches, filter_matches, Glob};
 pub use lists::{COUNTRIES, KEYBOARDS, TIMEZONES};
 pub use mac::MacAddr;

@@ -9,7 +9,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::Secret;
+use crate::{Backup, Secret};
 
 /// udev property name -> glob that must match the whole value.
 pub type Filter = BTreeMap<String, String>;
@@ -39,6 +39,8 @@ pub struct Answer {
     pub firewall: Firewall,
     #[serde(default)]
     pub services: Services,
+    #[serde(default, skip_serializing_if = "Backup::is_default")]
+    pub backup: Backup,
 }
 
 // ---------------------------------------------------------------- [global]

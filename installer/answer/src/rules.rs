@@ -11,6 +11,7 @@ use crate::lists::{self, COUNTRIES, KEYBOARDS, TIMEZONES};
 use crate::path::KeyPath;
 use crate::secret::REDACTED;
 // TAPPaaS's own sections.
+mod backup;
 mod tappaas;
 use tappaas::{cluster, firewall, node, services, tank1, tank2, zones};
 
@@ -66,6 +67,7 @@ pub(crate) fn issues(answer: &Answer) -> Vec<Issue> {
     zones(&mut r, answer);
     firewall(&mut r, answer);
     services(&mut r, &answer.services);
+    backup::backup(&mut r, &answer.backup);
     r.issues
 }
 

@@ -88,6 +88,9 @@ pub(crate) fn node_files(plan: &Plan, answer: &Answer) -> Vec<FileSpec> {
         "0644",
         FIRSTBOOT_UNIT_TEXT.to_string(),
     ));
+    if let Some(policy) = &plan.snapshots {
+        files.push(text(crate::SANOID_CONF, "0644", policy.sanoid_conf()));
+    }
     // Secrets in the answer serialise as a redaction marker.
     files.push(text(ANSWER_COPY, "0600", redacted_answer(answer)));
     files.push(FileSpec {

@@ -15,6 +15,7 @@ mod own_pool;
 mod pools;
 mod propose;
 mod render;
+mod snapshots;
 mod steps;
 
 use tappaas_answer::{Answer, ClusterAction, Fqdn, DEFAULT_CLUSTER_NAME};
@@ -31,6 +32,7 @@ pub use propose::{
     PROPOSED_RPOOL_GIB,
 };
 pub use render::render_text;
+pub use snapshots::{SnapshotPolicy, SnapshotTemplate, SANOID_CONF, SANOID_TIMER};
 
 /// Below this the installed node cannot run Proxmox VE at all.
 const MIN_MEMORY_BYTES: u64 = 2 * 1024 * 1024 * 1024;
@@ -86,6 +88,7 @@ pub fn plan(
     }
 
     let arc = zfs_arc_max(machine.memory_bytes, answer);
+    let snapshots = snapshots::plan_snapshots(answer, &layout.pools);
     let mut plan = Plan {
         plan_version: PLAN_VERSION,
         node,
@@ -99,6 +102,7 @@ pub fn plan(
         services: deploy.services,
         container_registry: answer.services.container_registry.clone(),
         renamed_pools,
+        snapshots,
         steps: Vec::new(),
     };
     plan.steps = steps::plan_steps(&plan, machine, answer, env);

@@ -45,6 +45,9 @@ pub struct Plan {
     /// with the answer's consent (`node.rename-old-rpool`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub renamed_pools: Vec<RenamedPool>,
+    /// What sanoid snapshots on the node (`backup.snapshots`); `None`: off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshots: Option<crate::SnapshotPolicy>,
     /// In order; each step is journaled by the executor.
     pub steps: Vec<Step>,
 }

@@ -108,6 +108,11 @@ pub fn render_text(plan: &Plan) -> String {
         human_bytes(plan.zfs_arc_max_bytes)
     );
 
+    let _ = writeln!(s, "\nSnapshots:");
+    for line in plan.snapshot_lines() {
+        let _ = writeln!(s, "  {line}");
+    }
+
     let net = &plan.network;
     let _ = writeln!(s, "\nNetwork:");
     let _ = writeln!(

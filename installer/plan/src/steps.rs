@@ -357,6 +357,14 @@ fn configure_step(plan: &Plan, answer: &Answer) -> Step {
         "enable",
         FIRSTBOOT_UNIT,
     ]));
+    if plan.snapshots.is_some() {
+        cfg.push(run([
+            "systemctl",
+            &format!("--root={TARGET_ROOT}"),
+            "enable",
+            crate::SANOID_TIMER,
+        ]));
+    }
     step("configure", "Configure the node", cfg)
 }
 

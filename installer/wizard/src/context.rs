@@ -74,5 +74,6 @@ pub fn initial_answer() -> Answer {
         zones: None,
         firewall: Default::default(),
         services: Services::default(),
+        backup: Default::default(),
     }
 }

@@ -18,12 +18,14 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use tappaas_answer::Retention;
 use tappaas_vmtests::{
     boot_live_kernel, command_times, host_command, install_vm, iso_under_test, shell_output,
     step_times, wait_for_shell, work_dir, Disk, DiskBus, Firmware, Vm, VmConfig,
 };
 
 const PASSWORD: &str = "vm-test-Root-Pw-7d1f";
+const ANSWER: &str = "tests/fixtures/vm/install-answer.toml";
 const SSH_KEY_COMMENT: &str = "vm-test@tappaas";
 const MACS: [&str; 2] = ["52:54:00:7b:00:01", "52:54:00:7b:00:02"];
 /// TCG on two cores: generous, since waits end on events, not on time.
@@ -48,7 +50,7 @@ fn answer_disk(dir: &Path) -> PathBuf {
         "mkfs.vfat",
         &["-C", "-n", "TAPPAAS-AIS", path(&raw), "4096"],
     );
-    let answer = repo().join("tests/fixtures/vm/install-answer.toml");
+    let answer = repo().join(ANSWER);
     sh(
         "mcopy",
         &["-i", path(&raw), path(&answer), "::/answer.toml"],
@@ -402,6 +404,99 @@ fn check_node(vm: &mut Vm) {
         "the first-boot unit ran and said why it stopped",
         "systemctl show -p ExecMainStatus --value tappaas-firstboot; journalctl -b -u tappaas-firstboot --no-pager | tail -n 5",
         |o| o.starts_with("3\n") && o.contains("Proxmox VE is not installed"),
+    );
+    check_snapshots(vm);
+}
+
+/// The snapshot policy the answer asked for, read with the installer's
+/// own answer code: (rpool/ROOT, rpool/data and tank1; tank2).
+fn snapshot_policy() -> (Retention, Retention) {
+    let text = std::fs::read_to_string(repo().join(ANSWER)).expect("the VM answer");
+    let answer = tappaas_answer::parse(&text).expect("the VM answer parses");
+    (answer.backup.data_retention(), answer.backup.tank2_retention())
+}
+
+/// sanoid's timer is on, a run as the timer's takes a snapshot of every
+/// dataset of the policy, and pruning keeps the counts of the policy.
+fn check_snapshots(vm: &mut Vm) {
+    let (data, tank2) = snapshot_policy();
+    check(
+        vm,
+        "sanoid's timer is enabled",
+        "systemctl is-enabled sanoid.timer",
+        |o| o.trim() == "enabled",
+    );
+    check(
+        vm,
+        "sanoid.conf covers rpool/ROOT, rpool/data, tank1 and tank2",
+        "grep '^\\[' /etc/sanoid/sanoid.conf",
+        |o| {
+            let sections: Vec<&str> = o.lines().map(str::trim).collect();
+            sections
+                == [
+                    "[rpool/ROOT]",
+                    "[rpool/data]",
+                    "[tank1]",
+                    "[tank2]",
+                    "[template_data]",
+                    "[template_tank2]",
+                ]
+        },
+    );
+    // The timer must not run in the middle of these checks, nor while the
+    // clock is moved below.
+    run(vm, "systemctl stop sanoid.timer", Duration::from_secs(60));
+    check(
+        vm,
+        "sanoid (as its timer runs it) snapshots every dataset of the policy",
+        "sanoid --take-snapshots --force-update 2>&1 | tail -n 3; \
+         for d in $(zfs list -H -o name -r rpool/ROOT rpool/data tank1 tank2); do \
+         zfs list -H -t snapshot -o name -d 1 \"$d\" | grep -q \"^$d@autosnap_\" || echo \"no snapshot of $d\"; \
+         done; echo checked",
+        |o| o.trim_end().ends_with("checked") && !o.contains("no snapshot of"),
+    );
+    // sanoid prunes a snapshot only when there are more of its period than
+    // the policy keeps and it is older than they cover: more hourly ones of
+    // tank1 than it keeps, then the clock two days on for the pruning.
+    let extra = data.hourly + 6;
+    run(
+        vm,
+        &format!(
+            "n=$(date +%s); s=; for i in $(seq 1 {extra}); do s=\"$s tank1@autosnap_${{n}}_prunetest${{i}}_hourly\"; done; \
+             zfs snapshot $s; \
+             date -s @$(( $(date +%s) + 172800 )) >/dev/null; \
+             sanoid --prune-snapshots --force-update 2>&1 | tail -n 3; \
+             date -s @$(( $(date +%s) - 172800 )) >/dev/null; \
+             systemctl start sanoid.timer"
+        ),
+        Duration::from_secs(600),
+    );
+    let keeps = |dataset: &str, period: &str| {
+        let retention = if dataset.starts_with("tank2") { tank2 } else { data };
+        retention
+            .periods()
+            .iter()
+            .find(|(name, _)| *name == period)
+            .map(|(_, n)| *n)
+    };
+    check(
+        vm,
+        "after pruning, every dataset keeps at most the policy's count of each period, tank1 exactly its hourly count",
+        "zfs list -H -t snapshot -o name | sed -n 's/^\\([^@]*\\)@autosnap_.*_\\([a-z]*ly\\)$/\\1 \\2/p' | sort | uniq -c",
+        |o| {
+            let counts: Vec<(u32, &str, &str)> = o
+                .lines()
+                .filter_map(|l| {
+                    let mut w = l.split_whitespace();
+                    Some((w.next()?.parse().ok()?, w.next()?, w.next()?))
+                })
+                .collect();
+            !counts.is_empty()
+                && counts
+                    .iter()
+                    .all(|(n, ds, period)| keeps(ds, period).is_some_and(|k| *n <= k))
+                && counts.contains(&(data.hourly, "tank1", "hourly"))
+        },
     );
 }
 

@@ -81,6 +81,10 @@ fn overview(plan: &Plan) -> Vec<String> {
         ),
         format!("Pools: {}", pools.join(", ")),
     ];
+    for (i, line) in plan.snapshot_lines().into_iter().enumerate() {
+        let label = if i == 0 { "Snapshots: " } else { "           " };
+        lines.push(format!("{label}{line}"));
+    }
     // Only a first node deploys the firewall (and the services).
     if let ClusterPlan::Create { .. } = &n.cluster {
         lines.push(match &plan.firewall {

@@ -1,0 +1,117 @@
+//! The node's snapshot policy (the answer's `[backup]`): which datasets
+//! sanoid snapshots with which retention, and its configuration file.
+//! `tappaas-installer backup status` reads that file back, so it keeps
+//! sanoid's own format: `[template_NAME]` sections with the retention, and
+//! one `[pool/dataset]` section per covered dataset with `use_template` and
+//! `recursive = yes`.
+
+use serde::{Deserialize, Serialize};
+use tappaas_answer::{Answer, Retention};
+
+use crate::{Plan, PoolPlan};
+
+/// sanoid's configuration on the node.
+pub const SANOID_CONF: &str = "/etc/sanoid/sanoid.conf";
+/// The unit that runs sanoid every 15 minutes (shipped by its package).
+pub const SANOID_TIMER: &str = "sanoid.timer";
+
+/// What sanoid snapshots on the node.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct SnapshotPolicy {
+    /// Only templates that cover a dataset of this node.
+    pub templates: Vec<SnapshotTemplate>,
+}
+
+/// One retention and the datasets (each with its children) it covers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct SnapshotTemplate {
+    /// The answer's table (`data`, `tank2`); sanoid's `template_NAME`.
+    pub name: String,
+    pub retention: Retention,
+    pub datasets: Vec<String>,
+}
+
+/// The policy for the pools the plan has; `None` with `snapshots = false`.
+pub(crate) fn plan_snapshots(answer: &Answer, pools: &[PoolPlan]) -> Option<SnapshotPolicy> {
+    let backup = &answer.backup;
+    if !backup.snapshots {
+        return None;
+    }
+    let has = |name: &str| pools.iter().any(|p| p.name == name);
+    let mut data = Vec::new();
+    if has("rpool") {
+        data.extend(["rpool/ROOT".to_string(), "rpool/data".to_string()]);
+    }
+    if has("tank1") {
+        data.push("tank1".to_string());
+    }
+    let tank2 = if has("tank2") {
+        vec!["tank2".to_string()]
+    } else {
+        Vec::new()
+    };
+    let templates = [
+        ("data", backup.data_retention(), data),
+        ("tank2", backup.tank2_retention(), tank2),
+    ]
+    .into_iter()
+    .filter(|(_, _, datasets)| !datasets.is_empty())
+    .map(|(name, retention, datasets)| SnapshotTemplate {
+        name: name.to_string(),
+        retention,
+        datasets,
+    })
+    .collect();
+    Some(SnapshotPolicy { templates })
+}
+
+impl SnapshotPolicy {
+    /// `/etc/sanoid/sanoid.conf` for this policy.
+    pub fn sanoid_conf(&self) -> String {
+        let mut out = String::from(
+            "# Written by the TAPPaaS installer from the answer's [backup] section\n\
+             # (docs/backup.md). sanoid.timer runs sanoid every 15 minutes: it takes\n\
+             # the snapshots below and prunes those older than the retention keeps.\n",
+        );
+        for t in &self.templates {
+            for ds in &t.datasets {
+                out.push_str(&format!(
+                    "\n[{ds}]\n\tuse_template = {}\n\trecursive = yes\n",
+                    t.name
+                ));
+            }
+        }
+        for t in &self.templates {
+            out.push_str(&format!("\n[template_{}]\n", t.name));
+            for (period, count) in t.retention.periods() {
+                out.push_str(&format!("\t{period} = {count}\n"));
+            }
+            out.push_str("\tautosnap = yes\n\tautoprune = yes\n");
+        }
+        out
+    }
+}
+
+impl Plan {
+    /// The snapshot policy as people read it, one line per template (the
+    /// printed plan and the wizard's summary).
+    pub fn snapshot_lines(&self) -> Vec<String> {
+        match &self.snapshots {
+            None => vec!["none (backup.snapshots = false)".to_string()],
+            Some(p) if p.templates.is_empty() => vec!["none (no pool to cover)".to_string()],
+            Some(p) => p
+                .templates
+                .iter()
+                .map(|t| {
+                    format!(
+                        "{} (with children): keep {}; sanoid every 15 minutes",
+                        t.datasets.join(", "),
+                        t.retention
+                    )
+                })
+                .collect(),
+        }
+    }
+}
