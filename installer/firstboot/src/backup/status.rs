@@ -224,7 +224,7 @@ pub fn render_status(s: &Status) -> String {
     if s.overdue {
         let _ = writeln!(
             out,
-            "Overdue: no snapshot within {OVERDUE_PERIODS} of its shortest period. \
+            "Overdue: no snapshot within {OVERDUE_PERIODS} times its shortest period. \
              `tappaas-installer backup run` takes them now; `journalctl -u sanoid` says why they failed."
         );
     }
