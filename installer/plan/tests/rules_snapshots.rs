@@ -59,7 +59,7 @@ fn two_pools_each_dataset_with_its_template() {
     assert!(enables_sanoid(&p));
     let text = render_text(&p);
     assert!(
-        text.contains("Snapshots:\n  rpool/ROOT, rpool/data, tank1 (with children): keep 4 frequently, 24 hourly, 30 daily, 8 weekly, 12 monthly; sanoid every 15 minutes\n  tank2 (with children): keep 7 daily, 4 weekly;"),
+        text.contains("  rpool/ROOT, rpool/data, tank1: keep 4 frequently, 24 hourly, 30 daily, 8 weekly, 12 monthly\n  tank2: keep 7 daily, 4 weekly\n"),
         "{text}"
     );
 }
@@ -96,5 +96,5 @@ fn snapshots_off_writes_and_enables_nothing() {
     assert_eq!(p.snapshots, None);
     assert!(p.files().all(|f| !f.path.contains("sanoid")));
     assert!(!all_argv(&p).iter().any(|a| a.contains("sanoid")));
-    assert!(render_text(&p).contains("Snapshots:\n  none (backup.snapshots = false)\n"));
+    assert!(render_text(&p).contains("children):\n  none (backup.snapshots = false)\n"));
 }
