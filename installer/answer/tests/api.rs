@@ -5,7 +5,7 @@ use std::fs;
 
 use tappaas_answer::{
     disk_list_entry_matches, filter_matches, has_secrets, parse, parse_file, redacted, to_toml,
-    validate, Answer, FilterMatch, Secret, REDACTED,
+    validate, Answer, FilterMatch, Retention, RetentionKeys, Secret, REDACTED,
 };
 
 const ANSWER: &str = r#"[global]
@@ -169,4 +169,47 @@ fn filters_and_disk_names_for_the_planner() {
     ));
     assert!(disk_list_entry_matches("sdb", "sdb", &by_id, None));
     assert!(!disk_list_entry_matches("sda", "sdb", &by_id, None));
+}
+
+#[test]
+fn without_a_backup_section_snapshots_are_on_with_the_documented_retention() {
+    let a = answer();
+    assert!(a.backup.snapshots);
+    let data = Retention {
+        frequently: 4,
+        hourly: 24,
+        daily: 30,
+        weekly: 8,
+        monthly: 12,
+    };
+    assert_eq!(a.backup.data_retention(), data);
+    let tank2 = Retention {
+        frequently: 0,
+        hourly: 0,
+        daily: 7,
+        weekly: 4,
+        monthly: 0,
+    };
+    assert_eq!(a.backup.tank2_retention(), tank2);
+    // The default policy adds nothing to a saved answer.
+    assert!(!to_toml(&a).contains("[backup"), "{}", to_toml(&a));
+}
+
+#[test]
+fn a_built_answer_whose_retention_keeps_nothing_is_refused_by_key() {
+    let mut a = answer();
+    a.backup.tank2 = RetentionKeys {
+        daily: Some(0),
+        weekly: Some(0),
+        ..RetentionKeys::default()
+    };
+    let errors = validate(&a);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0].key, "backup.tank2");
+    assert_eq!(errors[0].line, None);
+    assert!(
+        errors[0].message.contains("keeps no snapshot"),
+        "{}",
+        errors[0]
+    );
 }

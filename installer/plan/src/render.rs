@@ -108,7 +108,10 @@ pub fn render_text(plan: &Plan) -> String {
         human_bytes(plan.zfs_arc_max_bytes)
     );
 
-    let _ = writeln!(s, "\nSnapshots:");
+    let _ = writeln!(
+        s,
+        "\nSnapshots (sanoid, every 15 minutes; each dataset with its children):"
+    );
     for line in plan.snapshot_lines() {
         let _ = writeln!(s, "  {line}");
     }

@@ -413,7 +413,10 @@ fn check_node(vm: &mut Vm) {
 fn snapshot_policy() -> (Retention, Retention) {
     let text = std::fs::read_to_string(repo().join(ANSWER)).expect("the VM answer");
     let answer = tappaas_answer::parse(&text).expect("the VM answer parses");
-    (answer.backup.data_retention(), answer.backup.tank2_retention())
+    (
+        answer.backup.data_retention(),
+        answer.backup.tank2_retention(),
+    )
 }
 
 /// sanoid's timer is on, a run as the timer's takes a snapshot of every
@@ -472,7 +475,11 @@ fn check_snapshots(vm: &mut Vm) {
         Duration::from_secs(600),
     );
     let keeps = |dataset: &str, period: &str| {
-        let retention = if dataset.starts_with("tank2") { tank2 } else { data };
+        let retention = if dataset.starts_with("tank2") {
+            tank2
+        } else {
+            data
+        };
         retention
             .periods()
             .iter()
