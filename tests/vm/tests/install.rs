@@ -452,11 +452,28 @@ fn check_snapshots(vm: &mut Vm) {
     check(
         vm,
         "sanoid (as its timer runs it) snapshots every dataset of the policy",
-        "sanoid --take-snapshots --force-update 2>&1 | tail -n 3; \
+        "echo family-photo > /tank1/restore-check.txt && sync; \
+         sanoid --take-snapshots --force-update 2>&1 | tail -n 3; \
          for d in $(zfs list -H -o name -r rpool/ROOT rpool/data tank1 tank2); do \
          zfs list -H -t snapshot -o name -d 1 \"$d\" | grep -q \"^$d@autosnap_\" || echo \"no snapshot of $d\"; \
          done; echo checked",
         |o| o.trim_end().ends_with("checked") && !o.contains("no snapshot of"),
+    );
+    check(
+        vm,
+        "backup status finds nothing overdue",
+        "tappaas-installer backup status; echo \"rc=$?\"",
+        |o| o.trim_end().ends_with("rc=0"),
+    );
+    // The issue's proof: a file deleted from tank1 comes back from its
+    // newest snapshot (the same content on both runs of these checks, so
+    // whichever snapshot is newest has it).
+    check(
+        vm,
+        "a file deleted from tank1 is restored by backup restore",
+        "rm /tank1/restore-check.txt && tappaas-installer backup restore --file /tank1/restore-check.txt \
+         && echo \"restored: $(cat /tank1/restore-check.txt)\"",
+        |o| o.contains("restored: family-photo"),
     );
     // sanoid prunes a snapshot only when there are more of its period than
     // the policy keeps and it is older than they cover: more hourly ones of
