@@ -11,6 +11,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use super::policy::{Period, Policy};
+use super::vms::{GuestBackup, VmBackups};
 use super::zfs::{Dataset, Snapshot};
 
 /// How many periods may pass without a snapshot before a dataset is
@@ -29,10 +30,26 @@ pub struct Status {
     /// The time the ages are counted to (seconds since the epoch).
     pub now: i64,
     pub datasets: Vec<DatasetStatus>,
-    /// Some dataset is overdue.
+    /// The VMs' backups on the Proxmox Backup Server (`None`: not asked).
+    pub vm_backups: Option<VmBackups>,
+    /// Each guest of the cluster and its last backup.
+    pub guests: Vec<GuestBackup>,
+    /// Some dataset or guest is overdue.
     pub overdue: bool,
-    /// Nothing overdue and the timer enabled (the exit status is 0).
+    /// Nothing overdue, the timer enabled and the VM backups without a
+    /// problem (the exit status is 0).
     pub ok: bool,
+}
+
+impl Status {
+    /// The status with the VMs' backups added.
+    pub fn with_vms(mut self, vms: VmBackups, guests: Vec<GuestBackup>) -> Status {
+        self.overdue |= guests.iter().any(|g| g.overdue);
+        self.ok = self.ok && !self.overdue && vms.problem.is_none();
+        self.vm_backups = Some(vms);
+        self.guests = guests;
+        self
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -155,6 +172,8 @@ pub fn evaluate(
         timer,
         now,
         datasets: rows,
+        vm_backups: None,
+        guests: Vec::new(),
         overdue,
     }
 }
@@ -227,6 +246,9 @@ pub fn render_status(s: &Status) -> String {
             "Overdue: no snapshot within {OVERDUE_PERIODS} times its shortest period. \
              `tappaas-installer backup run` takes them now; `journalctl -u sanoid` says why they failed."
         );
+    }
+    if let Some(v) = &s.vm_backups {
+        out.push_str(&super::vms::render(v, &s.guests));
     }
     out
 }
