@@ -240,7 +240,7 @@ pub fn render_status(s: &Status) -> String {
             s.timer.unit, s.timer.unit
         );
     }
-    if s.overdue {
+    if s.datasets.iter().any(|d| d.overdue) {
         let _ = writeln!(
             out,
             "Overdue: no snapshot within {OVERDUE_PERIODS} times its shortest period. \
