@@ -326,3 +326,20 @@ pub fn render(v: &VmBackups, guests: &[GuestBackup]) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn periods_of_the_schedules_tappaas_writes() {
+        assert_eq!(schedule_period("02:30"), Some(DAY));
+        assert_eq!(schedule_period("2:30"), Some(DAY));
+        assert_eq!(schedule_period("*-*-* 02:30"), Some(DAY));
+        assert_eq!(schedule_period("sun 05:00"), Some(7 * DAY));
+        // Calendar events TAPPaaS does not write: checked as daily.
+        for other in ["mon..fri 02:30", "*/4:00", "hourly", "25:00", "sun,wed 01:00", ""] {
+            assert_eq!(schedule_period(other), None, "{other}");
+        }
+    }
+}
