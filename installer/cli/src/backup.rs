@@ -115,7 +115,10 @@ fn run_vms(print: &mut dyn FnMut(&str)) -> anyhow::Result<bool> {
                     .as_deref()
                     .map(|u| format!("; `pvenode task log {u}` says why"))
                     .unwrap_or_default();
-                eprintln!("backup: the VM backup run on {} ended with '{}'{log}", r.node, r.exitstatus);
+                eprintln!(
+                    "backup: the VM backup run on {} ended with '{}'{log}",
+                    r.node, r.exitstatus
+                );
             }
             Ok(failed.is_empty())
         }

@@ -61,7 +61,9 @@ fn run_now(sim: &Simulator) -> Vec<backup::NodeRun> {
     })
     .unwrap();
     assert!(
-        lines.iter().any(|l| l.contains("backing up every VM to tappaas-pbs")),
+        lines
+            .iter()
+            .any(|l| l.contains("backing up every VM to tappaas-pbs")),
         "{lines:?}"
     );
     runs
@@ -104,10 +106,7 @@ fn status_lists_each_guest_with_its_last_backup_and_flags_old_and_failed_ones() 
     assert_eq!(vms.job.as_ref().unwrap().period_seconds, Some(86_400));
     assert_eq!(vms.overdue_after_seconds, 2 * 86_400);
     assert!(!s.ok && s.overdue);
-    assert_eq!(
-        guest(&guests, fw).problem.as_deref(),
-        Some("no backup yet")
-    );
+    assert_eq!(guest(&guests, fw).problem.as_deref(), Some("no backup yet"));
 
     sim.set_time(T0);
     let runs = run_now(&sim);
@@ -161,13 +160,22 @@ fn status_lists_each_guest_with_its_last_backup_and_flags_old_and_failed_ones() 
     assert!(g.overdue, "{g:?}");
     assert_eq!(g.last_task.as_ref().unwrap().result, "failed");
     assert!(
-        g.problem.as_deref().unwrap().contains("ended with 'job errors'"),
+        g.problem
+            .as_deref()
+            .unwrap()
+            .contains("ended with 'job errors'"),
         "{g:?}"
     );
     assert!(!s.ok);
     let text = backup::render_status(&s);
-    assert!(text.contains(&format!("VM {fw} 'opnsense' on tappaas1: OVERDUE")), "{text}");
-    assert!(text.contains("last backup run: job errors (failed)"), "{text}");
+    assert!(
+        text.contains(&format!("VM {fw} 'opnsense' on tappaas1: OVERDUE")),
+        "{text}"
+    );
+    assert!(
+        text.contains("last backup run: job errors (failed)"),
+        "{text}"
+    );
     // The snapshots are fine: their overdue note is not shown.
     assert!(!text.contains("no snapshot within"), "{text}");
     assert!(sim.violations().is_empty(), "{:?}", sim.violations());
@@ -189,7 +197,10 @@ fn status_json_gains_a_guests_array_with_stable_keys() {
         keys(&v["vm_backups"]),
         ["job", "overdue_after_seconds", "problem", "storage"]
     );
-    assert_eq!(keys(&v["vm_backups"]["job"]), ["id", "period_seconds", "schedule"]);
+    assert_eq!(
+        keys(&v["vm_backups"]["job"]),
+        ["id", "period_seconds", "schedule"]
+    );
     let g = &v["guests"][0];
     assert_eq!(
         keys(g),
@@ -208,7 +219,10 @@ fn status_json_gains_a_guests_array_with_stable_keys() {
         keys(&g["last_backup"]),
         ["age_seconds", "created", "size", "volid"]
     );
-    assert_eq!(keys(&g["last_task"]), ["result", "started", "status", "upid"]);
+    assert_eq!(
+        keys(&g["last_task"]),
+        ["result", "started", "status", "upid"]
+    );
     assert_eq!(g["last_task"]["status"], "OK");
 }
 
@@ -227,7 +241,10 @@ fn without_a_backup_server_status_says_so_and_is_not_failed_by_it() {
     );
     // run and restore refuse, saying the same.
     let e = backup::run_vm_backups(&mut px(&sim), now_waiting(), &mut |_| {}).unwrap_err();
-    assert!(matches!(e, BackupError::Refused(ref m) if m.contains("services deploy backup-server")), "{e}");
+    assert!(
+        matches!(e, BackupError::Refused(ref m) if m.contains("services deploy backup-server")),
+        "{e}"
+    );
 }
 
 #[test]
@@ -272,7 +289,9 @@ fn run_backs_up_every_guest_the_firewall_and_a_vm_deployed_later_included() {
     for id in [firewall(), PBS_VMID, 260] {
         assert!(backed.contains(&id), "{id} not backed up: {backed:?}");
     }
-    assert!(items.iter().all(|i| i.format == "pbs-vm" && i.ctime.is_some()));
+    assert!(items
+        .iter()
+        .all(|i| i.format == "pbs-vm" && i.ctime.is_some()));
     // A task of the run, as `GET /nodes/{node}/tasks` lists it.
     let tasks = px(&sim)
         .node_tasks(
@@ -337,7 +356,10 @@ fn restore_makes_a_new_vm_with_the_originals_config_and_leaves_the_original_alon
     )
     .unwrap();
     assert_eq!(r.vmid, free);
-    assert!(r.from.starts_with(&format!("tappaas-pbs:backup/vm/{fw}/")), "{r:?}");
+    assert!(
+        r.from.starts_with(&format!("tappaas-pbs:backup/vm/{fw}/")),
+        "{r:?}"
+    );
     // The original is untouched, its disks too.
     assert_eq!(sim.vm("tappaas1", fw).unwrap(), original);
     for v in &volumes_before {
@@ -347,7 +369,10 @@ fn restore_makes_a_new_vm_with_the_originals_config_and_leaves_the_original_alon
     assert!(!new.running, "a restored VM is not started");
     assert_eq!(comparable(&new.config), comparable(&original.config));
     // Its own disks, and new MACs beside the running original.
-    assert!(new.config["scsi0"].contains(&format!("vm-{free}-disk-")), "{new:?}");
+    assert!(
+        new.config["scsi0"].contains(&format!("vm-{free}-disk-")),
+        "{new:?}"
+    );
     assert_ne!(new.config["net0"], original.config["net0"]);
     let calls = sim.calls();
     let (_, req) = calls
@@ -393,7 +418,10 @@ fn restore_over_the_existing_vm_needs_force_and_a_stopped_vm() {
         "{e}"
     );
     assert_eq!(restores(&sim), 0);
-    assert!(sim.snapshot() == before, "a refused restore changed something");
+    assert!(
+        sim.snapshot() == before,
+        "a refused restore changed something"
+    );
 
     // Stopped, with --force: the VM is replaced by its backup, MACs kept.
     let original = sim.vm("tappaas1", fw).unwrap();
@@ -439,8 +467,9 @@ fn the_simulator_refuses_a_restore_onto_an_existing_or_running_vm() {
     use tappaas_firstboot::proxmox::Api;
     let e = api.call(&post(false)).unwrap_err();
     assert!(
-        e.to_string()
-            .contains(&format!("unable to restore VM {fw} - VM {fw} already exists")),
+        e.to_string().contains(&format!(
+            "unable to restore VM {fw} - VM {fw} already exists"
+        )),
         "{e}"
     );
     let e = api.call(&post(true)).unwrap_err();

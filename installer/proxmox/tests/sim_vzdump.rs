@@ -75,7 +75,10 @@ fn a_run_backs_up_the_nodes_guests_as_pbs_lists_them_with_one_task() {
     assert_eq!(items[1].ctime, Some(1_796_610_601));
     let tasks = c.node_tasks(&node(), "vzdump", 10).unwrap();
     assert_eq!(tasks.len(), 1);
-    assert_eq!((tasks[0].upid.as_str(), tasks[0].id.as_str()), (upid.as_str(), ""));
+    assert_eq!(
+        (tasks[0].upid.as_str(), tasks[0].id.as_str()),
+        (upid.as_str(), "")
+    );
     assert_eq!(tasks[0].status.as_deref(), Some("OK"));
     // Not a vzdump task: not listed under that type.
     assert!(c.node_tasks(&node(), "qmcreate", 10).unwrap().len() == 2);
@@ -94,7 +97,10 @@ fn a_failing_guest_ends_the_run_with_job_errors_and_the_others_are_backed_up() {
     let items = c
         .storage_content(&node(), &storage("backup"), Some(Content::Backup))
         .unwrap();
-    assert_eq!(items.iter().map(|i| i.vmid).collect::<Vec<_>>(), [Some(101)]);
+    assert_eq!(
+        items.iter().map(|i| i.vmid).collect::<Vec<_>>(),
+        [Some(101)]
+    );
 }
 
 #[test]
@@ -121,7 +127,10 @@ fn vzdump_refuses_what_proxmox_refuses() {
                 .param("storage", "backup"),
         )
         .unwrap_err();
-    assert!(e.to_string().contains("conflicts with option 'vmid'"), "{e}");
+    assert!(
+        e.to_string().contains("conflicts with option 'vmid'"),
+        "{e}"
+    );
     // `local` holds backups, but the simulator keeps them on pbs only.
     let e = c.vzdump(&node(), &run("local")).unwrap_err();
     assert!(e.to_string().contains("pbs storages only"), "{e}");
@@ -141,7 +150,11 @@ fn a_restore_refuses_drives_beside_the_archive_and_a_missing_backup() {
                 .param("scsi0", "tank1:8"),
         )
         .unwrap_err();
-    assert!(e.to_string().contains("scsi0: option conflicts with option 'archive'"), "{e}");
+    assert!(
+        e.to_string()
+            .contains("scsi0: option conflicts with option 'archive'"),
+        "{e}"
+    );
     let e = c
         .restore_vm(
             &node(),

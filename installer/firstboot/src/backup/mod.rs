@@ -25,10 +25,10 @@ use std::time::Duration;
 
 use tappaas_effects::{Effects, Invocation, RunError};
 
+pub use pbs::{restore_vm, run_vm_backups, vm_status, NodeRun, RestoredVm, VmRestore, Waiting};
 pub use policy::{parse_policy, ConfError, DatasetPolicy, Period, Policy};
 pub use restore::{restore_dataset, restore_file, Facts, RestoredDataset, RestoredFile};
 pub use status::{evaluate, render_status, DatasetStatus, Newest, Status, Timer};
-pub use pbs::{restore_vm, run_vm_backups, vm_status, NodeRun, RestoredVm, VmRestore, Waiting};
 pub use vms::{GuestBackup, VmBackups};
 pub use zfs::{parse_datasets, parse_snapshots, Dataset, Snapshot};
 

@@ -35,7 +35,10 @@ pub fn local_node<A: Api>(px: &mut Proxmox<A>) -> Result<NodeName, BackupError> 
 /// `pbs` storage.
 fn pbs_storage<A: Api>(px: &mut Proxmox<A>) -> Result<Option<StorageId>, BackupError> {
     let storages = px.storages().map_err(api("GET /storage"))?;
-    let pbs: Vec<_> = storages.iter().filter(|s| s.storage_type == "pbs").collect();
+    let pbs: Vec<_> = storages
+        .iter()
+        .filter(|s| s.storage_type == "pbs")
+        .collect();
     let id = pbs
         .iter()
         .find(|s| s.storage == STORAGE_ID)
@@ -85,14 +88,13 @@ pub fn vm_status<A: Api>(
     let jobs = px.backup_jobs().map_err(api("GET /cluster/backup"))?;
     let mut covered = std::collections::BTreeMap::new();
     for j in &jobs {
-        let ids = px
-            .backup_job_guests(&j.id)
-            .map_err(api(&format!("GET /cluster/backup/{}/included_volumes", j.id)))?;
+        let ids = px.backup_job_guests(&j.id).map_err(api(&format!(
+            "GET /cluster/backup/{}/included_volumes",
+            j.id
+        )))?;
         covered.insert(j.id.clone(), ids);
     }
-    let guests = px
-        .cluster_vms()
-        .map_err(api("GET /cluster/resources"))?;
+    let guests = px.cluster_vms().map_err(api("GET /cluster/resources"))?;
     let backups = backups(px, &node, &storage)?;
     let mut tasks: Vec<TaskInfo> = Vec::new();
     for n in online_nodes(px)? {
@@ -160,7 +162,10 @@ fn wait_task<A: Api>(
         }
         if reported.elapsed() >= w.report {
             reported = Instant::now();
-            line(&format!("  {node}: still running ({} s)", start.elapsed().as_secs()));
+            line(&format!(
+                "  {node}: still running ({} s)",
+                start.elapsed().as_secs()
+            ));
         }
         std::thread::sleep(w.poll);
     }
@@ -287,7 +292,11 @@ pub fn restore_vm<A: Api>(
     };
     let existing = find(&vms, target.get());
     if let Some(v) = existing {
-        let name = v.name.as_deref().map(|n| format!(" '{n}'")).unwrap_or_default();
+        let name = v
+            .name
+            .as_deref()
+            .map(|n| format!(" '{n}'"))
+            .unwrap_or_default();
         if !ask.force {
             return Err(BackupError::refused(format!(
                 "VM {target}{name} exists on node {}: restoring over it replaces its disks and \

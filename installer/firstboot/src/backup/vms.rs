@@ -95,7 +95,9 @@ pub struct Facts<'a> {
 pub fn schedule_period(schedule: &str) -> Option<u64> {
     let is_time = |t: &str| {
         t.split_once(':').is_some_and(|(h, m)| {
-            h.parse::<u8>().is_ok_and(|h| h < 24) && m.len() == 2 && m.parse::<u8>().is_ok_and(|m| m < 60)
+            h.parse::<u8>().is_ok_and(|h| h < 24)
+                && m.len() == 2
+                && m.parse::<u8>().is_ok_and(|m| m < 60)
         })
     };
     let days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
@@ -109,7 +111,11 @@ pub fn schedule_period(schedule: &str) -> Option<u64> {
 
 /// The job whose status counts: the enabled job writing to `storage`
 /// named `preferred`, else the one with the shortest period.
-fn pick_job<'a>(jobs: &'a [BackupJobInfo], storage: &str, preferred: &str) -> Option<&'a BackupJobInfo> {
+fn pick_job<'a>(
+    jobs: &'a [BackupJobInfo],
+    storage: &str,
+    preferred: &str,
+) -> Option<&'a BackupJobInfo> {
     let mine: Vec<&BackupJobInfo> = jobs
         .iter()
         .filter(|j| j.enabled && j.storage.as_deref() == Some(storage))
@@ -206,7 +212,9 @@ fn guest(f: &Facts<'_>, g: &ClusterVm, covered: bool, limit: u64) -> GuestBackup
         .map(|t| {
             let status = t.status.clone().unwrap_or_else(|| "RUNNING".into());
             let succeeded = status == "OK" || status.starts_with("WARNINGS");
-            let backed_up_since = last_backup.as_ref().is_some_and(|b| b.created >= t.starttime);
+            let backed_up_since = last_backup
+                .as_ref()
+                .is_some_and(|b| b.created >= t.starttime);
             let result = if t.running() {
                 "running"
             } else if succeeded || backed_up_since {
@@ -224,7 +232,10 @@ fn guest(f: &Facts<'_>, g: &ClusterVm, covered: bool, limit: u64) -> GuestBackup
     let problem = if !covered {
         None
     } else if let Some(t) = last_task.as_ref().filter(|t| t.result == "failed") {
-        Some(format!("the last backup run ({}) ended with '{}'", t.upid, t.status))
+        Some(format!(
+            "the last backup run ({}) ended with '{}'",
+            t.upid, t.status
+        ))
     } else {
         match &last_backup {
             None => Some("no backup yet".to_string()),
@@ -296,7 +307,11 @@ pub fn render(v: &VmBackups, guests: &[GuestBackup]) -> String {
         let _ = writeln!(out, "  PROBLEM: {p}");
     }
     for g in guests {
-        let name = g.name.as_deref().map(|n| format!(" '{n}'")).unwrap_or_default();
+        let name = g
+            .name
+            .as_deref()
+            .map(|n| format!(" '{n}'"))
+            .unwrap_or_default();
         let state = match (&g.problem, g.covered) {
             (Some(p), _) => format!("OVERDUE: {p}"),
             (None, false) => "not in the backup job".into(),
@@ -305,8 +320,16 @@ pub fn render(v: &VmBackups, guests: &[GuestBackup]) -> String {
         let _ = writeln!(out, "VM {}{name} on {}: {state}", g.vmid, g.node);
         match &g.last_backup {
             Some(b) => {
-                let size = b.size.map(|s| format!(", {}", human_size(s))).unwrap_or_default();
-                let _ = writeln!(out, "  last backup {} ({} ago{size})", b.volid, human_age(b.age_seconds));
+                let size = b
+                    .size
+                    .map(|s| format!(", {}", human_size(s)))
+                    .unwrap_or_default();
+                let _ = writeln!(
+                    out,
+                    "  last backup {} ({} ago{size})",
+                    b.volid,
+                    human_age(b.age_seconds)
+                );
             }
             None => {
                 let _ = writeln!(out, "  no backup on {storage}");
@@ -338,7 +361,14 @@ mod tests {
         assert_eq!(schedule_period("*-*-* 02:30"), Some(DAY));
         assert_eq!(schedule_period("sun 05:00"), Some(7 * DAY));
         // Calendar events TAPPaaS does not write: checked as daily.
-        for other in ["mon..fri 02:30", "*/4:00", "hourly", "25:00", "sun,wed 01:00", ""] {
+        for other in [
+            "mon..fri 02:30",
+            "*/4:00",
+            "hourly",
+            "25:00",
+            "sun,wed 01:00",
+            "",
+        ] {
             assert_eq!(schedule_period(other), None, "{other}");
         }
     }

@@ -137,14 +137,19 @@ impl State {
                 "simulator: vzdump mode '{mode}' is not simulated (snapshot only)"
             ));
         }
-        let storage = p("storage").ok_or("simulator: vzdump without 'storage' (to the node's default) is not simulated")?;
+        let storage = p("storage").ok_or(
+            "simulator: vzdump without 'storage' (to the node's default) is not simulated",
+        )?;
         let (_, key) = self.pbs_storage(local, storage)?;
         let here: Vec<u32> = self.machine(node)?.vms.keys().copied().collect();
         let guests: Vec<u32> = if all {
             let exclude = ids("exclude");
             here.into_iter().filter(|v| !exclude.contains(v)).collect()
         } else {
-            ids("vmid").into_iter().filter(|v| here.contains(v)).collect()
+            ids("vmid")
+                .into_iter()
+                .filter(|v| here.contains(v))
+                .collect()
         };
         if guests.is_empty() && !all {
             return Ok(json!("OK"));
@@ -190,7 +195,15 @@ impl State {
             _ => String::new(),
         };
         let status = if errors == 0 { "OK" } else { "job errors" };
-        Ok(json!(self.task_at(node, "vzdump", &id, status, start, 0, Vec::new())))
+        Ok(json!(self.task_at(
+            node,
+            "vzdump",
+            &id,
+            status,
+            start,
+            0,
+            Vec::new()
+        )))
     }
 
     /// `GET /nodes/{node}/tasks`, as pve-manager's `Tasks.pm`: newest
@@ -207,11 +220,8 @@ impl State {
         let source = p("source").unwrap_or("archive");
         let limit: usize = p("limit").and_then(|l| l.parse().ok()).unwrap_or(50);
         let since: u64 = p("since").and_then(|l| l.parse().ok()).unwrap_or(0);
-        let mut tasks: Vec<(&String, &super::super::Task)> = self
-            .tasks
-            .iter()
-            .filter(|(_, t)| t.node == node)
-            .collect();
+        let mut tasks: Vec<(&String, &super::super::Task)> =
+            self.tasks.iter().filter(|(_, t)| t.node == node).collect();
         tasks.sort_by(|a, b| (b.1.starttime, b.0).cmp(&(a.1.starttime, a.0)));
         let mut out = Vec::new();
         for (upid, t) in tasks {
