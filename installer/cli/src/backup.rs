@@ -62,7 +62,7 @@ pub enum BackupCommand {
         group(clap::ArgGroup::new("what").required(true).args(["file", "dataset", "vm"])),
         override_usage = "tappaas-installer backup restore --file PATH [--snapshot NAME] [--force]\n       \
 tappaas-installer backup restore --dataset NAME --snapshot NAME [--force]\n       \
-tappaas-installer backup restore --vm ID [--backup VOLID] [--to ID] [--force]"
+tappaas-installer backup restore --vm ID [--backup VOLID] [--to ID]\n           [--force]"
     )]
     Restore {
         /// The full path of a file or folder, e.g. /tank1/photos/a.jpg:
@@ -84,11 +84,11 @@ tappaas-installer backup restore --vm ID [--backup VOLID] [--to ID] [--force]"
         vm: Option<u32>,
         /// With --vm: this backup (a volume id `backup status` shows, e.g.
         /// tappaas-pbs:backup/vm/210/2026-12-07T02:30:00Z), not the newest
-        #[arg(long, value_name = "VOLID", requires = "vm")]
+        #[arg(long, value_name = "VOLID", conflicts_with_all = ["file", "dataset"])]
         backup: Option<String>,
         /// With --vm: restore to this VM id; an existing VM is replaced only
         /// with --force, and only while it is stopped
-        #[arg(long, value_name = "ID", requires = "vm")]
+        #[arg(long, value_name = "ID", conflicts_with_all = ["file", "dataset"])]
         to: Option<u32>,
         /// Replace an existing file; with --dataset, roll the dataset back
         /// (`zfs rollback -r`): every later change and snapshot is lost;

@@ -628,26 +628,6 @@ impl State {
         self.task_at(node, kind, id, exitstatus, start, polls_left, unlock)
     }
 
-    /// The time now; each call moves it on a second.
-    fn now(&mut self) -> u64 {
-        self.clock += 1;
-        match &mut self.wall {
-            Some(w) => {
-                *w += 1;
-                *w - 1
-            }
-            None => 1_700_000_000 + self.clock,
-        }
-    }
-
-    /// Move the time on by `seconds` (a task that took that long).
-    fn advance(&mut self, seconds: u64) {
-        match &mut self.wall {
-            Some(w) => *w += seconds,
-            None => self.clock += seconds,
-        }
-    }
-
     /// A task that started at `start`.
     #[allow(clippy::too_many_arguments)]
     fn task_at(

@@ -36,6 +36,21 @@ pub use zfs::{parse_datasets, parse_snapshots, Dataset, Snapshot};
 /// is not enabled (1 stays "could not tell", an error).
 pub const EXIT_OVERDUE: u8 = 4;
 
+/// How many periods may pass without a snapshot (a dataset) or a good
+/// backup (a VM) before it is overdue.
+pub const OVERDUE_PERIODS: u64 = 2;
+
+/// `3d 4h`, `51m`, `12s`: an age as the status shows it.
+pub fn human_age(seconds: u64) -> String {
+    let (d, h, m) = (seconds / 86_400, seconds / 3600 % 24, seconds / 60 % 60);
+    match (d, h, m) {
+        (0, 0, 0) => format!("{seconds}s"),
+        (0, 0, m) => format!("{m}m"),
+        (0, h, m) => format!("{h}h {m}m"),
+        (d, h, _) => format!("{d}d {h}h"),
+    }
+}
+
 /// A `zfs list` or `systemctl` call.
 const SHORT_LIMIT: Duration = Duration::from_secs(120);
 /// A copy, a clone, a rollback, a snapshot run: as long as the data takes.

@@ -248,7 +248,7 @@ pub struct RestoredVm {
     pub node: String,
 }
 
-fn find<'a>(vms: &'a [ClusterVm], id: u32) -> Option<&'a ClusterVm> {
+fn find(vms: &[ClusterVm], id: u32) -> Option<&ClusterVm> {
     vms.iter().find(|v| v.vmid.get() == id)
 }
 

@@ -14,9 +14,8 @@ use super::policy::{Period, Policy};
 use super::vms::{GuestBackup, VmBackups};
 use super::zfs::{Dataset, Snapshot};
 
-/// How many periods may pass without a snapshot before a dataset is
-/// overdue.
-pub const OVERDUE_PERIODS: u64 = 2;
+// Shared with the VMs' status (`vms`), so they live in the parent.
+pub use super::{human_age, OVERDUE_PERIODS};
 
 /// The timer that runs sanoid.
 pub const TIMER: &str = "sanoid.timer";
@@ -175,17 +174,6 @@ pub fn evaluate(
         vm_backups: None,
         guests: Vec::new(),
         overdue,
-    }
-}
-
-/// `3d 4h`, `51m`, `12s`: an age as the status shows it.
-pub fn human_age(seconds: u64) -> String {
-    let (d, h, m) = (seconds / 86_400, seconds / 3600 % 24, seconds / 60 % 60);
-    match (d, h, m) {
-        (0, 0, 0) => format!("{seconds}s"),
-        (0, 0, m) => format!("{m}m"),
-        (0, h, m) => format!("{h}h {m}m"),
-        (d, h, _) => format!("{d}d {h}h"),
     }
 }
 

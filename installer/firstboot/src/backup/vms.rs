@@ -12,7 +12,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 use tappaas_proxmox::client::{BackupJobInfo, ClusterVm, StorageItem, TaskInfo};
 
-use super::status::{human_age, OVERDUE_PERIODS};
+use super::{human_age, OVERDUE_PERIODS};
 
 const DAY: u64 = 86_400;
 

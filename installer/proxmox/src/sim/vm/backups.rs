@@ -83,6 +83,26 @@ impl Simulator {
 }
 
 impl State {
+    /// The time now (a task's start); each call moves it on a second.
+    pub(in crate::sim) fn now(&mut self) -> u64 {
+        self.clock += 1;
+        match &mut self.wall {
+            Some(w) => {
+                *w += 1;
+                *w - 1
+            }
+            None => 1_700_000_000 + self.clock,
+        }
+    }
+
+    /// Move the time on by `seconds` (a task that took that long).
+    fn advance(&mut self, seconds: u64) {
+        match &mut self.wall {
+            Some(w) => *w += seconds,
+            None => self.clock += seconds,
+        }
+    }
+
     fn pbs_storage(&self, local: &str, id: &str) -> Result<(Storage, String), String> {
         let s = self
             .storage_cfg(local)?
