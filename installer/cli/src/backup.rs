@@ -1,6 +1,6 @@
 //! `tappaas-installer backup status|run|restore`: the node's ZFS
-//! snapshots. The work is in `tappaas_firstboot::backup`; this is the
-//! terminal side.
+//! snapshots and the VMs' backups on the Proxmox Backup Server. The work
+//! is in `tappaas_firstboot::backup`; this is the terminal side.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -9,26 +9,35 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use clap::{Args, Subcommand};
 use tappaas_effects::Machine;
 use tappaas_firstboot::backup::{
-    self, BackupConfig, BackupError, Facts, RestoredDataset, EXIT_OVERDUE,
+    self, vms, BackupConfig, BackupError, Facts, RestoredDataset, Status, VmRestore, Waiting,
+    EXIT_OVERDUE,
 };
+use tappaas_firstboot::Config;
 
+use crate::firstboot::proxmox;
 use crate::EXIT_INVALID;
 
 /// `backup --help`'s text (on the subcommand, where clap reads it).
 pub(crate) const LONG_ABOUT: &str = "The node's ZFS snapshots, taken by sanoid \
-(sanoid.timer) as /etc/sanoid/sanoid.conf says.\n\n\
+(sanoid.timer) as /etc/sanoid/sanoid.conf says, and the VMs' backups on the \
+Proxmox Backup Server (storage tappaas-pbs, job tappaas-vms).\n\n\
 status: for each dataset of the policy its newest snapshot, its age and \
-how many of each period there are; exit status 4 when one is overdue (no \
-snapshot within twice its shortest period) or the timer is not enabled.\n\
-run: take the snapshots that are due now.\n\
-restore: a file from a snapshot, or a dataset as a clone beside it.";
+how many of each period there are; for each VM its last backup and the \
+result of the last backup run; exit status 4 when one is overdue (no \
+snapshot within twice its shortest period, no good backup within twice the \
+job's period, or a failed last run) or the timer is not enabled.\n\
+run: take the snapshots that are due now, and back up every VM now.\n\
+restore: a file from a snapshot, a dataset as a clone beside it, or a VM \
+from its backup to a new VM id.";
 
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:\n  \
 tappaas-installer backup status --json\n  \
 tappaas-installer backup restore --file /tank1/photos/a.jpg\n  \
 tappaas-installer backup restore --dataset tank1/photos \\\n      \
---snapshot autosnap_2026-12-07_14:00:00_hourly")]
+--snapshot autosnap_2026-12-07_14:00:00_hourly\n  \
+tappaas-installer backup restore --vm 210\n  \
+tappaas-installer backup restore --vm 210 --to 210 --force")]
 pub struct BackupArgs {
     #[command(subcommand)]
     pub command: BackupCommand,
@@ -43,14 +52,17 @@ pub enum BackupCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Take the snapshots that are due now (sanoid), then show the status
+    /// Take the snapshots that are due now (sanoid), back up every VM now
+    /// (Proxmox Backup Server), then show the status
     Run,
-    /// Copy a file back from a snapshot, or clone a dataset's snapshot
-    /// beside it (roll back the dataset itself only with --force)
+    /// Copy a file back from a snapshot, clone a dataset's snapshot beside
+    /// it (roll back the dataset itself only with --force), or restore a
+    /// VM from its backup to a new VM id
     #[command(
-        group(clap::ArgGroup::new("what").required(true).args(["file", "dataset"])),
+        group(clap::ArgGroup::new("what").required(true).args(["file", "dataset", "vm"])),
         override_usage = "tappaas-installer backup restore --file PATH [--snapshot NAME] [--force]\n       \
-tappaas-installer backup restore --dataset NAME --snapshot NAME [--force]"
+tappaas-installer backup restore --dataset NAME --snapshot NAME [--force]\n       \
+tappaas-installer backup restore --vm ID [--backup VOLID] [--to ID]\n           [--force]"
     )]
     Restore {
         /// The full path of a file or folder, e.g. /tank1/photos/a.jpg:
@@ -64,13 +76,58 @@ tappaas-installer backup restore --dataset NAME --snapshot NAME [--force]"
         dataset: Option<String>,
         /// The snapshot, e.g. autosnap_2026-12-07_14:00:00_hourly (the
         /// part after @); `backup status` shows the newest
-        #[arg(long, value_name = "NAME")]
+        #[arg(long, value_name = "NAME", conflicts_with = "vm")]
         snapshot: Option<String>,
+        /// A VM id: the VM is restored from its newest backup on the backup
+        /// server to a new VM id (the next free one), not started
+        #[arg(long, value_name = "ID")]
+        vm: Option<u32>,
+        /// With --vm: this backup (a volume id `backup status` shows, e.g.
+        /// tappaas-pbs:backup/vm/210/2026-12-07T02:30:00Z), not the newest
+        #[arg(long, value_name = "VOLID", conflicts_with_all = ["file", "dataset"])]
+        backup: Option<String>,
+        /// With --vm: restore to this VM id; an existing VM is replaced only
+        /// with --force, and only while it is stopped
+        #[arg(long, value_name = "ID", conflicts_with_all = ["file", "dataset"])]
+        to: Option<u32>,
         /// Replace an existing file; with --dataset, roll the dataset back
-        /// (`zfs rollback -r`): every later change and snapshot is lost
+        /// (`zfs rollback -r`): every later change and snapshot is lost;
+        /// with --vm --to ID, replace that (stopped) VM's disks and
+        /// configuration
         #[arg(long)]
         force: bool,
     },
+}
+
+/// `backup run`'s VM part: every VM backed up now; false when a node's
+/// run failed. No backup server: said, not an error.
+fn run_vms(print: &mut dyn FnMut(&str)) -> anyhow::Result<bool> {
+    if !Config::node().proxmox_installed() {
+        return Ok(true);
+    }
+    let mut px = proxmox(None)?;
+    match backup::run_vm_backups(&mut px, Waiting::node(), print) {
+        Ok(runs) => {
+            let failed: Vec<_> = runs.iter().filter(|r| !r.ok()).collect();
+            for r in &failed {
+                let log = r
+                    .upid
+                    .as_deref()
+                    .map(|u| format!("; `pvenode task log {u}` says why"))
+                    .unwrap_or_default();
+                eprintln!(
+                    "backup: the VM backup run on {} ended with '{}'{log}",
+                    r.node, r.exitstatus
+                );
+            }
+            Ok(failed.is_empty())
+        }
+        Err(BackupError::Refused(m)) => {
+            println!("{m}");
+            Ok(true)
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 fn now() -> i64 {
@@ -99,9 +156,24 @@ fn said(e: BackupError) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// The VMs' part of the status, when this is a Proxmox node.
+fn with_vms(s: Status, now: i64) -> Status {
+    if !Config::node().proxmox_installed() {
+        return s;
+    }
+    let found = proxmox(None)
+        .map_err(|e| e.to_string())
+        .and_then(|mut px| backup::vm_status(&mut px, now).map_err(|e| e.to_string()));
+    match found {
+        Ok((vms, guests)) => s.with_vms(vms, guests),
+        Err(why) => s.with_vms(vms::unknown(why), Vec::new()),
+    }
+}
+
 fn status(config: &BackupConfig, json: bool) -> anyhow::Result<ExitCode> {
-    let s = match backup::backup_status(&mut Machine, config, now()) {
-        Ok(s) => s,
+    let now = now();
+    let s = match backup::backup_status(&mut Machine, config, now) {
+        Ok(s) => with_vms(s, now),
         Err(e) => return said(e),
     };
     if json {
@@ -126,13 +198,42 @@ pub fn backup(args: &BackupArgs) -> anyhow::Result<ExitCode> {
             if let Err(e) = backup::take_snapshots(&mut fx, &config, &mut print) {
                 return said(e);
             }
-            status(&config, false)
+            let vms_ok = run_vms(&mut print)?;
+            let code = status(&config, false)?;
+            Ok(if vms_ok { code } else { ExitCode::FAILURE })
+        }
+        BackupCommand::Restore {
+            vm: Some(vm),
+            backup,
+            to,
+            force,
+            ..
+        } => {
+            let ask = VmRestore {
+                vm: *vm,
+                backup: backup.clone(),
+                to: *to,
+                force: *force,
+            };
+            let mut px = proxmox(None)?;
+            match backup::restore_vm(&mut px, &ask, Waiting::node(), &mut print) {
+                Ok(r) => {
+                    println!(
+                        "VM {vm} is restored from {} as VM {} on {}. It is not started: \
+                         check it (`qm config {}`), then `qm start {}`.",
+                        r.from, r.vmid, r.node, r.vmid, r.vmid
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => said(e),
+            }
         }
         BackupCommand::Restore {
             file,
             dataset,
             snapshot,
             force,
+            ..
         } => {
             let policy = match backup::load_policy(&config) {
                 Ok(p) => p,

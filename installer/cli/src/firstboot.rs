@@ -89,7 +89,7 @@ pub enum ServicesCommand {
 
 /// The typed client over pvesh, checked against a schema when one is given
 /// (the node does not ship the schema; the tests check every call).
-fn proxmox(schema: Option<&Path>) -> anyhow::Result<Proxmox<PveshApi<SystemRunner>>> {
+pub(crate) fn proxmox(schema: Option<&Path>) -> anyhow::Result<Proxmox<PveshApi<SystemRunner>>> {
     let api = PveshApi::system();
     Ok(match schema {
         Some(path) => {

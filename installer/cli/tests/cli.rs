@@ -263,6 +263,28 @@ fn backup_help_explains_the_subcommands() {
 }
 
 #[test]
+fn backup_restore_of_a_vm_is_explained_and_its_flags_need_vm() {
+    let restore = stdout(&run(&["backup", "restore", "--help"]));
+    for flag in ["--vm", "--backup", "--to", "new VM id", "stopped"] {
+        assert!(
+            restore.contains(flag),
+            "restore --help lacks {flag}:\n{restore}"
+        );
+    }
+    for line in restore.lines() {
+        assert!(line.chars().count() <= 80, "over 80 columns: {line:?}");
+    }
+    // --backup and --to belong to --vm; a VM has no --snapshot.
+    for args in [
+        &["backup", "restore", "--file", "/tank1/a", "--to", "300"][..],
+        &["backup", "restore", "--file", "/tank1/a", "--backup", "x"],
+        &["backup", "restore", "--vm", "100", "--snapshot", "s"],
+    ] {
+        assert_eq!(run(args).status.code(), Some(2), "{args:?}");
+    }
+}
+
+#[test]
 fn install_dry_run_is_identical_to_plan() {
     let m = fixtures()
         .join("machines")

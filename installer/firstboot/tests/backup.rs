@@ -234,7 +234,16 @@ fn status_json_has_a_stable_shape() {
     keys.sort_unstable();
     assert_eq!(
         keys,
-        ["datasets", "now", "ok", "overdue", "policy", "timer"]
+        [
+            "datasets",
+            "guests",
+            "now",
+            "ok",
+            "overdue",
+            "policy",
+            "timer",
+            "vm_backups"
+        ]
     );
     assert_eq!(
         v["timer"],

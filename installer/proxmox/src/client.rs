@@ -385,6 +385,9 @@ pub use vm::*;
 // A backup server as a storage, and the backup jobs.
 mod backup;
 pub use backup::*;
+// Backing up and restoring guests now.
+mod vzdump;
+pub use vzdump::*;
 
 fn join_names<T: AsRef<str>>(items: &[T]) -> String {
     items

@@ -203,6 +203,14 @@ struct State {
     /// Set by a handler whose refusal still changes state (a failed agent
     /// ping counts towards the guest's boot); reset after each call.
     keep_on_error: bool,
+    /// The wall clock when a test set it (else time is 1_700_000_000 plus
+    /// the clock); it moves on a second per task and per guest backed up.
+    wall: Option<u64>,
+    /// The backups of each Proxmox Backup Server datastore (`server/name`),
+    /// by volume name below `backup/`.
+    datastores: BTreeMap<String, BTreeMap<String, vm::PbsBackup>>,
+    /// Guests whose backups fail, with the error.
+    backup_failures: BTreeMap<u32, String>,
 }
 
 /// An opaque copy of the whole simulated state, to assert that a failed
@@ -615,20 +623,35 @@ impl State {
         exitstatus: &str,
         unlock: Vec<(String, u32)>,
     ) -> String {
-        self.clock += 1;
+        let start = self.now();
+        let polls_left = if id.is_empty() { 0 } else { self.task_polls };
+        self.task_at(node, kind, id, exitstatus, start, polls_left, unlock)
+    }
+
+    /// A task that started at `start`.
+    #[allow(clippy::too_many_arguments)]
+    fn task_at(
+        &mut self,
+        node: &str,
+        kind: &str,
+        id: &str,
+        exitstatus: &str,
+        start: u64,
+        polls_left: u32,
+        unlock: Vec<(String, u32)>,
+    ) -> String {
         let upid = format!(
             "UPID:{node}:{:08X}:{:08X}:{:08X}:{kind}:{id}:root@pam:",
             1000 + self.clock,
             self.clock,
-            1_700_000_000 + self.clock
+            start
         );
-        let polls_left = if id.is_empty() { 0 } else { self.task_polls };
         self.tasks.insert(
             upid.clone(),
             Task {
                 node: node.to_string(),
                 kind: kind.to_string(),
-                starttime: 1_700_000_000 + self.clock,
+                starttime: start,
                 exitstatus: exitstatus.to_string(),
                 polls_left,
                 unlock,
@@ -734,6 +757,8 @@ impl State {
                 ))
             }
             (Method::Get, "/nodes/{node}/storage") => self.node_storage(local, var("node")),
+            (Method::Post, "/nodes/{node}/vzdump") => self.vzdump(local, var("node"), req),
+            (Method::Get, "/nodes/{node}/tasks") => self.node_tasks(local, var("node"), req),
             (Method::Get, "/nodes/{node}/tasks/{upid}/status") => {
                 self.task_status(local, var("node"), var("upid"))
             }

@@ -1,17 +1,23 @@
 //! `tappaas-installer backup`: the node's ZFS snapshots, taken by sanoid
 //! (its timer, its policy in sanoid.conf). `status` says for each dataset
 //! of the policy its newest snapshot and whether it is overdue, `run`
-//! takes snapshots now, `restore` brings back a file or a dataset.
+//! takes snapshots now, `restore` brings back a file or a dataset. The
+//! VMs' side ([`pbs`], [`vms`]): each guest's last backup on the Proxmox
+//! Backup Server, a backup run of every guest now, a VM restored to a new
+//! id.
 //!
 //! The deciding is pure ([`policy`], [`zfs`], [`status::evaluate`], the
 //! restore's checks); every command runs through [`Effects`], so the
-//! tests run it all on the recording fake. It lives in first boot's crate
-//! because the Proxmox Backup Server side (a VM's last backup, a VM
-//! restored) will use first boot's Proxmox client and node paths.
+//! tests run it all on the recording fake; the VMs' side runs through the
+//! Proxmox client, so the tests run it on the simulator. It lives in first
+//! boot's crate for that client and the names first boot gives the backup
+//! server's storage and job.
 
+pub mod pbs;
 pub mod policy;
 pub mod restore;
 pub mod status;
+pub mod vms;
 pub mod zfs;
 
 use std::path::{Path, PathBuf};
@@ -19,14 +25,31 @@ use std::time::Duration;
 
 use tappaas_effects::{Effects, Invocation, RunError};
 
+pub use pbs::{restore_vm, run_vm_backups, vm_status, NodeRun, RestoredVm, VmRestore, Waiting};
 pub use policy::{parse_policy, ConfError, DatasetPolicy, Period, Policy};
 pub use restore::{restore_dataset, restore_file, Facts, RestoredDataset, RestoredFile};
 pub use status::{evaluate, render_status, DatasetStatus, Newest, Status, Timer};
+pub use vms::{GuestBackup, VmBackups};
 pub use zfs::{parse_datasets, parse_snapshots, Dataset, Snapshot};
 
 /// Exit status of `backup status` when a dataset is overdue or the timer
 /// is not enabled (1 stays "could not tell", an error).
 pub const EXIT_OVERDUE: u8 = 4;
+
+/// How many periods may pass without a snapshot (a dataset) or a good
+/// backup (a VM) before it is overdue.
+pub const OVERDUE_PERIODS: u64 = 2;
+
+/// `3d 4h`, `51m`, `12s`: an age as the status shows it.
+pub fn human_age(seconds: u64) -> String {
+    let (d, h, m) = (seconds / 86_400, seconds / 3600 % 24, seconds / 60 % 60);
+    match (d, h, m) {
+        (0, 0, 0) => format!("{seconds}s"),
+        (0, 0, m) => format!("{m}m"),
+        (0, h, m) => format!("{h}h {m}m"),
+        (d, h, _) => format!("{d}d {h}h"),
+    }
+}
 
 /// A `zfs list` or `systemctl` call.
 const SHORT_LIMIT: Duration = Duration::from_secs(120);

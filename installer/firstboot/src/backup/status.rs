@@ -11,11 +11,11 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use super::policy::{Period, Policy};
+use super::vms::{GuestBackup, VmBackups};
 use super::zfs::{Dataset, Snapshot};
 
-/// How many periods may pass without a snapshot before a dataset is
-/// overdue.
-pub const OVERDUE_PERIODS: u64 = 2;
+// Shared with the VMs' status (`vms`), so they live in the parent.
+pub use super::{human_age, OVERDUE_PERIODS};
 
 /// The timer that runs sanoid.
 pub const TIMER: &str = "sanoid.timer";
@@ -29,10 +29,26 @@ pub struct Status {
     /// The time the ages are counted to (seconds since the epoch).
     pub now: i64,
     pub datasets: Vec<DatasetStatus>,
-    /// Some dataset is overdue.
+    /// The VMs' backups on the Proxmox Backup Server (`None`: not asked).
+    pub vm_backups: Option<VmBackups>,
+    /// Each guest of the cluster and its last backup.
+    pub guests: Vec<GuestBackup>,
+    /// Some dataset or guest is overdue.
     pub overdue: bool,
-    /// Nothing overdue and the timer enabled (the exit status is 0).
+    /// Nothing overdue, the timer enabled and the VM backups without a
+    /// problem (the exit status is 0).
     pub ok: bool,
+}
+
+impl Status {
+    /// The status with the VMs' backups added.
+    pub fn with_vms(mut self, vms: VmBackups, guests: Vec<GuestBackup>) -> Status {
+        self.overdue |= guests.iter().any(|g| g.overdue);
+        self.ok = self.ok && !self.overdue && vms.problem.is_none();
+        self.vm_backups = Some(vms);
+        self.guests = guests;
+        self
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -155,18 +171,9 @@ pub fn evaluate(
         timer,
         now,
         datasets: rows,
+        vm_backups: None,
+        guests: Vec::new(),
         overdue,
-    }
-}
-
-/// `3d 4h`, `51m`, `12s`: an age as the status shows it.
-pub fn human_age(seconds: u64) -> String {
-    let (d, h, m) = (seconds / 86_400, seconds / 3600 % 24, seconds / 60 % 60);
-    match (d, h, m) {
-        (0, 0, 0) => format!("{seconds}s"),
-        (0, 0, m) => format!("{m}m"),
-        (0, h, m) => format!("{h}h {m}m"),
-        (d, h, _) => format!("{d}d {h}h"),
     }
 }
 
@@ -221,12 +228,15 @@ pub fn render_status(s: &Status) -> String {
             s.timer.unit, s.timer.unit
         );
     }
-    if s.overdue {
+    if s.datasets.iter().any(|d| d.overdue) {
         let _ = writeln!(
             out,
             "Overdue: no snapshot within {OVERDUE_PERIODS} times its shortest period. \
              `tappaas-installer backup run` takes them now; `journalctl -u sanoid` says why they failed."
         );
+    }
+    if let Some(v) = &s.vm_backups {
+        out.push_str(&super::vms::render(v, &s.guests));
     }
     out
 }

@@ -6,6 +6,7 @@ use super::*;
 // The VM calls' builders live with their types.
 pub use super::backup::requests::*;
 pub use super::vm::requests::*;
+pub use super::vzdump::requests::*;
 
 /// `GET /version`
 pub fn version() -> Request {

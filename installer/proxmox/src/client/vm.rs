@@ -397,6 +397,8 @@ pub struct StorageItem {
     /// The content type (Proxmox sends it though the schema omits it).
     pub content: Option<String>,
     pub vmid: Option<u32>,
+    /// When it was made (seconds since the epoch; backups have it).
+    pub ctime: Option<i64>,
 }
 
 fn qemu(node: &NodeName, vmid: VmId) -> String {

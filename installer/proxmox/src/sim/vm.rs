@@ -20,6 +20,9 @@ pub use agent::SimExec;
 // The volume calls, and the lifecycle calls (`impl State`).
 mod lifecycle;
 mod volumes;
+// Backups to a Proxmox Backup Server and restores from them.
+mod backups;
+pub(super) use backups::PbsBackup;
 
 /// How a VM's guest comes up after a start, for tests of waiting.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -230,6 +230,7 @@ impl<A: Api> Proxmox<A> {
                     size: o.opt_u64("size")?.unwrap_or(0),
                     content: o.opt_string("content"),
                     vmid: o.opt_u64("vmid")?.and_then(|n| u32::try_from(n).ok()),
+                    ctime: o.opt_u64("ctime")?.and_then(|n| i64::try_from(n).ok()),
                 })
             })
             .collect()

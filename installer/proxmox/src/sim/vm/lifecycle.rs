@@ -10,6 +10,9 @@ impl State {
         node: &str,
         req: &Request,
     ) -> Result<Value, String> {
+        if req.get_param("archive").is_some() {
+            return self.restore(local, node, req);
+        }
         self.need_quorum(local)?;
         let vmid: u32 = req
             .get_param("vmid")

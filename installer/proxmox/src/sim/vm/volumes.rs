@@ -230,6 +230,9 @@ impl State {
         {
             return Err(format!("storage '{id}' is not available on node '{node}'"));
         }
+        if s.kind == "pbs" {
+            return self.pbs_content(s, only);
+        }
         let m = self.machine(node)?;
         let wanted = |content: &str| {
             s.content.iter().any(|c| c == content) && only.is_none_or(|o| o == content)
