@@ -72,7 +72,7 @@ fn a_failing_command_stops_with_status_and_output_then_a_rerun_resumes() {
     let d = dirs();
     let mut rec = recorder_for(&plan);
     rec.fail.push_back((
-        "zpool create -f -o ashift=12 -O atime=off -O compression=lz4 -O xattr=sa tank1".into(),
+        "sh -c 'udevadm settle; zpool create -f -o ashift=12 -O atime=off -O compression=lz4 -O xattr=sa tank1".into(),
         1,
     ));
     let mut engine = Engine::new(
@@ -87,7 +87,11 @@ fn a_failing_command_stops_with_status_and_output_then_a_rerun_resumes() {
     let stopped = r.expect_err("must stop");
     assert_eq!(stopped.step, "pool-tank1");
     assert_eq!(stopped.failure.status, Some(1));
-    assert!(stopped.failure.what.starts_with("zpool create"));
+    assert!(
+        stopped.failure.what.contains("zpool create"),
+        "{}",
+        stopped.failure.what
+    );
     assert_eq!(
         stopped.failure.output_tail.last().map(String::as_str),
         Some("something went wrong")

@@ -388,7 +388,7 @@ fn data_pool_steps(plan: &Plan) -> Vec<Step> {
                     &pool.disks,
                     &format!("zpool destroy -f {}", pool.name),
                 )),
-                Action::Run(zpool_create(pool, None)),
+                Action::Run(retried(&zpool_create(pool, None))),
                 run(["zpool", "export", &pool.name]),
             ],
             // Import proves the pool is ours and whole (not degraded)
@@ -477,6 +477,25 @@ fn partition_label(purpose: PartitionPurpose) -> &'static str {
         PartitionPurpose::Efi => "efi",
         PartitionPurpose::Rpool => "rpool",
         PartitionPurpose::Tank2 => "tank2",
+    }
+}
+
+/// `zpool create` on whole disks labels them, and udev then re-creates
+/// their partition links; on a slow machine ZFS can look for a link in
+/// that moment and fail with "one or more devices is currently
+/// unavailable" (seen in the VM tests). Wait for udev and try again, three
+/// times in all; a real fault fails all three.
+fn retried(create: &Command) -> Command {
+    let c = create.to_string();
+    Command {
+        argv: vec![
+            "sh".into(),
+            "-c".into(),
+            format!(
+                "udevadm settle; {c} || {{ udevadm settle; {c}; }} || {{ udevadm settle; {c}; }}"
+            ),
+        ],
+        stdin: None,
     }
 }
 
