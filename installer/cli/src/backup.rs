@@ -21,11 +21,15 @@ status: for each dataset of the policy its newest snapshot, its age and \
 how many of each period there are; exit status 4 when one is overdue (no \
 snapshot within twice its shortest period) or the timer is not enabled.\n\
 run: take the snapshots that are due now.\n\
-restore: a file from a snapshot, or a dataset as a clone beside it.";
+config: archive the node's own configuration now (/etc/pve, /etc/tappaas, \
+the network, the SSH host keys); tappaas-node-config.timer does it daily.\n\
+restore: a file from a snapshot, or a dataset as a clone beside it, or a \
+node configuration archive unpacked into an empty folder.";
 
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:\n  \
 tappaas-installer backup status --json\n  \
+tappaas-installer backup config\n  \
 tappaas-installer backup restore --file /tank1/photos/a.jpg\n  \
 tappaas-installer backup restore --dataset tank1/photos \\\n      \
 --snapshot autosnap_2026-12-07_14:00:00_hourly")]
@@ -45,12 +49,17 @@ pub enum BackupCommand {
     },
     /// Take the snapshots that are due now (sanoid), then show the status
     Run,
+    /// Archive the node's configuration (/etc/pve, /etc/tappaas, the
+    /// network, the SSH host keys) into its snapshot-covered dataset, and
+    /// to the backup server when it is registered
+    Config,
     /// Copy a file back from a snapshot, or clone a dataset's snapshot
     /// beside it (roll back the dataset itself only with --force)
     #[command(
-        group(clap::ArgGroup::new("what").required(true).args(["file", "dataset"])),
+        group(clap::ArgGroup::new("what").required(true).args(["file", "dataset", "node_config"])),
         override_usage = "tappaas-installer backup restore --file PATH [--snapshot NAME] [--force]\n       \
-tappaas-installer backup restore --dataset NAME --snapshot NAME [--force]"
+tappaas-installer backup restore --dataset NAME --snapshot NAME [--force]\n       \
+tappaas-installer backup restore --node-config ARCHIVE --to DIR"
     )]
     Restore {
         /// The full path of a file or folder, e.g. /tank1/photos/a.jpg:
@@ -70,6 +79,15 @@ tappaas-installer backup restore --dataset NAME --snapshot NAME [--force]"
         /// (`zfs rollback -r`): every later change and snapshot is lost
         #[arg(long)]
         force: bool,
+        /// A node configuration archive made by `backup config` (`backup
+        /// status` shows the newest): unpacked into --to, never over the
+        /// running system
+        #[arg(long, value_name = "ARCHIVE", requires = "to", conflicts_with_all = ["snapshot", "force"])]
+        node_config: Option<PathBuf>,
+        /// The new or empty folder --node-config unpacks into (made
+        /// root-only)
+        #[arg(long, value_name = "DIR", requires = "node_config")]
+        to: Option<PathBuf>,
     },
 }
 
@@ -128,11 +146,36 @@ pub fn backup(args: &BackupArgs) -> anyhow::Result<ExitCode> {
             }
             status(&config, false)
         }
+        BackupCommand::Config => {
+            match backup::archive_node_config(&mut fx, &config.root, now(), &mut print) {
+                Ok(_) => Ok(ExitCode::SUCCESS),
+                Err(e) => said(e),
+            }
+        }
+        BackupCommand::Restore {
+            node_config: Some(archive),
+            to,
+            ..
+        } => {
+            let to = to.clone().unwrap_or_default();
+            match backup::restore_node_config(&mut fx, &config.root, archive, &to, &mut print) {
+                Ok(dir) => {
+                    println!(
+                        "unpacked into {}; docs/backup.md (\"Rebuilding a lost node\") says what goes back where",
+                        dir.display()
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => said(e),
+            }
+        }
         BackupCommand::Restore {
             file,
             dataset,
             snapshot,
             force,
+            node_config: None,
+            to: _,
         } => {
             let policy = match backup::load_policy(&config) {
                 Ok(p) => p,

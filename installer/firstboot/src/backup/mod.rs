@@ -9,6 +9,8 @@
 //! because the Proxmox Backup Server side (a VM's last backup, a VM
 //! restored) will use first boot's Proxmox client and node paths.
 
+pub mod node_config;
+pub mod node_config_pbs;
 pub mod policy;
 pub mod restore;
 pub mod status;
@@ -19,6 +21,10 @@ use std::time::Duration;
 
 use tappaas_effects::{Effects, Invocation, RunError};
 
+pub use node_config::{
+    archive_node_config, node_config_status, restore_node_config, Archived, NodeConfigStatus,
+};
+pub use node_config_pbs::{parse_storage_cfg, PbsTarget, PbsUpload};
 pub use policy::{parse_policy, ConfError, DatasetPolicy, Period, Policy};
 pub use restore::{restore_dataset, restore_file, Facts, RestoredDataset, RestoredFile};
 pub use status::{evaluate, render_status, DatasetStatus, Newest, Status, Timer};
@@ -85,10 +91,22 @@ pub(crate) fn run_checked(
     limit: Duration,
     line: &mut dyn FnMut(&str),
 ) -> Result<(), BackupError> {
+    run_checked_with(fx, program, args, None, limit, line)
+}
+
+/// [`run_checked`] with `input` on its stdin (where secrets go).
+pub(crate) fn run_checked_with(
+    fx: &mut dyn Effects,
+    program: &str,
+    args: &[String],
+    input: Option<&[u8]>,
+    limit: Duration,
+    line: &mut dyn FnMut(&str),
+) -> Result<(), BackupError> {
     let cmd = Invocation {
         program,
         args,
-        input: None,
+        input,
         limit,
         merge_stderr: true,
     };
@@ -108,7 +126,7 @@ pub(crate) fn run_checked(
     }
 }
 
-fn failed(e: RunError) -> BackupError {
+pub(crate) fn failed(e: RunError) -> BackupError {
     BackupError::Failed(e.to_string())
 }
 
@@ -140,7 +158,7 @@ fn capture(
 }
 
 /// The output of `zfs ARGS`, which must succeed.
-fn zfs_list(fx: &mut dyn Effects, args: &[&str]) -> Result<String, BackupError> {
+pub(crate) fn zfs_list(fx: &mut dyn Effects, args: &[&str]) -> Result<String, BackupError> {
     match capture(fx, "zfs", args)? {
         (Some(0), out, _) => Ok(out),
         (status, _, tail) => Err(BackupError::Failed(format!(
@@ -195,7 +213,12 @@ pub fn backup_status(
     let policy = load_policy(config)?;
     let (datasets, snapshots) = list_zfs(fx)?;
     let timer = timer_state(fx)?;
-    Ok(evaluate(&policy, &datasets, &snapshots, timer, now))
+    let mut status = evaluate(&policy, &datasets, &snapshots, timer, now);
+    status.node_config = node_config_status(&config.root, &datasets, now);
+    if status.node_config.as_ref().is_some_and(|n| n.overdue) {
+        status.ok = false;
+    }
+    Ok(status)
 }
 
 /// `backup run`: sanoid takes the snapshots the policy wants now (each

@@ -33,6 +33,10 @@ pub struct Status {
     pub overdue: bool,
     /// Nothing overdue and the timer enabled (the exit status is 0).
     pub ok: bool,
+    /// The node configuration archive (`backup config`), where its timer
+    /// is laid; an overdue archive makes `ok` false.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node_config: Option<super::NodeConfigStatus>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -156,6 +160,7 @@ pub fn evaluate(
         now,
         datasets: rows,
         overdue,
+        node_config: None,
     }
 }
 
@@ -213,6 +218,9 @@ pub fn render_status(s: &Status) -> String {
         if !counts.is_empty() {
             let _ = writeln!(out, "  snapshots (have/keep): {}", counts.join(", "));
         }
+    }
+    if let Some(n) = &s.node_config {
+        out.push_str(&super::node_config::render_node_config(n));
     }
     if !s.timer.enabled {
         let _ = writeln!(
