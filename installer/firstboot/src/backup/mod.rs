@@ -21,13 +21,11 @@ use std::time::Duration;
 
 use tappaas_effects::{Effects, Invocation, RunError};
 
-pub use node_config::{
-    archive_node_config, node_config_status, restore_node_config, Archived, NodeConfigStatus,
-};
+pub use node_config::{archive_node_config, node_config_status, restore_node_config, Archived};
 pub use node_config_pbs::{parse_storage_cfg, PbsTarget, PbsUpload};
 pub use policy::{parse_policy, ConfError, DatasetPolicy, Period, Policy};
 pub use restore::{restore_dataset, restore_file, Facts, RestoredDataset, RestoredFile};
-pub use status::{evaluate, render_status, DatasetStatus, Newest, Status, Timer};
+pub use status::{evaluate, render_status, DatasetStatus, Newest, NodeConfigStatus, Status, Timer};
 pub use zfs::{parse_datasets, parse_snapshots, Dataset, Snapshot};
 
 /// Exit status of `backup status` when a dataset is overdue or the timer

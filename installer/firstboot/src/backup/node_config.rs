@@ -13,13 +13,12 @@
 
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
 use tappaas_effects::{Effects, Invocation, Stream};
-use tappaas_plan::{node_config_dataset, NODE_CONFIG_SERVICE, NODE_CONFIG_TIMER};
+use tappaas_plan::{node_config_dataset, NODE_CONFIG_TIMER};
 
 use super::node_config_pbs::{self, PbsUpload};
 use super::restore::under;
-use super::status::human_age;
+use super::status::{human_age, NodeConfigStatus};
 use super::zfs::{self, Dataset};
 use super::{failed, parse_datasets, run_checked, zfs_list, BackupError, LONG_LIMIT};
 
@@ -385,22 +384,6 @@ pub fn restore_node_config(
     Ok(target)
 }
 
-/// The archive's state as `backup status` shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct NodeConfigStatus {
-    /// The timer that makes it.
-    pub timer: String,
-    pub dataset: Option<String>,
-    /// The newest archive (its path on the node).
-    pub newest: Option<String>,
-    pub age_seconds: Option<u64>,
-    /// How many archives there are.
-    pub count: usize,
-    pub overdue_after_seconds: u64,
-    pub overdue: bool,
-    pub problem: Option<String>,
-}
-
 /// The archive's state at `now`; `None` on a node the install laid no
 /// archive timer on (`backup.snapshots = false`, or installed before).
 pub fn node_config_status(root: &Path, datasets: &[Dataset], now: i64) -> Option<NodeConfigStatus> {
@@ -460,32 +443,6 @@ pub fn node_config_status(root: &Path, datasets: &[Dataset], now: i64) -> Option
     s.dataset = Some(dataset);
     s.overdue = s.problem.is_some();
     Some(s)
-}
-
-/// The archive's lines of `backup status`.
-pub fn render_node_config(s: &NodeConfigStatus) -> String {
-    let mut out = format!(
-        "Node configuration archive ({}, daily): {}\n",
-        s.timer,
-        match &s.problem {
-            Some(p) => format!("OVERDUE: {p}"),
-            None => "ok".to_string(),
-        }
-    );
-    if let (Some(n), Some(age)) = (&s.newest, s.age_seconds) {
-        out.push_str(&format!(
-            "  newest {n} ({} ago), {} kept here\n",
-            human_age(age),
-            s.count
-        ));
-    }
-    if s.overdue {
-        let unit = NODE_CONFIG_SERVICE.trim_end_matches(".service");
-        out.push_str(&format!(
-            "  `tappaas-installer backup config` makes one now; `journalctl -u {unit}` says why it failed.\n"
-        ));
-    }
-    out
 }
 
 /// `20261207T153000Z`: `seconds` since the epoch, in UTC.

@@ -36,7 +36,7 @@ pub struct Status {
     /// The node configuration archive (`backup config`), where its timer
     /// is laid; an overdue archive makes `ok` false.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub node_config: Option<super::NodeConfigStatus>,
+    pub node_config: Option<NodeConfigStatus>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -220,7 +220,7 @@ pub fn render_status(s: &Status) -> String {
         }
     }
     if let Some(n) = &s.node_config {
-        out.push_str(&super::node_config::render_node_config(n));
+        out.push_str(&render_node_config(n));
     }
     if !s.timer.enabled {
         let _ = writeln!(
@@ -235,6 +235,49 @@ pub fn render_status(s: &Status) -> String {
             "Overdue: no snapshot within {OVERDUE_PERIODS} times its shortest period. \
              `tappaas-installer backup run` takes them now; `journalctl -u sanoid` says why they failed."
         );
+    }
+    out
+}
+
+/// The node configuration archive's state (`backup config`, made in
+/// [`super::node_config`]) as `backup status` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NodeConfigStatus {
+    /// The timer that makes it.
+    pub timer: String,
+    pub dataset: Option<String>,
+    /// The newest archive (its path on the node).
+    pub newest: Option<String>,
+    pub age_seconds: Option<u64>,
+    /// How many archives there are.
+    pub count: usize,
+    pub overdue_after_seconds: u64,
+    pub overdue: bool,
+    pub problem: Option<String>,
+}
+
+/// The archive's lines of `backup status`.
+pub fn render_node_config(s: &NodeConfigStatus) -> String {
+    let mut out = format!(
+        "Node configuration archive ({}, daily): {}\n",
+        s.timer,
+        match &s.problem {
+            Some(p) => format!("OVERDUE: {p}"),
+            None => "ok".to_string(),
+        }
+    );
+    if let (Some(n), Some(age)) = (&s.newest, s.age_seconds) {
+        out.push_str(&format!(
+            "  newest {n} ({} ago), {} kept here\n",
+            human_age(age),
+            s.count
+        ));
+    }
+    if s.overdue {
+        let unit = tappaas_plan::NODE_CONFIG_SERVICE.trim_end_matches(".service");
+        out.push_str(&format!(
+            "  `tappaas-installer backup config` makes one now; `journalctl -u {unit}` says why it failed.\n"
+        ));
     }
     out
 }
