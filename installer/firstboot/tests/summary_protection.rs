@@ -7,7 +7,9 @@
 
 mod common;
 
+use common::site::*;
 use common::*;
+use tappaas_firstboot::Outcome;
 
 #[test]
 fn the_summary_says_what_is_protected_and_how_often() {
@@ -47,5 +49,26 @@ fn with_snapshots_off_the_summary_says_nothing_is_archived() {
         "  node config:  not archived (backup.snapshots = false)",
     ] {
         assert!(summary.contains(line), "{line}\n{summary}");
+    }
+}
+
+#[test]
+fn with_the_backup_server_the_vms_and_the_node_config_go_there() {
+    let mut plan = deploy_plan();
+    plan.services = vec!["backup-server".into()];
+    let (sim, site) = deployment(&plan);
+    let (_, ran) = run(&sim, &site);
+    let summary = match &ran.result {
+        Ok(Outcome::Finished { summary }) => summary.clone(),
+        other => panic!("first boot did not finish: {other:?}"),
+    };
+    let dataset = plan.node_config_dataset().unwrap();
+    for line in [
+        format!(
+            "                into {dataset} (last 14 kept, and its snapshots) and to tappaas-pbs\n"
+        ),
+        "  VMs:          to the Proxmox Backup Server, daily at 02:30 (below)\n".to_string(),
+    ] {
+        assert!(summary.contains(&line), "{line}\n{summary}");
     }
 }
