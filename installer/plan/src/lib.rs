@@ -10,6 +10,7 @@ mod error;
 mod files;
 mod model;
 mod network;
+mod node_config;
 mod old_rpool;
 mod own_pool;
 mod pools;
@@ -25,6 +26,7 @@ pub use deploy::firewall_lan_default;
 pub use error::{AnswerKey, Field, PlanError, Section};
 pub use files::PEER_PASSWORD_CREDENTIAL;
 pub use model::*;
+pub use node_config::{node_config_dataset, NODE_CONFIG_SERVICE, NODE_CONFIG_TIMER};
 pub use own_pool::{check_kept_pool, if_own_pool, own_pool_check, NOT_OURS_STATUS};
 pub use propose::{
     boot_raid_for, boot_remainder, propose_boot_split, propose_disks, propose_firewall_lan,

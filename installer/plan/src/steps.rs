@@ -364,6 +364,12 @@ fn configure_step(plan: &Plan, answer: &Answer) -> Step {
             "enable",
             crate::SANOID_TIMER,
         ]));
+        cfg.push(run([
+            "systemctl",
+            &format!("--root={TARGET_ROOT}"),
+            "enable",
+            crate::NODE_CONFIG_TIMER,
+        ]));
     }
     step("configure", "Configure the node", cfg)
 }
