@@ -446,9 +446,45 @@ fn check_snapshots(vm: &mut Vm) {
                 ]
         },
     );
-    // The timer must not run in the middle of these checks, nor while the
+    check(
+        vm,
+        "the node configuration archive's timer is enabled",
+        "systemctl is-enabled tappaas-node-config.timer",
+        |o| o.trim() == "enabled",
+    );
+    // The timers must not run in the middle of these checks, nor while the
     // clock is moved below.
-    run(vm, "systemctl stop sanoid.timer", Duration::from_secs(60));
+    run(
+        vm,
+        "systemctl stop sanoid.timer tappaas-node-config.timer",
+        Duration::from_secs(60),
+    );
+    // Before the snapshots: the archive's dataset is made on first use,
+    // and `backup status` wants a snapshot of every dataset and an
+    // archive.
+    check(
+        vm,
+        "backup config archives the node's configuration, root-only, and says /etc/pve is missing here",
+        "tappaas-installer backup config 2>&1; echo \"rc=$?\"; \
+         stat -c '%a %U %n' /tank1/tappaas/node-config/tappaas1 \
+         /tank1/tappaas/node-config/tappaas1/node-config-tappaas1-*.tar.gz",
+        |o| {
+            let archive = "/tank1/tappaas/node-config/tappaas1/node-config-tappaas1-";
+            // stat's lines of the archives (`archived ... to ARCHIVE (N
+            // bytes)` ends otherwise).
+            let modes: Vec<&str> = o
+                .lines()
+                .filter(|l| l.contains(archive) && l.ends_with(".tar.gz"))
+                .collect();
+            o.contains("rc=0\n")
+                && o.contains("/etc/pve is absent or empty")
+                && o.contains(&format!(" to {archive}"))
+                && o.lines()
+                    .any(|l| l == "700 root /tank1/tappaas/node-config/tappaas1")
+                && !modes.is_empty()
+                && modes.iter().all(|l| l.starts_with("600 root "))
+        },
+    );
     check(
         vm,
         "sanoid (as its timer runs it) snapshots every dataset of the policy",
@@ -487,7 +523,7 @@ fn check_snapshots(vm: &mut Vm) {
              date -s @$(( $(date +%s) + 172800 )) >/dev/null; \
              sanoid --prune-snapshots --force-update 2>&1 | tail -n 3; \
              date -s @$(( $(date +%s) - 172800 )) >/dev/null; \
-             systemctl start sanoid.timer"
+             systemctl start sanoid.timer tappaas-node-config.timer"
         ),
         Duration::from_secs(600),
     );
