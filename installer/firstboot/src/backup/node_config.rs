@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 
 use tappaas_effects::{Effects, Invocation, Stream};
 use tappaas_plan::{node_config_dataset, NODE_CONFIG_TIMER};
+use tappaas_proxmox::utc::{civil_from_days, days_from_civil};
 
 use super::node_config_pbs::{self, PbsUpload};
 use super::restore::under;
@@ -475,39 +476,6 @@ pub fn parse_utc_stamp(stamp: &str) -> Option<i64> {
         return None;
     }
     Some(days_from_civil(y, m, d) * 86_400 + h * 3600 + min * 60 + s)
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard
-/// Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// The date of a day since 1970-01-01.
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (
-        if m <= 2 {
-            yoe + era * 400 + 1
-        } else {
-            yoe + era * 400
-        },
-        m,
-        d,
-    )
 }
 
 #[cfg(test)]
