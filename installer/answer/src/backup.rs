@@ -4,6 +4,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::Replication;
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct Backup {
@@ -18,6 +20,9 @@ pub struct Backup {
     /// (`[backup.tank2]`).
     #[serde(default, skip_serializing_if = "RetentionKeys::is_empty")]
     pub tank2: RetentionKeys,
+    /// tank1 copied to another node's tank2 (`[backup.replication]`).
+    #[serde(default, skip_serializing_if = "Replication::is_default")]
+    pub replication: Replication,
 }
 
 impl Backup {
@@ -46,6 +51,7 @@ impl Default for Backup {
             snapshots: true,
             data: RetentionKeys::default(),
             tank2: RetentionKeys::default(),
+            replication: Replication::default(),
         }
     }
 }

@@ -14,11 +14,13 @@ mod mac;
 mod model;
 mod parse;
 mod path;
+mod replication;
 mod rules;
 mod secret;
 mod write;
 
 pub use backup::{Backup, Retention, RetentionKeys};
+pub use replication::{schedule_period, Replication, ReplicationTarget};
 pub use filter::{disk_list_entry_matches, filter_matches, Glob};
 pub use lists::{COUNTRIES, KEYBOARDS, TIMEZONES};
 pub use mac::MacAddr;

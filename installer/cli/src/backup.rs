@@ -21,7 +21,10 @@ status: for each dataset of the policy its newest snapshot, its age and \
 how many of each period there are; exit status 4 when one is overdue (no \
 snapshot within twice its shortest period) or the timer is not enabled.\n\
 run: take the snapshots that are due now.\n\
-restore: a file from a snapshot, or a dataset as a clone beside it.";
+restore: a file from a snapshot, or a dataset as a clone beside it.\n\
+replicate: copy tank1 to another node's tank2 now (syncoid); status shows \
+each target's last copy and calls it overdue after twice the schedule's \
+longest gap (exit status 4).";
 
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:\n  \
@@ -45,6 +48,17 @@ pub enum BackupCommand {
     },
     /// Take the snapshots that are due now (sanoid), then show the status
     Run,
+    /// Copy tank1 to the replication target now (what
+    /// tappaas-replication.timer runs)
+    Replicate,
+    /// The forced command of another node's replication key (sshd runs
+    /// it; not for people)
+    #[command(hide = true)]
+    ReceiveGuard {
+        /// The node whose key this is
+        #[arg(long)]
+        source: String,
+    },
     /// Copy a file back from a snapshot, or clone a dataset's snapshot
     /// beside it (roll back the dataset itself only with --force)
     #[command(
@@ -104,12 +118,17 @@ fn status(config: &BackupConfig, json: bool) -> anyhow::Result<ExitCode> {
         Ok(s) => s,
         Err(e) => return said(e),
     };
+    let (replication, text, lagging) = crate::backup_replication::status(now())?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&s)?);
+        let mut value = serde_json::to_value(&s)?;
+        if let Some(object) = value.as_object_mut() {
+            object.insert("replication".into(), serde_json::to_value(&replication)?);
+        }
+        println!("{}", serde_json::to_string_pretty(&value)?);
     } else {
-        print!("{}", backup::render_status(&s));
+        print!("{}{text}", backup::render_status(&s));
     }
-    Ok(if s.ok {
+    Ok(if s.ok && !lagging {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(EXIT_OVERDUE)
@@ -128,6 +147,8 @@ pub fn backup(args: &BackupArgs) -> anyhow::Result<ExitCode> {
             }
             status(&config, false)
         }
+        BackupCommand::Replicate => crate::backup_replication::replicate(now()),
+        BackupCommand::ReceiveGuard { source } => crate::backup_replication::receive_guard(source),
         BackupCommand::Restore {
             file,
             dataset,

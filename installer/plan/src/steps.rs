@@ -365,6 +365,14 @@ fn configure_step(plan: &Plan, answer: &Answer) -> Step {
             crate::SANOID_TIMER,
         ]));
     }
+    if plan.replication.is_some() {
+        cfg.push(run([
+            "systemctl",
+            &format!("--root={TARGET_ROOT}"),
+            "enable",
+            crate::REPLICATION_TIMER,
+        ]));
+    }
     step("configure", "Configure the node", cfg)
 }
 

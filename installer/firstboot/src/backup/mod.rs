@@ -10,6 +10,9 @@
 //! restored) will use first boot's Proxmox client and node paths.
 
 pub mod policy;
+pub mod replication;
+pub mod replication_guard;
+pub mod replication_keys;
 pub mod restore;
 pub mod status;
 pub mod zfs;
