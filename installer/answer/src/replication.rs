@@ -129,12 +129,12 @@ pub fn schedule_period(spec: &str) -> Result<u64, String> {
     };
     let fields: Vec<&str> = time.split(':').collect();
     let (hours, minutes) = match fields.as_slice() {
-        [h, m] => (values(h, 24, "hour")?, values(m, 60, "minute")?),
+        [h, m] => (values(h, 24, "an hour")?, values(m, 60, "a minute")?),
         [h, m, s] => {
             // Seconds are accepted as systemd does, and do not change the
             // gap between runs.
-            values(s, 60, "second")?;
-            (values(h, 24, "hour")?, values(m, 60, "minute")?)
+            values(s, 60, "a second")?;
+            (values(h, 24, "an hour")?, values(m, 60, "a minute")?)
         }
         _ => return Err(format!("'{time}' is not a time: write HH:MM, e.g. 02:00 or *:00/15")),
     };
@@ -187,7 +187,7 @@ fn values(spec: &str, max: usize, what: &str) -> Result<Vec<bool>, String> {
     let number = |s: &str| -> Result<usize, String> {
         match s.parse::<usize>() {
             Ok(n) if n < max && !s.is_empty() => Ok(n),
-            _ => Err(format!("'{s}' is not a {what} (0 to {})", max - 1)),
+            _ => Err(format!("'{s}' is not {what} (0 to {})", max - 1)),
         }
     };
     let mut on = vec![false; max];

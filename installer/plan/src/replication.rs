@@ -38,6 +38,8 @@ pub struct ReplicationPlan {
     /// The answer's target; `None`: the next node by number.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<ReplicationTarget>,
+    /// This node has a tank1 to copy.
+    pub sends: bool,
     /// This node has a tank2 and takes the other nodes' replicas.
     pub receives: bool,
     /// The management network the other nodes' keys are accepted from
@@ -75,6 +77,7 @@ pub(crate) fn plan_replication(
         period_seconds,
         retention: rep.retention(),
         target: rep.target.clone(),
+        sends: pools.iter().any(|p| p.name == "tank1"),
         receives,
         allow_from: match &network.address {
             Address::Static(cidr) => Some(cidr.network()),
@@ -124,10 +127,11 @@ impl ReplicationPlan {
     /// As people read it (the printed plan and the wizard's summary).
     pub fn summary(&self) -> String {
         format!(
-            "tank1 to {} tank2 ({}), target keeps {}{}",
-            match &self.target {
-                Some(t) => format!("{t}'s"),
-                None => "the next node's".to_string(),
+            "{} ({}), target keeps {}{}",
+            match (&self.target, self.sends) {
+                (_, false) => "no tank1 to copy".to_string(),
+                (Some(t), true) => format!("tank1 to {t}'s tank2"),
+                (None, true) => "tank1 to the next node's tank2".to_string(),
             },
             self.schedule,
             self.retention,

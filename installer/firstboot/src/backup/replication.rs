@@ -257,7 +257,12 @@ pub fn replicate(
     now: i64,
     line: &mut dyn FnMut(&str),
 ) -> ReplicationState {
-    let target = match assign(members, me.number, conf.target.as_ref()) {
+    let assigned = if conf.sends {
+        assign(members, me.number, conf.target.as_ref())
+    } else {
+        Assignment::Nowhere("this node has no tank1 to copy".into())
+    };
+    let target = match assigned {
         Assignment::To(t) => t,
         Assignment::Nowhere(why) => {
             line(&format!("nothing to replicate: {why}"));
