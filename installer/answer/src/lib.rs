@@ -20,11 +20,11 @@ mod secret;
 mod write;
 
 pub use backup::{Backup, Retention, RetentionKeys};
-pub use replication::{schedule_period, Replication, ReplicationTarget};
 pub use filter::{disk_list_entry_matches, filter_matches, Glob};
 pub use lists::{COUNTRIES, KEYBOARDS, TIMEZONES};
 pub use mac::MacAddr;
 pub use model::*;
 pub use parse::{parse, parse_file, validate, FileErrors};
+pub use replication::{schedule_period, Replication, ReplicationTarget};
 pub use secret::{Secret, REDACTED};
 pub use write::{has_secrets, redacted, to_toml};

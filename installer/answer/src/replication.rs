@@ -110,19 +110,18 @@ pub fn schedule_period(spec: &str) -> Result<u64, String> {
         other => other,
     };
     let parts: Vec<&str> = expanded.split(' ').collect();
-    let (days, time) = match parts.as_slice() {
-        [time] => (None, *time),
-        [days, time] if !days.contains('-') => (Some(*days), *time),
-        [date, time] if *date == "*-*-*" => (None, *time),
-        [days, date, time] if *date == "*-*-*" => (Some(*days), *time),
-        _ => {
-            return Err(
+    let (days, time) =
+        match parts.as_slice() {
+            [time] => (None, *time),
+            [days, time] if !days.contains('-') => (Some(*days), *time),
+            [date, time] if *date == "*-*-*" => (None, *time),
+            [days, date, time] if *date == "*-*-*" => (Some(*days), *time),
+            _ => return Err(
                 "not a schedule this installer accepts: use hourly, daily, weekly, monthly, or \
                  [WEEKDAYS] [*-*-*] HH:MM, e.g. \"*-*-* *:00/30\" or \"Mon..Fri 02:00\""
                     .into(),
-            )
-        }
-    };
+            ),
+        };
     let weekdays = match days {
         None => vec![true; 7],
         Some(d) => weekdays(d)?,
@@ -136,7 +135,11 @@ pub fn schedule_period(spec: &str) -> Result<u64, String> {
             values(s, 60, "a second")?;
             (values(h, 24, "an hour")?, values(m, 60, "a minute")?)
         }
-        _ => return Err(format!("'{time}' is not a time: write HH:MM, e.g. 02:00 or *:00/15")),
+        _ => {
+            return Err(format!(
+                "'{time}' is not a time: write HH:MM, e.g. 02:00 or *:00/15"
+            ))
+        }
     };
     let mut runs = Vec::new();
     for (day, _) in weekdays.iter().enumerate().filter(|(_, on)| **on) {
@@ -163,7 +166,9 @@ fn weekdays(spec: &str) -> Result<Vec<bool>, String> {
     let day = |name: &str| {
         DAYS.iter()
             .position(|d| d.eq_ignore_ascii_case(name))
-            .ok_or_else(|| format!("'{name}' is not a weekday: use Mon, Tue, Wed, Thu, Fri, Sat, Sun"))
+            .ok_or_else(|| {
+                format!("'{name}' is not a weekday: use Mon, Tue, Wed, Thu, Fri, Sat, Sun")
+            })
     };
     let mut on = vec![false; 7];
     for item in spec.split(',') {
@@ -195,7 +200,11 @@ fn values(spec: &str, max: usize, what: &str) -> Result<Vec<bool>, String> {
         let (range, step) = match item.split_once('/') {
             Some((r, s)) => match s.parse::<usize>() {
                 Ok(step) if step > 0 => (r, step),
-                _ => return Err(format!("'{item}': the repetition after / must be a positive number")),
+                _ => {
+                    return Err(format!(
+                        "'{item}': the repetition after / must be a positive number"
+                    ))
+                }
             },
             None => (item, 1),
         };

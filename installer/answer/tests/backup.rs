@@ -69,5 +69,9 @@ fn a_built_answer_that_keeps_nothing_is_refused_by_key() {
     assert_eq!(errors.len(), 1, "{errors:?}");
     assert_eq!(errors[0].key, "backup.tank2");
     assert_eq!(errors[0].line, None);
-    assert!(errors[0].message.contains("keeps no snapshot"), "{}", errors[0]);
+    assert!(
+        errors[0].message.contains("keeps no snapshot"),
+        "{}",
+        errors[0]
+    );
 }

@@ -34,7 +34,14 @@ pub(crate) fn receive_guard(source: &str) -> anyhow::Result<ExitCode> {
             let message = format!("refused from node {source}: {why}: {request:?}");
             // The journal (through logger) and the sender's stderr.
             let _ = std::process::Command::new("logger")
-                .args(["-t", "tappaas-receive-guard", "-p", "auth.warning", "--", &message])
+                .args([
+                    "-t",
+                    "tappaas-receive-guard",
+                    "-p",
+                    "auth.warning",
+                    "--",
+                    &message,
+                ])
                 .status();
             eprintln!("tappaas receive guard: {message}");
             Ok(ExitCode::from(crate::EXIT_INVALID))

@@ -15,7 +15,8 @@ use tappaas_firstboot::backup::replication_keys::authorized_keys;
 use tappaas_plan::ReplicationPlan;
 
 const NOW: i64 = 2_000_000_000;
-const KEY: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGtappaasreplicationkeyxx tappaas-replication@tappaas1";
+const KEY: &str =
+    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGtappaasreplicationkeyxx tappaas-replication@tappaas1";
 
 fn node(number: u8, receives: bool) -> Member {
     Member {
@@ -54,7 +55,10 @@ fn the_ring_sends_each_tank1_to_the_next_node_by_number() {
         other => panic!("a single node replicated: {other:?}"),
     }
     let two = [node(2, true), node(1, true)];
-    assert_eq!([1, 2].map(|n| to(assign(&two, n, None))), [Some(2), Some(1)]);
+    assert_eq!(
+        [1, 2].map(|n| to(assign(&two, n, None))),
+        [Some(2), Some(1)]
+    );
     let three = [node(3, true), node(1, true), node(2, true)];
     assert_eq!(
         [1, 2, 3].map(|n| to(assign(&three, n, None))),
@@ -71,9 +75,16 @@ fn the_ring_sends_each_tank1_to_the_next_node_by_number() {
 #[test]
 fn an_explicit_target_wins_by_number_or_name() {
     let three = [node(1, true), node(2, true), node(3, true)];
-    assert_eq!(to(assign(&three, 1, Some(&ReplicationTarget::Number(3)))), Some(3));
     assert_eq!(
-        to(assign(&three, 2, Some(&ReplicationTarget::Name("TAPPAAS1".into())))),
+        to(assign(&three, 1, Some(&ReplicationTarget::Number(3)))),
+        Some(3)
+    );
+    assert_eq!(
+        to(assign(
+            &three,
+            2,
+            Some(&ReplicationTarget::Name("TAPPAAS1".into()))
+        )),
         Some(1)
     );
     // Not (yet) in the cluster: nothing, said.
@@ -99,7 +110,12 @@ fn syncoid_copies_tank1_into_the_replica_dataset_with_the_key_file_only() {
         &mut |_| {},
     );
     let calls = fx.calls();
-    let [Call::Run { command, input, limit }] = calls.as_slice() else {
+    let [Call::Run {
+        command,
+        input,
+        limit,
+    }] = calls.as_slice()
+    else {
         panic!("{calls:?}")
     };
     assert_eq!(
@@ -117,7 +133,9 @@ fn syncoid_copies_tank1_into_the_replica_dataset_with_the_key_file_only() {
     assert_eq!(t.dataset, "tank2/replica/tappaas1/tank1");
     assert_eq!(t.last_error, None);
     assert_eq!(
-        syncoid_args(&members[1], &members[0], key).last().map(String::as_str),
+        syncoid_args(&members[1], &members[0], key)
+            .last()
+            .map(String::as_str),
         Some("root@10.0.0.10:tank2/replica/tappaas2/tank1")
     );
 }
@@ -145,22 +163,46 @@ fn a_target_that_is_down_fails_alone_and_shows_its_lag() {
             },
         );
     }
-    let state = replicate(&mut fx, &conf(None), &members, &members[0], Path::new("/k"), before, NOW, &mut |_| {});
+    let state = replicate(
+        &mut fx,
+        &conf(None),
+        &members,
+        &members[0],
+        Path::new("/k"),
+        before,
+        NOW,
+        &mut |_| {},
+    );
     let down = &state.targets["tappaas2"];
-    assert_eq!(down.last_success, Some(NOW - 7200), "a failure keeps the last success");
+    assert_eq!(
+        down.last_success,
+        Some(NOW - 7200),
+        "a failure keeps the last success"
+    );
     assert_eq!(down.last_attempt, NOW);
     assert!(
-        down.last_error.as_deref().is_some_and(|e| e.contains("Connection timed out")),
+        down.last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("Connection timed out")),
         "{down:?}"
     );
-    assert_eq!(state.targets["tappaas3"].last_error, None, "the other target is untouched");
+    assert_eq!(
+        state.targets["tappaas3"].last_error, None,
+        "the other target is untouched"
+    );
 
     // An hour later it is still down: more than 2 x hourly without a copy.
     let rows = evaluate(&conf(None), &state, NOW + 3600);
     let row = rows.iter().find(|r| r.target == "tappaas2").expect("row");
     assert_eq!(row.lag_seconds, Some(3 * 3600));
     assert!(row.overdue);
-    assert!(!rows.iter().find(|r| r.target == "tappaas3").expect("row").overdue);
+    assert!(
+        !rows
+            .iter()
+            .find(|r| r.target == "tappaas3")
+            .expect("row")
+            .overdue
+    );
     let text = render(Some(&conf(None)), &state, &rows);
     assert!(text.contains("to tappaas2 (tank2/replica/tappaas1/tank1): last copy 3h 0m ago, OVERDUE (more than 2h 0m)"), "{text}");
     assert!(text.contains("last attempt failed: `syncoid"), "{text}");
@@ -170,10 +212,22 @@ fn a_target_that_is_down_fails_alone_and_shows_its_lag() {
 
     // B is back: the next run succeeds and the lag is gone.
     let mut fx = Recorder::new();
-    let state = replicate(&mut fx, &conf(None), &members, &members[0], Path::new("/k"), state, NOW + 3700, &mut |_| {});
+    let state = replicate(
+        &mut fx,
+        &conf(None),
+        &members,
+        &members[0],
+        Path::new("/k"),
+        state,
+        NOW + 3700,
+        &mut |_| {},
+    );
     let rows = evaluate(&conf(None), &state, NOW + 3700);
     let row = rows.iter().find(|r| r.target == "tappaas2").expect("row");
-    assert_eq!((row.lag_seconds, row.overdue, row.last_error.clone()), (Some(0), false, None));
+    assert_eq!(
+        (row.lag_seconds, row.overdue, row.last_error.clone()),
+        (Some(0), false, None)
+    );
 }
 
 #[test]
@@ -184,13 +238,25 @@ fn the_state_is_written_root_only_where_status_reads_it() {
     let mut fx = Recorder::new();
     save_state(&mut fx, &paths, &state).expect("saved");
     let calls = fx.calls();
-    let [Call::Write { path, mode, content }] = calls.as_slice() else {
+    let [Call::Write {
+        path,
+        mode,
+        content,
+    }] = calls.as_slice()
+    else {
         panic!("{calls:?}")
     };
-    assert_eq!((path.as_path(), *mode), (Path::new("/node/var/lib/tappaas/replication-state.json"), 0o600));
+    assert_eq!(
+        (path.as_path(), *mode),
+        (
+            Path::new("/node/var/lib/tappaas/replication-state.json"),
+            0o600
+        )
+    );
     let back: ReplicationState = serde_json::from_slice(content).expect("json");
     assert_eq!(back, state);
-    assert!(render(Some(&conf(None)), &back, &[]).contains("nothing to replicate: a single-node cluster"));
+    assert!(render(Some(&conf(None)), &back, &[])
+        .contains("nothing to replicate: a single-node cluster"));
 }
 
 #[test]
@@ -237,25 +303,49 @@ const SYNCOID_SENDS: &[&str] = &[
 #[test]
 fn the_guard_lets_through_exactly_what_syncoid_sends() {
     for request in SYNCOID_SENDS {
-        assert!(decide("tappaas1", request).is_ok(), "{request}: {:?}", decide("tappaas1", request));
+        assert!(
+            decide("tappaas1", request).is_ok(),
+            "{request}: {:?}",
+            decide("tappaas1", request)
+        );
     }
-    assert_eq!(decide("tappaas1", "command -v zstd"), Ok(Allowed::CommandV("zstd".into())));
+    assert_eq!(
+        decide("tappaas1", "command -v zstd"),
+        Ok(Allowed::CommandV("zstd".into()))
+    );
     // The pipeline is run as three programs, stderr of the last merged,
     // after the replica's parent is made (not mounted).
     assert_eq!(
         decide("tappaas1", SYNCOID_SENDS[11]),
         Ok(Allowed::Run {
             prepare: Some(
-                ["zfs", "create", "-p", "-o", "canmount=off", "tank2/replica/tappaas1"]
-                    .map(String::from)
-                    .to_vec()
+                [
+                    "zfs",
+                    "create",
+                    "-p",
+                    "-o",
+                    "canmount=off",
+                    "tank2/replica/tappaas1"
+                ]
+                .map(String::from)
+                .to_vec()
             ),
             stages: vec![
-                ["mbuffer", "-q", "-s", "128k", "-m", "16M"].map(String::from).to_vec(),
-                ["zstd", "-dc"].map(String::from).to_vec(),
-                ["zfs", "receive", "-u", "-o", "canmount=off", "-s", "tank2/replica/tappaas1/tank1"]
+                ["mbuffer", "-q", "-s", "128k", "-m", "16M"]
                     .map(String::from)
                     .to_vec(),
+                ["zstd", "-dc"].map(String::from).to_vec(),
+                [
+                    "zfs",
+                    "receive",
+                    "-u",
+                    "-o",
+                    "canmount=off",
+                    "-s",
+                    "tank2/replica/tappaas1/tank1"
+                ]
+                .map(String::from)
+                .to_vec(),
             ],
             merge_stderr: true,
         })
@@ -264,7 +354,10 @@ fn the_guard_lets_through_exactly_what_syncoid_sends() {
     let Ok(Allowed::Run { stages, .. }) = decide("tappaas1", "zfs get -H createtxg") else {
         panic!()
     };
-    assert_eq!(stages[0].last().map(String::as_str), Some("tank2/replica/tappaas1/tank1"));
+    assert_eq!(
+        stages[0].last().map(String::as_str),
+        Some("tank2/replica/tappaas1/tank1")
+    );
 }
 
 #[test]

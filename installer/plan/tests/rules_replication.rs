@@ -10,7 +10,13 @@ use tappaas_plan::{Plan, REPLICATION_CONF, SANOID_CONF};
 
 fn enables_replication(p: &Plan) -> bool {
     p.commands().any(|c| {
-        c.argv == ["systemctl", "--root=/target", "enable", "tappaas-replication.timer"]
+        c.argv
+            == [
+                "systemctl",
+                "--root=/target",
+                "enable",
+                "tappaas-replication.timer",
+            ]
     })
 }
 
@@ -21,34 +27,50 @@ fn the_timer_runs_the_job_on_the_answers_schedule() {
         &with("[backup.replication]\nschedule = \"*-*-* *:00/30\"\ntarget = 2\n\n[backup.replication.retention]\ndaily = 7\n"),
     );
     let timer = file(&p, "/etc/systemd/system/tappaas-replication.timer");
-    assert!(timer.contains("\nOnCalendar=*-*-* *:00/30\nPersistent=true\n"), "{timer}");
+    assert!(
+        timer.contains("\nOnCalendar=*-*-* *:00/30\nPersistent=true\n"),
+        "{timer}"
+    );
     let service = file(&p, "/etc/systemd/system/tappaas-replication.service");
     assert!(
         service.contains("\nExecStart=/usr/bin/tappaas-installer backup replicate\n"),
         "{service}"
     );
     assert!(enables_replication(&p));
-    let conf: serde_json::Value =
-        serde_json::from_str(&file(&p, REPLICATION_CONF)).expect("json");
+    let conf: serde_json::Value = serde_json::from_str(&file(&p, REPLICATION_CONF)).expect("json");
     assert_eq!(conf["period-seconds"], 1800);
     assert_eq!(conf["target"], 2);
     assert_eq!(conf["retention"]["daily"], 7);
     assert_eq!(conf["retention"]["hourly"], 24);
-    assert_eq!((conf["sends"].clone(), conf["receives"].clone()), (true.into(), true.into()));
+    assert_eq!(
+        (conf["sends"].clone(), conf["receives"].clone()),
+        (true.into(), true.into())
+    );
     assert_eq!(conf["allow-from"], "10.0.0.0/24");
-    assert!(p.files().any(|f| f.path == REPLICATION_CONF && f.mode == "0600"));
+    assert!(p
+        .files()
+        .any(|f| f.path == REPLICATION_CONF && f.mode == "0600"));
     let sshd = file(&p, "/etc/ssh/sshd_config.d/tappaas-replication.conf");
     assert!(sshd.contains("AuthorizedKeysFile .ssh/authorized_keys .ssh/authorized_keys2 /etc/tappaas/replication-authorized-keys"), "{sshd}");
     // The replicas are pruned to their own retention, never snapshotted.
     let sanoid = file(&p, SANOID_CONF);
-    assert!(sanoid.contains("[tank2/replica]\n\tuse_template = replica\n\trecursive = yes\n"), "{sanoid}");
-    assert!(sanoid.contains("[template_replica]\n\tfrequently = 0\n\thourly = 24\n\tdaily = 7\n"), "{sanoid}");
+    assert!(
+        sanoid.contains("[tank2/replica]\n\tuse_template = replica\n\trecursive = yes\n"),
+        "{sanoid}"
+    );
+    assert!(
+        sanoid.contains("[template_replica]\n\tfrequently = 0\n\thourly = 24\n\tdaily = 7\n"),
+        "{sanoid}"
+    );
     assert!(sanoid.contains("\tautosnap = no\n"), "{sanoid}");
 }
 
 #[test]
 fn replication_off_lays_nothing() {
-    let p = ok(&home_server(), &with("[backup.replication]\nenabled = false\n"));
+    let p = ok(
+        &home_server(),
+        &with("[backup.replication]\nenabled = false\n"),
+    );
     assert_eq!(p.replication, None);
     assert!(p.files().all(|f| !f.path.contains("replication")));
     assert!(!enables_replication(&p));
@@ -63,7 +85,10 @@ fn a_node_without_tank2_is_refused_when_replication_is_asked_for() {
         64,
     );
     let answer = "[disk-setup]\nfilesystem = \"zfs\"\ndisk-list = [\"sda\"]\n";
-    let errors = err(&m, &format!("{answer}\n[backup.replication]\nschedule = \"daily\"\n"));
+    let errors = err(
+        &m,
+        &format!("{answer}\n[backup.replication]\nschedule = \"daily\"\n"),
+    );
     assert!(
         has_error(&errors, "backup.replication", "no tank2 to receive"),
         "{errors:?}"

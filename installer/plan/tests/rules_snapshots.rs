@@ -84,7 +84,10 @@ fn the_answer_sets_the_retention() {
         &with("[backup.data]\nhourly = 48\n\n[backup.tank2]\nmonthly = 3\n"),
     );
     let conf = file(&p, SANOID_CONF);
-    assert!(conf.contains("[template_data]\n\tfrequently = 4\n\thourly = 48\n"), "{conf}");
+    assert!(
+        conf.contains("[template_data]\n\tfrequently = 4\n\thourly = 48\n"),
+        "{conf}"
+    );
     assert!(conf.contains("\tweekly = 4\n\tmonthly = 3\n"), "{conf}");
 }
 
@@ -95,9 +98,15 @@ fn a_single_disk_node_covers_only_rpool() {
         vec![nic("enp1s0", "aa:00:00:00:00:01", true)],
         64,
     );
-    let p = ok(&m, "[disk-setup]\nfilesystem = \"zfs\"\ndisk-list = [\"sda\"]\n");
+    let p = ok(
+        &m,
+        "[disk-setup]\nfilesystem = \"zfs\"\ndisk-list = [\"sda\"]\n",
+    );
     let conf = file(&p, SANOID_CONF);
-    assert!(conf.contains("[rpool/ROOT]\n") && conf.contains("[rpool/data]\n"), "{conf}");
+    assert!(
+        conf.contains("[rpool/ROOT]\n") && conf.contains("[rpool/data]\n"),
+        "{conf}"
+    );
     assert!(!conf.contains("tank"), "{conf}");
     assert!(conf.contains("[template_data]"), "{conf}");
     assert!(enables_sanoid(&p));

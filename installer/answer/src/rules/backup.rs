@@ -5,10 +5,7 @@ use super::{KeyPath, Rules};
 use crate::Backup;
 
 pub(super) fn backup(r: &mut Rules, b: &Backup) {
-    for (class, retention) in [
-        ("data", b.data_retention()),
-        ("tank2", b.tank2_retention()),
-    ] {
+    for (class, retention) in [("data", b.data_retention()), ("tank2", b.tank2_retention())] {
         if retention.keeps_nothing() {
             r.err(
                 KeyPath::of("backup").key(class),

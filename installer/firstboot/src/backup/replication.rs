@@ -15,7 +15,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use tappaas_answer::ReplicationTarget;
 use tappaas_effects::Effects;
-use tappaas_plan::{ReplicationPlan, REPLICA_ROOT, REPLICATION_CONF};
+use tappaas_plan::{ReplicationPlan, REPLICATION_CONF, REPLICA_ROOT};
 
 use super::status::human_age;
 use super::{run_checked, BackupError};
@@ -202,7 +202,10 @@ pub fn load_conf(paths: &ReplicationPaths) -> Result<Option<ReplicationPlan>, Ba
             ))
         }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(BackupError::Failed(format!("{}: {e}", paths.conf.display()))),
+        Err(e) => Err(BackupError::Failed(format!(
+            "{}: {e}",
+            paths.conf.display()
+        ))),
     }
 }
 
@@ -212,7 +215,10 @@ pub fn load_state(paths: &ReplicationPaths) -> Result<ReplicationState, BackupEr
         Ok(text) => serde_json::from_str(&text)
             .map_err(|e| BackupError::Failed(format!("{}: {e}", paths.state.display()))),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(ReplicationState::default()),
-        Err(e) => Err(BackupError::Failed(format!("{}: {e}", paths.state.display()))),
+        Err(e) => Err(BackupError::Failed(format!(
+            "{}: {e}",
+            paths.state.display()
+        ))),
     }
 }
 
@@ -346,7 +352,11 @@ pub fn evaluate(conf: &ReplicationPlan, state: &ReplicationState, now: i64) -> V
 }
 
 /// The replication part of `backup status` as text.
-pub fn render(conf: Option<&ReplicationPlan>, state: &ReplicationState, rows: &[TargetStatus]) -> String {
+pub fn render(
+    conf: Option<&ReplicationPlan>,
+    state: &ReplicationState,
+    rows: &[TargetStatus],
+) -> String {
     let Some(conf) = conf else {
         return "Replication: off (backup.replication.enabled = false)\n".into();
     };
@@ -358,15 +368,18 @@ pub fn render(conf: Option<&ReplicationPlan>, state: &ReplicationState, rows: &[
         out.push_str("  no run yet (tappaas-replication.timer)\n");
     }
     for r in rows {
-        let lag = r
-            .lag_seconds
-            .map_or("never copied".to_string(), |l| format!("last copy {} ago", human_age(l)));
+        let lag = r.lag_seconds.map_or("never copied".to_string(), |l| {
+            format!("last copy {} ago", human_age(l))
+        });
         let verdict = if r.overdue {
             format!("OVERDUE (more than {})", human_age(r.overdue_after_seconds))
         } else {
             "ok".into()
         };
-        out.push_str(&format!("  to {} ({}): {lag}, {verdict}\n", r.target, r.dataset));
+        out.push_str(&format!(
+            "  to {} ({}): {lag}, {verdict}\n",
+            r.target, r.dataset
+        ));
         if let Some(e) = &r.last_error {
             let first = e.lines().next().unwrap_or("");
             out.push_str(&format!("    last attempt failed: {first}\n"));
@@ -392,7 +405,16 @@ pub fn run(
     let Some((conf, me, members)) = prepare(fx, paths, line)? else {
         return Ok(true);
     };
-    let state = replicate(fx, &conf, &members, &me, &paths.key, load_state(paths)?, now, line);
+    let state = replicate(
+        fx,
+        &conf,
+        &members,
+        &me,
+        &paths.key,
+        load_state(paths)?,
+        now,
+        line,
+    );
     save_state(fx, paths, &state)?;
     Ok(state
         .targets
@@ -417,7 +439,10 @@ pub fn prepare(
     let plan = super::replication_keys::load_plan(&paths.plan)?;
     let members = load_members(paths)?;
     let me = super::replication_keys::setup(fx, paths, &plan, &conf, &members, line)?;
-    let mut members: Vec<Member> = members.into_iter().filter(|m| m.number != me.number).collect();
+    let mut members: Vec<Member> = members
+        .into_iter()
+        .filter(|m| m.number != me.number)
+        .collect();
     members.push(me.clone());
     members.sort_by_key(|m| m.number);
     Ok(Some((conf, me, members)))

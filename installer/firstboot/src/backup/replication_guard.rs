@@ -97,7 +97,9 @@ fn single(words: &[String], base: &str) -> Result<Allowed, String> {
         })
     };
     match w.as_slice() {
-        ["command", "-v", name] if HELPERS.contains(name) => Ok(Allowed::CommandV(name.to_string())),
+        ["command", "-v", name] if HELPERS.contains(name) => {
+            Ok(Allowed::CommandV(name.to_string()))
+        }
         ["ps", "-Ao", "args="] => run(vec![words.to_vec()]),
         ["zpool", "get", "-o", "value", "-H", "feature@extensible_dataset", pool]
             if Some(*pool) == REPLICA_ROOT.split('/').next() =>
@@ -138,7 +140,10 @@ fn zfs_get(args: &[&str], base: &str) -> Result<Vec<String>, String> {
                         let v = args.get(i).ok_or(format!("-{c} without its value"))?;
                         let ok = match c {
                             'd' => v.chars().all(|c| c.is_ascii_digit()),
-                            't' => matches!(*v, "snapshot" | "filesystem" | "volume" | "filesystem,volume"),
+                            't' => matches!(
+                                *v,
+                                "snapshot" | "filesystem" | "volume" | "filesystem,volume"
+                            ),
                             _ => *v == "value" || *v == "name,value",
                         };
                         if !ok {
@@ -245,16 +250,18 @@ pub fn execute(allowed: &Allowed) -> std::io::Result<i32> {
     let (prepare, stages, merge_stderr) = match allowed {
         Allowed::CommandV(name) => {
             let path = std::env::var_os("PATH").unwrap_or_default();
-            return Ok(match std::env::split_paths(&path)
-                .map(|d| d.join(name))
-                .find(|p| p.is_file())
-            {
-                Some(p) => {
-                    println!("{}", p.display());
-                    0
-                }
-                None => 1,
-            });
+            return Ok(
+                match std::env::split_paths(&path)
+                    .map(|d| d.join(name))
+                    .find(|p| p.is_file())
+                {
+                    Some(p) => {
+                        println!("{}", p.display());
+                        0
+                    }
+                    None => 1,
+                },
+            );
         }
         Allowed::Run {
             prepare,
@@ -265,7 +272,10 @@ pub fn execute(allowed: &Allowed) -> std::io::Result<i32> {
     if let Some(p) = prepare {
         // The parent exists already on every run but the first: a
         // failure here is the receive's to report.
-        let _ = Command::new(&p[0]).args(&p[1..]).stdout(Stdio::null()).status();
+        let _ = Command::new(&p[0])
+            .args(&p[1..])
+            .stdout(Stdio::null())
+            .status();
     }
     let mut children = Vec::new();
     let mut previous: Option<std::process::ChildStdout> = None;
@@ -418,7 +428,17 @@ mod tests {
                 Token::MergeStderr,
             ]
         );
-        for bad in ["a; b", "a && b", "a > f", "$(x)", "`x`", "a || b", "a\nb", "\"$HOME\"", "2>/dev/null"] {
+        for bad in [
+            "a; b",
+            "a && b",
+            "a > f",
+            "$(x)",
+            "`x`",
+            "a || b",
+            "a\nb",
+            "\"$HOME\"",
+            "2>/dev/null",
+        ] {
             assert!(tokenize(bad).is_err(), "{bad:?}");
         }
     }

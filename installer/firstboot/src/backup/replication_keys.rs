@@ -85,7 +85,10 @@ pub fn setup(
             .map_err(|e| BackupError::Failed(format!("{}: {e}", paths.members.display())))?;
         fx.write_file(&published, 0o600, record.as_bytes())
             .map_err(|e| BackupError::Failed(format!("{}: {e}", published.display())))?;
-        line(&format!("published this node's replication key in {}", published.display()));
+        line(&format!(
+            "published this node's replication key in {}",
+            published.display()
+        ));
     }
     if conf.receives {
         let args: Vec<String> = ["create", "-p", "-o", "canmount=off", REPLICA_ROOT]
@@ -93,7 +96,11 @@ pub fn setup(
             .to_vec();
         run_checked(fx, "zfs", &args, SHORT_LIMIT, line)?;
     }
-    let mut all: Vec<Member> = members.iter().filter(|m| m.number != me.number).cloned().collect();
+    let mut all: Vec<Member> = members
+        .iter()
+        .filter(|m| m.number != me.number)
+        .cloned()
+        .collect();
     all.push(me.clone());
     let text = authorized_keys(&all, me.number, conf, line);
     fx.write_file(&paths.authorized_keys, 0o600, text.as_bytes())
@@ -122,11 +129,17 @@ pub fn authorized_keys(
     }
     for m in members.iter().filter(|m| m.number != me) {
         let Some(key) = plain_key(&m.key) else {
-            line(&format!("left out node {}'s key: not an ssh-ed25519 key line", m.hostname));
+            line(&format!(
+                "left out node {}'s key: not an ssh-ed25519 key line",
+                m.hostname
+            ));
             continue;
         };
         if !plain_name(&m.hostname) {
-            line(&format!("left out node {}: not a plain host name", m.hostname));
+            line(&format!(
+                "left out node {}: not a plain host name",
+                m.hostname
+            ));
             continue;
         }
         let from = match (&conf.allow_from, &m.address) {
@@ -168,16 +181,12 @@ fn plain_key(key: &str) -> Option<String> {
 }
 
 fn plain_name(name: &str) -> bool {
-    !name.is_empty()
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-')
+    !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
 }
 
 /// The install's plan, for this node's name, number and address.
 pub fn load_plan(path: &Path) -> Result<Plan, BackupError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| BackupError::Failed(format!("{}: {e}", path.display())))?;
-    serde_json::from_str(&text)
-        .map_err(|e| BackupError::Failed(format!("{}: {e}", path.display())))
+    serde_json::from_str(&text).map_err(|e| BackupError::Failed(format!("{}: {e}", path.display())))
 }
