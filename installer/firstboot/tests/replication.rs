@@ -7,7 +7,7 @@ use std::path::Path;
 use tappaas_answer::{ReplicationTarget, Retention};
 use tappaas_effects::{Answer, Call, Recorder};
 use tappaas_firstboot::backup::replication::{
-    assign, evaluate, render, replicate, save_state, syncoid_args, Assignment, Member,
+    assign, evaluate, render, replicate, save_state, syncoid_args, Assignment, Job, Member,
     ReplicationPaths, ReplicationState, TargetState, COPY_LIMIT,
 };
 use tappaas_firstboot::backup::replication_guard::{decide, Allowed};
@@ -101,10 +101,12 @@ fn syncoid_copies_tank1_into_the_replica_dataset_with_the_key_file_only() {
     let mut fx = Recorder::new();
     let state = replicate(
         &mut fx,
-        &conf(None),
-        &members,
-        &members[0],
-        key,
+        Job {
+            conf: &conf(None),
+            members: &members,
+            me: &members[0],
+            key,
+        },
         ReplicationState::default(),
         NOW,
         &mut |_| {},
@@ -165,10 +167,12 @@ fn a_target_that_is_down_fails_alone_and_shows_its_lag() {
     }
     let state = replicate(
         &mut fx,
-        &conf(None),
-        &members,
-        &members[0],
-        Path::new("/k"),
+        Job {
+            conf: &conf(None),
+            members: &members,
+            me: &members[0],
+            key: Path::new("/k"),
+        },
         before,
         NOW,
         &mut |_| {},
@@ -214,10 +218,12 @@ fn a_target_that_is_down_fails_alone_and_shows_its_lag() {
     let mut fx = Recorder::new();
     let state = replicate(
         &mut fx,
-        &conf(None),
-        &members,
-        &members[0],
-        Path::new("/k"),
+        Job {
+            conf: &conf(None),
+            members: &members,
+            me: &members[0],
+            key: Path::new("/k"),
+        },
         state,
         NOW + 3700,
         &mut |_| {},
@@ -233,8 +239,10 @@ fn a_target_that_is_down_fails_alone_and_shows_its_lag() {
 #[test]
 fn the_state_is_written_root_only_where_status_reads_it() {
     let paths = ReplicationPaths::under(Path::new("/node"));
-    let mut state = ReplicationState::default();
-    state.idle = Some("a single-node cluster: no other node to copy to".into());
+    let state = ReplicationState {
+        idle: Some("a single-node cluster: no other node to copy to".into()),
+        ..ReplicationState::default()
+    };
     let mut fx = Recorder::new();
     save_state(&mut fx, &paths, &state).expect("saved");
     let calls = fx.calls();

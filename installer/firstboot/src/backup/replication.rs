@@ -250,19 +250,32 @@ pub fn load_members(paths: &ReplicationPaths) -> Result<Vec<Member>, BackupError
     Ok(members)
 }
 
+/// One node's job: its settings, the cluster's members, itself, and the
+/// path of its key.
+#[derive(Debug, Clone, Copy)]
+pub struct Job<'a> {
+    pub conf: &'a ReplicationPlan,
+    pub members: &'a [Member],
+    pub me: &'a Member,
+    pub key: &'a Path,
+}
+
 /// One run: copy `me`'s tank1 to its target, and the state to keep. A
 /// failed copy is recorded, not returned: the caller writes the state
 /// either way and says the outcome.
 pub fn replicate(
     fx: &mut dyn Effects,
-    conf: &ReplicationPlan,
-    members: &[Member],
-    me: &Member,
-    key: &Path,
+    job: Job<'_>,
     mut state: ReplicationState,
     now: i64,
     line: &mut dyn FnMut(&str),
 ) -> ReplicationState {
+    let Job {
+        conf,
+        members,
+        me,
+        key,
+    } = job;
     let assigned = if conf.sends {
         assign(members, me.number, conf.target.as_ref())
     } else {
@@ -405,16 +418,13 @@ pub fn run(
     let Some((conf, me, members)) = prepare(fx, paths, line)? else {
         return Ok(true);
     };
-    let state = replicate(
-        fx,
-        &conf,
-        &members,
-        &me,
-        &paths.key,
-        load_state(paths)?,
-        now,
-        line,
-    );
+    let job = Job {
+        conf: &conf,
+        members: &members,
+        me: &me,
+        key: &paths.key,
+    };
+    let state = replicate(fx, job, load_state(paths)?, now, line);
     save_state(fx, paths, &state)?;
     Ok(state
         .targets

@@ -190,7 +190,7 @@ fn receive(words: &[String], base: &str) -> Result<Option<Vec<String>>, String> 
     };
     let (dataset, options) = args.split_last().ok_or("zfs receive without a dataset")?;
     in_subtree(dataset, base)?;
-    let abort = options == &["-A"];
+    let abort = options == ["-A"];
     let (mut unmounted, mut no_mount) = (false, false);
     let mut i = 0;
     while i < options.len() && !abort {
@@ -205,7 +205,7 @@ fn receive(words: &[String], base: &str) -> Result<Option<Vec<String>>, String> 
         }
         i += 1;
     }
-    if !abort && !(unmounted && no_mount) {
+    if !(abort || unmounted && no_mount) {
         return Err("a replica is received with -u -o canmount=off, never mounted".into());
     }
     let parent = base.rsplit_once('/').map_or(base, |(p, _)| p);
@@ -416,7 +416,7 @@ mod tests {
     #[test]
     fn words_quotes_and_the_two_operators() {
         assert_eq!(
-            tokenize(" zfs get -H name 'tank2/replica/a/tank1' | x 2>&1").unwrap(),
+            tokenize(" zfs get -H name 'tank2/replica/a/tank1' | x 2>&1").expect("tokens"),
             vec![
                 Token::Word("zfs".into()),
                 Token::Word("get".into()),
