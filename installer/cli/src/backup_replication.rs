@@ -13,7 +13,12 @@ const EXIT_COPY_FAILED: u8 = 1;
 
 pub(crate) fn replicate(now: i64) -> anyhow::Result<ExitCode> {
     let mut print = |l: &str| println!("{l}");
-    let copied = replication::run(&mut Machine, &ReplicationPaths::node(), now, &mut print)?;
+    let copied = tappaas_firstboot::backup::replication_run::run(
+        &mut Machine,
+        &ReplicationPaths::node(),
+        now,
+        &mut print,
+    )?;
     Ok(if copied {
         ExitCode::SUCCESS
     } else {

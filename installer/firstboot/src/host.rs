@@ -116,7 +116,7 @@ impl<R: CommandRunner> Host for SystemHost<R> {
     fn replication_setup(&mut self, note: &mut dyn FnMut(String)) -> Result<(), String> {
         let paths = crate::backup::replication::ReplicationPaths::node();
         let mut fx = tappaas_effects::Machine;
-        crate::backup::replication::prepare(&mut fx, &paths, &mut |l| note(l.to_string()))
+        crate::backup::replication_run::prepare(&mut fx, &paths, &mut |l| note(l.to_string()))
             .map(|_| ())
             .map_err(|e| e.to_string())
     }

@@ -13,6 +13,7 @@ pub mod policy;
 pub mod replication;
 pub mod replication_guard;
 pub mod replication_keys;
+pub mod replication_run;
 pub mod restore;
 pub mod status;
 pub mod zfs;
