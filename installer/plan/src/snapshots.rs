@@ -118,10 +118,18 @@ impl SnapshotPolicy {
 }
 
 impl Plan {
+    /// Replication across nodes as people read it (the printed plan).
+    pub fn replication_line(&self) -> String {
+        match &self.replication {
+            Some(r) => format!("replication: {}", r.summary()),
+            None => "replication: off (backup.replication.enabled = false)".to_string(),
+        }
+    }
+
     /// The snapshot policy as people read it, one line per template (the
     /// printed plan and the wizard's summary).
     pub fn snapshot_lines(&self) -> Vec<String> {
-        let mut lines: Vec<String> = match &self.snapshots {
+        let lines: Vec<String> = match &self.snapshots {
             None => vec!["none (backup.snapshots = false)".to_string()],
             Some(p) if p.templates.is_empty() => vec!["none (no pool to cover)".to_string()],
             Some(p) => p
@@ -144,10 +152,6 @@ impl Plan {
                 })
                 .collect(),
         };
-        lines.push(match &self.replication {
-            Some(r) => format!("replication: {}", r.summary()),
-            None => "replication: off (backup.replication.enabled = false)".to_string(),
-        });
         lines
     }
 }
