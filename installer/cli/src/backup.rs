@@ -23,13 +23,16 @@ pub(crate) const LONG_ABOUT: &str = "The node's ZFS snapshots, taken by sanoid \
 Proxmox Backup Server (storage tappaas-pbs, job tappaas-vms).\n\n\
 status: for each dataset of the policy its newest snapshot, its age and \
 how many of each period there are; for each VM its last backup and the \
-result of the last backup run; the node configuration archive's age; exit \
-status 4 when one is overdue (no snapshot within twice its shortest period, \
-no good backup within twice the job's period, a failed last run, no archive \
-within two days) or the timer is not enabled.\n\
+result of the last backup run; the node configuration archive's age; each \
+replication target's last copy; exit status 4 when one is overdue (no \
+snapshot within twice its shortest period, no good backup within twice the \
+job's period, a failed last run, no archive within two days, no copy within \
+twice the replication schedule's longest gap) or the timer is not enabled.\n\
 run: take the snapshots that are due now, and back up every VM now.\n\
 config: archive the node's own configuration now (/etc/pve, /etc/tappaas, \
 the network, the SSH host keys); tappaas-node-config.timer does it daily.\n\
+replicate: copy tank1 to another node's tank2 now (syncoid); \
+tappaas-replication.timer does it on the replication schedule.\n\
 restore: a file from a snapshot, a dataset as a clone beside it, a VM \
 from its backup to a new VM id, or a node configuration archive unpacked \
 into an empty folder.";
@@ -38,6 +41,7 @@ into an empty folder.";
 #[command(after_help = "Examples:\n  \
 tappaas-installer backup status --json\n  \
 tappaas-installer backup config\n  \
+tappaas-installer backup replicate\n  \
 tappaas-installer backup restore --file /tank1/photos/a.jpg\n  \
 tappaas-installer backup restore --dataset tank1/photos \\\n      \
 --snapshot autosnap_2026-12-07_14:00:00_hourly\n  \
@@ -67,6 +71,17 @@ pub enum BackupCommand {
     /// network, the SSH host keys) into its snapshot-covered dataset, and
     /// to the backup server when it is registered
     Config,
+    /// Copy tank1 to the replication target now (what
+    /// tappaas-replication.timer runs)
+    Replicate,
+    /// The forced command of another node's replication key (sshd runs
+    /// it; not for people)
+    #[command(hide = true)]
+    ReceiveGuard {
+        /// The node whose key this is
+        #[arg(long)]
+        source: String,
+    },
     /// Copy a file back from a snapshot, clone a dataset's snapshot beside
     /// it (roll back the dataset itself only with --force), restore a VM
     /// from its backup to a new VM id, or unpack a node configuration
@@ -204,12 +219,17 @@ fn status(config: &BackupConfig, json: bool) -> anyhow::Result<ExitCode> {
         Ok(s) => with_vms(s, now),
         Err(e) => return said(e),
     };
+    let (replication, text, lagging) = crate::backup_replication::status(now)?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&s)?);
+        let mut value = serde_json::to_value(&s)?;
+        if let Some(object) = value.as_object_mut() {
+            object.insert("replication".into(), serde_json::to_value(&replication)?);
+        }
+        println!("{}", serde_json::to_string_pretty(&value)?);
     } else {
-        print!("{}", backup::render_status(&s));
+        print!("{}{text}", backup::render_status(&s));
     }
-    Ok(if s.ok {
+    Ok(if s.ok && !lagging {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(EXIT_OVERDUE)
@@ -279,6 +299,8 @@ pub fn backup(args: &BackupArgs) -> anyhow::Result<ExitCode> {
                 Err(e) => said(e),
             }
         }
+        BackupCommand::Replicate => crate::backup_replication::replicate(now()),
+        BackupCommand::ReceiveGuard { source } => crate::backup_replication::receive_guard(source),
         BackupCommand::Restore {
             file,
             dataset,

@@ -104,6 +104,9 @@ pub(crate) fn node_files(plan: &Plan, answer: &Answer) -> Vec<FileSpec> {
             ));
         }
     }
+    if let Some(replication) = &plan.replication {
+        files.extend(replication.files());
+    }
     // Secrets in the answer serialise as a redaction marker.
     files.push(text(ANSWER_COPY, "0600", redacted_answer(answer)));
     files.push(FileSpec {

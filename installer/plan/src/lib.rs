@@ -16,6 +16,7 @@ mod own_pool;
 mod pools;
 mod propose;
 mod render;
+mod replication;
 mod snapshots;
 mod steps;
 
@@ -34,6 +35,9 @@ pub use propose::{
     PROPOSED_RPOOL_GIB,
 };
 pub use render::render_text;
+pub use replication::{
+    ReplicationPlan, REPLICATION_CONF, REPLICATION_SERVICE, REPLICATION_TIMER, REPLICA_ROOT,
+};
 pub use snapshots::{SnapshotPolicy, SnapshotTemplate, SANOID_CONF, SANOID_TIMER};
 
 /// Below this the installed node cannot run Proxmox VE at all.
@@ -71,6 +75,9 @@ pub fn plan(
         &mut errors,
         &mut warnings,
     );
+    let replication = layout
+        .as_ref()
+        .and_then(|l| replication::plan_replication(answer, &l.pools, &network, &mut errors));
     let Some(layout) = layout.filter(|_| errors.is_empty()) else {
         return Err(errors);
     };
@@ -105,6 +112,7 @@ pub fn plan(
         container_registry: answer.services.container_registry.clone(),
         renamed_pools,
         snapshots,
+        replication,
         steps: Vec::new(),
     };
     plan.steps = steps::plan_steps(&plan, machine, answer, env);

@@ -371,6 +371,14 @@ fn configure_step(plan: &Plan, answer: &Answer) -> Step {
             crate::NODE_CONFIG_TIMER,
         ]));
     }
+    if plan.replication.is_some() {
+        cfg.push(run([
+            "systemctl",
+            &format!("--root={TARGET_ROOT}"),
+            "enable",
+            crate::REPLICATION_TIMER,
+        ]));
+    }
     step("configure", "Configure the node", cfg)
 }
 

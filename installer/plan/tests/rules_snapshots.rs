@@ -37,6 +37,10 @@ fn two_pools_each_dataset_with_its_template() {
 \tuse_template = tank2
 \trecursive = yes
 
+[tank2/replica]
+\tuse_template = replica
+\trecursive = yes
+
 [template_data]
 \tfrequently = 4
 \thourly = 24
@@ -53,6 +57,15 @@ fn two_pools_each_dataset_with_its_template() {
 \tweekly = 4
 \tmonthly = 0
 \tautosnap = yes
+\tautoprune = yes
+
+[template_replica]
+\tfrequently = 0
+\thourly = 24
+\tdaily = 30
+\tweekly = 8
+\tmonthly = 12
+\tautosnap = no
 \tautoprune = yes
 "
     );

@@ -431,18 +431,21 @@ fn check_snapshots(vm: &mut Vm) {
     );
     check(
         vm,
-        "sanoid.conf covers rpool/ROOT, rpool/data, tank1 and tank2",
+        "sanoid.conf covers rpool/ROOT, rpool/data, tank1 and tank2, and prunes the replicas tank2 receives",
         "grep '^\\[' /etc/sanoid/sanoid.conf",
         |o| {
             let sections: Vec<&str> = o.lines().map(str::trim).collect();
+            // Replication is on by default: tank2/replica, pruned only.
             sections
                 == [
                     "[rpool/ROOT]",
                     "[rpool/data]",
                     "[tank1]",
                     "[tank2]",
+                    "[tank2/replica]",
                     "[template_data]",
                     "[template_tank2]",
+                    "[template_replica]",
                 ]
         },
     );
@@ -485,12 +488,14 @@ fn check_snapshots(vm: &mut Vm) {
                 && modes.iter().all(|l| l.starts_with("600 root "))
         },
     );
+    // Replicas (tank2/replica, once another node sends) get their
+    // snapshots from the sending node, not from sanoid here.
     check(
         vm,
         "sanoid (as its timer runs it) snapshots every dataset of the policy",
         "echo family-photo > /tank1/restore-check.txt && sync; \
          sanoid --take-snapshots --force-update 2>&1 | tail -n 3; \
-         for d in $(zfs list -H -o name -r rpool/ROOT rpool/data tank1 tank2); do \
+         for d in $(zfs list -H -o name -r rpool/ROOT rpool/data tank1 tank2 | grep -v '^tank2/replica'); do \
          zfs list -H -t snapshot -o name -d 1 \"$d\" | grep -q \"^$d@autosnap_\" || echo \"no snapshot of $d\"; \
          done; echo checked",
         |o| o.trim_end().ends_with("checked") && !o.contains("no snapshot of"),
