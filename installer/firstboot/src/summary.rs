@@ -150,8 +150,9 @@ pub(crate) fn render(plan: &Plan, facts: &Facts) -> String {
 }
 
 /// What is protected and how often: the snapshot policy the install laid
-/// (the plan's), the daily archive of the node's configuration, and
-/// whether the VMs are backed up (the next section says how).
+/// (the plan's), the daily archive of the node's configuration, where
+/// tank1 is replicated, and whether the VMs are backed up (the next
+/// section says how).
 fn protection_lines(s: &mut String, plan: &Plan, facts: &Facts) {
     use crate::backup::node_config::KEEP;
     use crate::backup_server::STORAGE_ID;
@@ -185,6 +186,7 @@ fn protection_lines(s: &mut String, plan: &Plan, facts: &Facts) {
             );
         }
     }
+    let _ = writeln!(s, "  replication:  {}", plan.replication_summary());
     let _ = match pbs {
         true => writeln!(
             s,

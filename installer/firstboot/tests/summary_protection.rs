@@ -1,6 +1,7 @@
 //! The first-boot summary (and /root/tappaas-node.txt) says what is
 //! protected and how often: the snapshot policy of the plan, the daily
-//! node configuration archive, and whether the VMs are backed up.
+//! node configuration archive, replication, and whether the VMs are
+//! backed up.
 
 // Tests may unwrap: a panic is a failure with a location.
 #![allow(clippy::unwrap_used)]
@@ -24,6 +25,7 @@ fn the_summary_says_what_is_protected_and_how_often() {
         format!("  snapshots:    {}\n", policy[0]),
         "  node config:  /etc/pve, /etc/tappaas, network, SSH host keys: daily (tappaas-node-config.timer),\n".to_string(),
         "                into tank1/tappaas/node-config/tappaas1 (last 14 kept, and its snapshots)\n".to_string(),
+        format!("  replication:  {}\n", plan.replication_summary()),
         "  VMs:          not backed up: no Proxmox Backup Server".to_string(),
         "  Check:        tappaas-installer backup status\n".to_string(),
     ];
@@ -42,11 +44,13 @@ fn with_snapshots_off_the_summary_says_nothing_is_archived() {
     let sim = world();
     let mut plan = plan(1, None);
     plan.snapshots = None;
+    plan.replication = None;
     let n1 = Node::new(1, &plan);
     let summary = run_ok(&sim, &n1);
     for line in [
         "  snapshots:    none (backup.snapshots = false)\n",
         "  node config:  not archived (backup.snapshots = false)",
+        "  replication:  off (backup.replication.enabled = false)\n",
     ] {
         assert!(summary.contains(line), "{line}\n{summary}");
     }

@@ -120,9 +120,15 @@ impl SnapshotPolicy {
 impl Plan {
     /// Replication across nodes as people read it (the printed plan).
     pub fn replication_line(&self) -> String {
+        format!("replication: {}", self.replication_summary())
+    }
+
+    /// Where tank1 is copied and how often, or that it is not (the
+    /// printed plan and the first-boot summary).
+    pub fn replication_summary(&self) -> String {
         match &self.replication {
-            Some(r) => format!("replication: {}", r.summary()),
-            None => "replication: off (backup.replication.enabled = false)".to_string(),
+            Some(r) => r.summary(),
+            None => "off (backup.replication.enabled = false)".to_string(),
         }
     }
 
