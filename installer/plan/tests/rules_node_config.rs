@@ -5,7 +5,6 @@
 mod common;
 
 use common::rules::*;
-use common::*;
 use tappaas_plan::{Plan, NODE_CONFIG_SERVICE, NODE_CONFIG_TIMER};
 
 fn enables_node_config(p: &Plan) -> bool {
@@ -37,15 +36,7 @@ fn the_timer_and_service_are_laid_and_the_timer_enabled() {
 
 #[test]
 fn without_tank1_the_archive_goes_below_rpool_data() {
-    let m = machine(
-        vec![disk("sda", "SSD1", 500, true)],
-        vec![nic("enp1s0", "aa:00:00:00:00:01", true)],
-        64,
-    );
-    let p = ok(
-        &m,
-        "[disk-setup]\nfilesystem = \"zfs\"\ndisk-list = [\"sda\"]\n",
-    );
+    let p = ok(&one_disk_node(), ONE_DISK);
     assert!(enables_node_config(&p));
     assert_eq!(
         p.node_config_dataset(),

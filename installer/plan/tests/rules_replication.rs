@@ -5,7 +5,6 @@
 mod common;
 
 use common::rules::*;
-use common::*;
 use tappaas_plan::{Plan, REPLICATION_CONF, SANOID_CONF};
 
 fn enables_replication(p: &Plan) -> bool {
@@ -79,12 +78,7 @@ fn replication_off_lays_nothing() {
 
 #[test]
 fn a_node_without_tank2_is_refused_when_replication_is_asked_for() {
-    let m = machine(
-        vec![disk("sda", "SSD1", 500, true)],
-        vec![nic("enp1s0", "aa:00:00:00:00:01", true)],
-        64,
-    );
-    let answer = "[disk-setup]\nfilesystem = \"zfs\"\ndisk-list = [\"sda\"]\n";
+    let (m, answer) = (one_disk_node(), ONE_DISK);
     let errors = err(
         &m,
         &format!("{answer}\n[backup.replication]\nschedule = \"daily\"\n"),
