@@ -1,4 +1,5 @@
-//! `[backup]`: the node's snapshot policy (sanoid), see docs/backup.md.
+//! `[backup]`: the node's snapshot policy (sanoid) and replication across
+//! nodes, see docs/backup.md.
 
 use std::fmt;
 
@@ -18,6 +19,9 @@ pub struct Backup {
     /// (`[backup.tank2]`).
     #[serde(default, skip_serializing_if = "RetentionKeys::is_empty")]
     pub tank2: RetentionKeys,
+    /// tank1 copied to another node's tank2 (`[backup.replication]`).
+    #[serde(default, skip_serializing_if = "Replication::is_default")]
+    pub replication: Replication,
 }
 
 impl Backup {
@@ -46,6 +50,7 @@ impl Default for Backup {
             snapshots: true,
             data: RetentionKeys::default(),
             tank2: RetentionKeys::default(),
+            replication: Replication::default(),
         }
     }
 }
@@ -150,6 +155,87 @@ impl RetentionKeys {
             monthly: self.monthly.unwrap_or(defaults.monthly),
         }
     }
+}
+
+/// `[backup.replication]`: tank1 of every node copied to another node's
+/// tank2 by syncoid on a systemd timer, see docs/backup.md.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Replication {
+    /// Each node's tank1 is copied to another node's tank2.
+    #[serde(default = "Replication::default_enabled")]
+    pub enabled: bool,
+    /// When the copy runs: a systemd OnCalendar expression.
+    #[serde(default = "Replication::default_schedule")]
+    pub schedule: String,
+    /// How many of the copied snapshots the target keeps (sanoid's keys;
+    /// `frequently` is not copied often enough to keep).
+    #[serde(default, skip_serializing_if = "RetentionKeys::is_empty")]
+    pub retention: RetentionKeys,
+    /// The node that receives this node's tank1: a hostname or a node
+    /// number of the cluster. Absent: the next node by number (a ring).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<ReplicationTarget>,
+}
+
+/// A node of the cluster, by name or by number.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ReplicationTarget {
+    Number(u8),
+    Name(String),
+}
+
+impl std::fmt::Display for ReplicationTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ReplicationTarget::Number(n) => write!(f, "node {n}"),
+            ReplicationTarget::Name(name) => f.write_str(name),
+        }
+    }
+}
+
+impl Replication {
+    fn default_enabled() -> bool {
+        true
+    }
+
+    fn default_schedule() -> String {
+        "hourly".into()
+    }
+
+    /// The replicas' retention with its defaults filled in.
+    pub fn retention(&self) -> Retention {
+        self.retention.or(Retention::REPLICA_DEFAULT)
+    }
+
+    pub fn is_default(&self) -> bool {
+        *self == Replication::default()
+    }
+}
+
+impl Default for Replication {
+    fn default() -> Self {
+        Replication {
+            enabled: true,
+            schedule: Replication::default_schedule(),
+            retention: RetentionKeys::default(),
+            target: None,
+        }
+    }
+}
+
+impl Retention {
+    /// Replicas on the target: a day of hours, a month of days, two
+    /// months of weeks, a year of months (the source's own periods
+    /// without the quarter-hours, which an hourly copy cannot carry).
+    pub const REPLICA_DEFAULT: Retention = Retention {
+        frequently: 0,
+        hourly: 24,
+        daily: 30,
+        weekly: 8,
+        monthly: 12,
+    };
 }
 
 #[cfg(test)]

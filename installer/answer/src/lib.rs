@@ -15,14 +15,16 @@ mod model;
 mod parse;
 mod path;
 mod rules;
+mod schedule;
 mod secret;
 mod write;
 
-pub use backup::{Backup, Retention, RetentionKeys};
+pub use backup::{Backup, Replication, ReplicationTarget, Retention, RetentionKeys};
 pub use filter::{disk_list_entry_matches, filter_matches, Glob};
 pub use lists::{COUNTRIES, KEYBOARDS, TIMEZONES};
 pub use mac::MacAddr;
 pub use model::*;
 pub use parse::{parse, parse_file, validate, FileErrors};
+pub use schedule::schedule_period;
 pub use secret::{Secret, REDACTED};
 pub use write::{has_secrets, redacted, to_toml};

@@ -165,6 +165,11 @@ impl<'de> Deserialize<'de> for Cidr {
 }
 
 impl Cidr {
+    /// The network this address is in, as `10.0.0.0/24`.
+    pub fn network(&self) -> Cidr {
+        crate::rules::network_of(self)
+    }
+
     /// Whether `ip` lies in this address's network.
     pub fn contains(&self, ip: IpAddr) -> bool {
         match (self.addr, ip) {

@@ -12,6 +12,7 @@ use crate::path::KeyPath;
 use crate::secret::REDACTED;
 // TAPPaaS's own sections.
 mod backup;
+mod replication;
 mod tappaas;
 use tappaas::{cluster, firewall, node, services, tank1, tank2, zones};
 
@@ -68,6 +69,7 @@ pub(crate) fn issues(answer: &Answer) -> Vec<Issue> {
     firewall(&mut r, answer);
     services(&mut r, &answer.services);
     backup::backup(&mut r, &answer.backup);
+    replication::replication(&mut r, answer);
     r.issues
 }
 

@@ -23,21 +23,33 @@ pub(crate) const LONG_ABOUT: &str = "The node's ZFS snapshots, taken by sanoid \
 Proxmox Backup Server (storage tappaas-pbs, job tappaas-vms).\n\n\
 status: for each dataset of the policy its newest snapshot, its age and \
 how many of each period there are; for each VM its last backup and the \
-result of the last backup run; exit status 4 when one is overdue (no \
+result of the last backup run; the node configuration archive's age; each \
+replication target's last copy; exit status 4 when one is overdue (no \
 snapshot within twice its shortest period, no good backup within twice the \
-job's period, or a failed last run) or the timer is not enabled.\n\
+job's period, a failed last run, no archive within two days, no copy within \
+twice the replication schedule's longest gap) or the timer is not enabled.\n\
 run: take the snapshots that are due now, and back up every VM now.\n\
-restore: a file from a snapshot, a dataset as a clone beside it, or a VM \
-from its backup to a new VM id.";
+config: archive the node's own configuration now (/etc/pve, /etc/tappaas, \
+the network, the SSH host keys); tappaas-node-config.timer does it daily.\n\
+replicate: copy tank1 to another node's tank2 now (syncoid); \
+tappaas-replication.timer does it on the replication schedule.\n\
+restore: a file from a snapshot, a dataset as a clone beside it, a VM \
+from its backup to a new VM id, or a node configuration archive unpacked \
+into an empty folder.";
 
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:\n  \
 tappaas-installer backup status --json\n  \
+tappaas-installer backup config\n  \
+tappaas-installer backup replicate\n  \
 tappaas-installer backup restore --file /tank1/photos/a.jpg\n  \
 tappaas-installer backup restore --dataset tank1/photos \\\n      \
 --snapshot autosnap_2026-12-07_14:00:00_hourly\n  \
 tappaas-installer backup restore --vm 210\n  \
-tappaas-installer backup restore --vm 210 --to 210 --force")]
+tappaas-installer backup restore --vm 210 --to 210 --force\n  \
+tappaas-installer backup restore --node-config \\\n      \
+/tank1/tappaas/node-config/pve1/node-config-pve1-20261207T023000Z.tar.gz \\\n      \
+--into /root/old-node")]
 pub struct BackupArgs {
     #[command(subcommand)]
     pub command: BackupCommand,
@@ -55,14 +67,31 @@ pub enum BackupCommand {
     /// Take the snapshots that are due now (sanoid), back up every VM now
     /// (Proxmox Backup Server), then show the status
     Run,
+    /// Archive the node's configuration (/etc/pve, /etc/tappaas, the
+    /// network, the SSH host keys) into its snapshot-covered dataset, and
+    /// to the backup server when it is registered
+    Config,
+    /// Copy tank1 to the replication target now (what
+    /// tappaas-replication.timer runs)
+    Replicate,
+    /// The forced command of another node's replication key (sshd runs
+    /// it; not for people)
+    #[command(hide = true)]
+    ReceiveGuard {
+        /// The node whose key this is
+        #[arg(long)]
+        source: String,
+    },
     /// Copy a file back from a snapshot, clone a dataset's snapshot beside
-    /// it (roll back the dataset itself only with --force), or restore a
-    /// VM from its backup to a new VM id
+    /// it (roll back the dataset itself only with --force), restore a VM
+    /// from its backup to a new VM id, or unpack a node configuration
+    /// archive into an empty folder
     #[command(
-        group(clap::ArgGroup::new("what").required(true).args(["file", "dataset", "vm"])),
+        group(clap::ArgGroup::new("what").required(true).args(["file", "dataset", "vm", "node_config"])),
         override_usage = "tappaas-installer backup restore --file PATH [--snapshot NAME] [--force]\n       \
 tappaas-installer backup restore --dataset NAME --snapshot NAME [--force]\n       \
-tappaas-installer backup restore --vm ID [--backup VOLID] [--to ID]\n           [--force]"
+tappaas-installer backup restore --vm ID [--backup VOLID] [--to ID]\n           [--force]\n       \
+tappaas-installer backup restore --node-config ARCHIVE --into DIR"
     )]
     Restore {
         /// The full path of a file or folder, e.g. /tank1/photos/a.jpg:
@@ -84,11 +113,11 @@ tappaas-installer backup restore --vm ID [--backup VOLID] [--to ID]\n           
         vm: Option<u32>,
         /// With --vm: this backup (a volume id `backup status` shows, e.g.
         /// tappaas-pbs:backup/vm/210/2026-12-07T02:30:00Z), not the newest
-        #[arg(long, value_name = "VOLID", conflicts_with_all = ["file", "dataset"])]
+        #[arg(long, value_name = "VOLID", conflicts_with_all = ["file", "dataset", "node_config"])]
         backup: Option<String>,
         /// With --vm: restore to this VM id; an existing VM is replaced only
         /// with --force, and only while it is stopped
-        #[arg(long, value_name = "ID", conflicts_with_all = ["file", "dataset"])]
+        #[arg(long, value_name = "ID", conflicts_with_all = ["file", "dataset", "node_config"])]
         to: Option<u32>,
         /// Replace an existing file; with --dataset, roll the dataset back
         /// (`zfs rollback -r`): every later change and snapshot is lost;
@@ -96,6 +125,20 @@ tappaas-installer backup restore --vm ID [--backup VOLID] [--to ID]\n           
         /// configuration
         #[arg(long)]
         force: bool,
+        /// A node configuration archive made by `backup config` (`backup
+        /// status` shows the newest): unpacked into --into, never over the
+        /// running system
+        #[arg(long, value_name = "ARCHIVE", requires = "into", conflicts_with_all = ["snapshot", "force"])]
+        node_config: Option<PathBuf>,
+        /// With --node-config: the new or empty folder it unpacks into
+        /// (made root-only)
+        #[arg(
+            long,
+            value_name = "DIR",
+            requires = "node_config",
+            conflicts_with_all = ["file", "dataset", "vm"]
+        )]
+        into: Option<PathBuf>,
     },
 }
 
@@ -176,12 +219,17 @@ fn status(config: &BackupConfig, json: bool) -> anyhow::Result<ExitCode> {
         Ok(s) => with_vms(s, now),
         Err(e) => return said(e),
     };
+    let (replication, text, lagging) = crate::backup_replication::status(now)?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&s)?);
+        let mut value = serde_json::to_value(&s)?;
+        if let Some(object) = value.as_object_mut() {
+            object.insert("replication".into(), serde_json::to_value(&replication)?);
+        }
+        println!("{}", serde_json::to_string_pretty(&value)?);
     } else {
-        print!("{}", backup::render_status(&s));
+        print!("{}{text}", backup::render_status(&s));
     }
-    Ok(if s.ok {
+    Ok(if s.ok && !lagging {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(EXIT_OVERDUE)
@@ -228,6 +276,31 @@ pub fn backup(args: &BackupArgs) -> anyhow::Result<ExitCode> {
                 Err(e) => said(e),
             }
         }
+        BackupCommand::Config => {
+            match backup::archive_node_config(&mut fx, &config.root, now(), &mut print) {
+                Ok(_) => Ok(ExitCode::SUCCESS),
+                Err(e) => said(e),
+            }
+        }
+        BackupCommand::Restore {
+            node_config: Some(archive),
+            into,
+            ..
+        } => {
+            let into = into.clone().unwrap_or_default();
+            match backup::restore_node_config(&mut fx, &config.root, archive, &into, &mut print) {
+                Ok(dir) => {
+                    println!(
+                        "unpacked into {}; docs/backup.md (\"Rebuilding a lost node\") says what goes back where",
+                        dir.display()
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => said(e),
+            }
+        }
+        BackupCommand::Replicate => crate::backup_replication::replicate(now()),
+        BackupCommand::ReceiveGuard { source } => crate::backup_replication::receive_guard(source),
         BackupCommand::Restore {
             file,
             dataset,

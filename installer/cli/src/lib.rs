@@ -2,6 +2,7 @@
 //! can call them; `main.rs` only parses arguments.
 
 mod backup;
+mod backup_replication;
 mod build_info;
 mod commands;
 mod firstboot;

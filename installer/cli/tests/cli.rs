@@ -285,6 +285,52 @@ fn backup_restore_of_a_vm_is_explained_and_its_flags_need_vm() {
 }
 
 #[test]
+fn backup_restore_of_a_node_config_unpacks_into_a_folder_apart_from_vm_to() {
+    let restore = stdout(&run(&["backup", "restore", "--help"]));
+    for flag in ["--node-config ARCHIVE --into DIR", "--to ID"] {
+        assert!(
+            restore.contains(flag),
+            "restore --help lacks {flag}:\n{restore}"
+        );
+    }
+    // --into belongs to --node-config, --to (a VM id) to --vm; an archive
+    // is never restored without its folder, nor with --force.
+    let bad: [&[&str]; 6] = [
+        &["--node-config", "/tank1/a.tar.gz"],
+        &["--node-config", "/a", "--to", "/root/x"],
+        &["--vm", "100", "--into", "/root/x"],
+        &["--file", "/tank1/a", "--into", "/root/x"],
+        &["--node-config", "/a", "--into", "/b", "--force"],
+        &["--node-config", "/a", "--into", "/b", "--vm", "1"],
+    ];
+    for flags in bad {
+        let o = run(&[&["backup", "restore"][..], flags].concat());
+        assert_eq!(o.status.code(), Some(2), "{flags:?}");
+        assert!(
+            stderr(&o).starts_with("error:"),
+            "{flags:?}: {}",
+            stderr(&o)
+        );
+    }
+    // Parsed: the folder reaches the restore, which wants full paths
+    // (checked before anything is read or run).
+    let o = run(&[
+        "backup",
+        "restore",
+        "--node-config",
+        "a.tar.gz",
+        "--into",
+        "b",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("give full paths") && stderr(&o).contains("--into /root/DIR"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
 fn install_dry_run_is_identical_to_plan() {
     let m = fixtures()
         .join("machines")

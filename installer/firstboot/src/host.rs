@@ -50,6 +50,13 @@ pub trait Host {
 
     /// Make `via` the node's default gateway, now and after a reboot.
     fn set_default_gateway(&mut self, via: IpAddr) -> Result<(), String>;
+
+    /// Once the node is in its cluster: its replication key and record
+    /// and the other nodes' keys (docs/backup.md). The default does
+    /// nothing, for hosts that are not a node.
+    fn replication_setup(&mut self, _note: &mut dyn FnMut(String)) -> Result<(), String> {
+        Ok(())
+    }
 }
 
 /// How long a local helper (`systemd-creds`, `ip`) may run: they answer
@@ -106,6 +113,14 @@ impl<R: CommandRunner> SystemHost<R> {
 }
 
 impl<R: CommandRunner> Host for SystemHost<R> {
+    fn replication_setup(&mut self, note: &mut dyn FnMut(String)) -> Result<(), String> {
+        let paths = crate::backup::replication::ReplicationPaths::node();
+        let mut fx = tappaas_effects::Machine;
+        crate::backup::replication_run::prepare(&mut fx, &paths, &mut |l| note(l.to_string()))
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+
     fn peer_password(&mut self, config: &Config) -> Result<Option<Password>, String> {
         // Under the unit, systemd has decrypted it already (the unit's
         // ImportCredential=); the password never touches a disk in clear.

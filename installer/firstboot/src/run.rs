@@ -487,6 +487,12 @@ fn run_step<A: Api>(
                     cluster::join(px, config, host, &join, &node, address, note)?;
                 }
             }
+            // The shared /etc/pve is there now: publish this node's
+            // replication key. A failure does not stop first boot; every
+            // replication run tries again.
+            if let Err(e) = host.replication_setup(note) {
+                note(format!("replication is not set up yet: {e}; tappaas-replication.timer tries again at each run"));
+            }
             Ok(None)
         }
         Kind::Storage(pool) => {

@@ -126,6 +126,7 @@ pub(crate) fn render(plan: &Plan, facts: &Facts) -> String {
         let _ = writeln!(s, "  More later:   tappaas-installer services deploy NAME");
         let _ = writeln!(s);
     }
+    protection_lines(&mut s, plan, facts);
     backup_lines(&mut s, facts);
     let _ = writeln!(s, "What comes next");
     let peer = facts
@@ -146,6 +147,59 @@ pub(crate) fn render(plan: &Plan, facts: &Facts) -> String {
     );
     let _ = writeln!(s, "  Status at any time: tappaas-installer status");
     s
+}
+
+/// What is protected and how often: the snapshot policy the install laid
+/// (the plan's), the daily archive of the node's configuration, where
+/// tank1 is replicated, and whether the VMs are backed up (the next
+/// section says how).
+fn protection_lines(s: &mut String, plan: &Plan, facts: &Facts) {
+    use crate::backup::node_config::KEEP;
+    use crate::backup_server::STORAGE_ID;
+    let pbs = facts.storages.iter().any(|st| st.storage == STORAGE_ID);
+    let _ = writeln!(s, "What is protected");
+    for (i, line) in plan.snapshot_lines().iter().enumerate() {
+        let label = if i == 0 { "snapshots:" } else { "" };
+        let _ = writeln!(s, "  {label:<14}{line}");
+    }
+    match plan.node_config_dataset() {
+        Some(dataset) => {
+            let _ = writeln!(
+                s,
+                "  node config:  /etc/pve, /etc/tappaas, network, SSH host keys: daily ({}),",
+                tappaas_plan::NODE_CONFIG_TIMER
+            );
+            let _ = writeln!(
+                s,
+                "                into {dataset} (last {KEEP} kept, and its snapshots){}",
+                if pbs {
+                    format!(" and to {STORAGE_ID}")
+                } else {
+                    String::new()
+                }
+            );
+        }
+        None => {
+            let _ = writeln!(
+                s,
+                "  node config:  not archived (backup.snapshots = false); `tappaas-installer backup config` by hand"
+            );
+        }
+    }
+    let _ = writeln!(s, "  replication:  {}", plan.replication_summary());
+    let _ = match pbs {
+        true => writeln!(
+            s,
+            "  VMs:          to the Proxmox Backup Server, daily at {} (below)",
+            crate::backup_server::POLICY.backup
+        ),
+        false => writeln!(
+            s,
+            "  VMs:          not backed up: no Proxmox Backup Server (`tappaas-installer services deploy backup-server`)"
+        ),
+    };
+    let _ = writeln!(s, "  Check:        tappaas-installer backup status");
+    let _ = writeln!(s);
 }
 
 /// The VMs' backups to the backup server: where, when, how many kept;

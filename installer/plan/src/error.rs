@@ -26,6 +26,7 @@ pub enum Section {
     Network,
     Bridges,
     Firewall,
+    Backup,
 }
 
 impl Section {
@@ -39,6 +40,7 @@ impl Section {
             Section::Network => "network",
             Section::Bridges => "bridges",
             Section::Firewall => "firewall",
+            Section::Backup => "backup.replication",
         }
     }
 

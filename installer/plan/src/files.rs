@@ -3,6 +3,7 @@
 use tappaas_answer::Answer;
 
 use crate::network::interfaces_file;
+use crate::node_config::{NODE_CONFIG_SERVICE_TEXT, NODE_CONFIG_TIMER_TEXT};
 use crate::{Address, FileContent, FileSpec, NodePlan, Plan};
 
 pub(crate) const ANSWER_COPY: &str = "/etc/tappaas/answer.toml";
@@ -90,6 +91,21 @@ pub(crate) fn node_files(plan: &Plan, answer: &Answer) -> Vec<FileSpec> {
     ));
     if let Some(policy) = &plan.snapshots {
         files.push(text(crate::SANOID_CONF, "0644", policy.sanoid_conf()));
+        // The daily archive of the node's configuration goes to a
+        // snapshot-covered dataset: laid only with the policy.
+        for (unit, body) in [
+            (crate::NODE_CONFIG_SERVICE, NODE_CONFIG_SERVICE_TEXT),
+            (crate::NODE_CONFIG_TIMER, NODE_CONFIG_TIMER_TEXT),
+        ] {
+            files.push(text(
+                &format!("/etc/systemd/system/{unit}"),
+                "0644",
+                body.to_string(),
+            ));
+        }
+    }
+    if let Some(replication) = &plan.replication {
+        files.extend(replication.files());
     }
     // Secrets in the answer serialise as a redaction marker.
     files.push(text(ANSWER_COPY, "0600", redacted_answer(answer)));

@@ -10,11 +10,13 @@ mod error;
 mod files;
 mod model;
 mod network;
+mod node_config;
 mod old_rpool;
 mod own_pool;
 mod pools;
 mod propose;
 mod render;
+mod replication;
 mod snapshots;
 mod steps;
 
@@ -25,6 +27,7 @@ pub use deploy::firewall_lan_default;
 pub use error::{AnswerKey, Field, PlanError, Section};
 pub use files::PEER_PASSWORD_CREDENTIAL;
 pub use model::*;
+pub use node_config::{node_config_dataset, NODE_CONFIG_SERVICE, NODE_CONFIG_TIMER};
 pub use own_pool::{check_kept_pool, if_own_pool, own_pool_check, NOT_OURS_STATUS};
 pub use propose::{
     boot_raid_for, boot_remainder, propose_boot_split, propose_disks, propose_firewall_lan,
@@ -32,6 +35,9 @@ pub use propose::{
     PROPOSED_RPOOL_GIB,
 };
 pub use render::render_text;
+pub use replication::{
+    ReplicationPlan, REPLICATION_CONF, REPLICATION_SERVICE, REPLICATION_TIMER, REPLICA_ROOT,
+};
 pub use snapshots::{SnapshotPolicy, SnapshotTemplate, SANOID_CONF, SANOID_TIMER};
 
 /// Below this the installed node cannot run Proxmox VE at all.
@@ -69,6 +75,9 @@ pub fn plan(
         &mut errors,
         &mut warnings,
     );
+    let replication = layout
+        .as_ref()
+        .and_then(|l| replication::plan_replication(answer, &l.pools, &network, &mut errors));
     let Some(layout) = layout.filter(|_| errors.is_empty()) else {
         return Err(errors);
     };
@@ -103,6 +112,7 @@ pub fn plan(
         container_registry: answer.services.container_registry.clone(),
         renamed_pools,
         snapshots,
+        replication,
         steps: Vec::new(),
     };
     plan.steps = steps::plan_steps(&plan, machine, answer, env);

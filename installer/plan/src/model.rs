@@ -48,6 +48,10 @@ pub struct Plan {
     /// What sanoid snapshots on the node (`backup.snapshots`); `None`: off.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub snapshots: Option<crate::SnapshotPolicy>,
+    /// Replication of tank1 to another node (`backup.replication`);
+    /// `None`: off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replication: Option<crate::ReplicationPlan>,
     /// In order; each step is journaled by the executor.
     pub steps: Vec<Step>,
 }

@@ -115,6 +115,7 @@ pub fn render_text(plan: &Plan) -> String {
     for line in plan.snapshot_lines() {
         let _ = writeln!(s, "  {line}");
     }
+    let _ = writeln!(s, "  {}", plan.replication_line());
 
     let net = &plan.network;
     let _ = writeln!(s, "\nNetwork:");

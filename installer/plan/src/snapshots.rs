@@ -31,6 +31,18 @@ pub struct SnapshotTemplate {
     pub name: String,
     pub retention: Retention,
     pub datasets: Vec<String>,
+    /// sanoid takes snapshots here; `false` for the replicas, which get
+    /// theirs from the source node and are only pruned here.
+    #[serde(default = "yes", skip_serializing_if = "is_yes")]
+    pub autosnap: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn is_yes(b: &bool) -> bool {
+    *b
 }
 
 /// The policy for the pools the plan has; `None` with `snapshots = false`.
@@ -52,16 +64,26 @@ pub(crate) fn plan_snapshots(answer: &Answer, pools: &[PoolPlan]) -> Option<Snap
     } else {
         Vec::new()
     };
+    // The other nodes' replicas on tank2 keep their own retention, and
+    // sanoid must not snapshot them: a snapshot taken here would stop the
+    // next incremental receive.
+    let replica = if !tank2.is_empty() && backup.replication.enabled {
+        vec![crate::REPLICA_ROOT.to_string()]
+    } else {
+        Vec::new()
+    };
     let templates = [
-        ("data", backup.data_retention(), data),
-        ("tank2", backup.tank2_retention(), tank2),
+        ("data", backup.data_retention(), data, true),
+        ("tank2", backup.tank2_retention(), tank2, true),
+        ("replica", backup.replication.retention(), replica, false),
     ]
     .into_iter()
-    .filter(|(_, _, datasets)| !datasets.is_empty())
-    .map(|(name, retention, datasets)| SnapshotTemplate {
+    .filter(|(_, _, datasets, _)| !datasets.is_empty())
+    .map(|(name, retention, datasets, autosnap)| SnapshotTemplate {
         name: name.to_string(),
         retention,
         datasets,
+        autosnap,
     })
     .collect();
     Some(SnapshotPolicy { templates })
@@ -88,16 +110,32 @@ impl SnapshotPolicy {
             for (period, count) in t.retention.periods() {
                 out.push_str(&format!("\t{period} = {count}\n"));
             }
-            out.push_str("\tautosnap = yes\n\tautoprune = yes\n");
+            let autosnap = if t.autosnap { "yes" } else { "no" };
+            out.push_str(&format!("\tautosnap = {autosnap}\n\tautoprune = yes\n"));
         }
         out
     }
 }
 
 impl Plan {
+    /// Replication across nodes as people read it (the printed plan).
+    pub fn replication_line(&self) -> String {
+        format!("replication: {}", self.replication_summary())
+    }
+
+    /// Where tank1 is copied and how often, or that it is not (the
+    /// printed plan and the first-boot summary).
+    pub fn replication_summary(&self) -> String {
+        match &self.replication {
+            Some(r) => r.summary(),
+            None => "off (backup.replication.enabled = false)".to_string(),
+        }
+    }
+
     /// The snapshot policy as people read it, one line per template (the
     /// printed plan and the wizard's summary); each dataset is covered with
-    /// its children, by sanoid every 15 minutes.
+    /// its children, by sanoid every 15 minutes, except the other nodes'
+    /// replicas, which sanoid only prunes.
     pub fn snapshot_lines(&self) -> Vec<String> {
         match &self.snapshots {
             None => vec!["none (backup.snapshots = false)".to_string()],
@@ -105,7 +143,14 @@ impl Plan {
             Some(p) => p
                 .templates
                 .iter()
-                .map(|t| format!("{}: keep {}", t.datasets.join(", "), t.retention))
+                .map(|t| {
+                    let whose = if t.autosnap {
+                        ""
+                    } else {
+                        " (other nodes' replicas, pruned only)"
+                    };
+                    format!("{}{whose}: keep {}", t.datasets.join(", "), t.retention)
+                })
                 .collect(),
         }
     }

@@ -364,6 +364,20 @@ fn configure_step(plan: &Plan, answer: &Answer) -> Step {
             "enable",
             crate::SANOID_TIMER,
         ]));
+        cfg.push(run([
+            "systemctl",
+            &format!("--root={TARGET_ROOT}"),
+            "enable",
+            crate::NODE_CONFIG_TIMER,
+        ]));
+    }
+    if plan.replication.is_some() {
+        cfg.push(run([
+            "systemctl",
+            &format!("--root={TARGET_ROOT}"),
+            "enable",
+            crate::REPLICATION_TIMER,
+        ]));
     }
     step("configure", "Configure the node", cfg)
 }

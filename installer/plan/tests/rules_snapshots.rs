@@ -4,7 +4,6 @@
 mod common;
 
 use common::rules::*;
-use common::*;
 use tappaas_plan::{render_text, Plan, SANOID_CONF};
 
 fn enables_sanoid(p: &Plan) -> bool {
@@ -37,6 +36,10 @@ fn two_pools_each_dataset_with_its_template() {
 \tuse_template = tank2
 \trecursive = yes
 
+[tank2/replica]
+\tuse_template = replica
+\trecursive = yes
+
 [template_data]
 \tfrequently = 4
 \thourly = 24
@@ -53,6 +56,15 @@ fn two_pools_each_dataset_with_its_template() {
 \tweekly = 4
 \tmonthly = 0
 \tautosnap = yes
+\tautoprune = yes
+
+[template_replica]
+\tfrequently = 0
+\thourly = 24
+\tdaily = 30
+\tweekly = 8
+\tmonthly = 12
+\tautosnap = no
 \tautoprune = yes
 "
     );
@@ -80,15 +92,7 @@ fn the_answer_sets_the_retention() {
 
 #[test]
 fn a_single_disk_node_covers_only_rpool() {
-    let m = machine(
-        vec![disk("sda", "SSD1", 500, true)],
-        vec![nic("enp1s0", "aa:00:00:00:00:01", true)],
-        64,
-    );
-    let p = ok(
-        &m,
-        "[disk-setup]\nfilesystem = \"zfs\"\ndisk-list = [\"sda\"]\n",
-    );
+    let p = ok(&one_disk_node(), ONE_DISK);
     let conf = file(&p, SANOID_CONF);
     assert!(
         conf.contains("[rpool/ROOT]\n") && conf.contains("[rpool/data]\n"),

@@ -19,6 +19,7 @@ pub mod request;
 pub mod schema;
 #[cfg(feature = "sim")]
 pub mod sim;
+pub mod utc;
 
 pub use client::{Api, ApiError, Proxmox};
 pub use pvesh::{

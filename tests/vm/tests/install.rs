@@ -430,39 +430,77 @@ fn check_snapshots(vm: &mut Vm) {
     );
     check(
         vm,
-        "sanoid.conf covers rpool/ROOT, rpool/data, tank1 and tank2",
+        "sanoid.conf covers rpool/ROOT, rpool/data, tank1 and tank2, and prunes the replicas tank2 receives",
         "grep '^\\[' /etc/sanoid/sanoid.conf",
         |o| {
             let sections: Vec<&str> = o.lines().map(str::trim).collect();
+            // Replication is on by default: tank2/replica, pruned only.
             sections
                 == [
                     "[rpool/ROOT]",
                     "[rpool/data]",
                     "[tank1]",
                     "[tank2]",
+                    "[tank2/replica]",
                     "[template_data]",
                     "[template_tank2]",
+                    "[template_replica]",
                 ]
         },
     );
-    // The timer must not run in the middle of these checks, nor while the
-    // clock is moved below; a run it started is waited for.
+    check(
+        vm,
+        "the node configuration archive's timer is enabled",
+        "systemctl is-enabled tappaas-node-config.timer",
+        |o| o.trim() == "enabled",
+    );
+    // The timers must not run in the middle of these checks, nor while the
+    // clock is moved below; runs they started are waited for.
     run(
         vm,
-        "systemctl stop sanoid.timer; while systemctl is-active -q sanoid.service; do sleep 1; done",
+        "systemctl stop sanoid.timer tappaas-node-config.timer; \
+         while systemctl is-active -q sanoid.service tappaas-node-config.service; do sleep 1; done",
         Duration::from_secs(300),
     );
-    // The timer may already have taken this hour's snapshots of tank1 at
-    // boot, before the file below existed, and sanoid takes no second one
-    // in the same period: those are dropped, so the run below takes the
-    // snapshots the restore must find the file in.
+    // Before the snapshots: the archive's dataset is made on first use,
+    // and `backup status` wants a snapshot of every dataset and an
+    // archive.
+    check(
+        vm,
+        "backup config archives the node's configuration, root-only, and says /etc/pve is missing here",
+        "tappaas-installer backup config 2>&1; echo \"rc=$?\"; \
+         stat -c '%a %U %n' /tank1/tappaas/node-config/tappaas1 \
+         /tank1/tappaas/node-config/tappaas1/node-config-tappaas1-*.tar.gz",
+        |o| {
+            let archive = "/tank1/tappaas/node-config/tappaas1/node-config-tappaas1-";
+            // stat's lines of the archives (`archived ... to ARCHIVE (N
+            // bytes)` ends otherwise).
+            let modes: Vec<&str> = o
+                .lines()
+                .filter(|l| l.contains(archive) && l.ends_with(".tar.gz"))
+                .collect();
+            o.contains("rc=0\n")
+                && o.contains("/etc/pve is absent or empty")
+                && o.contains(&format!(" to {archive}"))
+                && o.lines()
+                    .any(|l| l == "700 root /tank1/tappaas/node-config/tappaas1")
+                && !modes.is_empty()
+                && modes.iter().all(|l| l.starts_with("600 root "))
+        },
+    );
+    // Replicas (tank2/replica, once another node sends) get their
+    // snapshots from the sending node, not from sanoid here. The timer may
+    // already have taken this hour's snapshots of tank1 at boot, before the
+    // file below existed, and sanoid takes no second one in the same
+    // period: those are dropped, so the run below takes the snapshots the
+    // restore must find the file in.
     check(
         vm,
         "sanoid (as its timer runs it) snapshots every dataset of the policy",
         "zfs list -H -t snapshot -o name -d 1 tank1 | xargs -r -n 1 zfs destroy; \
          echo family-photo > /tank1/restore-check.txt && sync; \
          sanoid --take-snapshots --force-update 2>&1 | tail -n 3; \
-         for d in $(zfs list -H -o name -r rpool/ROOT rpool/data tank1 tank2); do \
+         for d in $(zfs list -H -o name -r rpool/ROOT rpool/data tank1 tank2 | grep -v '^tank2/replica'); do \
          zfs list -H -t snapshot -o name -d 1 \"$d\" | grep -q \"^$d@autosnap_\" || echo \"no snapshot of $d\"; \
          done; echo checked",
         |o| o.trim_end().ends_with("checked") && !o.contains("no snapshot of"),
@@ -494,7 +532,7 @@ fn check_snapshots(vm: &mut Vm) {
              date -s @$(( $(date +%s) + 172800 )) >/dev/null; \
              sanoid --prune-snapshots --force-update 2>&1 | tail -n 3; \
              date -s @$(( $(date +%s) - 172800 )) >/dev/null; \
-             systemctl start sanoid.timer"
+             systemctl start sanoid.timer tappaas-node-config.timer"
         ),
         Duration::from_secs(600),
     );

@@ -1,7 +1,8 @@
 //! `tappaas-installer backup`: the node's ZFS snapshots, taken by sanoid
 //! (its timer, its policy in sanoid.conf). `status` says for each dataset
 //! of the policy its newest snapshot and whether it is overdue, `run`
-//! takes snapshots now, `restore` brings back a file or a dataset. The
+//! takes snapshots now, `restore` brings back a file or a dataset;
+//! `config` archives the node's own configuration ([`node_config`]). The
 //! VMs' side ([`pbs`], [`vms`]): each guest's last backup on the Proxmox
 //! Backup Server, a backup run of every guest now, a VM restored to a new
 //! id.
@@ -13,8 +14,14 @@
 //! boot's crate for that client and the names first boot gives the backup
 //! server's storage and job.
 
+pub mod node_config;
+pub mod node_config_pbs;
 pub mod pbs;
 pub mod policy;
+pub mod replication;
+pub mod replication_guard;
+pub mod replication_keys;
+pub mod replication_run;
 pub mod restore;
 pub mod status;
 pub mod vms;
@@ -25,10 +32,12 @@ use std::time::Duration;
 
 use tappaas_effects::{Effects, Invocation, RunError};
 
+pub use node_config::{archive_node_config, node_config_status, restore_node_config, Archived};
+pub use node_config_pbs::{parse_storage_cfg, PbsTarget, PbsUpload};
 pub use pbs::{restore_vm, run_vm_backups, vm_status, NodeRun, RestoredVm, VmRestore, Waiting};
 pub use policy::{parse_policy, ConfError, DatasetPolicy, Period, Policy};
 pub use restore::{restore_dataset, restore_file, Facts, RestoredDataset, RestoredFile};
-pub use status::{evaluate, render_status, DatasetStatus, Newest, Status, Timer};
+pub use status::{evaluate, render_status, DatasetStatus, Newest, NodeConfigStatus, Status, Timer};
 pub use vms::{GuestBackup, VmBackups};
 pub use zfs::{parse_datasets, parse_snapshots, Dataset, Snapshot};
 
@@ -108,10 +117,22 @@ pub(crate) fn run_checked(
     limit: Duration,
     line: &mut dyn FnMut(&str),
 ) -> Result<(), BackupError> {
+    run_checked_with(fx, program, args, None, limit, line)
+}
+
+/// [`run_checked`] with `input` on its stdin (where secrets go).
+pub(crate) fn run_checked_with(
+    fx: &mut dyn Effects,
+    program: &str,
+    args: &[String],
+    input: Option<&[u8]>,
+    limit: Duration,
+    line: &mut dyn FnMut(&str),
+) -> Result<(), BackupError> {
     let cmd = Invocation {
         program,
         args,
-        input: None,
+        input,
         limit,
         merge_stderr: true,
     };
@@ -131,7 +152,7 @@ pub(crate) fn run_checked(
     }
 }
 
-fn failed(e: RunError) -> BackupError {
+pub(crate) fn failed(e: RunError) -> BackupError {
     BackupError::Failed(e.to_string())
 }
 
@@ -163,7 +184,7 @@ fn capture(
 }
 
 /// The output of `zfs ARGS`, which must succeed.
-fn zfs_list(fx: &mut dyn Effects, args: &[&str]) -> Result<String, BackupError> {
+pub(crate) fn zfs_list(fx: &mut dyn Effects, args: &[&str]) -> Result<String, BackupError> {
     match capture(fx, "zfs", args)? {
         (Some(0), out, _) => Ok(out),
         (status, _, tail) => Err(BackupError::Failed(format!(
@@ -218,7 +239,12 @@ pub fn backup_status(
     let policy = load_policy(config)?;
     let (datasets, snapshots) = list_zfs(fx)?;
     let timer = timer_state(fx)?;
-    Ok(evaluate(&policy, &datasets, &snapshots, timer, now))
+    let mut status = evaluate(&policy, &datasets, &snapshots, timer, now);
+    status.node_config = node_config_status(&config.root, &datasets, now);
+    if status.node_config.as_ref().is_some_and(|n| n.overdue) {
+        status.ok = false;
+    }
+    Ok(status)
 }
 
 /// `backup run`: sanoid takes the snapshots the policy wants now (each

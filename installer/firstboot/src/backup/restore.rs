@@ -144,7 +144,7 @@ pub fn restore_file(
 }
 
 /// `path` (absolute) below `root`.
-fn under(root: &Path, path: &Path) -> PathBuf {
+pub(crate) fn under(root: &Path, path: &Path) -> PathBuf {
     root.join(path.strip_prefix("/").unwrap_or(path))
 }
 

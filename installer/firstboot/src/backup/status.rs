@@ -38,6 +38,10 @@ pub struct Status {
     /// Nothing overdue, the timer enabled and the VM backups without a
     /// problem (the exit status is 0).
     pub ok: bool,
+    /// The node configuration archive (`backup config`), where its timer
+    /// is laid; an overdue archive makes `ok` false.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node_config: Option<NodeConfigStatus>,
 }
 
 impl Status {
@@ -174,6 +178,7 @@ pub fn evaluate(
         vm_backups: None,
         guests: Vec::new(),
         overdue,
+        node_config: None,
     }
 }
 
@@ -221,6 +226,9 @@ pub fn render_status(s: &Status) -> String {
             let _ = writeln!(out, "  snapshots (have/keep): {}", counts.join(", "));
         }
     }
+    if let Some(n) = &s.node_config {
+        out.push_str(&render_node_config(n));
+    }
     if !s.timer.enabled {
         let _ = writeln!(
             out,
@@ -237,6 +245,49 @@ pub fn render_status(s: &Status) -> String {
     }
     if let Some(v) = &s.vm_backups {
         out.push_str(&super::vms::render(v, &s.guests));
+    }
+    out
+}
+
+/// The node configuration archive's state (`backup config`, made in
+/// [`super::node_config`]) as `backup status` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NodeConfigStatus {
+    /// The timer that makes it.
+    pub timer: String,
+    pub dataset: Option<String>,
+    /// The newest archive (its path on the node).
+    pub newest: Option<String>,
+    pub age_seconds: Option<u64>,
+    /// How many archives there are.
+    pub count: usize,
+    pub overdue_after_seconds: u64,
+    pub overdue: bool,
+    pub problem: Option<String>,
+}
+
+/// The archive's lines of `backup status`.
+pub fn render_node_config(s: &NodeConfigStatus) -> String {
+    let mut out = format!(
+        "Node configuration archive ({}, daily): {}\n",
+        s.timer,
+        match &s.problem {
+            Some(p) => format!("OVERDUE: {p}"),
+            None => "ok".to_string(),
+        }
+    );
+    if let (Some(n), Some(age)) = (&s.newest, s.age_seconds) {
+        out.push_str(&format!(
+            "  newest {n} ({} ago), {} kept here\n",
+            human_age(age),
+            s.count
+        ));
+    }
+    if s.overdue {
+        let unit = tappaas_plan::NODE_CONFIG_SERVICE.trim_end_matches(".service");
+        out.push_str(&format!(
+            "  `tappaas-installer backup config` makes one now; `journalctl -u {unit}` says why it failed.\n"
+        ));
     }
     out
 }

@@ -43,6 +43,18 @@ disk-list = ["sdc", "sdd"]
 disk-list = ["sde"]
 "#;
 
+/// One SSD and one NIC: a node with rpool only (no tank1, no tank2).
+pub fn one_disk_node() -> tappaas_hardware::MachineProfile {
+    machine(
+        vec![disk("sda", "SSD1", 500, true)],
+        vec![nic("enp1s0", "aa:00:00:00:00:01", true)],
+        64,
+    )
+}
+
+/// The answer for [`one_disk_node`]: rpool on its disk.
+pub const ONE_DISK: &str = "[disk-setup]\nfilesystem = \"zfs\"\ndisk-list = [\"sda\"]\n";
+
 pub fn ok(m: &tappaas_hardware::MachineProfile, a: &str) -> Plan {
     match plan(m, &answer(a), &env()) {
         Ok(p) => p,
