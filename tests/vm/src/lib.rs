@@ -5,6 +5,7 @@
 //! (boot, answer the wizard, check the disks).
 
 pub mod console;
+pub mod node;
 pub mod qemu;
 
 use std::path::PathBuf;
@@ -74,14 +75,32 @@ pub fn install_vm(
     firmware: Firmware,
     iso: Option<&std::path::Path>,
 ) -> Vm {
+    let nics: Vec<Nic> = macs
+        .iter()
+        .map(|m| Nic {
+            mac: m.to_string(),
+            model: "virtio-net-pci".into(),
+            backend: NetBackend::User,
+        })
+        .collect();
+    install_vm_with_nics(name, dir, disks, &nics, firmware, iso)
+}
+
+/// [`install_vm`] with these NICs (e.g. one linked to another VM).
+pub fn install_vm_with_nics(
+    name: &str,
+    dir: &std::path::Path,
+    disks: &[Disk],
+    nics: &[Nic],
+    firmware: Firmware,
+    iso: Option<&std::path::Path>,
+) -> Vm {
     let mut c = VmConfig::new(name, dir.join(name))
         .firmware(firmware)
         .memory_mib(3072)
         .no_reboot();
     c.disks = disks.to_vec();
-    for m in macs {
-        c = c.nic(m);
-    }
+    c.nics = nics.to_vec();
     if let Some(iso) = iso {
         c = c.boot_from(Medium::Cdrom, iso);
     }

@@ -16,47 +16,26 @@
 //! Skipped unless TAPPAAS_ISO names a test-flavour ISO (scripts/vm-tests).
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tappaas_answer::Retention;
+use tappaas_vmtests::node::{
+    answer_disk, check, create_blank, disk, fail, login, path, repo, run, start_unattended,
+    to_qcow2, wait_installed, BOOT_TIMEOUT, INSTALL_TIMEOUT,
+};
 use tappaas_vmtests::{
-    boot_live_kernel, command_times, host_command, install_vm, iso_under_test, shell_output,
-    step_times, wait_for_shell, work_dir, Disk, DiskBus, Firmware, Vm, VmConfig,
+    boot_live_kernel, command_times, host_command, install_vm, iso_under_test, step_times,
+    wait_for_shell, work_dir, Disk, DiskBus, Firmware, Vm, VmConfig,
 };
 
 const PASSWORD: &str = "vm-test-Root-Pw-7d1f";
 const ANSWER: &str = "tests/fixtures/vm/install-answer.toml";
 const SSH_KEY_COMMENT: &str = "vm-test@tappaas";
 const MACS: [&str; 2] = ["52:54:00:7b:00:01", "52:54:00:7b:00:02"];
-/// TCG on two cores: generous, since waits end on events, not on time.
-const INSTALL_TIMEOUT: Duration = Duration::from_secs(45 * 60);
-const BOOT_TIMEOUT: Duration = Duration::from_secs(15 * 60);
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+const FQDN: &str = "tappaas1.home.lan";
 
 fn sh(program: &str, args: &[&str]) {
     host_command(program, args);
-}
-
-/// The answer file on a FAT disk labelled TAPPAAS-AIS, as a user would put
-/// it on a USB stick; as qcow2 for the harness.
-fn answer_disk(dir: &Path) -> PathBuf {
-    let raw = dir.join("answer.img");
-    let qcow = dir.join("answer.qcow2");
-    let _ = std::fs::remove_file(&raw);
-    sh(
-        "mkfs.vfat",
-        &["-C", "-n", "TAPPAAS-AIS", path(&raw), "4096"],
-    );
-    let answer = repo().join(ANSWER);
-    sh(
-        "mcopy",
-        &["-i", path(&raw), path(&answer), "::/answer.toml"],
-    );
-    to_qcow2(&raw, &qcow);
-    qcow
 }
 
 /// A disk full of random bytes that the install must not touch.
@@ -75,37 +54,6 @@ fn canary_disk(dir: &Path) -> (PathBuf, PathBuf) {
     std::fs::write(&raw, &bytes).expect("write canary");
     to_qcow2(&raw, &qcow);
     (raw, qcow)
-}
-
-/// The harness attaches qcow2 images.
-fn to_qcow2(raw: &Path, qcow: &Path) {
-    sh(
-        "qemu-img",
-        &[
-            "convert",
-            "-q",
-            "-f",
-            "raw",
-            "-O",
-            "qcow2",
-            path(raw),
-            path(qcow),
-        ],
-    );
-}
-
-fn path(p: &Path) -> &str {
-    p.to_str().expect("UTF-8 path")
-}
-
-fn disk(serial: &str, bus: DiskBus, size: &str, image: PathBuf) -> Disk {
-    Disk {
-        boot: serial == "tappaas-boot-0",
-        serial: serial.into(),
-        size: size.into(),
-        bus,
-        image: Some(image),
-    }
 }
 
 /// The node's disks, the same images for every VM of the test.
@@ -170,127 +118,6 @@ fn canary_unchanged(raw: &Path, qcow: &Path) {
 
 fn vm(name: &str, dir: &Path, disks: &[Disk], firmware: Firmware, iso: Option<&Path>) -> Vm {
     install_vm(name, dir, disks, &MACS, firmware, iso)
-}
-
-fn fail(vm: &Vm, what: &str, e: impl std::fmt::Display) -> ! {
-    panic!(
-        "{}: {what}: {e}\nserial log: {}\nQEMU said: {}",
-        vm.config.name,
-        vm.serial_log().display(),
-        vm.qemu_stderr()
-    )
-}
-
-/// Boot the ISO and choose the unattended entry on the serial console.
-/// Returns when the install started (console clock): the launcher's
-/// "Unattended install with answer file" line, printed just before it
-/// runs `tappaas-installer install`.
-fn start_unattended(vm: &mut Vm) -> Duration {
-    if let Err(e) = vm.console.expect(
-        r"unattended install \(serial console\)",
-        Duration::from_secs(300),
-    ) {
-        fail(vm, "no GRUB menu", e);
-    }
-    if let Err(e) = vm.console.send("a") {
-        fail(vm, "sending the menu hotkey", e);
-    }
-    match vm.console.expect(
-        r"Unattended install with answer file",
-        Duration::from_secs(900),
-    ) {
-        Ok(m) => m.at,
-        Err(e) => fail(vm, "the unattended install did not start", e),
-    }
-}
-
-/// Waits for the end of the install that `start_unattended` saw start and
-/// prints its time: the figure docs/performance.md compares, so measured
-/// from the install's start, whatever the test waited for in between.
-fn wait_installed(vm: &mut Vm, started: Duration) {
-    let done = match vm.console.expect(
-        r"(tappaas1\.home\.lan is installed)|(FAILED)",
-        INSTALL_TIMEOUT,
-    ) {
-        Ok(m) if m.groups.get(1).is_some_and(Option::is_some) => m.at,
-        Ok(_) => {
-            let _ = vm
-                .console
-                .expect(r"run the installer again", Duration::from_secs(30));
-            fail(
-                vm,
-                "the install failed",
-                vm.console
-                    .output()
-                    .lines()
-                    .rev()
-                    .take(40)
-                    .collect::<Vec<_>>()
-                    .join("\n"),
-            )
-        }
-        Err(e) => fail(vm, "the install did not finish", e),
-    };
-    println!(
-        "{}: installed in {:.0} s (from the launcher's \"Unattended install\" line to \"is installed\" on the console)",
-        vm.config.name,
-        done.saturating_sub(started).as_secs_f64()
-    );
-    for s in step_times(&vm.console.output()) {
-        println!("{}:   step {}: {:.1} s", vm.config.name, s.id, s.seconds);
-    }
-    // -no-reboot: the reboot at the end ends QEMU.
-    if vm.wait_exit(Duration::from_secs(300)).is_none() {
-        fail(vm, "QEMU did not stop at the reboot", "timeout");
-    }
-}
-
-/// Log in as root on the serial console of the booted node.
-fn login(vm: &mut Vm) {
-    let t = Instant::now();
-    if let Err(e) = vm.console.expect(r"tappaas1 login:", BOOT_TIMEOUT) {
-        fail(vm, "the installed node did not boot to a login prompt", e);
-    }
-    println!(
-        "{}: login prompt after {:.0} s",
-        vm.config.name,
-        t.elapsed().as_secs_f64()
-    );
-    let steps: [(&str, &str); 2] = [("root", r"Password:"), (PASSWORD, r"root@tappaas1:~#")];
-    for (send, want) in steps {
-        if let Err(e) = vm.console.send_line(send) {
-            fail(vm, "typing on the console", e);
-        }
-        if let Err(e) = vm.console.expect(want, Duration::from_secs(120)) {
-            fail(vm, "logging in", e);
-        }
-    }
-    // Kernel messages must not interleave with what the checks print.
-    run(
-        vm,
-        "dmesg -n 1; export PAGER=cat SYSTEMD_PAGER=cat TERM=dumb",
-        Duration::from_secs(30),
-    );
-}
-
-/// Run a shell command on the node; returns what it printed.
-fn run(vm: &mut Vm, command: &str, timeout: Duration) -> String {
-    match shell_output(&mut vm.console, command, timeout) {
-        Ok(out) => out,
-        Err(e) => fail(vm, &format!("running `{command}`"), e),
-    }
-}
-
-fn check(vm: &mut Vm, what: &str, command: &str, want: impl Fn(&str) -> bool) {
-    let out = run(vm, command, Duration::from_secs(600));
-    if !want(&out) {
-        fail(
-            vm,
-            &format!("{what}: `{command}` printed"),
-            format!("\n{out}"),
-        );
-    }
-    println!("{}: ok: {what}", vm.config.name);
 }
 
 /// The node's host id (/etc/hostid, as hex), never empty.
@@ -573,27 +400,16 @@ fn check_snapshots(vm: &mut Vm) {
     );
 }
 
-/// The node's four disks, blank (the canary and the answer are made full).
-fn create_blank(disks: &[Disk]) {
-    for d in disks.iter().take(4) {
-        let img = d.image.clone().expect("image");
-        sh(
-            "qemu-img",
-            &["create", "-q", "-f", "qcow2", path(&img), &d.size],
-        );
-    }
-}
-
 /// Steps 1 to 3; returns the work folder, the ISO, the canary and the
 /// node's disks, with the node logged in on its console.
 fn install_and_check(name: &str) -> Option<(PathBuf, PathBuf, PathBuf, PathBuf, Vec<Disk>, Vm)> {
     let iso = iso_under_test(name)?;
     let dir = work_dir(name);
     std::fs::create_dir_all(&dir).expect("work dir");
-    let answer = answer_disk(&dir);
+    let answer = answer_disk(&dir, ANSWER);
     let (canary_raw, canary) = canary_disk(&dir);
     let disks = node_disks(&dir, &answer, &canary);
-    create_blank(&disks);
+    create_blank(&disks[..4]);
 
     // 1. Install, and kill the VM once rpool exists and the system is
     // being copied onto it.
@@ -618,7 +434,7 @@ fn install_and_check(name: &str) -> Option<(PathBuf, PathBuf, PathBuf, PathBuf, 
     ) {
         fail(&second, "the interrupted install was not resumed", e);
     }
-    wait_installed(&mut second, started);
+    wait_installed(&mut second, started, FQDN);
     drop(second);
 
     canary_unchanged(&canary_raw, &canary);
@@ -626,7 +442,7 @@ fn install_and_check(name: &str) -> Option<(PathBuf, PathBuf, PathBuf, PathBuf, 
 
     // 3. The node boots by UEFI and is what the answer asked for.
     let mut node = vm("node-uefi", &dir, &disks, Firmware::Uefi, None);
-    login(&mut node);
+    login(&mut node, "tappaas1", PASSWORD);
     check_node(&mut node);
     check_snapshots(&mut node);
     Some((dir, iso, canary_raw, canary, disks, node))
@@ -661,13 +477,13 @@ fn unattended_install_resumes_after_a_kill_boots_and_reinstalls_keeping_tank1() 
     {
         fail(&again, "the re-install does not keep tank1", e);
     }
-    wait_installed(&mut again, started);
+    wait_installed(&mut again, started, FQDN);
     drop(again);
 
     // 5. This time the node boots by legacy BIOS (the boot disk first in
     // the firmware's order), and tank1's data is still there.
     let mut node = vm("node-bios", &dir, &disks, Firmware::Bios, None);
-    login(&mut node);
+    login(&mut node, "tappaas1", PASSWORD);
     check(
         &mut node,
         "tank1's data survived the re-install",
@@ -717,10 +533,10 @@ fn bench_install_steps_against_the_copy_floor() {
     };
     let dir = work_dir(name);
     std::fs::create_dir_all(&dir).expect("work dir");
-    let answer = answer_disk(&dir);
+    let answer = answer_disk(&dir, ANSWER);
     let (_, canary) = canary_disk(&dir);
     let disks = node_disks(&dir, &answer, &canary);
-    create_blank(&disks);
+    create_blank(&disks[..4]);
     // The installer stays on the screen (tty1, unused); the serial console
     // is a root shell.
     let mut config = VmConfig::new(name, dir.join(name))
