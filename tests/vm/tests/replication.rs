@@ -64,13 +64,17 @@ impl Node {
         format!("{}.home.lan", self.host)
     }
 
-    /// Boot, tank1 and tank2 (small: the test copies a few MB).
+    /// Boot, tank1 and tank2 (small: the test copies a few MB), then
+    /// the answer disk: it stays attached after the install, as the
+    /// install test's does, since the NICs' names (enp0sN, which the
+    /// node's network configuration uses) follow the PCI slots after it.
     fn disks(&self, dir: &Path) -> Vec<Disk> {
         let image = |role: &str| dir.join(format!("{}-{role}.qcow2", self.host));
         vec![
             disk("tappaas-boot-0", DiskBus::Virtio, "16G", image("boot")),
             disk("tappaas-tank1", DiskBus::Virtio, "4G", image("tank1")),
             disk("tappaas-tank2", DiskBus::Virtio, "4G", image("tank2")),
+            disk("tappaas-answer", DiskBus::Virtio, "4M", image("answer")),
         ]
     }
 
@@ -89,10 +93,9 @@ impl Node {
         let answer_dir = dir.join(format!("{}-answer", self.host));
         std::fs::create_dir_all(&answer_dir).expect("answer dir");
         let answer = answer_disk(&answer_dir, self.answer);
-        let disks = self.disks(dir);
-        create_blank(&disks);
-        let mut all = disks;
-        all.push(disk("tappaas-answer", DiskBus::Virtio, "4M", answer));
+        let all = self.disks(dir);
+        std::fs::rename(&answer, all[3].image.as_ref().expect("image")).expect("the answer disk");
+        create_blank(&all[..3]);
         let name = format!("{}-install", self.host);
         let mut vm = install_vm_with_nics(
             &name,
@@ -106,27 +109,29 @@ impl Node {
         wait_installed(&mut vm, started, &self.fqdn());
     }
 
-    /// Boot the installed node with its management NIC on `link`, log in
-    /// and stop the timers: the test decides when snapshots and copies
-    /// happen (runs the timers started at boot are waited for).
-    fn boot(&self, dir: &Path, name: &str, link: NetBackend) -> Vm {
-        let mut vm = install_vm_with_nics(
+    /// Boot the installed node with its management NIC on `link`.
+    fn start(&self, dir: &Path, name: &str, link: NetBackend) -> Vm {
+        install_vm_with_nics(
             name,
             dir,
             &self.disks(dir),
             &self.nics(link),
             Firmware::Bios,
             None,
-        );
-        login(&mut vm, self.host, PASSWORD);
+        )
+    }
+
+    /// Log in and stop the timers: the test decides when snapshots and
+    /// copies happen (runs the timers started at boot are waited for).
+    fn ready(&self, vm: &mut Vm) {
+        login(vm, self.host, PASSWORD);
         run(
-            &mut vm,
+            vm,
             "systemctl stop sanoid.timer tappaas-replication.timer tappaas-node-config.timer; \
              while systemctl is-active -q sanoid.service tappaas-replication.service \
              tappaas-node-config.service; do sleep 1; done",
             Duration::from_secs(600),
         );
-        vm
     }
 }
 
@@ -289,8 +294,17 @@ fn replication_copies_tank1_to_the_other_node_incrementally_and_survives_it_bein
 
     // 2. Both booted, linked: tappaas1 listens, tappaas2 connects.
     let port = 20_000 + (std::process::id() % 20_000) as u16;
-    let mut a = A.boot(&dir, A.host, NetBackend::SocketListen(port));
-    let mut b = B.boot(&dir, B.host, NetBackend::SocketConnect(port));
+    // Both boot at once (the second while the first is waited for).
+    let mut a = A.start(&dir, A.host, NetBackend::SocketListen(port));
+    let mut b = B.start(&dir, B.host, NetBackend::SocketConnect(port));
+    A.ready(&mut a);
+    B.ready(&mut b);
+    check(
+        &mut a,
+        "the management bridge is on the NIC linked to tappaas2",
+        "cat /sys/class/net/$(ls /sys/class/net/lan/brif)/address",
+        |o| o.trim() == A.macs[0],
+    );
     for vm in [&mut a, &mut b] {
         check(
             vm,
@@ -466,7 +480,8 @@ fn replication_copies_tank1_to_the_other_node_incrementally_and_survives_it_bein
     );
 
     // tappaas2 back: the next run catches up, and status is clean.
-    let mut b = B.boot(&dir, "tappaas2-again", NetBackend::SocketConnect(port));
+    let mut b = B.start(&dir, "tappaas2-again", NetBackend::SocketConnect(port));
+    B.ready(&mut b);
     check(
         &mut b,
         "after the reboot, no replica is mounted",
