@@ -230,6 +230,76 @@ pub fn run_vm_backups<A: Api>(
     Ok(out)
 }
 
+/// What first boot's first backup did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FirstBackup {
+    /// vzdump of every guest on this node started: its task (`None`:
+    /// Proxmox had nothing to do).
+    Started(Option<String>),
+    /// Not started, and why (no backup server, a backup exists or runs).
+    Skipped(String),
+}
+
+/// First boot, at its end: the job's backup of every guest on `node`
+/// started now, not waited for, so the VMs are protected from the first
+/// hour rather than from the job's first night. Only when the backup
+/// server is registered with the job, no vzdump runs on the node, and no
+/// guest of the node has a backup yet (a re-run starts nothing).
+pub fn start_first_backup<A: Api>(
+    px: &mut Proxmox<A>,
+    node: &NodeName,
+) -> Result<FirstBackup, BackupError> {
+    let Some(storage) = pbs_storage(px)? else {
+        return Ok(FirstBackup::Skipped(
+            "no backup server is registered".into(),
+        ));
+    };
+    let jobs = px.backup_jobs().map_err(api("GET /cluster/backup"))?;
+    let Some(job) = jobs
+        .iter()
+        .find(|j| j.id == JOB_ID && j.storage.as_deref() == Some(storage.as_str()))
+    else {
+        return Ok(FirstBackup::Skipped(format!(
+            "no backup job {JOB_ID} writes to {storage}"
+        )));
+    };
+    let tasks = px
+        .node_tasks(node, "vzdump", TASKS_READ)
+        .map_err(api(&format!("GET /nodes/{node}/tasks")))?;
+    if let Some(t) = tasks.iter().find(|t| t.running()) {
+        return Ok(FirstBackup::Skipped(format!(
+            "a backup runs already ({})",
+            t.upid
+        )));
+    }
+    let mine: Vec<u32> = px
+        .cluster_vms()
+        .map_err(api("GET /cluster/resources"))?
+        .iter()
+        .filter(|v| v.node == node.as_str())
+        .map(|v| v.vmid.get())
+        .collect();
+    if let Some(b) = backups(px, node, &storage)?
+        .iter()
+        .find(|b| b.vmid.is_some_and(|id| mine.contains(&id)))
+    {
+        return Ok(FirstBackup::Skipped(format!(
+            "a guest of {node} has a backup already ({})",
+            b.volid
+        )));
+    }
+    let run = Vzdump {
+        storage,
+        mode: job.mode.clone().unwrap_or_else(|| "snapshot".into()),
+        exclude: Vec::new(),
+        job_id: Some(job.id.clone()),
+    };
+    let upid = px
+        .vzdump(node, &run)
+        .map_err(api(&format!("POST /nodes/{node}/vzdump")))?;
+    Ok(FirstBackup::Started(upid))
+}
+
 /// What `backup restore --vm` was asked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VmRestore {
