@@ -4,12 +4,7 @@
 mod common;
 
 use common::rules::*;
-use tappaas_plan::{Plan, BACKUP_CHECK_SERVICE, BACKUP_CHECK_TIMER};
-
-fn enables_check(p: &Plan) -> bool {
-    p.commands()
-        .any(|c| c.argv == ["systemctl", "--root=/target", "enable", BACKUP_CHECK_TIMER])
-}
+use tappaas_plan::{BACKUP_CHECK_SERVICE, BACKUP_CHECK_TIMER};
 
 #[test]
 fn the_check_runs_backup_status_brief_hourly() {
@@ -25,12 +20,12 @@ fn the_check_runs_backup_status_brief_hourly() {
         timer.contains("OnUnitActiveSec=1h\n") && timer.contains("WantedBy=timers.target\n"),
         "{timer}"
     );
-    assert!(enables_check(&p));
+    assert!(enables(&p, BACKUP_CHECK_TIMER));
 }
 
 #[test]
 fn snapshots_off_lays_no_check() {
     let p = ok(&home_server(), &with("[backup]\nsnapshots = false\n"));
     assert!(p.files().all(|f| !f.path.contains("tappaas-backup-check")));
-    assert!(!enables_check(&p));
+    assert!(!enables(&p, BACKUP_CHECK_TIMER));
 }
