@@ -368,6 +368,23 @@ fn the_guard_lets_through_exactly_what_syncoid_sends() {
     );
 }
 
+/// syncoid (2.2.0, Debian's) opens its SSH master connection with `exit`
+/// and stops the copy ("ssh connection echo test failed", exit 2) unless
+/// `echo -n` over it succeeds: both come before any other request.
+#[test]
+fn the_guard_answers_syncoids_connection_setup() {
+    for request in ["exit", "echo -n"] {
+        assert_eq!(
+            decide("tappaas1", request),
+            Ok(Allowed::Nothing),
+            "{request}"
+        );
+    }
+    for request in ["echo hello", "echo -n; reboot", "exit 0 | sh", "echo"] {
+        assert!(decide("tappaas1", request).is_err(), "allowed: {request:?}");
+    }
+}
+
 #[test]
 fn the_guard_refuses_everything_else() {
     for request in [

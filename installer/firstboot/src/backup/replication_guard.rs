@@ -5,7 +5,8 @@
 //! [`super::replication::syncoid_args`], confined to
 //! `tank2/replica/NODE/tank1`, and runs it itself, without a shell.
 //!
-//! What syncoid sends (read from its source): `command -v zstd` and
+//! What syncoid sends (read from its source): `exit` and `echo -n` (its
+//! SSH master connection and the test of it), `command -v zstd` and
 //! `command -v mbuffer` (is the helper there?), `ps -Ao args=` (is a
 //! receive already running?), `zpool get -o value -H
 //! feature@extensible_dataset tank2` (can a receive resume?), `zfs get`
@@ -23,6 +24,10 @@ use super::replication::SOURCE;
 /// What the guard runs for an allowed request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Allowed {
+    /// `exit` and `echo -n`: syncoid opens its SSH master connection with
+    /// the first and tests it with the second (stopping the copy unless
+    /// it succeeds); answered by the guard, nothing printed, success.
+    Nothing,
     /// `command -v NAME`: answered by the guard (a shell builtin).
     CommandV(String),
     /// A pipeline of programs with their arguments, stdin from ssh,
@@ -97,6 +102,7 @@ fn single(words: &[String], base: &str) -> Result<Allowed, String> {
         })
     };
     match w.as_slice() {
+        ["exit"] | ["echo", "-n"] => Ok(Allowed::Nothing),
         ["command", "-v", name] if HELPERS.contains(name) => {
             Ok(Allowed::CommandV(name.to_string()))
         }
@@ -248,6 +254,7 @@ pub fn execute(allowed: &Allowed) -> std::io::Result<i32> {
     use std::os::fd::AsFd;
     use std::process::{Command, Stdio};
     let (prepare, stages, merge_stderr) = match allowed {
+        Allowed::Nothing => return Ok(0),
         Allowed::CommandV(name) => {
             let path = std::env::var_os("PATH").unwrap_or_default();
             return Ok(
