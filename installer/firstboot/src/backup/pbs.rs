@@ -186,6 +186,28 @@ impl NodeRun {
     }
 }
 
+/// vzdump's mode when the job does not say (as Proxmox's default): the
+/// guests keep running.
+const SNAPSHOT: &str = "snapshot";
+
+/// The run job [`JOB_ID`] makes to `storage` (its mode, its id); `None`
+/// when that job does not write there.
+fn job_run<A: Api>(
+    px: &mut Proxmox<A>,
+    storage: &StorageId,
+) -> Result<Option<Vzdump>, BackupError> {
+    let jobs = px.backup_jobs().map_err(api("GET /cluster/backup"))?;
+    Ok(jobs
+        .iter()
+        .find(|j| j.id == JOB_ID && j.storage.as_deref() == Some(storage.as_str()))
+        .map(|j| Vzdump {
+            storage: storage.clone(),
+            mode: j.mode.clone().unwrap_or_else(|| SNAPSHOT.into()),
+            exclude: Vec::new(),
+            job_id: Some(j.id.clone()),
+        }))
+}
+
 /// `backup run`'s VM part: the job's backup of every guest, now, on every
 /// node that is online (vzdump backs up the guests of the node it runs
 /// on), one after the other; each task's result. No backup server: refused.
@@ -195,18 +217,12 @@ pub fn run_vm_backups<A: Api>(
     line: &mut dyn FnMut(&str),
 ) -> Result<Vec<NodeRun>, BackupError> {
     let storage = pbs_storage(px)?.ok_or_else(not_registered)?;
-    let jobs = px.backup_jobs().map_err(api("GET /cluster/backup"))?;
-    let job = jobs
-        .iter()
-        .find(|j| j.id == JOB_ID && j.storage.as_deref() == Some(storage.as_str()));
-    let run = Vzdump {
+    let run = job_run(px, &storage)?.unwrap_or_else(|| Vzdump {
         storage: storage.clone(),
-        mode: job
-            .and_then(|j| j.mode.clone())
-            .unwrap_or_else(|| "snapshot".into()),
+        mode: SNAPSHOT.into(),
         exclude: Vec::new(),
-        job_id: job.map(|j| j.id.clone()),
-    };
+        job_id: None,
+    });
     let mut out = Vec::new();
     for node in online_nodes(px)? {
         line(&format!(
@@ -254,11 +270,7 @@ pub fn start_first_backup<A: Api>(
             "no backup server is registered".into(),
         ));
     };
-    let jobs = px.backup_jobs().map_err(api("GET /cluster/backup"))?;
-    let Some(job) = jobs
-        .iter()
-        .find(|j| j.id == JOB_ID && j.storage.as_deref() == Some(storage.as_str()))
-    else {
+    let Some(run) = job_run(px, &storage)? else {
         return Ok(FirstBackup::Skipped(format!(
             "no backup job {JOB_ID} writes to {storage}"
         )));
@@ -288,12 +300,6 @@ pub fn start_first_backup<A: Api>(
             b.volid
         )));
     }
-    let run = Vzdump {
-        storage,
-        mode: job.mode.clone().unwrap_or_else(|| "snapshot".into()),
-        exclude: Vec::new(),
-        job_id: Some(job.id.clone()),
-    };
     let upid = px
         .vzdump(node, &run)
         .map_err(api(&format!("POST /nodes/{node}/vzdump")))?;
