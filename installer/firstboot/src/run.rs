@@ -596,7 +596,8 @@ fn first_backup<A: Api>(px: &mut Proxmox<A>, note: &mut dyn FnMut(String)) {
         .and_then(|node| Ok((crate::backup::pbs::start_first_backup(px, &node)?, node)));
     match started {
         Ok((FirstBackup::Started(Some(upid)), node)) => note(format!(
-            "the first backup of every guest on {node} runs now (task {upid});              `tappaas-installer backup status` shows its result"
+            "the first backup of every guest on {node} runs now (task {upid}); \
+             `tappaas-installer backup status` shows its result"
         )),
         Ok((FirstBackup::Started(None), node)) => {
             note(format!("no guest on {node} to back up yet"))

@@ -359,7 +359,8 @@ fn the_first_backup_of_every_guest_starts_at_the_end_of_first_boot_once() {
     let said = outputs(&ran);
     assert!(
         said.iter().any(|l| l
-            .contains("the first backup of every guest on tappaas1 runs now (task UPID:tappaas1:")),
+            .contains("the first backup of every guest on tappaas1 runs now (task UPID:tappaas1:")
+            && l.ends_with("); `tappaas-installer backup status` shows its result")),
         "{said:#?}"
     );
     // It is the job's run to the backup server: every guest of the node
