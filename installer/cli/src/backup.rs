@@ -8,6 +8,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use clap::{Args, Subcommand};
 use tappaas_effects::Machine;
+use tappaas_firstboot::backup::replication::TargetStatus;
 use tappaas_firstboot::backup::{
     self, vms, BackupConfig, BackupError, Facts, RestoredDataset, Status, VmRestore, Waiting,
     EXIT_OVERDUE,
@@ -27,7 +28,9 @@ result of the last backup run; the node configuration archive's age; each \
 replication target's last copy; exit status 4 when one is overdue (no \
 snapshot within twice its shortest period, no good backup within twice the \
 job's period, a failed last run, no archive within two days, no copy within \
-twice the replication schedule's longest gap) or the timer is not enabled.\n\
+twice the replication schedule's longest gap) or the timer is not enabled; \
+--brief prints only what is wrong, as the hourly tappaas-backup-check.timer \
+and `tappaas-installer status` show it.\n\
 run: take the snapshots that are due now, and back up every VM now.\n\
 config: archive the node's own configuration now (/etc/pve, /etc/tappaas, \
 the network, the SSH host keys); tappaas-node-config.timer does it daily.\n\
@@ -61,8 +64,12 @@ pub enum BackupCommand {
     /// age, the count per period, and whether it is overdue
     Status {
         /// The same facts as a JSON object
-        #[arg(long)]
+        #[arg(long, conflicts_with = "brief")]
         json: bool,
+        /// Only what is overdue or failing, one line each (what
+        /// tappaas-backup-check.service runs hourly)
+        #[arg(long)]
+        brief: bool,
     },
     /// Take the snapshots that are due now (sanoid), back up every VM now
     /// (Proxmox Backup Server), then show the status
@@ -213,23 +220,84 @@ fn with_vms(s: Status, now: i64) -> Status {
     }
 }
 
-fn status(config: &BackupConfig, json: bool) -> anyhow::Result<ExitCode> {
-    let now = now();
-    let s = match backup::backup_status(&mut Machine, config, now) {
+/// Everything `backup status` says at `now`: the snapshots, the archive
+/// and the VMs; the replication targets; their text.
+pub(crate) struct Gathered {
+    pub status: Status,
+    pub replication: Vec<TargetStatus>,
+    pub replication_text: String,
+    pub lagging: bool,
+}
+
+impl Gathered {
+    pub(crate) fn ok(&self) -> bool {
+        self.status.ok && !self.lagging
+    }
+}
+
+/// The facts of `backup status`; `Err` with its exit status when the
+/// policy could not be read (said on stderr).
+pub(crate) fn gather(
+    config: &BackupConfig,
+    now: i64,
+) -> anyhow::Result<Result<Gathered, ExitCode>> {
+    let status = match backup::backup_status(&mut Machine, config, now) {
         Ok(s) => with_vms(s, now),
-        Err(e) => return said(e),
+        Err(e) => return said(e).map(Err),
     };
-    let (replication, text, lagging) = crate::backup_replication::status(now)?;
+    let (replication, replication_text, lagging) = crate::backup_replication::status(now)?;
+    Ok(Ok(Gathered {
+        status,
+        replication,
+        replication_text,
+        lagging,
+    }))
+}
+
+/// The "Backups" part of `tappaas-installer status`: the brief health,
+/// or why there is none.
+pub(crate) fn print_health() {
+    let config = BackupConfig::node();
+    println!("Backups");
+    if !config.sanoid_conf.exists() {
+        println!(
+            "  no snapshot policy on this node ({} is missing: backup.snapshots = false, or not an installed node)",
+            config.sanoid_conf.display()
+        );
+        return;
+    }
+    match gather(&config, now()) {
+        Ok(Ok(g)) => {
+            for line in backup::render_brief(&backup::problems(&g.status, &g.replication)).lines() {
+                println!("  {line}");
+            }
+        }
+        // The policy's own errors are said above by `gather`.
+        Ok(Err(_)) => println!("  `tappaas-installer backup status` says what is wrong"),
+        Err(e) => println!("  cannot tell: {e:#}"),
+    }
+}
+
+fn status(config: &BackupConfig, json: bool, brief: bool) -> anyhow::Result<ExitCode> {
+    let g = match gather(config, now())? {
+        Ok(g) => g,
+        Err(code) => return Ok(code),
+    };
     if json {
-        let mut value = serde_json::to_value(&s)?;
+        let mut value = serde_json::to_value(&g.status)?;
         if let Some(object) = value.as_object_mut() {
-            object.insert("replication".into(), serde_json::to_value(&replication)?);
+            object.insert("replication".into(), serde_json::to_value(&g.replication)?);
         }
         println!("{}", serde_json::to_string_pretty(&value)?);
+    } else if brief {
+        print!(
+            "{}",
+            backup::render_brief(&backup::problems(&g.status, &g.replication))
+        );
     } else {
-        print!("{}{text}", backup::render_status(&s));
+        print!("{}{}", backup::render_status(&g.status), g.replication_text);
     }
-    Ok(if s.ok && !lagging {
+    Ok(if g.ok() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(EXIT_OVERDUE)
@@ -241,13 +309,13 @@ pub fn backup(args: &BackupArgs) -> anyhow::Result<ExitCode> {
     let mut fx = Machine;
     let mut print = |l: &str| println!("{l}");
     match &args.command {
-        BackupCommand::Status { json } => status(&config, *json),
+        BackupCommand::Status { json, brief } => status(&config, *json, *brief),
         BackupCommand::Run => {
             if let Err(e) = backup::take_snapshots(&mut fx, &config, &mut print) {
                 return said(e);
             }
             let vms_ok = run_vms(&mut print)?;
-            let code = status(&config, false)?;
+            let code = status(&config, false, false)?;
             Ok(if vms_ok { code } else { ExitCode::FAILURE })
         }
         BackupCommand::Restore {

@@ -174,7 +174,12 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Plan(a)) => commands::plan(&a),
         Some(Command::Install(a)) => install::install(&a),
         Some(Command::Firstboot(a)) => firstboot::firstboot(&a),
-        Some(Command::Status(a)) => firstboot::status(&a),
+        Some(Command::Status(a)) => {
+            let code = firstboot::status(&a)?;
+            println!();
+            backup::print_health();
+            Ok(code)
+        }
         Some(Command::Services(a)) => firstboot::services(&a),
         Some(Command::Backup(a)) => backup::backup(&a),
     }

@@ -10,6 +10,7 @@ use tappaas_proxmox::{Api, Proxmox};
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::backup::pbs::FirstBackup;
 use crate::cluster::{self, JoinPlan};
 use crate::deploy::{self, Deployment, Outcome as ServiceOutcome};
 use crate::error::StepError;
@@ -530,6 +531,7 @@ fn run_step<A: Api>(
         Kind::Unresolvable(e) => Err(StepError::new("resolve the planned services", e.clone())
             .hint("The plan names a service this installer's catalog does not have; install again with a valid [services] deploy list.")),
         Kind::Summary => {
+            first_backup(px, &mut *note);
             let status = wait::cluster_status(px, config)?;
             let nodes = px.nodes().map_err(|e| StepError::api("GET /nodes", &e))?;
             let storages = px
@@ -582,5 +584,28 @@ fn run_step<A: Api>(
             }
             Ok(None)
         }
+    }
+}
+
+/// The first backup of this node's guests, started (not waited for) once
+/// every service is deployed: the VMs are protected from the first hour,
+/// not from the job's first night. A failure to start it is said, not a
+/// failure of first boot: the job's schedule or `backup run` makes it.
+fn first_backup<A: Api>(px: &mut Proxmox<A>, note: &mut dyn FnMut(String)) {
+    let started = crate::backup::pbs::local_node(px)
+        .and_then(|node| Ok((crate::backup::pbs::start_first_backup(px, &node)?, node)));
+    match started {
+        Ok((FirstBackup::Started(Some(upid)), node)) => note(format!(
+            "the first backup of every guest on {node} runs now (task {upid}); \
+             `tappaas-installer backup status` shows its result"
+        )),
+        Ok((FirstBackup::Started(None), node)) => {
+            note(format!("no guest on {node} to back up yet"))
+        }
+        Ok((FirstBackup::Skipped(why), _)) => note(format!("no first backup started: {why}")),
+        Err(e) => note(format!(
+            "the first backup was not started: {e}; the backup job makes it at its schedule, \
+             `tappaas-installer backup run` now"
+        )),
     }
 }

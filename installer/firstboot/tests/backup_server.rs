@@ -335,3 +335,69 @@ fn the_storage_password_is_never_on_a_command_line() {
     assert_eq!(sim.storage_password("tappaas1", STORAGE).unwrap(), password);
     assert!(sim.violations().is_empty(), "{:?}", sim.violations());
 }
+
+fn outputs(ran: &Ran) -> Vec<String> {
+    ran.events
+        .iter()
+        .filter_map(|e| match e {
+            tappaas_exec::Event::Action { text, .. } => Some(text.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn vzdumps(sim: &Simulator) -> usize {
+    count(sim, "tappaas1", Method::Post, "/nodes/tappaas1/vzdump")
+}
+
+#[test]
+fn the_first_backup_of_every_guest_starts_at_the_end_of_first_boot_once() {
+    let (sim, site) = deployment(&backup_plan());
+    let ran = run(&sim, &site).1;
+    summary_of(&ran);
+    assert_eq!(vzdumps(&sim), 1);
+    let said = outputs(&ran);
+    assert!(
+        said.iter().any(|l| l
+            .contains("the first backup of every guest on tappaas1 runs now (task UPID:tappaas1:")
+            && l.ends_with("); `tappaas-installer backup status` shows its result")),
+        "{said:#?}"
+    );
+    // It is the job's run to the backup server: every guest of the node
+    // has a backup there (the simulator runs the task at once).
+    let mut px = client(&sim, "tappaas1");
+    let (_, guests) = tappaas_firstboot::backup::vm_status(&mut px, i64::MAX / 2).unwrap();
+    assert!(!guests.is_empty());
+    assert!(
+        guests.iter().all(|g| g.last_backup.is_some()),
+        "{guests:#?}"
+    );
+
+    // First boot again: a backup exists, none is started.
+    write(&site.node.config.marker, "pending\n");
+    std::fs::remove_file(&site.node.config.journal).unwrap();
+    let ran = run(&sim, &site).1;
+    summary_of(&ran);
+    assert_eq!(vzdumps(&sim), 1);
+    assert!(
+        outputs(&ran)
+            .iter()
+            .any(|l| l
+                .starts_with("no first backup started: a guest of tappaas1 has a backup already")),
+        "{:#?}",
+        outputs(&ran)
+    );
+}
+
+#[test]
+fn without_a_backup_server_no_first_backup_is_started() {
+    let mut plan = deploy_plan();
+    plan.services.retain(|s| s != "backup-server");
+    let (sim, site) = deployment(&plan);
+    let ran = run(&sim, &site).1;
+    summary_of(&ran);
+    assert_eq!(vzdumps(&sim), 0);
+    assert!(outputs(&ran)
+        .iter()
+        .any(|l| l == "no first backup started: no backup server is registered"));
+}

@@ -99,14 +99,22 @@ fn guest(guests: &[GuestBackup], vmid: u32) -> &GuestBackup {
 fn status_lists_each_guest_with_its_last_backup_and_flags_old_and_failed_ones() {
     let (sim, _site) = wired();
     let fw = firewall();
-    // Nothing backed up yet: every guest is overdue.
+    // Only first boot's first backup of each guest, long before T0:
+    // every guest is overdue.
     let (s, vms, guests) = status_at(&sim, T0 as i64);
     assert_eq!(vms.storage.as_deref(), Some("tappaas-pbs"));
     assert_eq!(vms.job.as_ref().unwrap().id, "tappaas-vms");
     assert_eq!(vms.job.as_ref().unwrap().period_seconds, Some(86_400));
     assert_eq!(vms.overdue_after_seconds, 2 * 86_400);
     assert!(!s.ok && s.overdue);
-    assert_eq!(guest(&guests, fw).problem.as_deref(), Some("no backup yet"));
+    assert!(
+        guest(&guests, fw)
+            .problem
+            .as_deref()
+            .is_some_and(|p| p.starts_with("the newest backup is ")),
+        "{:?}",
+        guest(&guests, fw)
+    );
 
     sim.set_time(T0);
     let runs = run_now(&sim);
@@ -261,6 +269,12 @@ fn run_backs_up_every_guest_the_firewall_and_a_vm_deployed_later_included() {
     )
     .unwrap();
     assert!(left.is_empty(), "{left:?}");
+    // The VM deployed after first boot has no backup until a run.
+    let (_, guests) = backup::vm_status(&mut px(&sim), T0 as i64).unwrap();
+    assert_eq!(
+        guest(&guests, 260).problem.as_deref(),
+        Some("no backup yet")
+    );
     sim.set_time(T0);
     let runs = run_now(&sim);
     assert_eq!(runs.len(), 1, "{runs:?}");
@@ -281,7 +295,12 @@ fn run_backs_up_every_guest_the_firewall_and_a_vm_deployed_later_included() {
             Some(tappaas_firstboot::proxmox::client::Content::Backup),
         )
         .unwrap();
-    let mut backed: Vec<u32> = items.iter().filter_map(|i| i.vmid).collect();
+    // This run's backups (first boot made the first ones, before T0).
+    let mut backed: Vec<u32> = items
+        .iter()
+        .filter(|i| i.ctime.is_some_and(|t| t >= T0 as i64))
+        .filter_map(|i| i.vmid)
+        .collect();
     backed.sort();
     let mut all = sim.vm_ids("tappaas1");
     all.sort();
@@ -300,7 +319,8 @@ fn run_backs_up_every_guest_the_firewall_and_a_vm_deployed_later_included() {
             10,
         )
         .unwrap();
-    assert_eq!(tasks.len(), 1);
+    // First boot's run, and this one, newest first.
+    assert_eq!(tasks.len(), 2, "{tasks:#?}");
     assert_eq!(tasks[0].status.as_deref(), Some("OK"));
     assert_eq!(tasks[0].starttime, T0 as i64);
     assert!(sim.violations().is_empty(), "{:?}", sim.violations());

@@ -2,6 +2,7 @@
 
 use tappaas_answer::Answer;
 
+use crate::backup_check::{BACKUP_CHECK_SERVICE_TEXT, BACKUP_CHECK_TIMER_TEXT};
 use crate::network::interfaces_file;
 use crate::node_config::{NODE_CONFIG_SERVICE_TEXT, NODE_CONFIG_TIMER_TEXT};
 use crate::{Address, FileContent, FileSpec, NodePlan, Plan};
@@ -92,10 +93,13 @@ pub(crate) fn node_files(plan: &Plan, answer: &Answer) -> Vec<FileSpec> {
     if let Some(policy) = &plan.snapshots {
         files.push(text(crate::SANOID_CONF, "0644", policy.sanoid_conf()));
         // The daily archive of the node's configuration goes to a
-        // snapshot-covered dataset: laid only with the policy.
+        // snapshot-covered dataset, and the health check reads the
+        // policy: both laid only with it.
         for (unit, body) in [
             (crate::NODE_CONFIG_SERVICE, NODE_CONFIG_SERVICE_TEXT),
             (crate::NODE_CONFIG_TIMER, NODE_CONFIG_TIMER_TEXT),
+            (crate::BACKUP_CHECK_SERVICE, BACKUP_CHECK_SERVICE_TEXT),
+            (crate::BACKUP_CHECK_TIMER, BACKUP_CHECK_TIMER_TEXT),
         ] {
             files.push(text(
                 &format!("/etc/systemd/system/{unit}"),

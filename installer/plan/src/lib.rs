@@ -4,6 +4,7 @@
 //! `plan`/`--dry-run`, shown by the wizard's summary and run by the
 //! executor, so what the user confirms is exactly what runs.
 
+mod backup_check;
 mod deploy;
 mod disks;
 mod error;
@@ -23,6 +24,7 @@ mod steps;
 use tappaas_answer::{Answer, ClusterAction, Fqdn, DEFAULT_CLUSTER_NAME};
 use tappaas_hardware::MachineProfile;
 
+pub use backup_check::{BACKUP_CHECK_SERVICE, BACKUP_CHECK_TIMER};
 pub use deploy::firewall_lan_default;
 pub use error::{AnswerKey, Field, PlanError, Section};
 pub use files::PEER_PASSWORD_CREDENTIAL;

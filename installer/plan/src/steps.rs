@@ -370,6 +370,12 @@ fn configure_step(plan: &Plan, answer: &Answer) -> Step {
             "enable",
             crate::NODE_CONFIG_TIMER,
         ]));
+        cfg.push(run([
+            "systemctl",
+            &format!("--root={TARGET_ROOT}"),
+            "enable",
+            crate::BACKUP_CHECK_TIMER,
+        ]));
     }
     if plan.replication.is_some() {
         cfg.push(run([

@@ -488,3 +488,31 @@ disk-list = ["sdc", "sde"]
         p.warnings
     );
 }
+
+/// A data pool's `zpool create` waits for udev and is tried three times
+/// in all (udev re-creating the by-id partition links made it fail in
+/// the VM tests); rpool's is not wrapped.
+#[test]
+fn a_data_pool_create_waits_for_udev_and_tries_three_times() {
+    let p = ok(&home_server(), STANDARD);
+    let creates: Vec<String> = p
+        .commands()
+        .map(|c| c.argv.join(" "))
+        .filter(|c| c.contains("zpool create"))
+        .collect();
+    let tank1 = creates
+        .iter()
+        .find(|c| c.ends_with("tank1") || c.contains(" tank1 "))
+        .expect("tank1 is created");
+    assert!(
+        tank1.starts_with("sh -c udevadm settle; zpool create "),
+        "{tank1}"
+    );
+    assert_eq!(tank1.matches("zpool create").count(), 3, "{tank1}");
+    assert_eq!(tank1.matches("udevadm settle;").count(), 3, "{tank1}");
+    let rpool = creates
+        .iter()
+        .find(|c| c.contains(" rpool "))
+        .expect("rpool");
+    assert!(rpool.starts_with("zpool create "), "{rpool}");
+}

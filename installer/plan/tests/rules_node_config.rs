@@ -5,12 +5,7 @@
 mod common;
 
 use common::rules::*;
-use tappaas_plan::{Plan, NODE_CONFIG_SERVICE, NODE_CONFIG_TIMER};
-
-fn enables_node_config(p: &Plan) -> bool {
-    p.commands()
-        .any(|c| c.argv == ["systemctl", "--root=/target", "enable", NODE_CONFIG_TIMER])
-}
+use tappaas_plan::{NODE_CONFIG_SERVICE, NODE_CONFIG_TIMER};
 
 #[test]
 fn the_timer_and_service_are_laid_and_the_timer_enabled() {
@@ -26,7 +21,7 @@ fn the_timer_and_service_are_laid_and_the_timer_enabled() {
         timer.contains("OnCalendar=daily\n") && timer.contains("Persistent=true\n"),
         "{timer}"
     );
-    assert!(enables_node_config(&p));
+    assert!(enables(&p, NODE_CONFIG_TIMER));
     let host = &p.node.hostname;
     assert_eq!(
         p.node_config_dataset(),
@@ -37,7 +32,7 @@ fn the_timer_and_service_are_laid_and_the_timer_enabled() {
 #[test]
 fn without_tank1_the_archive_goes_below_rpool_data() {
     let p = ok(&one_disk_node(), ONE_DISK);
-    assert!(enables_node_config(&p));
+    assert!(enables(&p, NODE_CONFIG_TIMER));
     assert_eq!(
         p.node_config_dataset(),
         Some(format!(
@@ -51,6 +46,6 @@ fn without_tank1_the_archive_goes_below_rpool_data() {
 fn snapshots_off_lays_no_archive_timer() {
     let p = ok(&home_server(), &with("[backup]\nsnapshots = false\n"));
     assert!(p.files().all(|f| !f.path.contains("tappaas-node-config")));
-    assert!(!enables_node_config(&p));
+    assert!(!enables(&p, NODE_CONFIG_TIMER));
     assert_eq!(p.node_config_dataset(), None);
 }

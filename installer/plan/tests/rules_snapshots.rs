@@ -4,12 +4,7 @@
 mod common;
 
 use common::rules::*;
-use tappaas_plan::{render_text, Plan, SANOID_CONF};
-
-fn enables_sanoid(p: &Plan) -> bool {
-    p.commands()
-        .any(|c| c.argv == ["systemctl", "--root=/target", "enable", "sanoid.timer"])
-}
+use tappaas_plan::{render_text, SANOID_CONF};
 
 #[test]
 fn two_pools_each_dataset_with_its_template() {
@@ -68,7 +63,7 @@ fn two_pools_each_dataset_with_its_template() {
 \tautoprune = yes
 "
     );
-    assert!(enables_sanoid(&p));
+    assert!(enables(&p, "sanoid.timer"));
     let text = render_text(&p);
     assert!(
         text.contains("  rpool/ROOT, rpool/data, tank1: keep 4 frequently, 24 hourly, 30 daily, 8 weekly, 12 monthly\n  tank2: keep 7 daily, 4 weekly\n"),
@@ -100,7 +95,7 @@ fn a_single_disk_node_covers_only_rpool() {
     );
     assert!(!conf.contains("tank"), "{conf}");
     assert!(conf.contains("[template_data]"), "{conf}");
-    assert!(enables_sanoid(&p));
+    assert!(enables(&p, "sanoid.timer"));
 }
 
 #[test]

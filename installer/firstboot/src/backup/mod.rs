@@ -14,6 +14,7 @@
 //! boot's crate for that client and the names first boot gives the backup
 //! server's storage and job.
 
+pub mod health;
 pub mod node_config;
 pub mod node_config_pbs;
 pub mod pbs;
@@ -32,6 +33,7 @@ use std::time::Duration;
 
 use tappaas_effects::{Effects, Invocation, RunError};
 
+pub use health::{problems, render_brief};
 pub use node_config::{archive_node_config, node_config_status, restore_node_config, Archived};
 pub use node_config_pbs::{parse_storage_cfg, PbsTarget, PbsUpload};
 pub use pbs::{restore_vm, run_vm_backups, vm_status, NodeRun, RestoredVm, VmRestore, Waiting};

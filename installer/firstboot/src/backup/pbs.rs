@@ -186,6 +186,28 @@ impl NodeRun {
     }
 }
 
+/// vzdump's mode when the job does not say (as Proxmox's default): the
+/// guests keep running.
+const SNAPSHOT: &str = "snapshot";
+
+/// The run job [`JOB_ID`] makes to `storage` (its mode, its id); `None`
+/// when that job does not write there.
+fn job_run<A: Api>(
+    px: &mut Proxmox<A>,
+    storage: &StorageId,
+) -> Result<Option<Vzdump>, BackupError> {
+    let jobs = px.backup_jobs().map_err(api("GET /cluster/backup"))?;
+    Ok(jobs
+        .iter()
+        .find(|j| j.id == JOB_ID && j.storage.as_deref() == Some(storage.as_str()))
+        .map(|j| Vzdump {
+            storage: storage.clone(),
+            mode: j.mode.clone().unwrap_or_else(|| SNAPSHOT.into()),
+            exclude: Vec::new(),
+            job_id: Some(j.id.clone()),
+        }))
+}
+
 /// `backup run`'s VM part: the job's backup of every guest, now, on every
 /// node that is online (vzdump backs up the guests of the node it runs
 /// on), one after the other; each task's result. No backup server: refused.
@@ -195,18 +217,12 @@ pub fn run_vm_backups<A: Api>(
     line: &mut dyn FnMut(&str),
 ) -> Result<Vec<NodeRun>, BackupError> {
     let storage = pbs_storage(px)?.ok_or_else(not_registered)?;
-    let jobs = px.backup_jobs().map_err(api("GET /cluster/backup"))?;
-    let job = jobs
-        .iter()
-        .find(|j| j.id == JOB_ID && j.storage.as_deref() == Some(storage.as_str()));
-    let run = Vzdump {
+    let run = job_run(px, &storage)?.unwrap_or_else(|| Vzdump {
         storage: storage.clone(),
-        mode: job
-            .and_then(|j| j.mode.clone())
-            .unwrap_or_else(|| "snapshot".into()),
+        mode: SNAPSHOT.into(),
         exclude: Vec::new(),
-        job_id: job.map(|j| j.id.clone()),
-    };
+        job_id: None,
+    });
     let mut out = Vec::new();
     for node in online_nodes(px)? {
         line(&format!(
@@ -228,6 +244,66 @@ pub fn run_vm_backups<A: Api>(
         });
     }
     Ok(out)
+}
+
+/// What first boot's first backup did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FirstBackup {
+    /// vzdump of every guest on this node started: its task (`None`:
+    /// Proxmox had nothing to do).
+    Started(Option<String>),
+    /// Not started, and why (no backup server, a backup exists or runs).
+    Skipped(String),
+}
+
+/// First boot, at its end: the job's backup of every guest on `node`
+/// started now, not waited for, so the VMs are protected from the first
+/// hour rather than from the job's first night. Only when the backup
+/// server is registered with the job, no vzdump runs on the node, and no
+/// guest of the node has a backup yet (a re-run starts nothing).
+pub fn start_first_backup<A: Api>(
+    px: &mut Proxmox<A>,
+    node: &NodeName,
+) -> Result<FirstBackup, BackupError> {
+    let Some(storage) = pbs_storage(px)? else {
+        return Ok(FirstBackup::Skipped(
+            "no backup server is registered".into(),
+        ));
+    };
+    let Some(run) = job_run(px, &storage)? else {
+        return Ok(FirstBackup::Skipped(format!(
+            "no backup job {JOB_ID} writes to {storage}"
+        )));
+    };
+    let tasks = px
+        .node_tasks(node, "vzdump", TASKS_READ)
+        .map_err(api(&format!("GET /nodes/{node}/tasks")))?;
+    if let Some(t) = tasks.iter().find(|t| t.running()) {
+        return Ok(FirstBackup::Skipped(format!(
+            "a backup runs already ({})",
+            t.upid
+        )));
+    }
+    let mine: Vec<u32> = px
+        .cluster_vms()
+        .map_err(api("GET /cluster/resources"))?
+        .iter()
+        .filter(|v| v.node == node.as_str())
+        .map(|v| v.vmid.get())
+        .collect();
+    if let Some(b) = backups(px, node, &storage)?
+        .iter()
+        .find(|b| b.vmid.is_some_and(|id| mine.contains(&id)))
+    {
+        return Ok(FirstBackup::Skipped(format!(
+            "a guest of {node} has a backup already ({})",
+            b.volid
+        )));
+    }
+    let upid = px
+        .vzdump(node, &run)
+        .map_err(api(&format!("POST /nodes/{node}/vzdump")))?;
+    Ok(FirstBackup::Started(upid))
 }
 
 /// What `backup restore --vm` was asked.

@@ -82,6 +82,12 @@ pub fn all_argv(p: &Plan) -> Vec<String> {
     p.commands().flat_map(|c| c.argv.iter().cloned()).collect()
 }
 
+/// The plan enables systemd `unit` on the installed node.
+pub fn enables(p: &Plan, unit: &str) -> bool {
+    p.commands()
+        .any(|c| c.argv == ["systemctl", "--root=/target", "enable", unit])
+}
+
 pub fn file(p: &Plan, path: &str) -> String {
     match p.files().find(|f| f.path == path).map(|f| &f.content) {
         Some(FileContent::Text(t)) => t.clone(),
