@@ -343,6 +343,14 @@ impl VmConfig {
                 format!("copying {OVMF_VARS} (install ovmf: scripts/setup-host): {e}")
             })?;
         }
+        // QEMU does not retry a socket link's connect: started before its
+        // peer listens, the NIC stays unplugged for good (QEMU 10 runs on
+        // without a word), so the connecting VM waits for the listener.
+        for nic in &self.nics {
+            if let NetBackend::SocketConnect(port) = nic.backend {
+                wait_for_listener(port, std::time::Duration::from_secs(60))?;
+            }
+        }
         let qemu =
             std::env::var("TAPPAAS_QEMU").unwrap_or_else(|_| "qemu-system-x86_64".to_string());
         let args = self.args();
@@ -446,6 +454,41 @@ impl Vm {
     }
 }
 
+/// Waits until something listens on 127.0.0.1:`port` (read from the
+/// kernel's socket table: a test connection would be taken by QEMU as its
+/// one peer).
+fn wait_for_listener(port: u16, limit: std::time::Duration) -> Result<(), String> {
+    let start = std::time::Instant::now();
+    loop {
+        let table = std::fs::read_to_string("/proc/net/tcp")
+            .map_err(|e| format!("reading /proc/net/tcp: {e}"))?;
+        if listens_on_loopback(&table, port) {
+            return Ok(());
+        }
+        if start.elapsed() > limit {
+            return Err(format!(
+                "nothing listens on 127.0.0.1:{port} after {} s: start the VM with \
+                 NetBackend::SocketListen({port}) first",
+                limit.as_secs()
+            ));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+/// Whether `/proc/net/tcp` text has a socket in LISTEN (state 0A) on
+/// 127.0.0.1:`port` or on any address.
+fn listens_on_loopback(table: &str, port: u16) -> bool {
+    let wanted = [
+        format!("0100007F:{port:04X}"),
+        format!("00000000:{port:04X}"),
+    ];
+    table.lines().skip(1).any(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        fields.len() > 3 && wanted.iter().any(|w| w == fields[1]) && fields[3] == "0A"
+    })
+}
+
 impl Drop for Vm {
     fn drop(&mut self) {
         self.kill();
@@ -503,6 +546,20 @@ mod tests {
         assert!(a.contains("socket,id=net1,listen=127.0.0.1:4444"), "{a}");
         assert!(a.contains("e1000,netdev=net1,mac=52:54:00:00:00:02"), "{a}");
         assert!(a.contains("-serial chardev:ser0"), "{a}");
+    }
+
+    #[test]
+    fn a_listener_is_found_in_the_socket_table_and_a_connection_is_not() {
+        let table = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
+   0: 0100007F:0CF9 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1 1 0 100 0 0 10 0
+   1: 0100007F:9C40 0100007F:0CF9 01 00000000:00000000 00:00000000 00000000     0        0 2 1 0 20 4 30 10 -1
+   2: 00000000:0016 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 3 1 0 100 0 0 10 0
+";
+        assert!(listens_on_loopback(table, 3321));
+        assert!(listens_on_loopback(table, 22));
+        // 40000 is only the local end of an established connection.
+        assert!(!listens_on_loopback(table, 40000));
+        assert!(!listens_on_loopback(table, 3322));
     }
 
     #[test]

@@ -11,6 +11,9 @@
 //!    (same snapshot guid, same bytes through a read-only clone), never
 //!    mounted;
 //! 4. a change and a new snapshot: the second run sends only the change;
+//!    then tappaas2's tank2 is full (a quota): the run fails saying so,
+//!    tank1 and the replica are untouched, and with room made the next
+//!    run copies on;
 //! 5. tappaas2 powered off: tappaas1's run fails within seconds (exit 1,
 //!    recorded) and `backup status` shows the target lagging, overdue two
 //!    periods on; tappaas2 back: the run succeeds and status is clean;
@@ -305,6 +308,12 @@ fn replication_copies_tank1_to_the_other_node_incrementally_and_survives_it_bein
         "cat /sys/class/net/$(ls /sys/class/net/lan/brif)/address",
         |o| o.trim() == A.macs[0],
     );
+    check(
+        &mut a,
+        "tappaas2's SSH port answers over the link",
+        &format!("timeout 60 bash -c 'until </dev/tcp/{}/22; do sleep 1; done' && echo open", B.address),
+        |o| o.trim_end().ends_with("open"),
+    );
     for vm in [&mut a, &mut b] {
         check(
             vm,
@@ -428,6 +437,75 @@ fn replication_copies_tank1_to_the_other_node_incrementally_and_survives_it_bein
         "the receive guard refused nothing of syncoid's (a full and an incremental copy)",
     );
 
+    // 4b. tappaas2's tank2 full (a quota on what it keeps for tappaas1):
+    // the copy fails and says why, tank1 and the replica are untouched,
+    // and the next run after room is made copies on.
+    let used: u64 = value(
+        &mut b,
+        "zfs get -Hp -o value used tank2/replica/tappaas1",
+    )
+    .parse()
+    .unwrap_or(0);
+    if used == 0 {
+        fail(&b, "the replica's space used", "not a number");
+    }
+    run(
+        &mut b,
+        &format!(
+            "zfs set quota={} tank2/replica/tappaas1",
+            used + 4 * 1024 * 1024
+        ),
+        Duration::from_secs(60),
+    );
+    let big_sum = value(
+        &mut a,
+        "dd if=/dev/urandom of=/tank1/big.bin bs=1M count=16 status=none; sync; \
+         sha256sum /tank1/big.bin | cut -d' ' -f1",
+    );
+    let big = snapshot(&mut a);
+    let (rc, out) = replicate(&mut a);
+    if rc != 1 || !out.contains("quota exceeded") {
+        fail(
+            &a,
+            &format!("into a full tank2 the run exited {rc} (want 1, saying the quota is exceeded)"),
+            out,
+        );
+    }
+    println!("{}: ok: into a full tank2 the run failed (exit 1)", A.host);
+    check(
+        &mut a,
+        "status names the full tank2 on tappaas2 and what to do",
+        "tappaas-installer backup status 2>&1",
+        |o| o.contains("    cause: cannot receive") && o.contains("tappaas2's tank2 is full"),
+    );
+    check(
+        &mut a,
+        "tank1 is untouched by the failed copy: its snapshot and data are there",
+        &format!("zfs list -H -o name tank1@{big} && sha256sum /tank1/big.bin | cut -d' ' -f1"),
+        |o| o.starts_with(&format!("tank1@{big}\n")) && o.contains(&big_sum),
+    );
+    check(
+        &mut b,
+        "the replica still ends at the last good snapshot",
+        &format!("zfs list -H -t snapshot -o name -s creation -d 1 {REPLICA} | tail -n 1"),
+        |o| o.trim() == format!("{REPLICA}@{second}"),
+    );
+    run(
+        &mut b,
+        "zfs set quota=none tank2/replica/tappaas1",
+        Duration::from_secs(60),
+    );
+    replicate_ok(&mut a, "the copy once tappaas2's tank2 has room again");
+    same_snapshot(&mut a, &mut b, &big);
+    let data = read_replica(&mut b, &big, "sha256sum big.bin");
+    if !data.contains(&big_sum) {
+        fail(&b, "the copy after the full tank2 differs from tank1's", data);
+    }
+    println!(
+        "{}: ok: with room again the copy went on and the replica's big.bin is tank1's",
+        B.host
+    );
+
     // 5. tappaas2 down: tappaas1's run fails, fast, and says so.
     let _ = b.console.send_line("poweroff");
     if b.wait_exit(Duration::from_secs(300)).is_none() {
@@ -466,6 +544,7 @@ fn replication_copies_tank1_to_the_other_node_incrementally_and_survives_it_bein
             o.starts_with("1\n")
                 && o.contains(&format!("to tappaas2 ({REPLICA}): last copy"))
                 && o.contains("last attempt failed")
+                && o.contains("(tappaas2 cannot be reached")
         },
     );
     check(
