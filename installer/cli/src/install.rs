@@ -313,25 +313,41 @@ pub(crate) fn save_to_usb_stick(source: &Path, prefix: &str) -> Result<String, S
         .ok_or("no FAT-formatted USB stick found: plug one in and choose Save logs again")?;
     let mnt = Path::new(WORK_DIR).join("usb");
     std::fs::create_dir_all(&mnt).map_err(|e| e.to_string())?;
-    let dev = format!("/dev/{}", partition.name);
-    let mnt_s = mnt.display().to_string();
-    // Unmounted again below (or when this returns early) only if mounted
-    // here: a stick mounted there already is left as it was.
-    let mount = Machine
-        .mount(&MountSpec::new(dev.as_str(), &mnt))
-        .map_err(|e| format!("mounting {dev} failed: {e}"))?;
     let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
     let name = format!("{prefix}-{secs}.log");
+    copy_log_onto(
+        &mut Machine,
+        &format!("/dev/{}", partition.name),
+        &mnt,
+        source,
+        &name,
+    )
+}
+
+/// Copy `source` as `name` onto the filesystem of `dev`, mounted at `mnt`
+/// through `fx`'s guard: unmounted again (also when the copy fails) only
+/// if mounted here, so a stick mounted there already is left as it was.
+fn copy_log_onto(
+    fx: &mut impl Effects,
+    dev: &str,
+    mnt: &Path,
+    source: &Path,
+    name: &str,
+) -> Result<String, String> {
+    let mount = fx
+        .mount(&MountSpec::new(dev, mnt))
+        .map_err(|e| format!("mounting {dev} failed: {e}"))?;
     // A plain copy: FAT keeps no Unix mode to set, and unmounting flushes it.
-    let copied = std::fs::copy(source, mnt.join(&name));
+    let copied = std::fs::copy(source, mnt.join(name));
     let unmounted = mount.close();
     copied.map_err(|e| format!("copying the log to {dev}: {e}"))?;
     if let Err(e) = unmounted {
         return Err(format!(
-            "the log was written to {dev} but unmounting failed ({e}): run `umount {mnt_s}` before unplugging"
+            "the log was written to {dev} but unmounting failed ({e}): run `umount {}` before unplugging",
+            mnt.display()
         ));
     }
     Ok(format!("{name} on {dev}"))
@@ -374,5 +390,70 @@ fn finish<S: System>(system: &mut S, mode: &tappaas_answer::RebootMode, no_reboo
     let cmd = tappaas_plan::Command::new(["systemctl", verb]);
     if let Err(e) = system.run(&cmd, None, &mut |l| println!("{l}")) {
         eprintln!("systemctl {verb} failed: {e}; restart the machine by hand");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tappaas_effects::{Call, Recorder};
+
+    fn unmounts(fx: &Recorder) -> Vec<Call> {
+        fx.calls()
+            .into_iter()
+            .filter(|c| matches!(c, Call::Unmount { .. }))
+            .collect()
+    }
+
+    #[test]
+    fn the_log_is_copied_onto_the_stick_mounted_and_unmounted_by_the_guard() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let log = tmp.path().join("install.log");
+        std::fs::write(&log, "== step copy\n").expect("write");
+        let mnt = tmp.path().join("usb");
+        std::fs::create_dir_all(&mnt).expect("mkdir");
+        let mut fx = Recorder::new();
+
+        let saved = copy_log_onto(&mut fx, "/dev/sdz1", &mnt, &log, "tappaas-install-1.log");
+        assert_eq!(saved.as_deref(), Ok("tappaas-install-1.log on /dev/sdz1"));
+        assert_eq!(
+            std::fs::read_to_string(mnt.join("tappaas-install-1.log")).expect("copied"),
+            "== step copy\n"
+        );
+        assert_eq!(
+            fx.calls(),
+            [
+                Call::Mount {
+                    spec: MountSpec::new("/dev/sdz1", &mnt)
+                },
+                Call::Unmount {
+                    target: mnt.clone()
+                }
+            ]
+        );
+    }
+
+    #[test]
+    fn a_failed_copy_still_unmounts_and_a_stick_mounted_before_stays() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let missing = tmp.path().join("no.log");
+        let mnt = tmp.path().join("usb");
+        std::fs::create_dir_all(&mnt).expect("mkdir");
+
+        let mut fx = Recorder::new();
+        let e = copy_log_onto(&mut fx, "/dev/sdz1", &mnt, &missing, "x.log").expect_err("no log");
+        assert!(e.contains("copying the log to /dev/sdz1"), "{e}");
+        assert_eq!(
+            unmounts(&fx),
+            [Call::Unmount {
+                target: mnt.clone()
+            }]
+        );
+
+        let log = tmp.path().join("install.log");
+        std::fs::write(&log, "line\n").expect("write");
+        let mut fx = Recorder::new().already_mounted(&mnt);
+        copy_log_onto(&mut fx, "/dev/sdz1", &mnt, &log, "y.log").expect("saved");
+        assert_eq!(unmounts(&fx), [], "mounted before: left mounted");
     }
 }

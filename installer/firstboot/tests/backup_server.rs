@@ -35,8 +35,10 @@ fn pbs_storage(sim: &Simulator) -> Option<StorageConfig> {
 /// The backup server VM's address, from its `ipconfig0`.
 fn pbs_address(sim: &Simulator) -> String {
     let vm = sim.vm("tappaas1", PBS_VMID).unwrap();
+    // `ip=ADDR/PREFIX,gw=GATEWAY`: the first property is a typed CIDR.
     let ip = vm.config["ipconfig0"].strip_prefix("ip=").unwrap();
-    ip.split('/').next().unwrap().to_string()
+    let cidr: tappaas_answer::Cidr = ip.split(',').next().unwrap().parse().unwrap();
+    cidr.addr.to_string()
 }
 
 /// How many times the backup server storage was added (`POST /storage`

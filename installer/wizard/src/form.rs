@@ -154,12 +154,6 @@ impl Choice {
             self.selected = index;
         }
     }
-
-    pub fn select(&mut self, value: &str) {
-        if let Some(i) = self.options.iter().position(|o| o == value) {
-            self.selected = i;
-        }
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

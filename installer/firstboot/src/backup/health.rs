@@ -4,7 +4,7 @@
 //! "Health check"). Decided from the same facts as `backup status`, so
 //! the two never disagree.
 
-use super::replication::TargetStatus;
+use super::replication::{failure_cause, TargetStatus};
 use super::status::{human_age, Status};
 
 /// One line per thing that is overdue or failing, each naming what and
@@ -48,7 +48,7 @@ pub fn problems(status: &Status, replication: &[TargetStatus]) -> Vec<String> {
         let error = t
             .last_error
             .as_deref()
-            .map(|e| format!("; last attempt: {e}"))
+            .map(|e| format!("; last attempt: {}", failure_cause(e, &t.target)))
             .unwrap_or_default();
         out.push(format!(
             "replication to {} ({}): {since}, more than {}{error}",

@@ -396,6 +396,10 @@ pub fn render(
         if let Some(e) = &r.last_error {
             let first = e.lines().next().unwrap_or("");
             out.push_str(&format!("    last attempt failed: {first}\n"));
+            let cause = failure_cause(e, &r.target);
+            if cause != first {
+                out.push_str(&format!("    cause: {cause}\n"));
+            }
         }
     }
     if rows.iter().any(|r| r.overdue) {
@@ -404,4 +408,46 @@ pub fn render(
         );
     }
     out
+}
+
+/// Why a copy to `target` failed, in one line: the line of syncoid's
+/// output that names the cause (zfs's "cannot ...", ssh's), with what to
+/// do where that is known; else the error's first line.
+pub fn failure_cause(error: &str, target: &str) -> String {
+    let lines: Vec<&str> = error.lines().map(str::trim).collect();
+    let telling = lines
+        .iter()
+        .find(|l| l.starts_with("cannot "))
+        .or_else(|| lines.iter().find(|l| l.starts_with("ssh: ")))
+        .or_else(|| {
+            lines.iter().find(|l| {
+                l.contains("Permission denied") || l.contains("Host key verification failed")
+            })
+        });
+    let Some(line) = telling else {
+        return lines.first().copied().unwrap_or("").to_string();
+    };
+    let hint = if line.contains("quota exceeded") || line.contains("out of space") {
+        format!(
+            "{target}'s tank2 is full: free space there or raise the quota of its tank2/replica; \
+             the next run goes on from the last snapshot copied"
+        )
+    } else if [
+        "No route to host",
+        "Connection refused",
+        "timed out",
+        "Could not resolve",
+    ]
+    .iter()
+    .any(|w| line.contains(w))
+    {
+        format!("{target} cannot be reached: is it on, and its management network up?")
+    } else if line.contains("Permission denied") || line.contains("Host key verification") {
+        format!(
+            "{target} does not trust this node's key yet: it takes the key in at its own next replication run"
+        )
+    } else {
+        return line.to_string();
+    };
+    format!("{line} ({hint})")
 }
