@@ -311,7 +311,10 @@ fn replication_copies_tank1_to_the_other_node_incrementally_and_survives_it_bein
     check(
         &mut a,
         "tappaas2's SSH port answers over the link",
-        &format!("timeout 60 bash -c 'until </dev/tcp/{}/22; do sleep 1; done' && echo open", B.address),
+        &format!(
+            "timeout 60 bash -c 'until </dev/tcp/{}/22; do sleep 1; done' && echo open",
+            B.address
+        ),
         |o| o.trim_end().ends_with("open"),
     );
     for vm in [&mut a, &mut b] {
@@ -440,12 +443,9 @@ fn replication_copies_tank1_to_the_other_node_incrementally_and_survives_it_bein
     // 4b. tappaas2's tank2 full (a quota on what it keeps for tappaas1):
     // the copy fails and says why, tank1 and the replica are untouched,
     // and the next run after room is made copies on.
-    let used: u64 = value(
-        &mut b,
-        "zfs get -Hp -o value used tank2/replica/tappaas1",
-    )
-    .parse()
-    .unwrap_or(0);
+    let used: u64 = value(&mut b, "zfs get -Hp -o value used tank2/replica/tappaas1")
+        .parse()
+        .unwrap_or(0);
     if used == 0 {
         fail(&b, "the replica's space used", "not a number");
     }
@@ -467,7 +467,9 @@ fn replication_copies_tank1_to_the_other_node_incrementally_and_survives_it_bein
     if rc != 1 || !out.contains("quota exceeded") {
         fail(
             &a,
-            &format!("into a full tank2 the run exited {rc} (want 1, saying the quota is exceeded)"),
+            &format!(
+                "into a full tank2 the run exited {rc} (want 1, saying the quota is exceeded)"
+            ),
             out,
         );
     }
@@ -499,7 +501,11 @@ fn replication_copies_tank1_to_the_other_node_incrementally_and_survives_it_bein
     same_snapshot(&mut a, &mut b, &big);
     let data = read_replica(&mut b, &big, "sha256sum big.bin");
     if !data.contains(&big_sum) {
-        fail(&b, "the copy after the full tank2 differs from tank1's", data);
+        fail(
+            &b,
+            "the copy after the full tank2 differs from tank1's",
+            data,
+        );
     }
     println!(
         "{}: ok: with room again the copy went on and the replica's big.bin is tank1's",
