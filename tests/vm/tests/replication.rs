@@ -371,7 +371,7 @@ fn replication_copies_tank1_to_the_other_node_incrementally_and_survives_it_bein
     check(
         &mut b,
         "tank1 and its children are replicas on tank2, none of them mounted",
-        "zfs get -H -o name,property,value -r mounted,canmount tank2/replica/tappaas1",
+        "zfs get -H -t filesystem -o name,property,value -r mounted,canmount tank2/replica/tappaas1",
         |o| {
             let rows: Vec<Vec<&str>> = o.lines().map(|l| l.split('\t').collect()).collect();
             o.contains(&format!("{REPLICA}\tmounted\tno"))
