@@ -4,7 +4,9 @@
 
 use std::process::ExitCode;
 
-use tappaas_effects::Machine;
+use std::time::Duration;
+
+use tappaas_effects::{Effects, Invocation, Machine};
 use tappaas_firstboot::backup::replication::{self, ReplicationPaths, TargetStatus};
 use tappaas_firstboot::backup::replication_guard;
 
@@ -38,20 +40,37 @@ pub(crate) fn receive_guard(source: &str) -> anyhow::Result<ExitCode> {
         Err(why) => {
             let message = format!("refused from node {source}: {why}: {request:?}");
             // The journal (through logger) and the sender's stderr.
-            let _ = std::process::Command::new("logger")
-                .args([
-                    "-t",
-                    "tappaas-receive-guard",
-                    "-p",
-                    "auth.warning",
-                    "--",
-                    &message,
-                ])
-                .status();
+            log_refusal(&mut Machine, &message);
             eprintln!("tappaas receive guard: {message}");
             Ok(ExitCode::from(crate::EXIT_INVALID))
         }
     }
+}
+
+/// A refused request, to the journal as an auth warning. Best effort, and
+/// soon: the guard answers the sender whatever the journal does.
+fn log_refusal(fx: &mut dyn Effects, message: &str) {
+    let args: Vec<String> = [
+        "-t",
+        "tappaas-receive-guard",
+        "-p",
+        "auth.warning",
+        "--",
+        message,
+    ]
+    .iter()
+    .map(|a| a.to_string())
+    .collect();
+    let _ = fx.run(
+        &Invocation {
+            program: "logger",
+            args: &args,
+            input: None,
+            limit: Duration::from_secs(10),
+            merge_stderr: false,
+        },
+        &mut |_| {},
+    );
 }
 
 /// What `backup status` adds: the targets (for `--json`), their text, and
@@ -67,4 +86,32 @@ pub(crate) fn status(now: i64) -> anyhow::Result<(Vec<TargetStatus>, String, boo
     let text = replication::render(conf.as_ref(), &state, &rows);
     let overdue = rows.iter().any(|r| r.overdue);
     Ok((rows, text, overdue))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tappaas_effects::{Call, Recorder};
+
+    #[test]
+    fn a_refusal_goes_to_the_journal_through_effects_within_a_limit() {
+        let mut fx = Recorder::new();
+        log_refusal(&mut fx, "refused from node tappaas1: zfs destroy");
+        match fx.calls().as_slice() {
+            [Call::Run {
+                command,
+                input,
+                limit,
+            }] => {
+                assert!(
+                    command.starts_with("logger -t tappaas-receive-guard -p auth.warning -- ")
+                        && command.contains("refused from node tappaas1: zfs destroy"),
+                    "{command}"
+                );
+                assert!(input.is_none());
+                assert_eq!(*limit, Duration::from_secs(10));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
 }

@@ -282,9 +282,15 @@ impl Wizard {
                 }
                 Msg::SaveAnswer { path } => {
                     let text = tappaas_answer::to_toml(&self.ctx.answer);
-                    let result = std::fs::write(&path, text)
-                        .map(|_| path.clone())
-                        .map_err(|e| format!("cannot write {path}: {e}"));
+                    // Whole or not at all (a stick pulled mid-write), and
+                    // root's alone: it names hosts, keys and pins.
+                    let result = tappaas_effects::write_atomic(
+                        std::path::Path::new(&path),
+                        0o600,
+                        text.as_bytes(),
+                    )
+                    .map(|_| path.clone())
+                    .map_err(|e| format!("cannot write {path}: {e}"));
                     self.screens.get(self.step).receive(Reply::Saved(result));
                 }
                 Msg::ShowPlan => {

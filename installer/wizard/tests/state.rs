@@ -218,6 +218,11 @@ fn the_answer_is_saved_without_passwords_and_the_plan_can_be_read() {
     let dir = std::env::temp_dir().join(format!("tappaas-wizard-test-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let path = dir.join("answer.toml");
+    // An older file there is replaced whole, and the answer (hosts, keys,
+    // pins) is root's alone.
+    std::fs::write(&path, "old answer").expect("old file");
+    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o644))
+        .expect("mode");
     let s = &mut w.screens.summary;
     s.form.focus = s.save_item;
     retype(&mut w, &path.display().to_string());
@@ -226,6 +231,11 @@ fn the_answer_is_saved_without_passwords_and_the_plan_can_be_read() {
     let saved = std::fs::read_to_string(&path).expect("saved");
     assert!(saved.contains("<redacted>"));
     assert!(!saved.contains(PASSWORD));
+    assert!(!saved.contains("old answer"));
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(&path).expect("saved").permissions(),
+    );
+    assert_eq!(mode & 0o777, 0o600);
     assert!(text_of(&draw(&w, 120, 40)).contains("saved to"));
     let _ = std::fs::remove_dir_all(&dir);
 
