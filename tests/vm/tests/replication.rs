@@ -570,7 +570,7 @@ fn replication_copies_tank1_to_the_other_node_incrementally_and_survives_it_bein
     check(
         &mut b,
         "after the reboot, no replica is mounted",
-        "zfs get -H -o value -r mounted tank2/replica | sort -u",
+        "zfs get -H -t filesystem -o value -r mounted tank2/replica | sort -u",
         |o| o.trim() == "no",
     );
     replicate_ok(&mut a, "with tappaas2 back, the copy catches up");
